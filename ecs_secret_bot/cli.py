@@ -1,0 +1,117 @@
+"""The ``ecs-secret-bot`` program: ``serve`` the Slack app, run the ``sandbox`` cloud, ``check`` a config.
+
+The only module that reads the process environment; it hands what it read, as typed
+values, to the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ecs_secret_bot import __version__
+
+__all__ = ["main"]
+
+DEFAULT_CONFIG = "ecs-secret-bot.toml"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecs-secret-bot",
+        description=(
+            "Create, rotate, schedule deletion of, delete and restore Alibaba Cloud KMS "
+            "dynamic ECS secrets from Slack, under RAM-style policies and approvals."
+        ),
+        epilog=(
+            "Configuration: the TOML file named by ECS_SECRET_BOT_CONFIG "
+            f"(default ./{DEFAULT_CONFIG}). Cloud credentials: the Alibaba Cloud default "
+            "credential chain (ALIBABA_CLOUD_ACCESS_KEY_ID, ... , profile, ECS RAM role)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the Slack app (Socket Mode with SLACK_APP_TOKEN, else HTTP)",
+        description=(
+            "Run the Slack app. With SLACK_APP_TOKEN set it connects in Socket Mode; otherwise "
+            "it serves POST /slack/events and GET /healthz over HTTP."
+        ),
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="HTTP port (default: $PORT, else 3000)",
+    )
+    serve.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="start the emulated KMS + ECS cloud in-process and use it instead of Alibaba Cloud",
+    )
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="run the emulated KMS + ECS endpoint on 127.0.0.1",
+        description=(
+            "Run an emulated Alibaba Cloud KMS + ECS endpoint on 127.0.0.1 that the real SDK "
+            "clients can talk to (Config(endpoint='127.0.0.1:PORT', protocol='http')). It "
+            "accepts the AccessKey pair sandbox / sandbox-secret and is seeded with demo "
+            "instances and ECS secrets in cn-hangzhou."
+        ),
+    )
+    sandbox.add_argument("--port", type=int, default=9000, help="port to listen on (default 9000)")
+    sandbox.add_argument(
+        "--access-key",
+        action="append",
+        default=[],
+        metavar="ID:SECRET",
+        help="accept this AccessKey pair as well (repeatable)",
+    )
+    sandbox.add_argument(
+        "--rotation-delay",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="how long a rotation takes to complete on the instance (default 3)",
+    )
+    sandbox.add_argument(
+        "--refuse-custom-values",
+        action="store_true",
+        help="refuse PutSecretValue on ECS secrets, as the KMS documentation says it may",
+    )
+    sandbox.add_argument("--no-seed", action="store_true", help="start empty, without demo data")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the program; return its exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    config_path = Path(os.environ.get("ECS_SECRET_BOT_CONFIG", DEFAULT_CONFIG))
+    if args.command == "sandbox":
+        from ecs_secret_bot.sandbox.main import run_sandbox
+
+        return run_sandbox(args)
+    if args.command == "serve":
+        del config_path
+        print(
+            "ecs-secret-bot serve: the Slack app is not built yet in this version; "
+            "use `ecs-secret-bot sandbox` to try the emulated cloud.",
+            file=sys.stderr,
+        )
+        return 3
+    parser.error(f"unknown command {args.command!r}")
+    return 2  # pragma: no cover - parser.error exits
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

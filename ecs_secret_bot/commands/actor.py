@@ -1,0 +1,50 @@
+"""Who is asking, from where: the only identity the core knows (no Slack types here).
+
+A front end builds an ``Actor`` from facts it verified (the Slack layer from the signed
+payload and ``users.info`` / ``usergroups.users.list``; the terminal from the login name).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["Actor"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A principal with its groups and the context of one request."""
+
+    principal: str
+    """``slack:user:U123`` or ``local:user:<login>``."""
+    groups: frozenset[str] = frozenset()
+    """Group principals it belongs to, e.g. ``slack:usergroup:S456``."""
+    channel_id: str = ""
+    channel_name: str = ""
+    """The channel's name without ``#``; empty for a DM or App Home."""
+    team_id: str = ""
+    display_name: str = ""
+    is_guest: bool = False
+    """A restricted or ultra-restricted workspace member."""
+    is_bot: bool = False
+    is_deleted: bool = False
+    timezone: str = "UTC"
+    source_ip: str = ""
+    at: datetime | None = field(default=None, compare=False)
+    """When the request was made; ``None`` means "now" by the caller's clock."""
+
+    @property
+    def user_id(self) -> str:
+        """The last part of the principal (``U123`` of ``slack:user:U123``)."""
+        return self.principal.rsplit(":", 1)[-1]
+
+    @property
+    def principals(self) -> frozenset[str]:
+        """The principal and every group it belongs to."""
+        return frozenset({self.principal}) | self.groups
+
+    @property
+    def is_full_member(self) -> bool:
+        """Not a guest, not a bot, not deactivated: may approve."""
+        return not (self.is_guest or self.is_bot or self.is_deleted)

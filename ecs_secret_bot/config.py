@@ -1,0 +1,329 @@
+"""The configuration: one TOML file read once at start-up into frozen dataclasses.
+
+Every mistake is a ``ConfigError`` that names the file, the key and what to write instead;
+unknown keys are mistakes too (a typo must not silently turn a guardrail off). The
+``[access]`` and ``[approval]`` tables are handed, validated, to the policy engine.
+Only ``load_settings`` touches the file system; nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ecs_secret_bot.commands.durations import parse_duration
+from ecs_secret_bot.commands.errors import ConfigError
+
+__all__ = [
+    "CloudSettings",
+    "RegionDefaults",
+    "RotationSettings",
+    "Settings",
+    "StorageSettings",
+    "load_settings",
+    "parse_settings",
+]
+
+T = TypeVar("T")
+
+_REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
+_ACCOUNT = re.compile(r"^(\*|\d{16})$")
+
+
+@dataclass(frozen=True)
+class RegionDefaults:
+    """Where new secrets of one region are kept (KMS 3.0 needs an instance and a key)."""
+
+    dkms_instance_id: str | None = None
+    encryption_key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CloudSettings:
+    """How to reach Alibaba Cloud and which regions the bot manages."""
+
+    default_region: str = "cn-hangzhou"
+    regions: tuple[str, ...] = ("cn-hangzhou",)
+    account_id: str = "*"
+    kms_endpoint: str | None = None
+    ecs_endpoint: str | None = None
+    defaults: RegionDefaults = RegionDefaults()
+    region_defaults: Mapping[str, RegionDefaults] = field(default_factory=dict)
+    read_timeout: timedelta = timedelta(seconds=10)
+    connect_timeout: timedelta = timedelta(seconds=5)
+    max_attempts: int = 4
+
+    def defaults_for(self, region: str) -> RegionDefaults:
+        """Return the KMS instance and key for new secrets in ``region``."""
+        override = self.region_defaults.get(region)
+        if override is None:
+            return self.defaults
+        return RegionDefaults(
+            dkms_instance_id=override.dkms_instance_id or self.defaults.dkms_instance_id,
+            encryption_key_id=override.encryption_key_id or self.defaults.encryption_key_id,
+        )
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where the SQLite database (and, by default, its data key file) live."""
+
+    path: Path = Path("ecs-secret-bot.db")
+    key_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class RotationSettings:
+    """How long a triggered rotation is watched before it is called timed out."""
+
+    follow_up_timeout: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration, validated."""
+
+    source: Path | None = None
+    cloud: CloudSettings = CloudSettings()
+    storage: StorageSettings = StorageSettings()
+    rotation: RotationSettings = RotationSettings()
+    access: Mapping[str, Any] = field(default_factory=dict)
+    """The ``[access]`` table, checked by the policy engine."""
+    approval: Mapping[str, Any] = field(default_factory=dict)
+    """The ``[approval]`` table, checked by the approval workflow."""
+    reminders_before: tuple[timedelta, ...] = (timedelta(days=3), timedelta(days=1))
+
+
+class _Table:
+    """A TOML table read key by key; ``finish`` rejects what was never read."""
+
+    def __init__(self, data: Any, *, file: str, key: str) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                f"must be a table, not {_kind(data)}", file=file, key=key or "top level"
+            )
+        self.data = data
+        self.file = file
+        self.key = key
+        self._seen: set[str] = set()
+
+    def _path(self, name: str) -> str:
+        return f"{self.key}.{name}" if self.key else name
+
+    def error(self, name: str, message: str) -> ConfigError:
+        return ConfigError(message, file=self.file, key=self._path(name))
+
+    def get(self, name: str, kind: type[T], default: T) -> T:
+        self._seen.add(name)
+        if name not in self.data:
+            return default
+        value = self.data[name]
+        if kind is int and isinstance(value, bool):
+            raise self.error(name, "must be a whole number, not true/false")
+        if not isinstance(value, kind):
+            raise self.error(name, f"must be {_article(kind)}, not {_kind(value)}")
+        return value
+
+    def convert(self, name: str, default: T, parse: Callable[[Any], T]) -> T:
+        self._seen.add(name)
+        if name not in self.data:
+            return default
+        try:
+            return parse(self.data[name])
+        except (ValueError, TypeError) as exc:
+            raise self.error(name, str(exc)) from None
+
+    def sub(self, name: str) -> _Table:
+        self._seen.add(name)
+        return _Table(self.data.get(name, {}), file=self.file, key=self._path(name))
+
+    def raw(self, name: str) -> Mapping[str, Any]:
+        self._seen.add(name)
+        value = self.data.get(name, {})
+        if not isinstance(value, Mapping):
+            raise self.error(name, f"must be a table, not {_kind(value)}")
+        return value
+
+    def finish(self, allowed_hint: str = "") -> None:
+        unknown = sorted(set(self.data) - self._seen)
+        if unknown:
+            known = ", ".join(sorted(self._seen))
+            raise ConfigError(
+                f"unknown key {unknown[0]!r}",
+                file=self.file,
+                key=self._path(unknown[0]),
+                next_step=f"The keys allowed here are: {known}." + allowed_hint,
+            )
+
+
+def _kind(value: Any) -> str:
+    return {
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+def _article(kind: type) -> str:
+    return {str: "a string", int: "a whole number", bool: "true or false", list: "a list"}.get(
+        kind, kind.__name__
+    )
+
+
+def _region(value: Any) -> str:
+    if not isinstance(value, str) or not _REGION.match(value):
+        raise ValueError(f"{value!r} is not a region id; write one like \"cn-hangzhou\"")
+    return value
+
+
+def _endpoint(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^(https?://)?[A-Za-z0-9.-]+(:\d{1,5})?/?$", value):
+        raise ValueError(
+            f"{value!r} is not an endpoint; write a host with an optional scheme and port, "
+            'like "http://127.0.0.1:9000" or "kms-vpc.cn-hangzhou.aliyuncs.com"'
+        )
+    return value
+
+
+def _positive_duration(value: Any) -> timedelta:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a duration string like \"10m\", not {_kind(value)}")
+    parsed = parse_duration(value)
+    if parsed <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return parsed
+
+
+def _parse_cloud(table: _Table) -> CloudSettings:
+    default_region = table.convert("default_region", "cn-hangzhou", _region)
+    regions_value = table.get("regions", list, [default_region])
+    regions: list[str] = []
+    for index, item in enumerate(regions_value):
+        try:
+            regions.append(_region(item))
+        except ValueError as exc:
+            raise table.error(f"regions[{index}]", str(exc)) from None
+    if not regions:
+        raise table.error("regions", "must name at least one region")
+    if default_region not in regions:
+        raise table.error(
+            "default_region",
+            f"{default_region!r} is not in cloud.regions {regions}; add it to the list",
+        )
+    account_id = table.get("account_id", str, "*")
+    if not _ACCOUNT.match(account_id):
+        raise table.error("account_id", f"{account_id!r} is not a 16-digit account id (or \"*\")")
+    defaults = RegionDefaults(
+        dkms_instance_id=table.get("dkms_instance_id", str, "") or None,
+        encryption_key_id=table.get("encryption_key_id", str, "") or None,
+    )
+    per_region: dict[str, RegionDefaults] = {}
+    overrides = table.sub("region_defaults")
+    for region in list(overrides.data):
+        if region not in regions:
+            raise overrides.error(region, f"{region!r} is not in cloud.regions {regions}")
+        one = overrides.sub(region)
+        per_region[region] = RegionDefaults(
+            dkms_instance_id=one.get("dkms_instance_id", str, "") or None,
+            encryption_key_id=one.get("encryption_key_id", str, "") or None,
+        )
+        one.finish()
+    max_attempts = table.get("max_attempts", int, 4)
+    if not 1 <= max_attempts <= 10:
+        raise table.error("max_attempts", "must be between 1 and 10")
+    settings = CloudSettings(
+        default_region=default_region,
+        regions=tuple(regions),
+        account_id=account_id,
+        kms_endpoint=table.convert("kms_endpoint", None, _endpoint),
+        ecs_endpoint=table.convert("ecs_endpoint", None, _endpoint),
+        defaults=defaults,
+        region_defaults=per_region,
+        read_timeout=table.convert("read_timeout", timedelta(seconds=10), _positive_duration),
+        connect_timeout=table.convert("connect_timeout", timedelta(seconds=5), _positive_duration),
+        max_attempts=max_attempts,
+    )
+    table.finish()
+    return settings
+
+
+def parse_settings(data: Mapping[str, Any], *, source: Path | None = None) -> Settings:
+    """Validate an already-parsed TOML document; raise ConfigError naming the bad key."""
+    file = str(source) if source else "configuration"
+    base = source.parent if source else Path.cwd()
+    top = _Table(data, file=file, key="")
+    cloud = _parse_cloud(top.sub("cloud"))
+
+    storage_table = top.sub("storage")
+    path = storage_table.get("path", str, "ecs-secret-bot.db")
+    if not path.strip():
+        raise storage_table.error("path", "must not be empty; write a file name like \"bot.db\"")
+    key_file = storage_table.get("key_file", str, "")
+    storage = StorageSettings(
+        path=(base / path) if path != ":memory:" else Path(path),
+        key_file=(base / key_file) if key_file else None,
+    )
+    storage_table.finish()
+
+    rotation_table = top.sub("rotation")
+    rotation = RotationSettings(
+        follow_up_timeout=rotation_table.convert(
+            "follow_up_timeout", timedelta(minutes=10), _positive_duration
+        )
+    )
+    rotation_table.finish()
+
+    reminders_table = top.sub("reminders")
+
+    def _reminders(value: Any) -> tuple[timedelta, ...]:
+        if not isinstance(value, list) or not value:
+            raise ValueError('must be a list of durations, like ["3d", "1d"]')
+        return tuple(sorted((_positive_duration(v) for v in value), reverse=True))
+
+    reminders = reminders_table.convert(
+        "before", (timedelta(days=3), timedelta(days=1)), _reminders
+    )
+    reminders_table.finish()
+
+    access = top.raw("access")
+    approval = top.raw("approval")
+    top.finish()
+    return Settings(
+        source=source,
+        cloud=cloud,
+        storage=storage,
+        rotation=rotation,
+        access=access,
+        approval=approval,
+        reminders_before=reminders,
+    )
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the TOML file at ``path``."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            "no configuration file here",
+            file=str(path),
+            next_step="Create it (see ecs-secret-bot.example.toml) or set ECS_SECRET_BOT_CONFIG "
+            "to its path.",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot be read: {exc.strerror}", file=str(path)) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("is not UTF-8 text", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"is not valid TOML: {exc}", file=str(path)) from None
+    return parse_settings(data, source=path.resolve())
