@@ -1,4 +1,4 @@
-"""The ``ecs-secret-bot`` program: ``serve`` the Slack app, run the ``sandbox`` cloud, ``check`` a config.
+"""The ``ecs-secret-bot`` program: ``serve`` the Slack app, run the ``sandbox`` cloud.
 
 The only module that reads the process environment; it hands what it read, as typed
 values, to the rest.

@@ -33,6 +33,7 @@ T = TypeVar("T")
 
 _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 _ACCOUNT = re.compile(r"^(\*|\d{16})$")
+_ENDPOINT = re.compile(r"^(https?://)?[A-Za-z0-9.-]+(:\d{1,5})?/?$")
 
 
 @dataclass(frozen=True)
@@ -180,12 +181,12 @@ def _article(kind: type) -> str:
 
 def _region(value: Any) -> str:
     if not isinstance(value, str) or not _REGION.match(value):
-        raise ValueError(f"{value!r} is not a region id; write one like \"cn-hangzhou\"")
+        raise ValueError(f'{value!r} is not a region id; write one like "cn-hangzhou"')
     return value
 
 
 def _endpoint(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^(https?://)?[A-Za-z0-9.-]+(:\d{1,5})?/?$", value):
+    if not isinstance(value, str) or not _ENDPOINT.match(value):
         raise ValueError(
             f"{value!r} is not an endpoint; write a host with an optional scheme and port, "
             'like "http://127.0.0.1:9000" or "kms-vpc.cn-hangzhou.aliyuncs.com"'
@@ -195,7 +196,7 @@ def _endpoint(value: Any) -> str:
 
 def _positive_duration(value: Any) -> timedelta:
     if not isinstance(value, str):
-        raise ValueError(f"must be a duration string like \"10m\", not {_kind(value)}")
+        raise ValueError(f'must be a duration string like "10m", not {_kind(value)}')
     parsed = parse_duration(value)
     if parsed <= timedelta(0):
         raise ValueError("must be longer than zero")
@@ -220,7 +221,7 @@ def _parse_cloud(table: _Table) -> CloudSettings:
         )
     account_id = table.get("account_id", str, "*")
     if not _ACCOUNT.match(account_id):
-        raise table.error("account_id", f"{account_id!r} is not a 16-digit account id (or \"*\")")
+        raise table.error("account_id", f'{account_id!r} is not a 16-digit account id (or "*")')
     defaults = RegionDefaults(
         dkms_instance_id=table.get("dkms_instance_id", str, "") or None,
         encryption_key_id=table.get("encryption_key_id", str, "") or None,
@@ -265,7 +266,7 @@ def parse_settings(data: Mapping[str, Any], *, source: Path | None = None) -> Se
     storage_table = top.sub("storage")
     path = storage_table.get("path", str, "ecs-secret-bot.db")
     if not path.strip():
-        raise storage_table.error("path", "must not be empty; write a file name like \"bot.db\"")
+        raise storage_table.error("path", 'must not be empty; write a file name like "bot.db"')
     key_file = storage_table.get("key_file", str, "")
     storage = StorageSettings(
         path=(base / path) if path != ":memory:" else Path(path),
@@ -288,9 +289,8 @@ def parse_settings(data: Mapping[str, Any], *, source: Path | None = None) -> Se
             raise ValueError('must be a list of durations, like ["3d", "1d"]')
         return tuple(sorted((_positive_duration(v) for v in value), reverse=True))
 
-    reminders = reminders_table.convert(
-        "before", (timedelta(days=3), timedelta(days=1)), _reminders
-    )
+    default_reminders: tuple[timedelta, ...] = (timedelta(days=3), timedelta(days=1))
+    reminders = reminders_table.convert("before", default_reminders, _reminders)
     reminders_table.finish()
 
     access = top.raw("access")

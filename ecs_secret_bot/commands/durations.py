@@ -1,4 +1,4 @@
-"""Durations written with a unit (``6h``, ``7d``, ``604800s``), as KMS and our configuration use them."""
+"""Durations written with a unit (``6h``, ``7d``, ``604800s``), as KMS and our config use them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ _PATTERN = re.compile(r"^\s*(\d{1,9})\s*([smhd])\s*$")
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse ``<integer><unit>`` with unit s, m, h or d; raise ValueError saying what is expected."""
+    """Parse ``<integer><unit>`` (unit s, m, h or d); raise ValueError saying what is expected."""
     match = _PATTERN.match(text) if isinstance(text, str) else None
     if match is None:
         raise ValueError(
