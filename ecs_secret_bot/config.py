@@ -2,8 +2,10 @@
 
 Every mistake is a ``ConfigError`` that names the file, the key and what to write instead;
 unknown keys are mistakes too (a typo must not silently turn a guardrail off). The
-``[access]`` and ``[approval]`` tables are handed, validated, to the policy engine.
-Only ``load_settings`` touches the file system; nothing here reads the environment.
+``[access]`` and ``[approval]`` tables are parsed by the policy engine's own parsers at load
+time, so an invalid policy or approval rule stops start-up. Only ``load_settings`` and the
+policy ``file``s the configuration names touch the file system; nothing here reads the
+environment.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ecs_secret_bot.commands.approval_config import parse_approval_config
+from ecs_secret_bot.commands.approval_rules import ApprovalConfig
 from ecs_secret_bot.commands.durations import parse_duration
 from ecs_secret_bot.commands.errors import ConfigError
+from ecs_secret_bot.commands.policy import AccessConfig
+from ecs_secret_bot.commands.policy_config import parse_access_config
 
 __all__ = [
     "CloudSettings",
@@ -97,6 +103,10 @@ class Settings:
     """The ``[access]`` table, checked by the policy engine."""
     approval: Mapping[str, Any] = field(default_factory=dict)
     """The ``[approval]`` table, checked by the approval workflow."""
+    policies: AccessConfig = field(default_factory=AccessConfig.empty)
+    """``[access]`` parsed: policies (built-ins included), bindings, guardrails."""
+    approval_rules: ApprovalConfig = field(default_factory=ApprovalConfig)
+    """``[approval]`` parsed: rules, the fallback channel, ``stale_after``."""
     reminders_before: tuple[timedelta, ...] = (timedelta(days=3), timedelta(days=1))
 
 
@@ -256,7 +266,16 @@ def _parse_cloud(table: _Table) -> CloudSettings:
     return settings
 
 
-def parse_settings(data: Mapping[str, Any], *, source: Path | None = None) -> Settings:
+def _read_policy_file(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def parse_settings(
+    data: Mapping[str, Any],
+    *,
+    source: Path | None = None,
+    read_text: Callable[[Path], str] = _read_policy_file,
+) -> Settings:
     """Validate an already-parsed TOML document; raise ConfigError naming the bad key."""
     file = str(source) if source else "configuration"
     base = source.parent if source else Path.cwd()
@@ -296,6 +315,8 @@ def parse_settings(data: Mapping[str, Any], *, source: Path | None = None) -> Se
     access = top.raw("access")
     approval = top.raw("approval")
     top.finish()
+    policies = parse_access_config(access, file=file, base=base, read_text=read_text)
+    approval_rules = parse_approval_config(approval, file=file)
     return Settings(
         source=source,
         cloud=cloud,
@@ -303,6 +324,8 @@ def parse_settings(data: Mapping[str, Any], *, source: Path | None = None) -> Se
         rotation=rotation,
         access=access,
         approval=approval,
+        policies=policies,
+        approval_rules=approval_rules,
         reminders_before=reminders,
     )
 

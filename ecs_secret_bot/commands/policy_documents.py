@@ -8,7 +8,7 @@ anyone: that is ``policy.py``'s job.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -164,7 +164,7 @@ def _parse_statement(policy: str, number: int, raw: Any) -> Statement:
 
 
 def _one_of(
-    raw: Mapping[str, Any], key: str, negated: str, fail: Any
+    raw: Mapping[str, Any], key: str, negated: str, fail: Callable[[str], PolicyError]
 ) -> tuple[tuple[str, ...], bool]:
     if key in raw and negated in raw:
         raise fail(f"has both {key} and {negated}; keep one")
