@@ -1,3 +1,43 @@
-"""Everything the bot keeps, in one SQLite file. The only place that writes SQL."""
+"""Everything the bot keeps, in one SQLite file. The only place that writes SQL.
 
-__all__: list[str] = []
+Open it with ``open_database``; then call the plain async functions of one module per
+table, each taking the ``Database`` first and returning frozen dataclasses:
+
+    db = await open_database(settings.storage.path, data_key=key)
+    row = await pending.record_pending(db, region=..., secret_name=..., ...)
+    await audit.append_audit(db, audit.AuditEntry(...), at=now)
+
+``db`` explains the connection and its concurrency story; ``keys`` the data key format.
+Never holds a business rule: who may do what, and when to remind, is ``commands/``'s.
+"""
+
+from __future__ import annotations
+
+from ecs_secret_bot.storage import (
+    approvals,
+    audit,
+    db,
+    idempotency,
+    keys,
+    leases,
+    payloads,
+    pending,
+)
+from ecs_secret_bot.storage.db import SCHEMA_VERSION, Database, open_database
+from ecs_secret_bot.storage.keys import generate_data_key, parse_data_key
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Database",
+    "approvals",
+    "audit",
+    "db",
+    "generate_data_key",
+    "idempotency",
+    "keys",
+    "leases",
+    "open_database",
+    "parse_data_key",
+    "payloads",
+    "pending",
+]

@@ -1,0 +1,387 @@
+"""The database file: opening it safely, migrating it, and the one connection everyone shares.
+
+Owns the connection, its pragmas, the numbered migrations in ``storage/migrations`` and the
+data key's check value. Never holds business rules, never reads the environment.
+
+Concurrency story
+-----------------
+One ``Database`` wraps one aiosqlite connection, which runs every statement, in order, on
+its own thread. Every use of that connection holds ``Database._lock`` (an ``asyncio.Lock``):
+
+* a single statement (a read, or a compare-and-set ``UPDATE ... WHERE status IN (...)``)
+  runs in autocommit mode and is its own transaction: one thread hop, atomic;
+* a multi-statement write runs inside ``Database.transaction()``, which takes the lock,
+  issues ``BEGIN IMMEDIATE`` (the write lock up front, so a read-then-write can never be
+  overtaken by another writer, and never fails half-way with SQLITE_BUSY on upgrade), and
+  ends with COMMIT, or ROLLBACK on any exception, cancellation included.
+
+Because the lock covers reads too, no task ever sees another task's unfinished
+transaction on the shared connection. Other processes on the same file (a second bot
+process, ``sqlite3`` at a terminal) are handled by SQLite itself: WAL mode lets readers
+run beside the one writer, and the busy timeout makes a writer wait its turn instead of
+failing. Compare-and-set statements carry their precondition in the WHERE clause, so they
+stay correct across processes, not only across tasks.
+
+Durability: WAL with ``synchronous=NORMAL`` (the default here) loses nothing committed
+when the process is killed; a power cut may lose the last commits but never corrupts the
+file. ``open_database(..., synchronous="FULL")`` trades appends per second for surviving
+power loss too. ``secure_delete`` is on, so erased payload bytes do not linger in free
+pages.
+
+Start-up refuses, with a ``StorageError`` that names the path and the problem: a folder
+that does not exist or cannot be written, a file that is not an SQLite database (or is
+another program's), a schema newer than this code, a missing or wrong data key. A file
+created by a failed start is removed again: nothing is half-created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ecs_secret_bot.commands.errors import StorageError
+from ecs_secret_bot.storage import keys
+from ecs_secret_bot.storage._chain import HASHED_FIELDS, SQL_FUNCTION, entry_hash
+from ecs_secret_bot.storage._checks import check_location, storage_error
+
+__all__ = [
+    "APPLICATION_ID",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Database",
+    "Migration",
+    "Transaction",
+    "default_key_file",
+    "load_migrations",
+    "open_database",
+    "split_statements",
+]
+
+APPLICATION_ID = 0x45435342  # "ECSB" in the SQLite header: this file is ours
+_MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
+_KEY_CHECK = "key_check"
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One numbered schema step: ``NNN_name.sql`` split into statements."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+def split_statements(script: str) -> tuple[str, ...]:
+    """Split an SQL script into complete statements (triggers with BEGIN ... END stay whole)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    leftover = [ln for ln in buffer.splitlines() if ln.strip() and not ln.strip().startswith("--")]
+    if leftover:
+        raise ValueError(f"unterminated SQL statement: {leftover[0]!r}")
+    return tuple(statements)
+
+
+def load_migrations() -> tuple[Migration, ...]:
+    """Read ``storage/migrations/NNN_*.sql`` in order; insist on 001, 002, ... without gaps."""
+    folder = resources.files("ecs_secret_bot.storage").joinpath("migrations")
+    found: list[tuple[int, str, str]] = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match[1]), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    for expected, (version, name, _) in enumerate(found, start=1):
+        if version != expected:
+            raise RuntimeError(f"migration {name} is out of sequence: expected {expected:03d}_*")
+    return tuple(Migration(v, name, split_statements(sql)) for v, name, sql in found)
+
+
+MIGRATIONS = load_migrations()
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def default_key_file(path: Path) -> Path:
+    """Return where the data key lives when none is configured: ``<database>.key``."""
+    return path.with_name(path.name + ".key")
+
+
+class Transaction:
+    """The connection inside ``Database.transaction()``: statements run without re-locking."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run one statement in the open transaction; return its rows."""
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        """Run one statement in the open transaction; return its first row."""
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement once per parameter row, in the open transaction."""
+        async with self._conn.executemany(sql, rows):
+            pass
+
+
+class Database:
+    """The bot's SQLite file: one aiosqlite connection, and the lock that orders its use.
+
+    The table modules (``audit``, ``pending``, ``approvals``, ...) are the only callers of
+    ``fetchall``/``fetchone``/``transaction``; code outside ``storage/`` calls them instead.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, *, path: Path, cipher: AESGCM) -> None:
+        self.path = path
+        self._conn = conn
+        self._cipher = cipher
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Database {str(self.path)!r}>"
+
+    @property
+    def cipher(self) -> AESGCM:
+        """Return the AES-256-GCM cipher under the data key (for ``payloads`` only)."""
+        return self._cipher
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run one statement as its own transaction; return its rows."""
+        async with self._lock:
+            return list(await self._conn.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        """Run one statement as its own transaction; return its first row."""
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """Hold the lock and a BEGIN IMMEDIATE transaction; commit, or roll back on error."""
+        async with self._lock:
+            try:
+                await self._conn.execute_fetchall("BEGIN IMMEDIATE")
+                yield Transaction(self._conn)
+                await self._conn.execute_fetchall("COMMIT")
+            except BaseException:
+                await self._rollback()
+                raise
+
+    async def _rollback(self) -> None:
+        # Statements queue in order on the connection's thread, so this ROLLBACK runs after
+        # whatever was interrupted; "no transaction is active" means COMMIT got there first.
+        try:
+            await self._conn.execute_fetchall("ROLLBACK")
+        except sqlite3.OperationalError:
+            if self._conn.in_transaction:
+                raise
+
+    async def close(self) -> None:
+        """Wait for the statement in progress, then close the connection."""
+        async with self._lock:
+            await self._conn.close()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def open_database(
+    path: Path,
+    *,
+    data_key: bytes | None = None,
+    key_file: Path | None = None,
+    synchronous: str = "NORMAL",
+    busy_timeout: timedelta = timedelta(seconds=5),
+) -> Database:
+    """Open (or create) the database at ``path``, migrate it and check the data key."""
+    sync = synchronous.upper()
+    if sync not in _SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
+    memory = str(path) == ":memory:"
+    if data_key is not None and len(data_key) != keys.KEY_BYTES:
+        raise StorageError(
+            f"The data key for {path} is {len(data_key)} bytes; it must be {keys.KEY_BYTES}.",
+            path=str(path),
+        )
+    existed = True if memory else check_location(path)
+    conn = aiosqlite.connect(
+        ":memory:" if memory else path,
+        isolation_level=None,
+        timeout=busy_timeout.total_seconds(),
+    )
+    created_key: list[Path] = []
+    try:
+        try:
+            await conn
+            conn.row_factory = sqlite3.Row
+            cipher = await _prepare(
+                conn,
+                path,
+                memory=memory,
+                data_key=data_key,
+                key_file=key_file or default_key_file(path),
+                synchronous=sync,
+                busy_ms=int(busy_timeout.total_seconds() * 1000),
+                created_key=created_key,
+            )
+        except sqlite3.Error as exc:
+            raise storage_error(path, exc) from None
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await conn.close()
+        if not existed:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        for created in created_key:
+            created.unlink(missing_ok=True)
+        raise
+    return Database(conn, path=path, cipher=cipher)
+
+
+async def _prepare(
+    conn: aiosqlite.Connection,
+    path: Path,
+    *,
+    memory: bool,
+    data_key: bytes | None,
+    key_file: Path,
+    synchronous: str,
+    busy_ms: int,
+    created_key: list[Path],
+) -> AESGCM:
+    # Read-only checks first, so that a file we must refuse is never written to.
+    version = await _pragma(conn, "user_version")
+    app_id = await _pragma(conn, "application_id")
+    if app_id not in (0, APPLICATION_ID):
+        raise StorageError(
+            f"Cannot use the database {path}: it belongs to another program "
+            f"(SQLite application id {app_id:#x}).",
+            path=str(path),
+            next_step="Point [storage] path at a new file or at the bot's own database.",
+        )
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"Cannot use the database {path}: it was written by a newer version of "
+            f"ecs-secret-bot (schema {version}; this version knows up to {SCHEMA_VERSION}).",
+            path=str(path),
+            next_step="Upgrade ecs-secret-bot, or point [storage] path at another file.",
+        )
+    if version == 0:
+        tables = await conn.execute_fetchall("SELECT name FROM sqlite_master LIMIT 1")
+        if list(tables):
+            raise StorageError(
+                f"Cannot use the database {path}: it is an SQLite database, but not one "
+                "of ecs-secret-bot's (it has tables and no ecs-secret-bot schema).",
+                path=str(path),
+                next_step="Point [storage] path at a new file or at the bot's own database.",
+            )
+
+    if not memory:
+        mode = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+        if str(list(mode)[0][0]).lower() != "wal":
+            raise StorageError(
+                f"Cannot use the database {path}: SQLite could not switch it to WAL mode.",
+                path=str(path),
+            )
+    for pragma in (
+        f"PRAGMA synchronous = {synchronous}",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA secure_delete = ON",
+        f"PRAGMA busy_timeout = {busy_ms}",
+    ):
+        await conn.execute_fetchall(pragma)
+    await conn.create_function(SQL_FUNCTION, 1 + len(HASHED_FIELDS), entry_hash, deterministic=True)
+
+    check: bytes | None = None
+    if version >= 1:
+        rows = list(await conn.execute_fetchall("SELECT value FROM meta WHERE name = 'key_check'"))
+        check = bytes(rows[0][0]) if rows else None
+    key = data_key
+    if key is None and memory:
+        key = AESGCM.generate_key(bit_length=256)
+    if key is None:
+        key, created = keys.read_or_create_key_file(key_file, may_create=check is None)
+        if created:
+            created_key.append(key_file)
+    if check is not None and not keys.key_matches(key, check):
+        raise _wrong_key(path, data_key is None, key_file)
+
+    if version < SCHEMA_VERSION or check is None:
+        await _migrate(conn, path, key, data_key is None, key_file)
+    return AESGCM(key)
+
+
+async def _migrate(
+    conn: aiosqlite.Connection, path: Path, key: bytes, from_file: bool, key_file: Path
+) -> None:
+    await conn.execute_fetchall("BEGIN IMMEDIATE")
+    try:
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        version = await _pragma(conn, "user_version")
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"Cannot use the database {path}: another process upgraded it to schema "
+                f"{version}, newer than this version of ecs-secret-bot knows.",
+                path=str(path),
+            )
+        for migration in MIGRATIONS[version:]:
+            for statement in migration.statements:
+                await conn.execute_fetchall(statement)
+        await conn.execute_fetchall(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        await conn.execute_fetchall(f"PRAGMA application_id = {APPLICATION_ID}")
+        await conn.execute_fetchall(
+            "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            (_KEY_CHECK, keys.check_value(key)),
+        )
+        rows = list(await conn.execute_fetchall("SELECT value FROM meta WHERE name = 'key_check'"))
+        if not keys.key_matches(key, bytes(rows[0][0])):
+            raise _wrong_key(path, from_file, key_file)
+        await conn.execute_fetchall("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            await conn.execute_fetchall("ROLLBACK")
+        raise
+
+
+async def _pragma(conn: aiosqlite.Connection, name: str) -> int:
+    rows = list(await conn.execute_fetchall(f"PRAGMA {name}"))
+    return int(rows[0][0])
+
+
+def _wrong_key(path: Path, from_file: bool, key_file: Path) -> StorageError:
+    source = f"the key in {key_file}" if from_file else "ECS_SECRET_BOT_DATA_KEY"
+    return StorageError(
+        f"Cannot use the database {path}: {source} is not the data key it was created with.",
+        path=str(path),
+        next_step="Use the original data key (key file or ECS_SECRET_BOT_DATA_KEY); a new "
+        "key cannot read what the old one encrypted.",
+    )

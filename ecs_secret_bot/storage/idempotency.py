@@ -1,0 +1,66 @@
+"""Idempotency keys: a retried or double-submitted request runs once.
+
+Owns the ``idempotency_keys`` rows. ``claim_key`` is one compare-and-set statement: the
+first claimant (or the first after the claim expired) gets True and does the work, then
+``store_result``; everyone else gets False and reads ``get_result``. Never decides what
+makes a good key (a Slack ``event_id``, a view submission's hash: the caller's choice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from ecs_secret_bot.storage._codec import canonical_json, frozen_mapping, to_text
+from ecs_secret_bot.storage.db import Database
+
+__all__ = ["claim_key", "get_result", "purge_expired", "release_key", "store_result"]
+
+
+async def claim_key(db: Database, key: str, *, now: datetime, ttl: timedelta) -> bool:
+    """Claim ``key`` for ``ttl``; True = first claim (go ahead), False = already claimed."""
+    if ttl <= timedelta(0):
+        raise ValueError("ttl must be positive")
+    stamp = to_text(now)
+    rows = await db.fetchall(
+        """INSERT INTO idempotency_keys (key, claimed_at, expires_at) VALUES (?, ?, ?)
+           ON CONFLICT (key) DO UPDATE
+               SET claimed_at = excluded.claimed_at, expires_at = excluded.expires_at,
+                   result = NULL
+             WHERE idempotency_keys.expires_at <= excluded.claimed_at
+           RETURNING key""",
+        (key, stamp, to_text(now + ttl)),
+    )
+    return bool(rows)
+
+
+async def store_result(db: Database, key: str, result: Mapping[str, Any]) -> None:
+    """Keep the result of the claimed request for those who retry it; KeyError if unclaimed."""
+    rows = await db.fetchall(
+        "UPDATE idempotency_keys SET result = ? WHERE key = ? RETURNING key",
+        (canonical_json(dict(result)), key),
+    )
+    if not rows:
+        raise KeyError(key)
+
+
+async def get_result(db: Database, key: str) -> Mapping[str, Any] | None:
+    """Return the stored result for ``key``, or None while it runs (or if never claimed)."""
+    row = await db.fetchone("SELECT result FROM idempotency_keys WHERE key = ?", (key,))
+    if row is None or row["result"] is None:
+        return None
+    return frozen_mapping(row["result"])
+
+
+async def release_key(db: Database, key: str) -> None:
+    """Drop a claim whose request failed before doing anything, so a retry may run."""
+    await db.fetchall("DELETE FROM idempotency_keys WHERE key = ?", (key,))
+
+
+async def purge_expired(db: Database, *, now: datetime) -> int:
+    """Delete keys whose claim has expired; return how many."""
+    rows = await db.fetchall(
+        "DELETE FROM idempotency_keys WHERE expires_at <= ? RETURNING key", (to_text(now),)
+    )
+    return len(rows)

@@ -1,0 +1,160 @@
+"""The data key that encrypts sensitive payloads: its text format, its file, its check value.
+
+Owns parsing ``ECS_SECRET_BOT_DATA_KEY``-style text, creating and reading the key file
+(mode 0600, next to the database by default) and the key-check value that tells a wrong
+key from a right one before any payload is touched. Never reads the environment (the entry
+point does and passes the text to ``parse_data_key``) and never puts key bytes in a message.
+
+Format: 32 random bytes, written either as 64 hexadecimal digits or as base64 (standard or
+URL-safe alphabet, padding optional). ``generate_data_key`` returns the base64 form, which
+is also what a created key file holds (one line).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import secrets
+import stat
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ecs_secret_bot.commands.errors import StorageError
+
+__all__ = [
+    "KEY_BYTES",
+    "check_value",
+    "generate_data_key",
+    "key_matches",
+    "parse_data_key",
+    "read_or_create_key_file",
+]
+
+KEY_BYTES = 32
+_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+_B64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
+_CHECK_PLAINTEXT = b"ecs-secret-bot data key check v1"
+_CHECK_AAD = b"ecs-secret-bot/key-check"
+_NONCE_BYTES = 12
+_HOW_TO_MAKE = (
+    "A data key is 32 random bytes in base64 or hex, for example the output of "
+    "`openssl rand -base64 32`."
+)
+
+
+def generate_data_key() -> str:
+    """Return a fresh random data key as base64 text."""
+    return base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii")
+
+
+def parse_data_key(text: str, *, source: str = "ECS_SECRET_BOT_DATA_KEY") -> bytes:
+    """Decode a data key written as 64 hex digits or base64 of 32 bytes; raise StorageError."""
+    cleaned = text.strip()
+    if not cleaned:
+        raise StorageError(f"{source} is empty.", path=source, next_step=_HOW_TO_MAKE)
+    if _HEX.match(cleaned):
+        return bytes.fromhex(cleaned)
+    if _B64.match(cleaned):
+        core = cleaned.rstrip("=").replace("-", "+").replace("_", "/")
+        try:
+            key = base64.b64decode(core + "=" * (-len(core) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) == KEY_BYTES:
+            return key
+        if key:
+            raise StorageError(
+                f"{source} decodes to {len(key)} bytes; a data key must be {KEY_BYTES}.",
+                path=source,
+                next_step=_HOW_TO_MAKE,
+            )
+    # Never echo the text: it may be a real key with one character wrong.
+    raise StorageError(
+        f"{source} is not a data key (neither 64 hex digits nor base64 of 32 bytes).",
+        path=source,
+        next_step=_HOW_TO_MAKE,
+    )
+
+
+def read_or_create_key_file(path: Path, *, may_create: bool) -> tuple[bytes, bool]:
+    """Read the key file at ``path``, or create it (0600) when allowed; return (key, created)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if not may_create:
+            raise StorageError(
+                f"The data key file {path} is missing, and the database was encrypted with it.",
+                path=str(path),
+                next_step="Restore the key file from backup, or set ECS_SECRET_BOT_DATA_KEY to "
+                "the key the database was created with.",
+            ) from None
+        return _create_key_file(path), True
+    except OSError as exc:
+        raise StorageError(
+            f"The data key file {path} cannot be read: {exc.strerror}.", path=str(path)
+        ) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise StorageError(
+            f"The data key file {path} is not a regular file.",
+            path=str(path),
+            next_step="Point [storage] key_file at the key file.",
+        )
+    if info.st_mode & 0o077:
+        raise StorageError(
+            f"The data key file {path} can be read by other users "
+            f"(mode {stat.S_IMODE(info.st_mode):04o}).",
+            path=str(path),
+            next_step=f"Run `chmod 600 {path}`.",
+        )
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = exc.strerror if isinstance(exc, OSError) else "it is not ASCII text"
+        raise StorageError(
+            f"The data key file {path} cannot be read: {problem}.", path=str(path)
+        ) from None
+    return parse_data_key(text, source=f"The data key file {path}"), False
+
+
+def _create_key_file(path: Path) -> bytes:
+    text = generate_data_key()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise StorageError(
+            f"The data key file {path} cannot be created: {exc.strerror}.",
+            path=str(path),
+            next_step="Make its folder writable, set [storage] key_file, or set "
+            "ECS_SECRET_BOT_DATA_KEY.",
+        ) from None
+    try:
+        os.fchmod(fd, 0o600)  # the umask may only narrow the mode; make it exact
+        os.write(fd, (text + "\n").encode("ascii"))
+        os.fsync(fd)
+    except OSError as exc:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise StorageError(
+            f"The data key file {path} cannot be written: {exc.strerror}.", path=str(path)
+        ) from None
+    os.close(fd)
+    return base64.b64decode(text)
+
+
+def check_value(key: bytes) -> bytes:
+    """Return a value that only ``key`` decrypts, to store beside the data it protects."""
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, _CHECK_PLAINTEXT, _CHECK_AAD)
+
+
+def key_matches(key: bytes, check: bytes) -> bool:
+    """Tell whether ``key`` is the key that produced ``check``."""
+    try:
+        plain = AESGCM(key).decrypt(check[:_NONCE_BYTES], check[_NONCE_BYTES:], _CHECK_AAD)
+    except (InvalidTag, ValueError):
+        return False
+    return plain == _CHECK_PLAINTEXT

@@ -1,0 +1,74 @@
+"""Sensitive payloads: a custom secret value held, encrypted, while its approval is pending.
+
+Owns the ``payloads`` rows. A value is stored only as AES-256-GCM ciphertext under the data
+key, with the approval id as associated data (a ciphertext moved to another approval does
+not decrypt). ``erase_payload`` overwrites the row and deletes it in one transaction, and
+``secure_delete`` zeroes the freed space; closing the approval (denied, expired, executed,
+failed) erases it too, in the statement that closes it. Never logs, returns in an error or
+writes anywhere else a plaintext value.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from cryptography.exceptions import InvalidTag
+
+from ecs_secret_bot.commands.errors import StorageError
+from ecs_secret_bot.storage.db import Database, Transaction
+
+__all__ = ["erase_payload", "put_payload", "read_payload"]
+
+_NONCE_BYTES = 12
+
+
+async def put_payload(db: Database, approval_id: str, plaintext: bytes) -> None:
+    """Encrypt ``plaintext`` and store it for the approval, replacing any earlier value."""
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    ciphertext = db.cipher.encrypt(nonce, plaintext, approval_id.encode("utf-8"))
+    async with db.transaction() as tx:
+        await _erase(tx, approval_id)
+        await tx.fetchall(
+            "INSERT INTO payloads (approval_id, nonce, ciphertext) VALUES (?, ?, ?)",
+            (approval_id, nonce, ciphertext),
+        )
+
+
+async def read_payload(db: Database, approval_id: str) -> bytes | None:
+    """Return the decrypted value for the approval, or None when there is none (erased)."""
+    row = await db.fetchone(
+        "SELECT nonce, ciphertext FROM payloads WHERE approval_id = ?", (approval_id,)
+    )
+    if row is None:
+        return None
+    try:
+        return db.cipher.decrypt(
+            bytes(row["nonce"]), bytes(row["ciphertext"]), approval_id.encode("utf-8")
+        )
+    except InvalidTag:
+        raise StorageError(
+            f"The stored value for approval {approval_id} in {db.path} cannot be decrypted: "
+            "it was altered, or moved from another approval.",
+            path=str(db.path),
+            next_step="Ask the requester to submit the request again.",
+        ) from None
+
+
+async def erase_payload(db: Database, approval_id: str) -> bool:
+    """Overwrite and delete the approval's value; False when there was none."""
+    async with db.transaction() as tx:
+        return await _erase(tx, approval_id)
+
+
+async def _erase(tx: Transaction, approval_id: str) -> bool:
+    # Overwrite first so the ciphertext leaves its page even if a copy of the page survives.
+    await tx.fetchall(
+        """UPDATE payloads
+              SET nonce = zeroblob(length(nonce)), ciphertext = zeroblob(length(ciphertext))
+            WHERE approval_id = ?""",
+        (approval_id,),
+    )
+    rows = await tx.fetchall(
+        "DELETE FROM payloads WHERE approval_id = ? RETURNING approval_id", (approval_id,)
+    )
+    return bool(rows)
