@@ -1,0 +1,57 @@
+"""Fixtures every test may use: fake Slack over loopback, and the signing secret.
+
+Owns `slack_api` (a started `FakeSlackAPI`, with the test's `slack_response` markers
+applied), `socket_mode_server` (a started `FakeSocketModeServer` that `slack_api`
+hands out through `apps.connections.open`) and `signing_secret`.
+
+Never builds the bot and never sets up the cloud sandbox or storage: those fixtures
+live next to the tests that need them.
+
+Scripting a reply with a marker (opsdroid style)::
+
+    @pytest.mark.slack_response("chat.postMessage", {"ok": False, "error": "channel_not_found"})
+    async def test_refused_post(slack_api): ...
+
+The marker takes the arguments of `FakeSlackAPI.respond` (`status=`, `headers=`,
+`times=`); markers nearer the test win over those on its class or module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from fakes import SIGNING_SECRET, FakeSlackAPI, FakeSocketModeServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "slack_response(method, body, *, status=200, headers=None, times=None): "
+        "script fake Slack's reply to a Web API method (see FakeSlackAPI.respond)",
+    )
+
+
+@pytest.fixture
+def signing_secret() -> str:
+    """Return the signing secret the app under test verifies requests with."""
+    return SIGNING_SECRET
+
+
+@pytest.fixture
+async def slack_api(request: pytest.FixtureRequest) -> AsyncIterator[FakeSlackAPI]:
+    """Yield a started fake Slack Web API, with `slack_response` markers applied."""
+    fake = FakeSlackAPI()
+    # iter_markers yields the nearest first; apply it last so that it wins.
+    for marker in reversed(list(request.node.iter_markers("slack_response"))):
+        fake.respond(*marker.args, **marker.kwargs)
+    async with fake:
+        yield fake
+
+
+@pytest.fixture
+async def socket_mode_server(slack_api: FakeSlackAPI) -> AsyncIterator[FakeSocketModeServer]:
+    """Yield a started fake Socket Mode server that `apps.connections.open` points to."""
+    async with FakeSocketModeServer() as server:
+        slack_api.attach_socket_mode(server)
+        yield server

@@ -1,0 +1,403 @@
+"""A fake Slack Web API: a real aiohttp server on 127.0.0.1, port 0.
+
+Owns `FakeSlackAPI`, which the app reaches exactly as it reaches Slack, through
+`AsyncWebClient(base_url=fake.url)` (`POST {base_url}{method}`, form or JSON body,
+`Authorization: Bearer xoxb-...`), plus the `response_url` endpoints that bolt's
+`respond()` posts to. It records every call, answers from a `FakeWorkspace` (people,
+channels, user groups, messages, views) unless a test scripted the reply, and can
+throttle a method with a real HTTP 429 and `Retry-After`.
+
+Never patches slack_sdk or bolt, and never decides anything for the bot: a test reads
+what the bot sent (`calls_to`, `wait_for`, `messages`) and asserts on it.
+
+Example::
+
+    async with FakeSlackAPI() as slack:
+        slack.respond("chat.postMessage", {"ok": False, "error": "channel_not_found"})
+        client = AsyncWebClient(token="xoxb-test", base_url=slack.url)
+        ...
+        call = await slack.wait_for("chat.update", lambda c: "completed" in c.payload["text"])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import itertools
+import json
+import urllib.parse
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from . import workspace as ws
+from .recording import RecordedCall, frozen_headers
+from .slack_state import FakeWorkspace, Message
+from .workspace import UserKind
+
+if TYPE_CHECKING:
+    from .socket_mode import FakeSocketModeServer
+
+__all__ = ["CannedBody", "FakeSlackAPI", "RESPONSE_URL_METHOD"]
+
+#: `RecordedCall.method` of a POST to a `response_url` (what bolt's `respond()` does).
+RESPONSE_URL_METHOD = "response_url"
+
+#: A scripted reply: a JSON object, or a function of the call that returns one.
+CannedBody = Mapping[str, Any] | Callable[[RecordedCall], Mapping[str, Any]]
+
+# Form fields in which Slack expects JSON; decoded so payloads look the same either way.
+_JSON_FIELDS = frozenset(
+    {"attachments", "blocks", "metadata", "option_groups", "options", "unfurls", "view"}
+)
+# Methods Slack answers without a token.
+_TOKENLESS_METHODS = frozenset({"api.test"})
+
+
+@dataclass
+class _CannedReply:
+    body: CannedBody
+    status: int
+    headers: Mapping[str, str]
+    remaining: int | None  # None: every call from now on
+
+
+class FakeSlackAPI:
+    """A loopback Slack Web API that records calls and answers like Slack."""
+
+    def __init__(self, *, workspace: FakeWorkspace | None = None) -> None:
+        self.workspace = workspace or FakeWorkspace()
+        self.calls: list[RecordedCall] = []
+        self._canned: defaultdict[str, list[_CannedReply]] = defaultdict(list)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._socket_mode: FakeSocketModeServer | None = None
+        self._response_urls: dict[str, tuple[str | None, str | None]] = {}
+        self._response_url_ids = itertools.count(1)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Start serving on 127.0.0.1 at a free port."""
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/hooks/{path:.*}", self._handle_response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlackAPI:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    @property
+    def port(self) -> int:
+        """Return the TCP port the fake listens on."""
+        if self._port is None:
+            raise RuntimeError("FakeSlackAPI is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """Return the Web API base URL to give `AsyncWebClient(base_url=...)` (ends in /)."""
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    # ------------------------------------------------------------------ scripting replies
+
+    def respond(
+        self,
+        method: str,
+        body: CannedBody,
+        *,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        times: int | None = None,
+    ) -> None:
+        """Answer `method` with `body` instead of the default, `times` times or always.
+
+        Replies limited by `times` are used first, oldest first; after them the latest
+        unlimited reply applies; after that the fake's default behaviour.
+        """
+        if times is not None and times < 1:
+            raise ValueError("times must be at least 1, or None for every call")
+        self._canned[method].append(_CannedReply(body, status, dict(headers or {}), times))
+
+    def fail(self, method: str, error: str, *, times: int | None = None) -> None:
+        """Answer `method` with `{"ok": false, "error": error}`."""
+        self.respond(method, {"ok": False, "error": error}, times=times)
+
+    def rate_limit(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` with HTTP 429 and `Retry-After`."""
+        self.respond(
+            method,
+            {"ok": False, "error": "ratelimited"},
+            status=429,
+            headers={"Retry-After": str(retry_after)},
+            times=times,
+        )
+
+    def reset_responses(self, method: str | None = None) -> None:
+        """Forget scripted replies for `method`, or for every method."""
+        if method is None:
+            self._canned.clear()
+        else:
+            self._canned.pop(method, None)
+
+    # ------------------------------------------------------------------ the workspace
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str,
+        kind: UserKind = UserKind.MEMBER,
+        tz: str = ws.DEFAULT_TZ,
+        real_name: str | None = None,
+        email: str | None = None,
+    ) -> dict[str, Any]:
+        """Add a user that `users.info` knows (member, guest, bot, deleted...)."""
+        return self.workspace.add_user(
+            user_id, name=name, kind=kind, tz=tz, real_name=real_name, email=email
+        )
+
+    def add_channel(
+        self,
+        channel_id: str,
+        *,
+        name: str,
+        is_private: bool = False,
+        is_member: bool = True,
+        is_archived: bool = False,
+    ) -> dict[str, Any]:
+        """Add a channel that `conversations.info` knows."""
+        return self.workspace.add_channel(
+            channel_id,
+            name=name,
+            is_private=is_private,
+            is_member=is_member,
+            is_archived=is_archived,
+        )
+
+    def set_usergroup(
+        self, usergroup_id: str, user_ids: Iterable[str], *, handle: str | None = None
+    ) -> dict[str, Any]:
+        """Define the members `usergroups.users.list` returns for `usergroup_id`."""
+        return self.workspace.set_usergroup(usergroup_id, user_ids, handle=handle)
+
+    def attach_socket_mode(self, server: FakeSocketModeServer) -> None:
+        """Make `apps.connections.open` hand out `server`'s websocket URL."""
+        self._socket_mode = server
+        self.workspace.socket_mode_url = server.issue_url
+
+    def response_url(
+        self, *, channel_id: str | None = None, user_id: str | None = None, kind: str = "commands"
+    ) -> str:
+        """Return a fresh `response_url` served by this fake, for a payload builder.
+
+        With `channel_id` (and `user_id` for ephemeral replies), what the app posts there
+        also shows up in `messages()`.
+        """
+        number = next(self._response_url_ids)
+        path = f"{kind}/{self.workspace.team_id}/{number}/fake{number:06d}"
+        self._response_urls[path] = (channel_id, user_id)
+        return f"http://127.0.0.1:{self.port}/hooks/{path}"
+
+    # ------------------------------------------------------------------ inspection
+
+    def calls_to(self, method: str) -> list[RecordedCall]:
+        """Return the recorded calls of `method`, oldest first."""
+        return [call for call in self.calls if call.method == method]
+
+    def last_call(self, method: str) -> RecordedCall:
+        """Return the latest call of `method`; fail the test if there was none."""
+        calls = self.calls_to(method)
+        if not calls:
+            raise AssertionError(f"no {method} call; calls so far: {self._methods_called()}")
+        return calls[-1]
+
+    async def wait_for(
+        self,
+        method: str,
+        predicate: Callable[[RecordedCall], bool] | None = None,
+        *,
+        timeout: float = 5.0,
+    ) -> RecordedCall:
+        """Return the first call of `method` matching `predicate`, waiting if need be."""
+        calls = await self.wait_for_calls(method, count=1, predicate=predicate, timeout=timeout)
+        return calls[0]
+
+    async def wait_for_calls(
+        self,
+        method: str,
+        *,
+        count: int,
+        predicate: Callable[[RecordedCall], bool] | None = None,
+        timeout: float = 5.0,
+    ) -> list[RecordedCall]:
+        """Return the first `count` calls of `method` matching `predicate`, waiting if need be."""
+
+        def matching() -> list[RecordedCall]:
+            return [
+                call
+                for call in self.calls
+                if call.method == method and (predicate is None or predicate(call))
+            ]
+
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._changed:
+                    await self._changed.wait_for(lambda: len(matching()) >= count)
+        except TimeoutError:
+            raise AssertionError(
+                f"expected {count} matching {method} call(s) within {timeout}s, "
+                f"got {len(matching())}; calls so far: {self._methods_called()}"
+            ) from None
+        return matching()[:count]
+
+    def messages(
+        self, channel: str | None = None, *, include_ephemeral: bool = True
+    ) -> list[Message]:
+        """Return the messages the app posted (live ones, as last edited), oldest first."""
+        return [
+            message
+            for message in self.workspace.messages
+            if not message.deleted
+            and (channel is None or message.channel == channel)
+            and (include_ephemeral or message.ephemeral_to is None)
+        ]
+
+    def view(self, view_id: str) -> dict[str, Any]:
+        """Return the view with `view_id` as the app last opened, pushed or updated it."""
+        return copy.deepcopy(self.workspace.views[view_id])
+
+    def home_view(self, user_id: str) -> dict[str, Any]:
+        """Return the App Home view last published for `user_id`."""
+        return self.view(self.workspace.home_view_ids[user_id])
+
+    def all_recorded_text(self) -> str:
+        """Return every payload recorded (Web API, response_url, Socket Mode acks) as text."""
+        parts = [call.text() for call in self.calls]
+        if self._socket_mode is not None:
+            parts.append(self._socket_mode.all_recorded_text())
+        return "\n".join(parts)
+
+    def clear_calls(self) -> None:
+        """Forget the calls recorded so far (the workspace state stays)."""
+        self.calls.clear()
+
+    def _methods_called(self) -> list[str]:
+        return [call.method for call in self.calls]
+
+    # ------------------------------------------------------------------ HTTP handlers
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        payload, raw_body = await _read_payload(request)
+        call = RecordedCall(
+            method=request.match_info["method"],
+            payload=payload,
+            headers=frozen_headers(request.headers),
+            http_method=request.method,
+            path=request.path,
+            raw_body=raw_body,
+        )
+        await self._record(call)
+        canned = self._take_canned(call.method)
+        if canned is not None:
+            body = canned.body(call) if callable(canned.body) else canned.body
+            return web.json_response(dict(body), status=canned.status, headers=canned.headers)
+        if call.method not in _TOKENLESS_METHODS and call.token is None:
+            return web.json_response({"ok": False, "error": "not_authed"})
+        if "_invalid_json" in payload:
+            return web.json_response({"ok": False, "error": "invalid_json"})
+        return web.json_response(self.workspace.reply(call))
+
+    async def _handle_response_url(self, request: web.Request) -> web.Response:
+        payload, raw_body = await _read_payload(request)
+        path = request.match_info["path"]
+        call = RecordedCall(
+            method=RESPONSE_URL_METHOD,
+            payload=payload,
+            headers=frozen_headers(request.headers),
+            path=request.path,
+            raw_body=raw_body,
+        )
+        await self._record(call)
+        canned = self._take_canned(RESPONSE_URL_METHOD)
+        if canned is not None:
+            body = canned.body(call) if callable(canned.body) else canned.body
+            return web.json_response(dict(body), status=canned.status, headers=canned.headers)
+        channel_id, user_id = self._response_urls.get(path, (None, None))
+        if channel_id is not None and not payload.get("delete_original"):
+            in_channel = payload.get("response_type") == "in_channel"
+            self.workspace.messages.append(
+                Message(
+                    channel=channel_id,
+                    ts=self.workspace.next_ts(),
+                    text=str(payload.get("text") or ""),
+                    blocks=list(payload.get("blocks") or []),
+                    user=self.workspace.bot_user_id,
+                    ephemeral_to=None if in_channel else user_id,
+                )
+            )
+        return web.Response(text="ok", content_type="text/plain")
+
+    async def _record(self, call: RecordedCall) -> None:
+        self.calls.append(call)
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _take_canned(self, method: str) -> _CannedReply | None:
+        replies = self._canned.get(method, [])
+        for reply in replies:  # limited replies first, oldest first
+            if reply.remaining is not None and reply.remaining > 0:
+                reply.remaining -= 1
+                return reply
+        for reply in reversed(replies):  # then the latest unlimited one
+            if reply.remaining is None:
+                return reply
+        return None
+
+
+async def _read_payload(request: web.Request) -> tuple[dict[str, Any], str]:
+    """Return (payload, raw body) of a request as Slack reads it: query plus body."""
+    payload: dict[str, Any] = dict(request.query)
+    raw_body = ""
+    if request.can_read_body:
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            for key, value in form.items():
+                payload[key] = value if isinstance(value, str) else f"<file {value.filename}>"
+        else:
+            raw_body = await request.text()
+            if request.content_type == "application/json":
+                try:
+                    body = json.loads(raw_body) if raw_body else {}
+                except ValueError:
+                    body = {"_invalid_json": raw_body}
+                if isinstance(body, dict):
+                    payload.update(body)
+            else:
+                payload.update(urllib.parse.parse_qsl(raw_body, keep_blank_values=True))
+    for key in _JSON_FIELDS & payload.keys():
+        value = payload[key]
+        if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+            try:
+                payload[key] = json.loads(value)
+            except ValueError:
+                pass  # Slack would refuse it; the raw string stays for the test to see
+    return payload, raw_body
