@@ -22,6 +22,7 @@ Scope, from the RAM system policy reference:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from ecs_secret_bot.commands.policy_documents import PolicyDocument, parse_policy_document
@@ -81,9 +82,14 @@ BUILTIN_POLICY_DOCUMENTS: Mapping[str, Mapping[str, Any]] = {
 """The built-in documents, in the RAM JSON language."""
 
 
-def builtin_policies() -> dict[str, PolicyDocument]:
-    """Return the built-in policies, parsed, by name."""
-    return {
-        name: parse_policy_document(name, document, source="built-in")
+@cache
+def _parsed() -> tuple[tuple[str, PolicyDocument], ...]:
+    return tuple(
+        (name, parse_policy_document(name, document, source="built-in"))
         for name, document in BUILTIN_POLICY_DOCUMENTS.items()
-    }
+    )
+
+
+def builtin_policies() -> dict[str, PolicyDocument]:
+    """Return the built-in policies, parsed (once), by name."""
+    return dict(_parsed())
