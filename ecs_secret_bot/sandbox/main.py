@@ -1,0 +1,101 @@
+"""``ecs-secret-bot sandbox``: serve the emulated cloud in the foreground until stopped.
+
+Prints the endpoint, the AccessKey pair (``sandbox-secret`` is a public sandbox
+credential, like LocalStack's ``test``) and how to point the SDK at it; lists the
+seeded instances and secrets by name, never their values. Stops on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from ecs_secret_bot.sandbox.seed import DEMO_INSTANCES, DEMO_REGION, DEMO_SECRETS
+from ecs_secret_bot.sandbox.server import DEFAULT_ACCESS_KEYS, Sandbox
+
+__all__ = ["run_sandbox"]
+
+
+def run_sandbox(args: argparse.Namespace) -> int:
+    """Serve the sandbox described by the parsed ``sandbox`` arguments; return the exit code."""
+    access_keys = dict(DEFAULT_ACCESS_KEYS)
+    for pair in args.access_key:
+        key_id, sep, secret = pair.partition(":")
+        if not sep or not key_id or not secret:
+            print(f"--access-key {pair!r}: write it as ID:SECRET", file=sys.stderr)
+            return 2
+        access_keys[key_id] = secret
+    if args.rotation_delay < 0:
+        print("--rotation-delay must be zero or more seconds", file=sys.stderr)
+        return 2
+    sandbox = Sandbox(
+        access_keys=access_keys,
+        seed=not args.no_seed,
+        rotation_delay=args.rotation_delay,
+        refuse_custom_values=args.refuse_custom_values,
+    )
+    try:
+        return asyncio.run(_serve(sandbox, port=args.port, extra_ids=sorted(access_keys)))
+    except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C during shutdown
+        return 130
+
+
+async def _serve(sandbox: Sandbox, *, port: int, extra_ids: list[str]) -> int:
+    try:
+        await sandbox.start(port=port)
+    except OSError as exc:
+        print(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    _banner(sandbox, extra_ids=extra_ids)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await sandbox.stop()
+    print("sandbox stopped", flush=True)
+    return 0
+
+
+def _banner(sandbox: Sandbox, *, extra_ids: list[str]) -> None:
+    others = [key_id for key_id in extra_ids if key_id not in DEFAULT_ACCESS_KEYS]
+    lines = [
+        f"Alibaba Cloud KMS + ECS sandbox listening on {sandbox.url}",
+        f"  endpoint:   {sandbox.endpoint}  (KMS 2016-01-20 and ECS 2014-05-26, any region)",
+        "  AccessKey:  sandbox / sandbox-secret  (a public sandbox credential)",
+    ]
+    if others:
+        lines.append(f"  also accepted AccessKey IDs: {', '.join(others)}")
+    lines += [
+        f"  rotations complete after {sandbox.rotation_delay:g}s; custom values "
+        + ("refused" if sandbox.refuse_custom_values else "accepted"),
+        "",
+        "Point the SDK at it:",
+        "  from alibabacloud_kms20160120.client import Client",
+        "  from alibabacloud_tea_openapi.models import Config",
+        '  Client(Config(access_key_id="sandbox", access_key_secret="sandbox-secret",',
+        f'                endpoint="{sandbox.endpoint}", protocol="http"))',
+        "  (the same Config works for alibabacloud_ecs20140526.client.Client;",
+        f'   for the bot: kms_endpoint = ecs_endpoint = "{sandbox.url}")',
+        "",
+        f"Control routes (loopback, no signature): {sandbox.url}/_sandbox/calls, /faults, "
+        "/clock, /instances, /rotations, /settings",
+    ]
+    if sandbox.kms.secrets(DEMO_REGION):
+        lines += ["", f"Seeded in {DEMO_REGION}:"]
+        for instance_id, name, os_type, status, online in DEMO_INSTANCES:
+            agent = "Cloud Assistant online" if online else "Cloud Assistant OFFLINE"
+            lines.append(f"  instance {instance_id}  {name:<10} {os_type:<8} {status:<8} {agent}")
+        for secret_name, instance_id, user, sub_type, interval in DEMO_SECRETS:
+            rotation = f"rotates every {interval}" if interval else "manual rotation"
+            lines.append(
+                f"  secret   {secret_name:<28} {sub_type:<8} {user}@{instance_id}, {rotation}"
+            )
+    lines += ["", "Ctrl-C to stop."]
+    print("\n".join(lines), flush=True)
