@@ -7,13 +7,20 @@ characters, never starting with ``/`` so Windows accepts it) or an RSA-2048 key 
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-__all__ = ["PASSWORD_LENGTH", "generate_key_pair", "generate_password"]
+__all__ = [
+    "PASSWORD_LENGTH",
+    "generate_key_pair",
+    "generate_password",
+    "generate_value",
+    "user_name_of",
+]
 
 PASSWORD_LENGTH = 32
 _SPECIAL = "!@#$%^&*-_+=.,:?"
@@ -47,3 +54,20 @@ def generate_key_pair() -> tuple[str, str]:
         format=serialization.PublicFormat.OpenSSH,
     )
     return public.decode(), private
+
+
+def generate_value(sub_type: str, user_name: str) -> str:
+    """Return a new ECS SecretData JSON: a 32-char password or an RSA-2048 key pair."""
+    if sub_type == "SSHKey":
+        public, private = generate_key_pair()
+        return json.dumps({"UserName": user_name, "PublicKey": public, "PrivateKey": private})
+    return json.dumps({"UserName": user_name, "Password": generate_password()})
+
+
+def user_name_of(data: str) -> str:
+    """Return the UserName of ECS SecretData JSON (root if unreadable)."""
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return "root"
+    return str(parsed.get("UserName", "root")) if isinstance(parsed, dict) else "root"

@@ -36,7 +36,7 @@ starts (unless ``AutomaticRotation`` is ``Invalid``); a secret whose
 
 from __future__ import annotations
 
-import json
+import asyncio
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from ecs_secret_bot.sandbox.clock import Clock
-from ecs_secret_bot.sandbox.credentials import generate_key_pair, generate_password
+from ecs_secret_bot.sandbox.credentials import generate_value, user_name_of
 from ecs_secret_bot.sandbox.ecs import EcsState
 from ecs_secret_bot.sandbox.errors import ApiError, in_delete_window, secret_not_found
 
@@ -58,8 +58,7 @@ __all__ = [
     "Scheduler",
     "Secret",
     "Version",
-    "generate_value",
-    "user_name_of",
+    "loop_scheduler",
 ]
 
 ACS_CURRENT = "ACSCurrent"
@@ -169,14 +168,6 @@ class Secret:
         if self.failure is not None:
             return "Invalid"
         return "Enabled" if self.auto_rotation else "Disabled"
-
-
-def generate_value(sub_type: str, user_name: str) -> str:
-    """Return a new ECS SecretData JSON: a 32-char password or an RSA-2048 key pair."""
-    if sub_type == "SSHKey":
-        public, private = generate_key_pair()
-        return json.dumps({"UserName": user_name, "PublicKey": public, "PrivateKey": private})
-    return json.dumps({"UserName": user_name, "Password": generate_password()})
 
 
 class KmsState:
@@ -382,10 +373,18 @@ class KmsState:
             yield from region.values()
 
 
-def user_name_of(data: str) -> str:
-    """Return the UserName of ECS SecretData JSON (root if unreadable)."""
+class _Done:
+    """The handle of a change applied at once (there was no event loop to wait in)."""
+
+    def cancel(self) -> None:
+        """Do nothing: it already happened."""
+
+
+def loop_scheduler(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | _Done:
+    """Schedule on the running loop; without one, apply the change at once."""
     try:
-        parsed = json.loads(data)
-    except ValueError:
-        return "root"
-    return str(parsed.get("UserName", "root")) if isinstance(parsed, dict) else "root"
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        callback()
+        return _Done()
+    return loop.call_later(delay, callback)

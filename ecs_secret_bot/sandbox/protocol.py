@@ -40,6 +40,7 @@ from alibabacloud_tea_openapi.utils import Utils
 from ecs_secret_bot.sandbox.errors import ApiError
 
 __all__ = [
+    "DEFAULT_REGION",
     "ECS_VERSION",
     "KMS_VERSION",
     "SignedRequest",
@@ -48,6 +49,7 @@ __all__ = [
     "host_id",
     "new_request_id",
     "region_from_host",
+    "resolve_region",
 ]
 
 KMS_VERSION = "2016-01-20"
@@ -61,6 +63,7 @@ _REQUIRED_HEADERS = (
     "x-acs-signature-nonce",
     "x-acs-content-sha256",
 )
+DEFAULT_REGION = "cn-hangzhou"
 _MAX_SKEW = timedelta(minutes=15)
 _HOST_REGION = re.compile(
     r"^[a-z]+(?:-vpc)?[.-]([a-z]{2,}(?:-[a-z0-9]+)+)\.aliyuncs\.com(?::\d+)?$"
@@ -97,6 +100,17 @@ def region_from_host(host: str) -> str | None:
     """Return the region of a host like ``kms.cn-hangzhou.aliyuncs.com``, else None."""
     match = _HOST_REGION.match(host.lower())
     return match.group(1) if match else None
+
+
+def resolve_region(product: str, headers: Mapping[str, str], params: Mapping[str, str]) -> str:
+    """Return a call's region: ECS ``RegionId``, else x-acs-region-id, Host, cn-hangzhou."""
+    if product == "Ecs" and params.get("RegionId"):
+        return params["RegionId"]
+    return (
+        headers.get("x-acs-region-id")
+        or region_from_host(headers.get("host", ""))
+        or DEFAULT_REGION
+    )
 
 
 def host_id(product: str, region: str) -> str:
@@ -207,11 +221,7 @@ def _parse_authorization(value: str) -> tuple[str, str, list[str], str]:
 def _check_signed_headers(headers: Mapping[str, str], signed_names: list[str]) -> None:
     signed = set(signed_names)
     needed = [*_REQUIRED_HEADERS]
-    needed += [
-        name
-        for name in headers
-        if name.startswith("x-acs-") and name not in needed
-    ]
+    needed += [name for name in headers if name.startswith("x-acs-") and name not in needed]
     for name in needed:
         if name not in headers or name not in signed:
             where = "is missing" if name not in headers else "is not in SignedHeaders"

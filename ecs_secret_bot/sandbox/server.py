@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -38,16 +38,17 @@ from ecs_secret_bot.sandbox.ecs import INSTANCE_STATUSES, EcsState, Instance
 from ecs_secret_bot.sandbox.errors import ApiError
 from ecs_secret_bot.sandbox.faults import Faults
 from ecs_secret_bot.sandbox.kms_api import KMS_ACTIONS, KmsApi
-from ecs_secret_bot.sandbox.kms_state import KmsState, RotationEvent, Secret
+from ecs_secret_bot.sandbox.kms_state import KmsState, RotationEvent, Secret, loop_scheduler
 from ecs_secret_bot.sandbox.params import Params
 from ecs_secret_bot.sandbox.protocol import (
+    DEFAULT_REGION,
     ECS_VERSION,
     KMS_VERSION,
     SignedRequest,
     Verifier,
     error_body,
     new_request_id,
-    region_from_host,
+    resolve_region,
 )
 from ecs_secret_bot.sandbox.seed import direct_ecs_secret, seed_demo
 
@@ -55,7 +56,6 @@ __all__ = ["DEFAULT_ACCESS_KEYS", "DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "Sandb
 
 DEFAULT_ACCESS_KEYS: Mapping[str, str] = {"sandbox": "sandbox-secret"}
 DEFAULT_ACCOUNT_ID = "1234567890123456"
-DEFAULT_REGION = "cn-hangzhou"
 ECS_ACTIONS = ("DescribeCloudAssistantStatus", "DescribeInstances")
 _logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Sandbox:
         self.calls = CallLog()
         self.ecs = EcsState(self.clock)
         self.kms = KmsState(
-            clock=self.clock, ecs=self.ecs, rotation_delay=rotation_delay, scheduler=_schedule
+            clock=self.clock, ecs=self.ecs, rotation_delay=rotation_delay, scheduler=loop_scheduler
         )
         self.kms.refuse_custom_values = refuse_custom_values
         self.account_id = account_id
@@ -308,7 +308,7 @@ class Sandbox:
         version = headers.get("x-acs-version", "")
         action = headers.get("x-acs-action", "")
         product = "Ecs" if version == ECS_VERSION else "Kms"
-        region = _region(product, headers, params)
+        region = resolve_region(product, headers, params)
         request_id = new_request_id()
         try:
             _check_action(version, action)
@@ -347,38 +347,12 @@ class Sandbox:
         return self.ecs.describe_cloud_assistant_status(region, params)
 
 
-class _Done:
-    """The handle of a change applied at once (there was no event loop to wait in)."""
-
-    def cancel(self) -> None:
-        """Do nothing: it already happened."""
-
-
-def _schedule(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | _Done:
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        callback()
-        return _Done()
-    return loop.call_later(delay, callback)
-
-
 def _headers(request: web.Request) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name in {key.lower() for key in request.headers}:
         values = [value.strip() for value in request.headers.getall(name)]
         headers[name] = values[0] if len(values) == 1 else ",".join(sorted(values))
     return headers
-
-
-def _region(product: str, headers: Mapping[str, str], params: Mapping[str, str]) -> str:
-    if product == "Ecs" and params.get("RegionId"):
-        return params["RegionId"]
-    return (
-        headers.get("x-acs-region-id")
-        or region_from_host(headers.get("host", ""))
-        or DEFAULT_REGION
-    )
 
 
 def _check_action(version: str, action: str) -> None:
