@@ -71,9 +71,11 @@ class Decision:
     statement: int | None = None
     """The deciding statement's position in ``policy``, counted from 1."""
     guardrail: str | None = None
-    """The channel (``#name`` or id) whose guardrail decided, if one did."""
+    """The channel (``#name`` or id) whose guardrail refuses the request, if one does."""
     bound: bool = True
     """False when no policy at all is bound to the actor."""
+    policies_allow: bool = False
+    """True when the actor's own policies allow it (a guardrail may still refuse)."""
 
     @property
     def next_step(self) -> str:
@@ -84,7 +86,7 @@ class Decision:
             return "An explicit Deny cannot be lifted, not even by an approval."
         if not self.bound:
             return "Ask an admin to bind you to a policy in [[access.bindings]]."
-        if self.guardrail:
+        if self.guardrail and self.policies_allow:
             return "Ask from another channel, or ask an admin to widen the guardrail."
         return "Ask an admin for a policy that allows it, or for an approval rule you may use."
 
@@ -247,19 +249,23 @@ class AccessConfig:
                 resource,
                 bound=False,
             )
+        refused_by_rail = any(verdict[0] == "none" for _rail, verdict in rails)
         if user[0] == "none":
+            reason = f"no policy bound to you allows {action} on {resource}"
+            if refused_by_rail:
+                reason += f", and the guardrail of {label} does not allow it either"
             return Decision(
-                False, f"no policy bound to you allows {action} on {resource}", action, resource
+                False, reason, action, resource, guardrail=label if refused_by_rail else None
             )
-        for _rail, verdict in rails:
-            if verdict[0] == "none":
-                return Decision(
-                    False,
-                    f"the guardrail of {label} does not allow {action}",
-                    action,
-                    resource,
-                    guardrail=label,
-                )
+        if refused_by_rail:
+            return Decision(
+                False,
+                f"the guardrail of {label} does not allow {action}",
+                action,
+                resource,
+                guardrail=label,
+                policies_allow=True,
+            )
         return self._decision(True, action, resource, user)
 
     def _decision(
@@ -290,6 +296,7 @@ class AccessConfig:
             policy=policy,
             statement=statement.number,
             guardrail=rail,
+            policies_allow=allowed,
         )
 
     def _evaluate(
