@@ -125,6 +125,11 @@ class EcsState:
         self._regions.setdefault(instance.region, {})[instance.instance_id] = instance
         return instance
 
+    def remove(self, region: str, instance_id: str) -> None:
+        """Release an instance (its secrets stay; their next rotation fails)."""
+        self.require(region, instance_id)
+        del self._regions[region][instance_id]
+
     def get(self, region: str, instance_id: str) -> Instance | None:
         """Return the instance, or None."""
         return self._regions.get(region, {}).get(instance_id)

@@ -205,6 +205,10 @@ class Sandbox:
             )
         )
 
+    def remove_instance(self, region: str, instance_id: str) -> None:
+        """Release an instance, as the console would; its secrets' rotations then fail."""
+        self.ecs.remove(region, instance_id)
+
     def set_instance_status(self, region: str, instance_id: str, status: str) -> None:
         """Change an instance's status (Running, Stopped, ...)."""
         if status not in INSTANCE_STATUSES:
