@@ -40,7 +40,8 @@ from .signing import (
     signed_headers,
 )
 from .slack_api import RESPONSE_URL_METHOD, FakeSlackAPI
-from .slack_state import FakeWorkspace, Message
+from .slack_messages import Message
+from .slack_state import FakeWorkspace
 from .socket_mode import FakeSocketModeServer
 from .workspace import UserKind
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import workspace as ws
-from .slack_state import Message
+from .slack_messages import Message
 
 __all__ = [
     "PAYLOADS_DIR",

@@ -47,10 +47,10 @@ async def connect_socket_mode(
     """Connect `app` through Socket Mode (URL from `apps.connections.open`); yield the handler."""
     handler = AsyncSocketModeHandler(app, app_token=app_token)
     try:
-        await handler.connect_async()
+        await handler.connect_async()  # type: ignore[no-untyped-call]
         yield handler
     finally:
-        await handler.close_async()
+        await handler.close_async()  # type: ignore[no-untyped-call]
         # close_async() cancels the client's reader, monitor and processor tasks without
         # waiting for them; let them unwind so none outlives the test's event loop.
         await asyncio.sleep(0)

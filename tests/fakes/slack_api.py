@@ -35,7 +35,8 @@ from aiohttp import web
 
 from . import workspace as ws
 from .recording import RecordedCall, frozen_headers
-from .slack_state import FakeWorkspace, Message
+from .slack_messages import Message
+from .slack_state import FakeWorkspace
 from .workspace import UserKind
 
 if TYPE_CHECKING:
@@ -344,15 +345,11 @@ class FakeSlackAPI:
         channel_id, user_id = self._response_urls.get(path, (None, None))
         if channel_id is not None and not payload.get("delete_original"):
             in_channel = payload.get("response_type") == "in_channel"
-            self.workspace.messages.append(
-                Message(
-                    channel=channel_id,
-                    ts=self.workspace.next_ts(),
-                    text=str(payload.get("text") or ""),
-                    blocks=list(payload.get("blocks") or []),
-                    user=self.workspace.bot_user_id,
-                    ephemeral_to=None if in_channel else user_id,
-                )
+            self.workspace.board.post(
+                channel_id,
+                text=str(payload.get("text") or ""),
+                blocks=payload.get("blocks"),
+                ephemeral_to=None if in_channel else user_id,
             )
         return web.Response(text="ok", content_type="text/plain")
 
@@ -381,7 +378,12 @@ async def _read_payload(request: web.Request) -> tuple[dict[str, Any], str]:
         if request.content_type == "multipart/form-data":
             form = await request.post()
             for key, value in form.items():
-                payload[key] = value if isinstance(value, str) else f"<file {value.filename}>"
+                if isinstance(value, web.FileField):
+                    payload[key] = f"<file {value.filename}>"
+                elif isinstance(value, str):
+                    payload[key] = value
+                else:
+                    payload[key] = bytes(value).decode(errors="replace")
         else:
             raw_body = await request.text()
             if request.content_type == "application/json":

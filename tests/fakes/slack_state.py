@@ -1,11 +1,11 @@
 """The state behind fake Slack: people, channels, user groups, messages and views.
 
 Owns `FakeWorkspace`, which answers the Web API methods the bot and bolt use with
-replies shaped like Slack's (`users.info`, `conversations.info`,
-`usergroups.users.list`, `chat.postMessage` and its `ts`, `chat.update` of a message
-that really was posted, `views.open` returning a view with an id and a hash...), and
-which checks a few of Slack's real limits (modal title length, block counts,
-`private_metadata` size) so that a bot that would be refused by Slack is refused here.
+replies shaped like Slack's: `auth.test`, `apps.connections.open`, `users.info`
+(members, guests, single-channel guests, bots, deactivated accounts, with time zones),
+`conversations.info`/`open`, `usergroups.list` and `usergroups.users.list` here;
+messages in `slack_messages.MessageBoard`, views in `slack_views.ViewRegistry`.
+Methods it does not know get `{"ok": true}`.
 
 Never speaks HTTP and never knows about canned replies: `slack_api.FakeSlackAPI` owns
 the server and consults this model only when a test did not script the reply.
@@ -13,70 +13,20 @@ the server and consults this model only when a test did not script the reply.
 
 from __future__ import annotations
 
-import copy
-import itertools
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import workspace as ws
 from .recording import RecordedCall
+from .replies import Reply, error, problem, text_of
+from .slack_messages import Message, MessageBoard
+from .slack_views import ViewRegistry
 from .workspace import UserKind
 
-__all__ = ["FakeWorkspace", "Message"]
-
-Reply = dict[str, Any]
-
-# Limits Slack enforces on views and messages (Block Kit reference).
-MAX_MODAL_BLOCKS = 100
-MAX_MESSAGE_BLOCKS = 50
-MAX_MODAL_TITLE = 24
-MAX_PRIVATE_METADATA = 3000
-MAX_CALLBACK_ID = 255
-
-
-@dataclass
-class Message:
-    """A message the app posted, with the versions it had before each `chat.update`."""
-
-    channel: str
-    ts: str
-    text: str
-    blocks: list[dict[str, Any]]
-    user: str
-    thread_ts: str | None = None
-    ephemeral_to: str | None = None
-    deleted: bool = False
-    edits: list[dict[str, Any]] = field(default_factory=list)
-
-    def as_slack(self) -> dict[str, Any]:
-        """Return the message as Slack shows it in API replies."""
-        message: dict[str, Any] = {
-            "type": "message",
-            "user": self.user,
-            "text": self.text,
-            "blocks": self.blocks,
-            "ts": self.ts,
-        }
-        if self.thread_ts:
-            message["thread_ts"] = self.thread_ts
-        if self.edits:
-            message["edited"] = {"user": self.user, "ts": self.ts}
-        return message
-
-
-def _error(error: str, *messages: str) -> Reply:
-    reply: Reply = {"ok": False, "error": error}
-    if messages:
-        reply["response_metadata"] = {"messages": list(messages)}
-    return reply
-
-
-def _text_of(value: object) -> str:
-    return value if isinstance(value, str) else ""
+__all__ = ["FakeWorkspace"]
 
 
 class FakeWorkspace:
@@ -101,32 +51,27 @@ class FakeWorkspace:
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, dict[str, Any]] = {}
-        self.messages: list[Message] = []
-        self.views: dict[str, dict[str, Any]] = {}
-        self.home_view_ids: dict[str, str] = {}
         self.socket_mode_url: Callable[[], str] | None = None
-        # ts values grow by one microsecond per message, from the time the fake started.
-        self._ts = itertools.count(int(time.time()) * 1_000_000 + 1)
-        self._view_ids = itertools.count(1)
-        self._view_hashes = itertools.count(1)
+        self.board = MessageBoard(
+            bot_user_id=bot_user_id,
+            team_domain=team_domain,
+            resolve_channel=self.resolve_channel,
+            knows_user=self.users.__contains__,
+        )
+        self.view_registry = ViewRegistry(
+            team_id=team_id, app_id=app_id, bot_id=bot_id, knows_user=self.users.__contains__
+        )
         self._handlers: dict[str, Callable[[RecordedCall], Reply]] = {
             "api.test": self._api_test,
             "auth.test": self._auth_test,
             "apps.connections.open": self._apps_connections_open,
-            "chat.postMessage": self._chat_post_message,
-            "chat.postEphemeral": self._chat_post_ephemeral,
-            "chat.update": self._chat_update,
-            "chat.delete": self._chat_delete,
-            "chat.getPermalink": self._chat_get_permalink,
             "conversations.info": self._conversations_info,
             "conversations.open": self._conversations_open,
             "users.info": self._users_info,
             "usergroups.list": self._usergroups_list,
             "usergroups.users.list": self._usergroups_users_list,
-            "views.open": self._views_open,
-            "views.push": self._views_push,
-            "views.update": self._views_update,
-            "views.publish": self._views_publish,
+            **self.board.handlers(),
+            **self.view_registry.handlers(),
         }
         self._seed()
 
@@ -253,25 +198,23 @@ class FakeWorkspace:
         handler = self._handlers.get(call.method)
         return handler(call) if handler is not None else {"ok": True}
 
-    def next_ts(self) -> str:
-        """Return a fresh message timestamp, greater than all before it."""
-        micros = next(self._ts)
-        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+    @property
+    def messages(self) -> list[Message]:
+        """Return every message posted so far (see `MessageBoard`)."""
+        return self.board.messages
 
-    def find_message(self, channel: str, ts: str) -> Message | None:
-        """Return the live (not deleted, not ephemeral) message at `channel`/`ts`."""
-        for message in self.messages:
-            if (
-                message.channel == channel
-                and message.ts == ts
-                and not message.deleted
-                and message.ephemeral_to is None
-            ):
-                return message
-        return None
+    @property
+    def views(self) -> dict[str, dict[str, Any]]:
+        """Return every view shown so far, by id (see `ViewRegistry`)."""
+        return self.view_registry.views
 
-    def _resolve_channel(self, channel: str) -> tuple[str | None, str | None]:
-        """Return (channel id, error) for a `channel` argument as Slack resolves it."""
+    @property
+    def home_view_ids(self) -> dict[str, str]:
+        """Return the id of each user's App Home view."""
+        return self.view_registry.home_view_ids
+
+    def resolve_channel(self, channel: str) -> tuple[str | None, str | None]:
+        """Return (channel id, None) or (None, Slack error) for a `channel` argument."""
         if not channel:
             return None, "channel_not_found"
         if channel[0] in "UW":  # posting to a user id goes to the DM with them
@@ -296,7 +239,7 @@ class FakeWorkspace:
 
     def _auth_test(self, call: RecordedCall) -> Reply:
         if (call.token or "").startswith("xapp-"):
-            return _error("not_allowed_token_type")
+            return error("not_allowed_token_type")
         return {
             "ok": True,
             "url": f"https://{self.team_domain}.slack.com/",
@@ -310,108 +253,25 @@ class FakeWorkspace:
 
     def _apps_connections_open(self, call: RecordedCall) -> Reply:
         if not (call.token or "").startswith("xapp-"):
-            return _error("not_allowed_token_type")
+            return error("not_allowed_token_type")
         if self.socket_mode_url is None:
-            return _error(
+            return error(
                 "fake_socket_mode_server_not_attached",
-                "[ERROR] use the socket_mode_server fixture or FakeSlackAPI.attach_socket_mode()",
+                problem("use the socket_mode_server fixture or attach_socket_mode()", "/"),
             )
         return {"ok": True, "url": self.socket_mode_url()}
-
-    # ------------------------------------------------------------------ chat
-
-    def _chat_post_message(self, call: RecordedCall) -> Reply:
-        payload = call.payload
-        channel, error = self._resolve_channel(_text_of(payload.get("channel")))
-        if error is not None or channel is None:
-            return _error(error or "channel_not_found")
-        blocks = payload.get("blocks") or []
-        if not (payload.get("text") or blocks or payload.get("attachments")):
-            return _error("no_text")
-        if len(blocks) > MAX_MESSAGE_BLOCKS:
-            limit = f"no more than {MAX_MESSAGE_BLOCKS} items allowed"
-            return _error("invalid_blocks", _problem(limit, "/blocks"))
-        message = Message(
-            channel=channel,
-            ts=self.next_ts(),
-            text=_text_of(payload.get("text")),
-            blocks=list(blocks),
-            user=self.bot_user_id,
-            thread_ts=_text_of(payload.get("thread_ts")) or None,
-        )
-        self.messages.append(message)
-        return {"ok": True, "channel": channel, "ts": message.ts, "message": message.as_slack()}
-
-    def _chat_post_ephemeral(self, call: RecordedCall) -> Reply:
-        payload = call.payload
-        channel, error = self._resolve_channel(_text_of(payload.get("channel")))
-        if error is not None or channel is None:
-            return _error(error or "channel_not_found")
-        user = _text_of(payload.get("user"))
-        if user not in self.users:
-            return _error("user_not_found")
-        if not (payload.get("text") or payload.get("blocks") or payload.get("attachments")):
-            return _error("no_text")
-        message = Message(
-            channel=channel,
-            ts=self.next_ts(),
-            text=_text_of(payload.get("text")),
-            blocks=list(payload.get("blocks") or []),
-            user=self.bot_user_id,
-            ephemeral_to=user,
-        )
-        self.messages.append(message)
-        return {"ok": True, "message_ts": message.ts}
-
-    def _chat_update(self, call: RecordedCall) -> Reply:
-        payload = call.payload
-        channel = _text_of(payload.get("channel"))
-        message = self.find_message(channel, _text_of(payload.get("ts")))
-        if message is None:
-            return _error("message_not_found")
-        blocks = payload.get("blocks")
-        if blocks is not None and len(blocks) > MAX_MESSAGE_BLOCKS:
-            return _error("invalid_blocks")
-        message.edits.append({"text": message.text, "blocks": copy.deepcopy(message.blocks)})
-        if "text" in payload:
-            message.text = _text_of(payload["text"])
-        if blocks is not None:
-            message.blocks = list(blocks)
-        return {
-            "ok": True,
-            "channel": channel,
-            "ts": message.ts,
-            "text": message.text,
-            "message": message.as_slack(),
-        }
-
-    def _chat_delete(self, call: RecordedCall) -> Reply:
-        channel = _text_of(call.payload.get("channel"))
-        message = self.find_message(channel, _text_of(call.payload.get("ts")))
-        if message is None:
-            return _error("message_not_found")
-        message.deleted = True
-        return {"ok": True, "channel": channel, "ts": message.ts}
-
-    def _chat_get_permalink(self, call: RecordedCall) -> Reply:
-        channel = _text_of(call.payload.get("channel"))
-        ts = _text_of(call.payload.get("message_ts"))
-        if self.find_message(channel, ts) is None:
-            return _error("message_not_found")
-        link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
-        return {"ok": True, "channel": channel, "permalink": link}
 
     # ------------------------------------------------------------------ conversations, users
 
     def _conversations_info(self, call: RecordedCall) -> Reply:
-        channel_id = _text_of(call.payload.get("channel"))
+        channel_id = text_of(call.payload.get("channel"))
         channel = self.channels.get(channel_id)
         if channel is not None:
             return {"ok": True, "channel": channel}
         for user_id in self.users:
             if self.dm_channel_id(user_id) == channel_id:
                 return {"ok": True, "channel": self._dm_record(user_id)}
-        return _error("channel_not_found")
+        return error("channel_not_found")
 
     def _dm_record(self, user_id: str) -> dict[str, Any]:
         return {
@@ -430,18 +290,18 @@ class FakeWorkspace:
         user_ids = users.split(",") if isinstance(users, str) else list(users or [])
         user_ids = [user_id.strip() for user_id in user_ids if user_id.strip()]
         if not user_ids:
-            return _error("users_list_not_supplied")
+            return error("users_list_not_supplied")
         unknown = [user_id for user_id in user_ids if user_id not in self.users]
         if unknown:
-            return _error("user_not_found")
+            return error("user_not_found")
         if len(user_ids) == 1:
             return {"ok": True, "channel": self._dm_record(user_ids[0])}
         return {"ok": True, "channel": {"id": "G" + "".join(sorted(u[1:4] for u in user_ids))}}
 
     def _users_info(self, call: RecordedCall) -> Reply:
-        user = self.users.get(_text_of(call.payload.get("user")))
+        user = self.users.get(text_of(call.payload.get("user")))
         if user is None:
-            return _error("user_not_found")
+            return error("user_not_found")
         return {"ok": True, "user": user}
 
     def _usergroups_list(self, call: RecordedCall) -> Reply:
@@ -456,131 +316,7 @@ class FakeWorkspace:
         return {"ok": True, "usergroups": groups}
 
     def _usergroups_users_list(self, call: RecordedCall) -> Reply:
-        group = self.usergroups.get(_text_of(call.payload.get("usergroup")))
+        group = self.usergroups.get(text_of(call.payload.get("usergroup")))
         if group is None:
-            return _error("no_such_subteam")
+            return error("no_such_subteam")
         return {"ok": True, "users": list(group["users"])}
-
-    # ------------------------------------------------------------------ views
-
-    def _views_open(self, call: RecordedCall) -> Reply:
-        return self._open_view(call, pushed=False)
-
-    def _views_push(self, call: RecordedCall) -> Reply:
-        return self._open_view(call, pushed=True)
-
-    def _open_view(self, call: RecordedCall, *, pushed: bool) -> Reply:
-        if not call.payload.get("trigger_id"):
-            return _error("invalid_arguments", _problem("missing required field: trigger_id", "/"))
-        view = call.payload.get("view")
-        if not isinstance(view, Mapping):
-            return _error("invalid_arguments", _problem("missing required field: view", "/"))
-        problems = _view_problems(view, expected_type="modal")
-        if problems:
-            return _error("invalid_arguments", *problems)
-        stored = self._store_view(view, view_id=self._new_view_id())
-        return {"ok": True, "view": stored}
-
-    def _views_update(self, call: RecordedCall) -> Reply:
-        payload = call.payload
-        view_id = _text_of(payload.get("view_id"))
-        external_id = _text_of(payload.get("external_id"))
-        current = self.views.get(view_id) if view_id else None
-        if current is None and external_id:
-            matches = [v for v in self.views.values() if v["external_id"] == external_id]
-            current = matches[-1] if matches else None
-        if current is None:
-            return _error("not_found")
-        if payload.get("hash") and payload["hash"] != current["hash"]:
-            return _error("hash_conflict")
-        view = payload.get("view")
-        if not isinstance(view, Mapping):
-            return _error("invalid_arguments", _problem("missing required field: view", "/"))
-        problems = _view_problems(view, expected_type=current["type"])
-        if problems:
-            return _error("invalid_arguments", *problems)
-        stored = self._store_view(view, view_id=current["id"])
-        return {"ok": True, "view": stored}
-
-    def _views_publish(self, call: RecordedCall) -> Reply:
-        payload = call.payload
-        user_id = _text_of(payload.get("user_id"))
-        if user_id not in self.users:
-            return _error("user_not_found")
-        view = payload.get("view")
-        if not isinstance(view, Mapping):
-            return _error("invalid_arguments", _problem("missing required field: view", "/"))
-        problems = _view_problems(view, expected_type="home")
-        if problems:
-            return _error("invalid_arguments", *problems)
-        view_id = self.home_view_ids.get(user_id)
-        if view_id and payload.get("hash") and payload["hash"] != self.views[view_id]["hash"]:
-            return _error("hash_conflict")
-        view_id = view_id or self._new_view_id()
-        self.home_view_ids[user_id] = view_id
-        return {"ok": True, "view": self._store_view(view, view_id=view_id)}
-
-    def _new_view_id(self) -> str:
-        return f"V{next(self._view_ids):010d}"
-
-    def _store_view(self, view: Mapping[str, Any], *, view_id: str) -> dict[str, Any]:
-        stored: dict[str, Any] = {
-            "id": view_id,
-            "team_id": self.team_id,
-            "type": view.get("type"),
-            "blocks": copy.deepcopy(list(view.get("blocks") or [])),
-            "private_metadata": view.get("private_metadata", ""),
-            "callback_id": view.get("callback_id", ""),
-            "state": {"values": {}},
-            "hash": f"{int(time.time())}.{next(self._view_hashes):08x}",
-            "title": copy.deepcopy(view.get("title")),
-            "clear_on_close": bool(view.get("clear_on_close", False)),
-            "notify_on_close": bool(view.get("notify_on_close", False)),
-            "close": copy.deepcopy(view.get("close")),
-            "submit": copy.deepcopy(view.get("submit")),
-            "previous_view_id": None,
-            "root_view_id": view_id,
-            "app_id": self.app_id,
-            "external_id": view.get("external_id", ""),
-            "app_installed_team_id": self.team_id,
-            "bot_id": self.bot_id,
-        }
-        self.views[view_id] = stored
-        return copy.deepcopy(stored)
-
-
-def _problem(message: str, pointer: str) -> str:
-    """Return one problem worded as Slack words them in `response_metadata.messages`."""
-    return f"[ERROR] {message} [json-pointer:{pointer}]"
-
-
-def _view_problems(view: Mapping[str, Any], *, expected_type: str) -> list[str]:
-    """Return Slack-style `[ERROR]` messages for what Slack would refuse in `view`."""
-    problems: list[str] = []
-    view_type = view.get("type")
-    if view_type != expected_type:
-        problems.append(f"[ERROR] must be '{expected_type}' [json-pointer:/view/type]")
-    blocks = view.get("blocks") or []
-    if len(blocks) > MAX_MODAL_BLOCKS:
-        problems.append(_problem(f"no more than {MAX_MODAL_BLOCKS} items allowed", "/view/blocks"))
-    if len(_text_of(view.get("private_metadata"))) > MAX_PRIVATE_METADATA:
-        limit = f"must be no more than {MAX_PRIVATE_METADATA} characters"
-        problems.append(_problem(limit, "/view/private_metadata"))
-    if len(_text_of(view.get("callback_id"))) > MAX_CALLBACK_ID:
-        limit = f"must be no more than {MAX_CALLBACK_ID} characters"
-        problems.append(_problem(limit, "/view/callback_id"))
-    if view_type == "modal":
-        for key in ("title", "submit", "close"):
-            element = view.get(key)
-            if element is None:
-                if key == "title":
-                    problems.append(_problem("missing required field: title", "/view"))
-                continue
-            text = _text_of(element.get("text")) if isinstance(element, Mapping) else ""
-            if len(text) > MAX_MODAL_TITLE:
-                limit = f"must be less than {MAX_MODAL_TITLE + 1} characters"
-                problems.append(_problem(limit, f"/view/{key}/text"))
-        has_input = any(isinstance(b, Mapping) and b.get("type") == "input" for b in blocks)
-        if has_input and view.get("submit") is None:
-            problems.append(_problem("submit is required with input blocks", "/view"))
-    return problems

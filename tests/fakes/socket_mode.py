@@ -98,12 +98,14 @@ class FakeSocketModeServer:
         """Return how many clients are connected now."""
         return len(self._sockets)
 
-    async def wait_until_connected(self, *, count: int = 1, timeout: float = 5.0) -> None:
-        """Wait until at least `count` clients are connected."""
+    async def wait_until_connected(
+        self, *, count: int = 1, total: int | None = None, timeout: float = 5.0
+    ) -> None:
+        """Wait until `count` clients are connected (and `total` have ever connected)."""
         await self._wait(
-            lambda: len(self._sockets) >= count,
+            lambda: len(self._sockets) >= count and self.connections_opened >= (total or 0),
             timeout,
-            f"{count} Socket Mode connection(s)",
+            f"{count} open Socket Mode connection(s), {total or count} opened in all",
         )
 
     # ------------------------------------------------------------------ pushing envelopes

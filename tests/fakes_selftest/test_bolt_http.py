@@ -119,6 +119,7 @@ async def test_signed_slash_command_is_acked_then_opens_a_modal(
 
     assert status == 200 and elapsed < 3
     assert "Working on `delete old-batch-root`" in body
+    assert "Working on `delete old-batch-root`" in slack.all_response_text()
     opened = await slack_api.wait_for("views.open")
     assert opened.payload["view"]["callback_id"] == "delete_secret"
     assert (await slack_api.wait_for(RESPONSE_URL_METHOD)).payload["text"] == "modal opened"

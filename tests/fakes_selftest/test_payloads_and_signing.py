@@ -7,6 +7,7 @@ import urllib.parse
 
 from fakes import (
     SIGNING_SECRET,
+    Message,
     app_home_opened_event,
     block_actions_payload,
     block_suggestion_payload,
@@ -22,7 +23,6 @@ from fakes import (
     view_submission_payload,
     workspace,
 )
-from fakes.slack_state import Message
 from slack_sdk.signature import SignatureVerifier
 
 SLASH_COMMAND_FIELDS = {
