@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ecs_secret_bot.commands.errors import StorageError
 
-__all__ = ["check_location", "storage_error"]
+__all__ = ["check_location", "create_empty", "storage_error"]
 
 
 def check_location(path: Path) -> bool:
@@ -51,6 +51,22 @@ def check_location(path: Path) -> bool:
             f"Make the folder writable, {change}",
         )
     return False
+
+
+def create_empty(path: Path) -> bool:
+    """Create an empty database file only its owner can read; False if it appeared meanwhile."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise StorageError(
+            f"Cannot create the database {path}: {exc.strerror}.",
+            path=str(path),
+            next_step="Make the folder writable, or change [storage] path in the configuration.",
+        ) from None
+    os.close(fd)
+    return True
 
 
 def storage_error(path: Path, exc: sqlite3.Error) -> StorageError:

@@ -55,7 +55,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ecs_secret_bot.commands.errors import StorageError
 from ecs_secret_bot.storage import keys
 from ecs_secret_bot.storage._chain import HASHED_FIELDS, SQL_FUNCTION, entry_hash
-from ecs_secret_bot.storage._checks import check_location, storage_error
+from ecs_secret_bot.storage._checks import check_location, create_empty, storage_error
 
 __all__ = [
     "APPLICATION_ID",
@@ -233,6 +233,10 @@ async def open_database(
             path=str(path),
         )
     existed = True if memory else check_location(path)
+    if not existed:
+        # Creating the file ourselves gives it mode 0600 (SQLite copies that to -wal and
+        # -shm) and turns "cannot create" into an OSError we can name, before SQLite runs.
+        existed = not create_empty(path)
     conn = aiosqlite.connect(
         ":memory:" if memory else path,
         isolation_level=None,
@@ -354,8 +358,16 @@ async def _migrate(
                 path=str(path),
             )
         for migration in MIGRATIONS[version:]:
-            for statement in migration.statements:
-                await conn.execute_fetchall(statement)
+            try:
+                for statement in migration.statements:
+                    await conn.execute_fetchall(statement)
+            except sqlite3.Error as exc:
+                raise StorageError(
+                    f"Cannot upgrade the database {path} with migration {migration.name}: "
+                    f"{exc}. Nothing was changed.",
+                    path=str(path),
+                    next_step="Restore the database from backup, or report the problem.",
+                ) from None
         await conn.execute_fetchall(f"PRAGMA user_version = {SCHEMA_VERSION}")
         await conn.execute_fetchall(f"PRAGMA application_id = {APPLICATION_ID}")
         await conn.execute_fetchall(

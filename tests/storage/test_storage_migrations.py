@@ -1,0 +1,204 @@
+"""Migrations: every one upgrades a database written by the version before it, data intact.
+
+``build_at(version)`` makes a database exactly as that schema version left it (the
+migrations up to it, applied with plain ``sqlite3``) and ``SEEDERS[version]`` fills it with
+rows of every kind that version knows; opening it with the current code must upgrade it
+and keep every row readable, the audit chain whole and the payload decryptable. A new
+migration NNN needs a seeder for version NNN-1's data: the first test insists.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sqlite3
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import KEY, NOW
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ecs_secret_bot.commands.errors import StorageError
+from ecs_secret_bot.storage import (
+    SCHEMA_VERSION,
+    approvals,
+    audit,
+    keys,
+    leases,
+    open_database,
+    payloads,
+    pending,
+)
+from ecs_secret_bot.storage._chain import GENESIS_HASH, entry_hash
+from ecs_secret_bot.storage._codec import to_text
+from ecs_secret_bot.storage.db import APPLICATION_ID, MIGRATIONS, Database, split_statements
+
+T = to_text(NOW)
+LATER = to_text(NOW + timedelta(days=7))
+
+
+def build_at(path: Path, version: int) -> None:
+    """Write a database as schema ``version`` left it, with the key check for KEY."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        for migration in MIGRATIONS[:version]:
+            for statement in migration.statements:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {version}")
+        if version:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(
+                "INSERT INTO meta (name, value) VALUES ('key_check', ?)", (keys.check_value(KEY),)
+            )
+    finally:
+        conn.close()
+
+
+def seed_v0(conn: sqlite3.Connection) -> None:
+    """Version 0 is an empty file: nothing to keep."""
+
+
+def seed_v1(conn: sqlite3.Connection) -> None:
+    """Fill every table of schema 1: a pending deletion, an approval, a vote, audit, keys."""
+    conn.execute(
+        """INSERT INTO pending_deletions (id, region, secret_name, scheduled_by, channel_id,
+               message_ts, planned_delete_time, status, created_at, updated_at, note)
+           VALUES (7, 'cn-hangzhou', 'acs/ecs/web-3-root', 'U1', 'C1', '1700.1', ?, 'pending',
+               ?, ?, '')""",
+        (LATER, T, T),
+    )
+    conn.execute("INSERT INTO pending_reminders VALUES (7, '3d', ?)", (T,))
+    conn.execute(
+        """INSERT INTO approvals (id, action, resource, region, secret_name, params, params_hash,
+               requester, channel_id, rule, requirements, reason, status, created_at,
+               expires_at, updated_at, message_channel, message_ts, outcome)
+           VALUES ('apr-000000000001', 'kms:PutSecretValue', 'acs:kms:cn-hangzhou:*:secret/x',
+               'cn-hangzhou', 'acs/ecs/x', '{"custom":true}', 'h', 'U1', 'C1', 'custom-value',
+               '{"S1":1}', 'incident', 'pending', ?, ?, ?, 'C1', '1700.2', '')""",
+        (T, LATER, T),
+    )
+    conn.execute(
+        "INSERT INTO approval_votes VALUES ('apr-000000000001', 'U2', 'approve', 'S1', ?)", (T,)
+    )
+    nonce = secrets.token_bytes(12)
+    conn.execute(
+        "INSERT INTO payloads VALUES ('apr-000000000001', ?, ?)",
+        (nonce, AESGCM(KEY).encrypt(nonce, b"old-value", b"apr-000000000001")),
+    )
+    prev = GENESIS_HASH
+    for seq in (1, 2, 3):
+        fields = (seq, T, "U1", "kms:DeleteSecret", "r", "C1", "allow", "", "ok", "", "", "{}")
+        digest = entry_hash(prev, *fields)
+        conn.execute(
+            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*fields, prev, digest),
+        )
+        prev = digest
+    conn.execute("INSERT INTO idempotency_keys VALUES ('ev-1', ?, ?, '{\"ok\":true}')", (T, LATER))
+
+
+SEEDERS: dict[int, Callable[[sqlite3.Connection], None]] = {0: seed_v0, 1: seed_v1}
+
+
+async def check_v1_data(db: Database) -> None:
+    row = await pending.get_pending(db, 7)
+    assert row is not None
+    assert (row.secret_name, row.status, row.reminders_sent) == (
+        "acs/ecs/web-3-root",
+        "pending",
+        frozenset({"3d"}),
+    )
+    approval = await approvals.get_approval(db, "apr-000000000001")
+    assert approval is not None and approval.approved_by == ("U2",)
+    assert await payloads.read_payload(db, "apr-000000000001") == b"old-value"
+    check = await audit.verify_audit_chain(db)
+    assert check.ok and check.checked == 3
+    appended = await audit.append_audit(
+        db, audit.AuditEntry("U1", "a", "r", "C1", "allow", "", "ok"), at=NOW
+    )
+    assert appended.seq == 4
+    assert (await audit.verify_audit_chain(db)).ok
+
+
+def test_every_schema_version_before_the_latest_has_a_seeder() -> None:
+    assert set(SEEDERS) == set(range(SCHEMA_VERSION))
+
+
+def test_migrations_are_numbered_without_gaps() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, SCHEMA_VERSION + 1))
+    assert all(m.statements for m in MIGRATIONS)
+
+
+@pytest.mark.parametrize("version", range(SCHEMA_VERSION))
+async def test_upgrade_from_each_previous_version_keeps_the_data(
+    tmp_path: Path, version: int
+) -> None:
+    path = tmp_path / "bot.db"
+    build_at(path, version)
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            for older in range(1, version + 1):
+                SEEDERS[older](conn)
+    finally:
+        conn.close()
+
+    async with await open_database(path, data_key=KEY) as db:
+        row = await db.fetchone("PRAGMA user_version")
+        assert row is not None and row[0] == SCHEMA_VERSION
+        if version >= 1:
+            await check_v1_data(db)
+        # What the newest migration added works on the upgraded file.
+        assert await leases.acquire_lease(
+            db, "reminders", owner="p1", now=NOW, ttl=timedelta(minutes=1)
+        )
+
+
+async def test_an_empty_file_is_version_zero_and_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    path.touch()
+    async with await open_database(path, data_key=KEY) as db:
+        assert await pending.list_pending(db) == []
+
+
+async def test_an_upgrade_interrupted_by_an_error_leaves_the_old_version(tmp_path: Path) -> None:
+    # The last table the newest migration creates already exists: the migration fails
+    # half-way, and the whole upgrade rolls back to the version the file had.
+    last = MIGRATIONS[-1]
+    tables = [m[1] for s in last.statements if (m := re.search(r"CREATE TABLE (\w+)", s))]
+    path = tmp_path / "bot.db"
+    build_at(path, SCHEMA_VERSION - 1)
+    conn = sqlite3.connect(path)
+    conn.execute(f"CREATE TABLE {tables[-1]} (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StorageError, match=f"{last.name}: table {tables[-1]} already exists"):
+        await open_database(path, data_key=KEY)
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION - 1
+    finally:
+        conn.close()
+
+
+def test_split_statements_keeps_triggers_whole() -> None:
+    script = """
+    -- a comment; with a semicolon
+    CREATE TABLE t (x);
+    CREATE TRIGGER t_no_delete BEFORE DELETE ON t
+    BEGIN
+        SELECT RAISE(ABORT, 'no; never');
+    END;
+    -- trailing comment
+    """
+    statements = split_statements(script)
+    assert len(statements) == 2
+    assert statements[1].startswith("CREATE TRIGGER") and statements[1].endswith("END;")
+
+
+def test_split_statements_refuses_an_unterminated_statement() -> None:
+    with pytest.raises(ValueError, match="unterminated"):
+        split_statements("CREATE TABLE t (x)")

@@ -1,0 +1,287 @@
+"""Opening the database: the happy path, durability across reopen, and every refusal.
+
+Each refusal is a StorageError whose message names the path and the problem, and a failed
+start leaves nothing behind that it created.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import KEY
+
+from ecs_secret_bot.commands.errors import StorageError
+from ecs_secret_bot.storage import SCHEMA_VERSION, open_database, pending
+from ecs_secret_bot.storage.db import APPLICATION_ID, default_key_file
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+async def test_creates_a_wal_database_with_foreign_keys_and_secure_delete(db_path: Path) -> None:
+    async with await open_database(db_path) as db:
+        pragmas = {
+            name: (await db.fetchone(f"PRAGMA {name}"))[0]  # type: ignore[index]
+            for name in (
+                "journal_mode",
+                "foreign_keys",
+                "secure_delete",
+                "busy_timeout",
+                "user_version",
+                "application_id",
+                "synchronous",
+            )
+        }
+    assert pragmas == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "secure_delete": 1,
+        "busy_timeout": 5000,
+        "user_version": SCHEMA_VERSION,
+        "application_id": APPLICATION_ID,
+        "synchronous": 1,  # NORMAL
+    }
+
+
+async def test_synchronous_full_can_be_asked_for(db_path: Path) -> None:
+    async with await open_database(db_path, synchronous="full") as db:
+        row = await db.fetchone("PRAGMA synchronous")
+    assert row is not None and row[0] == 2
+    with pytest.raises(ValueError, match="synchronous"):
+        await open_database(db_path, synchronous="OFF")
+
+
+async def test_key_file_is_created_0600_next_to_the_database(db_path: Path) -> None:
+    async with await open_database(db_path):
+        pass
+    key_file = default_key_file(db_path)
+    assert key_file == db_path.with_name("bot.db.key")
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(key_file.read_text().strip()) == 44  # base64 of 32 bytes
+
+
+async def test_rows_survive_close_and_reopen(db_path: Path, now: datetime) -> None:
+    async with await open_database(db_path) as db:
+        row = await pending.record_pending(
+            db,
+            region="cn-hangzhou",
+            secret_name="acs/ecs/web-3-root",
+            scheduled_by="U1",
+            channel_id="C1",
+            planned_delete_time=now + timedelta(days=7),
+            now=now,
+        )
+    async with await open_database(db_path) as db:
+        assert await pending.get_pending(db, row.id) == row
+
+
+async def test_memory_database_works_without_a_key(now: datetime) -> None:
+    async with await open_database(Path(":memory:")) as db:
+        assert await pending.list_pending(db) == []
+    assert not Path(":memory:").exists()
+
+
+async def test_missing_folder_is_refused_and_nothing_is_created(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere" / "bot.db"
+    with pytest.raises(StorageError) as caught:
+        await open_database(path)
+    assert str(path) in caught.value.user_message
+    assert "does not exist" in caught.value.user_message
+    assert caught.value.path == str(path)
+    assert _files(tmp_path) == set()
+
+
+async def test_parent_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("x")
+    path = tmp_path / "plain" / "bot.db"
+    with pytest.raises(StorageError, match="is not a folder") as caught:
+        await open_database(path)
+    assert str(path) in caught.value.user_message
+    assert _files(tmp_path) == {"plain"}
+
+
+async def test_a_folder_in_place_of_the_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "bot.db").mkdir()
+    with pytest.raises(StorageError, match="is a folder"):
+        await open_database(tmp_path / "bot.db")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file modes")
+async def test_unwritable_folder_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o500)
+    try:
+        with pytest.raises(StorageError, match="not writable") as caught:
+            await open_database(folder / "bot.db")
+        assert str(folder / "bot.db") in caught.value.user_message
+        assert _files(folder) == set()
+    finally:
+        folder.chmod(0o700)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through file modes")
+async def test_read_only_file_is_refused(db_path: Path) -> None:
+    async with await open_database(db_path):
+        pass
+    db_path.chmod(0o400)
+    try:
+        with pytest.raises(StorageError, match="cannot be written"):
+            await open_database(db_path)
+    finally:
+        db_path.chmod(0o600)
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux /proc")
+async def test_a_path_sqlite_cannot_create_is_refused() -> None:
+    # /proc refuses new files even to root: this exercises SQLite's own error, not our checks.
+    path = Path("/proc/ecs-secret-bot-test.db")
+    with pytest.raises(StorageError) as caught:
+        await open_database(path, data_key=KEY)
+    assert str(path) in caught.value.user_message
+    assert not path.exists()
+
+
+async def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    content = b"these are my notes, not a database\n" * 200
+    path.write_bytes(content)
+    with pytest.raises(StorageError) as caught:
+        await open_database(path, data_key=KEY)
+    message = caught.value.user_message
+    assert str(path) in message and "not an SQLite database" in message
+    assert path.read_bytes() == content
+    assert _files(tmp_path) == {"bot.db"}
+
+
+async def test_another_programs_sqlite_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+    conn.close()
+    with pytest.raises(StorageError, match="not one of ecs-secret-bot's") as caught:
+        await open_database(path, data_key=KEY)
+    assert str(path) in caught.value.user_message
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    finally:
+        conn.close()
+
+
+async def test_a_foreign_application_id_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA application_id = 1234")
+    conn.close()
+    with pytest.raises(StorageError, match="another program"):
+        await open_database(path, data_key=KEY)
+
+
+async def test_a_newer_schema_is_refused_without_being_written(db_path: Path) -> None:
+    async with await open_database(db_path):
+        pass
+    conn = sqlite3.connect(db_path)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    before = db_path.read_bytes()
+    with pytest.raises(StorageError) as caught:
+        await open_database(db_path)
+    message = caught.value.user_message
+    assert str(db_path) in message and "newer version" in message
+    assert f"schema {SCHEMA_VERSION + 1}" in message
+    assert db_path.read_bytes() == before
+
+
+async def test_a_wrong_key_file_is_refused(db_path: Path) -> None:
+    async with await open_database(db_path):
+        pass
+    key_file = default_key_file(db_path)
+    key_file.write_text("00" * 32 + "\n")
+    with pytest.raises(StorageError, match="not the data key it was created with") as caught:
+        await open_database(db_path)
+    assert str(db_path) in caught.value.user_message
+    assert str(key_file) in caught.value.user_message
+
+
+async def test_a_wrong_explicit_key_is_refused(db_path: Path) -> None:
+    async with await open_database(db_path, data_key=KEY):
+        pass
+    with pytest.raises(StorageError, match="ECS_SECRET_BOT_DATA_KEY is not the data key"):
+        await open_database(db_path, data_key=bytes(32))
+
+
+async def test_a_key_of_the_wrong_length_is_refused(db_path: Path) -> None:
+    with pytest.raises(StorageError, match="must be 32"):
+        await open_database(db_path, data_key=b"short")
+    assert not db_path.exists()
+
+
+async def test_a_missing_key_file_is_refused_not_recreated(db_path: Path) -> None:
+    async with await open_database(db_path):
+        pass
+    key_file = default_key_file(db_path)
+    key_file.unlink()
+    with pytest.raises(StorageError, match="is missing") as caught:
+        await open_database(db_path)
+    assert str(key_file) in caught.value.user_message
+    assert not key_file.exists()
+
+
+async def test_an_env_key_database_does_not_silently_get_a_key_file(db_path: Path) -> None:
+    async with await open_database(db_path, data_key=KEY):
+        pass
+    with pytest.raises(StorageError, match="is missing"):
+        await open_database(db_path)
+    assert not default_key_file(db_path).exists()
+
+
+async def test_a_key_file_others_can_read_is_refused_and_nothing_is_created(
+    tmp_path: Path,
+) -> None:
+    key_file = tmp_path / "bot.key"
+    key_file.write_text("11" * 32)
+    key_file.chmod(0o644)
+    with pytest.raises(StorageError, match="chmod 600"):
+        await open_database(tmp_path / "bot.db", key_file=key_file)
+    assert _files(tmp_path) == {"bot.key"}
+
+
+async def test_a_key_file_that_cannot_be_created_leaves_no_database(tmp_path: Path) -> None:
+    key_file = tmp_path / "missing-folder" / "bot.key"
+    with pytest.raises(StorageError, match="cannot be created") as caught:
+        await open_database(tmp_path / "bot.db", key_file=key_file)
+    assert str(key_file) in caught.value.user_message
+    assert _files(tmp_path) == set()
+
+
+async def test_a_garbled_key_file_is_refused(tmp_path: Path) -> None:
+    key_file = tmp_path / "bot.key"
+    key_file.write_text("not a key at all!")
+    key_file.chmod(0o600)
+    with pytest.raises(StorageError, match="is not a data key") as caught:
+        await open_database(tmp_path / "bot.db", key_file=key_file)
+    assert "not a key at all" not in str(caught.value)
+    assert _files(tmp_path) == {"bot.key"}
+
+
+async def test_a_configured_key_file_is_used(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys" / "bot.key"
+    key_file.parent.mkdir()
+    async with await open_database(tmp_path / "bot.db", key_file=key_file):
+        pass
+    assert key_file.exists()
+    assert not default_key_file(tmp_path / "bot.db").exists()
+    async with await open_database(tmp_path / "bot.db", key_file=key_file):
+        pass
+
+
+async def test_repr_never_shows_the_key(db_path: Path) -> None:
+    async with await open_database(db_path, data_key=KEY) as db:
+        assert repr(db) == f"<Database {str(db_path)!r}>"
