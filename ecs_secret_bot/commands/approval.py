@@ -172,8 +172,13 @@ class ApprovalWorkflow:
 
     def progress(self, row: ApprovalRow) -> Tally:
         """Count the approvals recorded so far against the request's requirements."""
+        needed = dict(row.requirements)
+        rule = self.rules.rule(row.rule)
+        if rule is not None:  # show the sets in the order the rule lists them
+            order = [s.name for s in rule.approver_sets if s.name in needed]
+            needed = {name: needed[name] for name in order + sorted(set(needed) - set(order))}
         return tally(
-            row.requirements,
+            needed,
             (
                 (v.voter, v.approver_set.split(","))
                 for v in row.votes
@@ -307,12 +312,13 @@ class ApprovalWorkflow:
         if row.status != "approved":
             return ExecutionClaim(False, closed_message(row), row)
         now = self.clock()
-        problem = await self._recheck(row, request, now=now)
         deadline = max(row.expires_at or row.updated_at, row.updated_at + CLAIM_WINDOW)
-        if problem is None and now > deadline:
-            problem = (
-                f"it was approved at {when(row.updated_at)} but had not run by {when(deadline)}"
-            )
+        problem = None
+        if now > deadline:
+            approved_at = when(row.updated_at)
+            problem = f"it was approved at {approved_at} but had not started by {when(deadline)}"
+        if problem is None:
+            problem = await self._recheck(row, request, now=now)
         if problem is None and check_state is not None:
             problem = await check_state(row)
         if problem is not None:
