@@ -283,3 +283,12 @@ async def test_all_recorded_text_finds_values_however_they_were_encoded(
     text = slack_api.all_recorded_text()
     assert text.count(secret) >= 2
     assert "never-sent" not in text
+
+
+async def test_the_sdk_warns_when_a_message_has_no_text_fallback(client: AsyncWebClient) -> None:
+    # With filterwarnings=error this UserWarning fails any test whose bot code posts or
+    # updates a message with blocks only: always give chat.* calls a `text` fallback.
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]
+
+    with pytest.warns(UserWarning, match="top-level `text` argument is missing"):
+        await client.chat_postMessage(channel=workspace.INCIDENT_CHANNEL_ID, blocks=blocks)
