@@ -135,6 +135,7 @@ def request_context(
 
 
 _Verdict = tuple[Literal["allow", "deny", "none"], str | None, Statement | None]
+_Split = tuple[tuple[tuple[str, Statement], ...], tuple[tuple[str, Statement], ...]]
 
 
 class _Index:
@@ -185,6 +186,7 @@ class AccessConfig:
         self._channels = _Index((g.channels, g.number) for g in self.guardrails)
         self._bound_cache: dict[frozenset[str], tuple[str, ...]] = {}
         self._candidates: dict[tuple[tuple[str, ...], str], tuple[tuple[str, Statement], ...]] = {}
+        self._per_policy: dict[tuple[str, str], _Split] = {}
 
     @classmethod
     def empty(cls) -> AccessConfig:
@@ -311,17 +313,34 @@ class AccessConfig:
         self, names: tuple[str, ...], action: str
     ) -> tuple[tuple[str, Statement], ...]:
         """Return the statements of ``names`` that cover ``action``: Denies first, in order."""
-        key = (names, action.lower())
+        folded = action.lower()
+        key = (names, folded)
         found = self._candidates.get(key)
         if found is None:
             denies: list[tuple[str, Statement]] = []
             allows: list[tuple[str, Statement]] = []
             for name in names:
-                for statement in self.policies[name].statements:
-                    if statement.matches_action(action):
-                        (denies if statement.effect == "Deny" else allows).append((name, statement))
+                policy_denies, policy_allows = self._policy_statements(name, folded)
+                denies.extend(policy_denies)
+                allows.extend(policy_allows)
             found = tuple(denies + allows)
             if len(self._candidates) >= _CACHE_LIMIT:
                 self._candidates.clear()
             self._candidates[key] = found
+        return found
+
+    def _policy_statements(self, name: str, action: str) -> _Split:
+        """Return one policy's Deny and Allow statements that cover ``action``."""
+        key = (name, action)
+        found = self._per_policy.get(key)
+        if found is None:
+            denies: list[tuple[str, Statement]] = []
+            allows: list[tuple[str, Statement]] = []
+            for statement in self.policies[name].statements:
+                if statement.matches_action(action):
+                    (denies if statement.effect == "Deny" else allows).append((name, statement))
+            found = (tuple(denies), tuple(allows))
+            if len(self._per_policy) >= _CACHE_LIMIT:
+                self._per_policy.clear()
+            self._per_policy[key] = found
         return found
