@@ -80,7 +80,9 @@ async def test_describe_secret(kms: KmsClient) -> None:
     assert body.last_rotation_date is None
     assert body.planned_delete_time is None
     assert [(t.tag_key, t.tag_value) for t in body.tags.tag] == [("team", "sre")]
-    bare = (await kms.describe_secret_async(m.DescribeSecretRequest(secret_name="acs/ecs/app-root"))).body
+    bare = (
+        await kms.describe_secret_async(m.DescribeSecretRequest(secret_name="acs/ecs/app-root"))
+    ).body
     assert bare.tags is None
 
 
@@ -98,12 +100,13 @@ async def test_list_secrets_pages(kms: KmsClient, sandbox: Sandbox) -> None:
     for n in range(7):
         sandbox.add_ecs_secret(REGION, f"acs/ecs/batch-{n}", instance_id=WEB3)
     first = (await kms.list_secrets_async(m.ListSecretsRequest(page_size=5))).body
-    second = (
-        await kms.list_secrets_async(m.ListSecretsRequest(page_size=5, page_number=3))
-    ).body
+    second = (await kms.list_secrets_async(m.ListSecretsRequest(page_size=5, page_number=3))).body
     assert (first.total_count, first.page_number, first.page_size) == (12, 1, 5)
     assert len(first.secret_list.secret) == 5
-    assert [s.secret_name for s in second.secret_list.secret] == ["acs/ecs/batch-5", "acs/ecs/batch-6"]
+    assert [s.secret_name for s in second.secret_list.secret] == [
+        "acs/ecs/batch-5",
+        "acs/ecs/batch-6",
+    ]
     entry = first.secret_list.secret[0]
     assert (entry.secret_type, entry.planned_delete_time) == ("ECS", None)
     assert entry.create_time.endswith("Z")
@@ -112,10 +115,19 @@ async def test_list_secrets_pages(kms: KmsClient, sandbox: Sandbox) -> None:
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        ([{"Key": "SecretName", "Values": ["web-"]}], ["acs/ecs/web-3-root", "acs/ecs/web-4-ecs-user-key"]),
-        ([{"Key": "SecretName", "Values": ["db-1", "batch"]}], ["acs/ecs/db-1-root", "acs/ecs/batch-7-root"]),
+        (
+            [{"Key": "SecretName", "Values": ["web-"]}],
+            ["acs/ecs/web-3-root", "acs/ecs/web-4-ecs-user-key"],
+        ),
+        (
+            [{"Key": "SecretName", "Values": ["db-1", "batch"]}],
+            ["acs/ecs/db-1-root", "acs/ecs/batch-7-root"],
+        ),
         ([{"Key": "SecretType", "Values": ["Generic"]}], ["plain"]),
-        ([{"Key": "SecretType", "Values": ["ecs"]}, {"Key": "SecretName", "Values": ["win"]}], ["acs/ecs/win-app-1-admin"]),
+        (
+            [{"Key": "SecretType", "Values": ["ecs"]}, {"Key": "SecretName", "Values": ["win"]}],
+            ["acs/ecs/win-app-1-admin"],
+        ),
         ([{"Key": "TagKey", "Values": ["team"]}], ["plain"]),
         ([{"Key": "TagValue", "Values": ["nobody"]}], []),
         ([{"Key": "Description", "Values": ["Administrator"]}], ["acs/ecs/win-app-1-admin"]),
@@ -151,7 +163,9 @@ async def test_list_secrets_rejects_bad_filters(kms: KmsClient) -> None:
 
 
 async def test_generic_secret_versions(kms: KmsClient) -> None:
-    await kms.create_secret_async(m.CreateSecretRequest(secret_name="app/db", version_id="v1", secret_data="one"))
+    await kms.create_secret_async(
+        m.CreateSecretRequest(secret_name="app/db", version_id="v1", secret_data="one")
+    )
     put = await kms.put_secret_value_async(
         m.PutSecretValueRequest(secret_name="app/db", version_id="v2", secret_data="two")
     )
@@ -165,7 +179,9 @@ async def test_generic_secret_versions(kms: KmsClient) -> None:
     ).body
     assert previous.secret_data == "one"
     by_id = (
-        await kms.get_secret_value_async(m.GetSecretValueRequest(secret_name="app/db", version_id="v1"))
+        await kms.get_secret_value_async(
+            m.GetSecretValueRequest(secret_name="app/db", version_id="v1")
+        )
     ).body
     assert by_id.version_stages.version_stage == ["ACSPrevious"]
     again = await kms.put_secret_value_async(
@@ -180,15 +196,25 @@ async def test_generic_secret_versions(kms: KmsClient) -> None:
 
 
 async def test_generic_custom_stage_and_deprecated_versions(kms: KmsClient) -> None:
-    await kms.create_secret_async(m.CreateSecretRequest(secret_name="app/api", version_id="v1", secret_data="1"))
-    await kms.put_secret_value_async(m.PutSecretValueRequest(secret_name="app/api", version_id="v2", secret_data="2"))
-    await kms.put_secret_value_async(m.PutSecretValueRequest(secret_name="app/api", version_id="v3", secret_data="3"))
+    await kms.create_secret_async(
+        m.CreateSecretRequest(secret_name="app/api", version_id="v1", secret_data="1")
+    )
+    await kms.put_secret_value_async(
+        m.PutSecretValueRequest(secret_name="app/api", version_id="v2", secret_data="2")
+    )
+    await kms.put_secret_value_async(
+        m.PutSecretValueRequest(secret_name="app/api", version_id="v3", secret_data="3")
+    )
     await kms.put_secret_value_async(
         m.PutSecretValueRequest(
             secret_name="app/api", version_id="v4", secret_data="4", version_stages='["ACSNext"]'
         )
     )
-    listed = (await kms.list_secret_version_ids_async(m.ListSecretVersionIdsRequest(secret_name="app/api"))).body
+    listed = (
+        await kms.list_secret_version_ids_async(
+            m.ListSecretVersionIdsRequest(secret_name="app/api")
+        )
+    ).body
     stages = {v.version_id: v.version_stages.version_stage for v in listed.version_ids.version_id}
     assert stages == {"v2": ["ACSPrevious"], "v3": ["ACSCurrent"], "v4": ["ACSNext"]}
     everything = (
@@ -252,7 +278,9 @@ async def test_update_rotation_policy(kms: KmsClient) -> None:
 
 
 async def test_rotation_apis_are_not_for_generic_secrets(kms: KmsClient) -> None:
-    await kms.create_secret_async(m.CreateSecretRequest(secret_name="g", version_id="v1", secret_data="x"))
+    await kms.create_secret_async(
+        m.CreateSecretRequest(secret_name="g", version_id="v1", secret_data="x")
+    )
     with pytest.raises(ClientException) as caught:
         await kms.rotate_secret_async(m.RotateSecretRequest(secret_name="g", version_id="v2"))
     assert (caught.value.code, caught.value.status_code) == ("InvalidParameter", 400)
@@ -268,9 +296,7 @@ async def test_rotation_apis_are_not_for_generic_secrets(kms: KmsClient) -> None
 async def test_region_comes_from_the_region_header(
     kms: KmsClient, raw_call: RawCall, sandbox: Sandbox
 ) -> None:
-    status, body = await raw_call(
-        "ListSecrets", extra_headers={"x-acs-region-id": "cn-shanghai"}
-    )
+    status, body = await raw_call("ListSecrets", extra_headers={"x-acs-region-id": "cn-shanghai"})
     assert (status, body["TotalCount"]) == (200, 0)
     sandbox.add_instance("cn-shanghai", "i-sh1", name="sh-1")
     status, body = await raw_call(

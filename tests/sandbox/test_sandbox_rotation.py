@@ -42,7 +42,9 @@ async def test_rotation_completes_asynchronously(
 ) -> None:
     sandbox.rotation_delay = 0.2
     before = await value(kms, WEB3_ROOT)
-    response = await kms.rotate_secret_async(m.RotateSecretRequest(secret_name=WEB3_ROOT, version_id="r1"))
+    response = await kms.rotate_secret_async(
+        m.RotateSecretRequest(secret_name=WEB3_ROOT, version_id="r1")
+    )
     assert (response.body.secret_name, response.body.version_id) == (WEB3_ROOT, "r1")
     assert response.body.arn.endswith(":secret/" + WEB3_ROOT)
     assert await stages(kms, WEB3_ROOT) == {"v1": ["ACSCurrent"], "r1": ["ACSPending"]}
@@ -68,7 +70,9 @@ async def test_a_third_rotation_deprecates_the_oldest(
     kms: KmsClient, sandbox: Sandbox, eventually: Eventually
 ) -> None:
     for version in ("r1", "r2"):
-        await kms.rotate_secret_async(m.RotateSecretRequest(secret_name=WEB3_ROOT, version_id=version))
+        await kms.rotate_secret_async(
+            m.RotateSecretRequest(secret_name=WEB3_ROOT, version_id=version)
+        )
         await eventually(lambda: not sandbox.rotation_in_progress(REGION, WEB3_ROOT))
     assert await stages(kms, WEB3_ROOT) == {"v1": [], "r1": ["ACSPrevious"], "r2": ["ACSCurrent"]}
 
@@ -118,7 +122,9 @@ async def test_the_instance_is_judged_when_the_rotation_completes(
     kms: KmsClient, sandbox: Sandbox, eventually: Eventually
 ) -> None:
     sandbox.rotation_delay = 0.3
-    await kms.rotate_secret_async(m.RotateSecretRequest(secret_name="acs/ecs/db-1-root", version_id="r1"))
+    await kms.rotate_secret_async(
+        m.RotateSecretRequest(secret_name="acs/ecs/db-1-root", version_id="r1")
+    )
     sandbox.set_instance_status(REGION, "i-bp1sbxdb10000000004", "Running")  # started in time
     await kms.rotate_secret_async(m.RotateSecretRequest(secret_name=WEB3_ROOT, version_id="r1"))
     sandbox.set_cloud_assistant(REGION, "i-bp1sbxweb3000000001", False)  # agent died meanwhile
@@ -148,7 +154,9 @@ async def test_a_deleted_instance_fails_the_rotation(
     sandbox.add_instance(REGION, "i-gone", name="gone")
     sandbox.add_ecs_secret(REGION, "gone-root", instance_id="i-gone")
     sandbox.remove_instance(REGION, "i-gone")  # released in the console
-    await kms.rotate_secret_async(m.RotateSecretRequest(secret_name="acs/ecs/gone-root", version_id="r1"))
+    await kms.rotate_secret_async(
+        m.RotateSecretRequest(secret_name="acs/ecs/gone-root", version_id="r1")
+    )
     await eventually(lambda: not sandbox.rotation_in_progress(REGION, "gone-root"))
     assert sandbox.rotation_failure(REGION, "gone-root") == (
         "InstanceNotExists",
@@ -156,7 +164,9 @@ async def test_a_deleted_instance_fails_the_rotation(
     )
 
 
-async def test_a_second_rotation_is_refused_while_one_runs(kms: KmsClient, sandbox: Sandbox) -> None:
+async def test_a_second_rotation_is_refused_while_one_runs(
+    kms: KmsClient, sandbox: Sandbox
+) -> None:
     sandbox.rotation_delay = 5
     await kms.rotate_secret_async(m.RotateSecretRequest(secret_name=WEB3_ROOT, version_id="r1"))
     with pytest.raises(ClientException) as caught:
@@ -196,7 +206,9 @@ async def test_custom_value_is_pushed_like_a_rotation(
 ) -> None:
     custom = {"UserName": "root", "Password": "Custom#Pw-1234"}
     response = await kms.put_secret_value_async(
-        m.PutSecretValueRequest(secret_name=WEB3_ROOT, version_id="c1", secret_data=json.dumps(custom))
+        m.PutSecretValueRequest(
+            secret_name=WEB3_ROOT, version_id="c1", secret_data=json.dumps(custom)
+        )
     )
     assert response.body.version_stages.version_stage == ["ACSPending"]
     await eventually(lambda: not sandbox.rotation_in_progress(REGION, WEB3_ROOT))
@@ -230,7 +242,9 @@ async def test_custom_value_must_fit_the_secret(
 ) -> None:
     with pytest.raises(ClientException) as caught:
         await kms.put_secret_value_async(
-            m.PutSecretValueRequest(secret_name=WEB3_ROOT, version_id="c1", secret_data=json.dumps(data))
+            m.PutSecretValueRequest(
+                secret_name=WEB3_ROOT, version_id="c1", secret_data=json.dumps(data)
+            )
         )
     assert (caught.value.code, caught.value.status_code) == ("InvalidParameter", 400)
     assert fragment in caught.value.message
@@ -267,9 +281,13 @@ async def test_windows_rotation_yields_a_password(
 async def test_fifty_rotations_an_hour_at_most(kms: KmsClient, sandbox: Sandbox) -> None:
     sandbox.rotation_delay = 0
     for n in range(50):  # each completes before the next call (delay 0)
-        await kms.rotate_secret_async(m.RotateSecretRequest(secret_name=WEB3_ROOT, version_id=f"r{n}"))
+        await kms.rotate_secret_async(
+            m.RotateSecretRequest(secret_name=WEB3_ROOT, version_id=f"r{n}")
+        )
     with pytest.raises(ClientException) as caught:
-        await kms.rotate_secret_async(m.RotateSecretRequest(secret_name=WEB3_ROOT, version_id="r50"))
+        await kms.rotate_secret_async(
+            m.RotateSecretRequest(secret_name=WEB3_ROOT, version_id="r50")
+        )
     assert (caught.value.code, caught.value.status_code) == ("Rejected.LimitExceeded", 400)
     sandbox.advance(timedelta(hours=1, seconds=1))
     await kms.rotate_secret_async(m.RotateSecretRequest(secret_name=WEB3_ROOT, version_id="r50"))

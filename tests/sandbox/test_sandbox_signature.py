@@ -72,9 +72,7 @@ async def test_only_the_configured_access_keys_are_accepted() -> None:
 
 
 async def test_a_hand_signed_request_passes(raw_call: RawCall) -> None:
-    status, body = await raw_call(
-        "GetSecretValue", query={"SecretName": "acs/ecs/web-3-root"}
-    )
+    status, body = await raw_call("GetSecretValue", query={"SecretName": "acs/ecs/web-3-root"})
     assert status == 200
     assert body["SecretType"] == "ECS"
 
@@ -187,7 +185,9 @@ async def test_unknown_action_and_version(raw_call: RawCall) -> None:
 
 async def test_ecs_errors_name_the_ecs_host(raw_call: RawCall) -> None:
     status, body = await raw_call(
-        "DescribeInstances", version="2014-05-26", query={"RegionId": "cn-beijing"},
+        "DescribeInstances",
+        version="2014-05-26",
+        query={"RegionId": "cn-beijing"},
         access_key=("sandbox", "wrong"),
     )
     assert (status, body["Code"]) == (400, "SignatureDoesNotMatch")
