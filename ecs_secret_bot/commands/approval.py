@@ -26,10 +26,14 @@ Never talks to Slack or to the cloud: the caller runs the operation and reports 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from ecs_secret_bot.commands.actor import Actor
+from ecs_secret_bot.commands.approval_checks import (
+    approver_problem,
+    execution_problem,
+    progress,
+)
 from ecs_secret_bot.commands.approval_requests import (
     INTERRUPTED,
     ActionRequest,
@@ -44,11 +48,9 @@ from ecs_secret_bot.commands.approval_requests import (
 )
 from ecs_secret_bot.commands.approval_rules import (
     ApprovalConfig,
-    ApprovalRule,
     Route,
     RouteKind,
     Tally,
-    tally,
 )
 from ecs_secret_bot.commands.errors import ApprovalError, NotFound
 from ecs_secret_bot.commands.policy import AccessConfig
@@ -172,26 +174,14 @@ class ApprovalWorkflow:
 
     def progress(self, row: ApprovalRow) -> Tally:
         """Count the approvals recorded so far against the request's requirements."""
-        needed = dict(row.requirements)
-        rule = self.rules.rule(row.rule)
-        if rule is not None:  # show the sets in the order the rule lists them
-            order = [s.name for s in rule.approver_sets if s.name in needed]
-            needed = {name: needed[name] for name in order + sorted(set(needed) - set(order))}
-        return tally(
-            needed,
-            (
-                (v.voter, v.approver_set.split(","))
-                for v in row.votes
-                if v.decision == "approve" and v.voter != row.requester
-            ),
-        )
+        return progress(row, self.rules.rule(row.rule))
 
     def why_not_approver(self, row: ApprovalRow, actor: Actor) -> str | None:
         """Say why the actor may not vote on the request now, or None if they may."""
         rule = self.rules.rule(row.rule)
         if rule is None:
             return f"its approval rule {row.rule} is no longer in the configuration"
-        return self._why_not(row, rule, actor, now=self.clock())[0]
+        return approver_problem(self.access, rule, row, actor, now=self.clock())[0]
 
     async def approve(self, approval_id: str, approver: Actor) -> VoteOutcome:
         """Record an approval; complete the request when every approver set has its count."""
@@ -216,7 +206,7 @@ class ApprovalWorkflow:
         withdraw = decision == "deny" and actor.principal == row.requester
         sets: tuple[str, ...] = ("requester",)
         if not withdraw:
-            problem, sets = self._why_not(row, rule, actor, now=now)
+            problem, sets = approver_problem(self.access, rule, row, actor, now=now)
             if problem:
                 return VoteOutcome(
                     VoteResult.REFUSED, f"You cannot {decision} this request: {problem}.", row
@@ -273,24 +263,6 @@ class ApprovalWorkflow:
             VoteResult.APPROVED, f"Approved by {approvers}; it runs now.", latest, counted
         )
 
-    def _why_not(
-        self, row: ApprovalRow, rule: ApprovalRule, actor: Actor, *, now: datetime
-    ) -> tuple[str | None, tuple[str, ...]]:
-        if actor.principal == row.requester:
-            return "you asked for it, and someone else must approve it", ()
-        if not actor.is_full_member:
-            return "guests, bots and deactivated accounts cannot approve", ()
-        sets = rule.sets_of(actor)
-        if not sets:
-            return f"it needs {rule.describe()}", ()
-        request = request_of(row)
-        decision = self.access.decide(
-            actor, row.action, row.resource, now=now, request_keys=request.request_keys
-        )
-        if not decision.allowed:
-            return f"an approver must be allowed to do it themselves, and {decision.reason}", ()
-        return None, sets
-
     async def expire_due(self) -> list[ApprovalRow]:
         """Expire every pending request past its expiry; return those this call closed."""
         now = self.clock()
@@ -318,7 +290,14 @@ class ApprovalWorkflow:
             approved_at = when(row.updated_at)
             problem = f"it was approved at {approved_at} but had not started by {when(deadline)}"
         if problem is None:
-            problem = await self._recheck(row, request, now=now)
+            problem = await execution_problem(
+                row,
+                request,
+                access=self.access,
+                rules=self.rules,
+                directory=self.directory,
+                now=now,
+            )
         if problem is None and check_state is not None:
             problem = await check_state(row)
         if problem is not None:
@@ -358,58 +337,6 @@ class ApprovalWorkflow:
         """Return executions that were claimed but never recorded a result."""
         rows = await list_approvals(self.db, statuses=("executed",), limit=1000)
         return [r for r in rows if r.outcome.startswith(INTERRUPTED)]
-
-    async def _recheck(
-        self, row: ApprovalRow, request: ActionRequest | None, *, now: datetime
-    ) -> str | None:
-        frozen = request_of(row)
-        if frozen.fingerprint() != row.params_hash:
-            return "the stored request does not match its fingerprint"
-        if request is not None and request.fingerprint() != row.params_hash:
-            return "what was about to run differs from what was approved"
-        rule = self.rules.rule(row.rule)
-        if rule is None:
-            return f"its approval rule {row.rule} is no longer in the configuration"
-        asked_in = row.params.get("asked_in", {})
-        requester = await self.directory.lookup(row.requester)
-        if requester is None or requester.is_deleted:
-            return f"{row.requester} is no longer a member of the workspace"
-        requester = replace(
-            requester,
-            channel_id=row.channel_id,
-            channel_name=asked_in.get("channel_name", ""),
-            team_id=asked_in.get("team_id", "") or requester.team_id,
-        )
-        route = self.rules.route(
-            self.access,
-            requester,
-            row.action,
-            row.resource,
-            now=now,
-            request_keys=frozen.request_keys,
-        )
-        if route.kind is RouteKind.REFUSE:
-            return f"the requester may no longer ask for it: {route.decision.reason}"
-        if route.rule is not None and route.rule.name != rule.name:
-            return f"approval rule {route.rule.name} holds it now; ask again"
-        voters: list[tuple[str, tuple[str, ...]]] = []
-        dropped: list[str] = []
-        for voter in row.approved_by:
-            fresh = await self.directory.lookup(voter)
-            if fresh is None:
-                dropped.append(f"{voter} is no longer a member of the workspace")
-                continue
-            fresh = replace(
-                fresh, channel_id=row.message_channel or row.channel_id, channel_name=""
-            )
-            problem, sets = self._why_not(row, rule, fresh, now=now)
-            if problem:
-                dropped.append(f"{voter} may no longer approve it ({problem})")
-            else:
-                voters.append((voter, sets))
-        if not tally(row.requirements, voters).complete:
-            return "its approvals no longer suffice: " + "; ".join(dropped)
-        return None
 
     async def _close(
         self,

@@ -10,7 +10,7 @@ import pytest
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval_config import parse_approval_config
-from ecs_secret_bot.commands.approval_rules import ApprovalConfig, RouteKind, tally
+from ecs_secret_bot.commands.approval_rules import ApprovalConfig, Route, RouteKind, tally
 from ecs_secret_bot.commands.errors import ConfigError
 from ecs_secret_bot.commands.policy import AccessConfig
 from ecs_secret_bot.config import Settings, parse_settings
@@ -70,7 +70,9 @@ def settings(toml: str = DESIGN_EXAMPLE) -> Settings:
     return parse_settings(tomllib.loads(toml), source=Path("/etc/bot/bot.toml"))
 
 
-def route(actor: Actor, action: str, resource: str, toml: str = DESIGN_EXAMPLE, **keys: object):  # type: ignore[no-untyped-def]
+def route(
+    actor: Actor, action: str, resource: str, toml: str = DESIGN_EXAMPLE, **keys: object
+) -> Route:
     s = settings(toml)
     return s.approval_rules.route(
         s.policies, actor, action, resource, now=NOW, request_keys=dict(keys)
