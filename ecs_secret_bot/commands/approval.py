@@ -183,6 +183,18 @@ class ApprovalWorkflow:
             return f"its approval rule {row.rule} is no longer in the configuration"
         return approver_problem(self.access, rule, row, actor, now=self.clock())[0]
 
+    async def waiting_for(self, actor: Actor) -> list[ApprovalRow]:
+        """Return the pending requests the actor may approve and has not voted on yet."""
+        now = self.clock()
+        rows = await list_approvals(self.db, statuses=("pending",), limit=1000)
+        return [
+            row
+            for row in rows
+            if (row.expires_at is None or row.expires_at > now)
+            and all(v.voter != actor.principal for v in row.votes)
+            and self.why_not_approver(row, actor) is None
+        ]
+
     async def approve(self, approval_id: str, approver: Actor) -> VoteOutcome:
         """Record an approval; complete the request when every approver set has its count."""
         return await self._vote(approval_id, approver, "approve")

@@ -508,3 +508,18 @@ async def test_a_rule_removed_from_the_configuration_closes_its_requests(
     assert vote.message == (
         "It cannot go on: its approval rule immediate-delete is no longer in the configuration."
     )
+
+
+async def test_waiting_for_lists_what_a_person_may_still_approve(
+    flow: ApprovalWorkflow, clock: Clock
+) -> None:
+    delete = await flow.open_request(ADMIN, FORCE_DELETE)
+    custom = await flow.open_request(ADMIN, CUSTOM)
+    assert {r.id for r in await flow.waiting_for(SEC1)} == {custom.id, delete.id}
+    assert [r.id for r in await flow.waiting_for(SRE2)] == [custom.id]
+    assert await flow.waiting_for(ADMIN) == []  # never one's own
+    assert await flow.waiting_for(MATE) == []
+    await flow.approve(custom.id, SEC1)
+    assert [r.id for r in await flow.waiting_for(SEC1)] == [delete.id]
+    clock.advance(timedelta(hours=2))
+    assert [r.id for r in await flow.waiting_for(SEC1)] == []
