@@ -53,8 +53,9 @@ class KmsReader:
         return name
 
     def _rotation_fields(self, secret: Secret) -> Body:
+        # As documented: the interval and next date only while automatic rotation is on.
         body: Body = {"AutomaticRotation": secret.automatic_rotation()}
-        if secret.interval:
+        if secret.interval and secret.auto_rotation:
             body["RotationInterval"] = f"{secret.interval}s"
         if secret.last_rotation:
             body["LastRotationDate"] = format_utc(secret.last_rotation)

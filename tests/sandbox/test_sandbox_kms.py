@@ -265,6 +265,7 @@ async def test_update_rotation_policy(kms: KmsClient) -> None:
     )
     body = (await kms.describe_secret_async(m.DescribeSecretRequest(secret_name=name))).body
     assert (body.automatic_rotation, body.next_rotation_date) == ("Disabled", None)
+    assert body.rotation_interval is None  # documented: only while rotation is on
     with pytest.raises(ClientException) as caught:
         await kms.update_secret_rotation_policy_async(
             m.UpdateSecretRotationPolicyRequest(secret_name=name, enable_automatic_rotation=True)
