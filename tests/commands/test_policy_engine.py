@@ -540,3 +540,13 @@ def test_whoami_helpers_list_bound_policies_and_guardrails() -> None:
 def test_the_clock_must_carry_a_time_zone() -> None:
     with pytest.raises(ValueError, match="time zone"):
         access(RULES).decide(ALICE, "kms:RotateSecret", PROD_DB, now=datetime(2025, 1, 1))
+
+
+def test_toml_dates_and_booleans_are_accepted_as_condition_values() -> None:
+    config = one_statement(
+        'Action = "kms:*"\nResource = "*"\n'
+        'Condition = { DateLessThan = { "acs:CurrentTime" = 2025-06-01T12:00:01Z }, '
+        'Bool = { "kms:CustomSecretValue" = true } }'
+    )
+    assert allowed(config, "kms:PutSecretValue", PROD_DB, kms__CustomSecretValue=True)
+    assert not allowed(config, "kms:PutSecretValue", PROD_DB, kms__CustomSecretValue=False)
