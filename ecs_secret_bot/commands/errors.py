@@ -51,9 +51,10 @@ class BotError(Exception):
         self.next_step = next_step
 
     def __str__(self) -> str:
-        if self.next_step:
-            return f"{self.user_message} {self.next_step}"
-        return self.user_message
+        if not self.next_step:
+            return self.user_message
+        joint = " " if self.user_message.rstrip().endswith((".", "!", "?", ":")) else ". "
+        return f"{self.user_message}{joint}{self.next_step}"
 
 
 class ConfigError(BotError):
