@@ -1,8 +1,8 @@
 """How values are spelled in the database: timestamps as fixed-width UTC text, JSON canonically.
 
 Owns the conversions only; never touches a connection. Timestamps are written as
-``YYYY-MM-DDTHH:MM:SS.ffffffZ`` so that text order is time order and range queries on an
-index work; a naive datetime is a programming error and is refused.
+``YYYY-MM-DDTHH:MM:SS.ffffffZ``, always that width, so that text order is time order and
+range queries on an index work; a naive datetime is a programming error and is refused.
 """
 
 from __future__ import annotations
@@ -15,19 +15,22 @@ from typing import Any
 
 __all__ = ["canonical_json", "frozen_mapping", "from_text", "to_text"]
 
-_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
 
 def to_text(moment: datetime) -> str:
     """Spell an aware datetime as fixed-width UTC text that sorts in time order."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    offset = moment.utcoffset()
+    if offset is None:
         raise ValueError(f"naive datetime {moment!r}: storage takes aware UTC datetimes only")
-    return moment.astimezone(UTC).strftime(_FORMAT)
+    # isoformat, not strftime: it zero-pads the year and is several times faster.
+    return (moment - offset).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_text(text: str) -> datetime:
     """Read a timestamp written by ``to_text`` back as an aware UTC datetime."""
-    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:  # written by hand without the Z: it is UTC all the same
+        return moment.replace(tzinfo=UTC)
+    return moment
 
 
 def _plain(value: Any) -> Any:

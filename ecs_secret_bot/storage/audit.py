@@ -177,13 +177,24 @@ async def append_audit_batch(
         await tx.executemany(
             f"INSERT INTO audit_log ({_ROW_COLUMNS}) VALUES ({', '.join('?' * 14)})", out
         )
-    first = out[0][0] if out else 0
     return [
-        _row(r)
-        for r in await db.fetchall(
-            f"SELECT {_ROW_COLUMNS} FROM audit_log WHERE seq >= ? AND seq <= ? ORDER BY seq",
-            (first, first + len(out) - 1),
+        AuditRow(
+            seq=row[0],
+            at=at,
+            actor=entry.actor,
+            action=entry.action,
+            resource=entry.resource,
+            channel_id=entry.channel_id,
+            decision=entry.decision,
+            reason=entry.reason,
+            outcome=entry.outcome,
+            request_id=entry.request_id,
+            approval_id=entry.approval_id,
+            detail=frozen_mapping(row[11]),
+            prev_hash=row[12],
+            hash=row[13],
         )
+        for row, (entry, at) in zip(out, entries, strict=True)
     ]
 
 

@@ -82,17 +82,23 @@ def parse_data_key(text: str, *, source: str = "ECS_SECRET_BOT_DATA_KEY") -> byt
 
 def read_or_create_key_file(path: Path, *, may_create: bool) -> tuple[bytes, bool]:
     """Read the key file at ``path``, or create it (0600) when allowed; return (key, created)."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
+    if not path.exists():
         if not may_create:
             raise StorageError(
                 f"The data key file {path} is missing, and the database was encrypted with it.",
                 path=str(path),
                 next_step="Restore the key file from backup, or set ECS_SECRET_BOT_DATA_KEY to "
                 "the key the database was created with.",
-            ) from None
-        return _create_key_file(path), True
+            )
+        created = _create_key_file(path)
+        if created is not None:
+            return created, True
+    return _read_key_file(path), False
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        info = path.stat()
     except OSError as exc:
         raise StorageError(
             f"The data key file {path} cannot be read: {exc.strerror}.", path=str(path)
@@ -117,13 +123,25 @@ def read_or_create_key_file(path: Path, *, may_create: bool) -> tuple[bytes, boo
         raise StorageError(
             f"The data key file {path} cannot be read: {problem}.", path=str(path)
         ) from None
-    return parse_data_key(text, source=f"The data key file {path}"), False
+    return parse_data_key(text, source=f"The data key file {path}")
 
 
-def _create_key_file(path: Path) -> bytes:
+def _create_key_file(path: Path) -> bytes | None:
+    """Publish a new key file atomically; None if another process published one first."""
     text = generate_data_key()
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # the umask may only narrow the mode; make it exact
+            os.write(fd, (text + "\n").encode("ascii"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        # link() never replaces: two processes starting at once agree on one key.
+        os.link(temporary, path)
+    except FileExistsError:
+        return None
     except OSError as exc:
         raise StorageError(
             f"The data key file {path} cannot be created: {exc.strerror}.",
@@ -131,17 +149,8 @@ def _create_key_file(path: Path) -> bytes:
             next_step="Make its folder writable, set [storage] key_file, or set "
             "ECS_SECRET_BOT_DATA_KEY.",
         ) from None
-    try:
-        os.fchmod(fd, 0o600)  # the umask may only narrow the mode; make it exact
-        os.write(fd, (text + "\n").encode("ascii"))
-        os.fsync(fd)
-    except OSError as exc:
-        os.close(fd)
-        path.unlink(missing_ok=True)
-        raise StorageError(
-            f"The data key file {path} cannot be written: {exc.strerror}.", path=str(path)
-        ) from None
-    os.close(fd)
+    finally:
+        temporary.unlink(missing_ok=True)
     return base64.b64decode(text)
 
 

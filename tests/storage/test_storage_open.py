@@ -6,6 +6,7 @@ start leaves nothing behind that it created.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import stat
@@ -285,3 +286,31 @@ async def test_a_configured_key_file_is_used(tmp_path: Path) -> None:
 async def test_repr_never_shows_the_key(db_path: Path) -> None:
     async with await open_database(db_path, data_key=KEY) as db:
         assert repr(db) == f"<Database {str(db_path)!r}>"
+
+
+async def test_a_new_database_file_is_private(db_path: Path) -> None:
+    async with await open_database(db_path):
+        assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(Path(f"{db_path}-wal").stat().st_mode) == 0o600
+
+
+async def test_processes_starting_together_agree_on_one_key(db_path: Path, now: datetime) -> None:
+    opened = await asyncio.gather(*(open_database(db_path) for _ in range(5)))
+    try:
+        await pending.record_pending(
+            opened[0],
+            region="cn-hangzhou",
+            secret_name="acs/ecs/a",
+            scheduled_by="U1",
+            channel_id="C1",
+            planned_delete_time=now,
+            now=now,
+        )
+        for db in opened:
+            assert len(await pending.list_pending(db)) == 1
+    finally:
+        for db in opened:
+            await db.close()
+    assert [p.name for p in db_path.parent.iterdir() if p.name.endswith(".tmp")] == []
+    async with await open_database(db_path):
+        pass
