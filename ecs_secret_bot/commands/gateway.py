@@ -306,15 +306,15 @@ class CloudGateway(Protocol):
 
 
 def parse_cloud_time(value: str | None) -> datetime | None:
-    """Parse a KMS/ECS time (``...Z``, ``+08:00``, nanoseconds) into an aware datetime."""
+    """Parse a KMS/ECS time (``...Z``, ``+08:00``, nanoseconds) into an aware UTC datetime."""
     if not value:
         return None
     text = value.strip().replace("Z", "+00:00")
     main, _, rest = text.partition(".")
     if rest:
-        digits = "".join(ch for ch in rest if ch.isdigit())
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
         offset = rest[len(digits) :]
-        text = f"{main}.{digits[:6]}{offset}"
+        text = f"{main}.{digits[:6].ljust(6, '0')}{offset}"
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -322,7 +322,7 @@ def parse_cloud_time(value: str | None) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    return parsed.astimezone(UTC)
 
 
 def _interval(value: str | None) -> timedelta | None:

@@ -207,7 +207,7 @@ def test_an_invalid_statement_names_policy_statement_and_problem(
         ),
         (
             '[[access.guardrails]]\nchannels = ["#incidents"]\npolicies = ["AliyunKMSFullAccess"]',
-            "[access.guardrails]: guardrail 1: '#incidents' is not a channel id "
+            "[access.guardrails]: guardrail 1: '#incidents' is not a channel id. "
             "Give the channel's id",
         ),
         (

@@ -1,0 +1,66 @@
+"""The sandbox cloud for tests: a started ``Sandbox`` and a gateway pointed at it.
+
+The sandbox speaks the real KMS/ECS wire protocol over loopback; tests reach it only
+through the real SDK clients (via our gateway or directly), never through mocks.
+"""
+
+from __future__ import annotations
+
+from alibabacloud_credentials.client import Client as CredentialClient
+from alibabacloud_credentials.models import Config as CredentialConfig
+
+from ecs_secret_bot.commands.gateway import AlibabaCloudGateway, RetryPolicy
+from ecs_secret_bot.config import CloudSettings
+from ecs_secret_bot.sandbox import Sandbox
+
+__all__ = [
+    "REGIONS",
+    "cloud_settings",
+    "fast_retry",
+    "populate",
+    "sandbox_credential",
+    "sandbox_gateway",
+]
+
+REGIONS = ("cn-hangzhou", "cn-shanghai")
+
+
+def sandbox_credential() -> CredentialClient:
+    """Return the public sandbox AccessKey through the credentials library itself."""
+    return CredentialClient(
+        CredentialConfig(
+            type="access_key", access_key_id="sandbox", access_key_secret="sandbox-secret"
+        )
+    )
+
+
+def cloud_settings(sb: Sandbox, **overrides: object) -> CloudSettings:
+    """Return cloud settings that point both services at ``sb``."""
+    values: dict[str, object] = {
+        "regions": REGIONS,
+        "kms_endpoint": sb.url,
+        "ecs_endpoint": sb.url,
+    }
+    values.update(overrides)
+    return CloudSettings(**values)  # type: ignore[arg-type]
+
+
+def fast_retry() -> RetryPolicy:
+    """Return a retry policy with short pauses, for tests."""
+    return RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, attempt_timeout=5)
+
+
+def sandbox_gateway(sb: Sandbox) -> AlibabaCloudGateway:
+    """Return a gateway talking to ``sb`` with the sandbox AccessKey."""
+    return AlibabaCloudGateway(
+        cloud_settings(sb), credential=sandbox_credential(), retry=fast_retry()
+    )
+
+
+def populate(sb: Sandbox) -> None:
+    """Add the instances the core tests use (the sandbox starts unseeded)."""
+    sb.add_instance("cn-hangzhou", "i-web3", name="web-3", os_type="linux")
+    sb.add_instance("cn-hangzhou", "i-win1", name="win-1", os_type="windows")
+    sb.add_instance("cn-hangzhou", "i-stopped", name="old-batch", status="Stopped")
+    sb.add_instance("cn-hangzhou", "i-noagent", name="no-agent", cloud_assistant_online=False)
+    sb.add_instance("cn-shanghai", "i-sh1", name="sh-1", os_type="linux")
