@@ -5,7 +5,8 @@ compare-and-set statement (``UPDATE ... WHERE id = ? AND status IN (...)``), so 
 concurrent "Approve" clicks, or an approval racing its expiry, move the request once:
 the winner gets True, every loser False, and ``get_approval`` tells a loser what
 happened. A decision (``approved``, ``denied``) or a vote on a request past its
-``expires_at`` loses to the expiry even before the expiry sweep has run.
+``expires_at`` loses to the expiry even before the expiry sweep has run. ``set_status``
+with an empty ``outcome`` keeps the outcome recorded before.
 
 Never decides who may approve or how many approvals suffice (``commands/`` does) and never
 holds a secret value: ``params`` are the request's non-secret parameters; a custom secret

@@ -7,15 +7,13 @@ errors in this suite).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from storage_testdata import KEY, NOW
 
 from ecs_secret_bot.storage import Database, open_database
-
-NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-KEY = bytes(range(32))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import NOW
+from storage_testdata import NOW
 
 from ecs_secret_bot.storage import Database, approvals, payloads
 from ecs_secret_bot.storage.approvals import NewApproval

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import NOW
 from hypothesis import given
 from hypothesis import strategies as st
+from storage_testdata import NOW
 
 from ecs_secret_bot.storage import Database, audit, open_database
 from ecs_secret_bot.storage._chain import GENESIS_HASH, HASHED_FIELDS, entry_hash

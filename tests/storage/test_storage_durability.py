@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import KEY
+from storage_testdata import KEY
 
 from ecs_secret_bot.storage import approvals, audit, open_database, payloads, pending
 

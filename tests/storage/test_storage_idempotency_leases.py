@@ -6,7 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import NOW
+from storage_testdata import NOW
 
 from ecs_secret_bot.storage import Database, idempotency, leases
 

@@ -17,8 +17,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import KEY, NOW
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from storage_testdata import KEY, NOW
 
 from ecs_secret_bot.commands.errors import StorageError
 from ecs_secret_bot.storage import (

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import KEY
+from storage_testdata import KEY
 
 from ecs_secret_bot.commands.errors import StorageError
 from ecs_secret_bot.storage import SCHEMA_VERSION, open_database, pending
