@@ -38,13 +38,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
-from importlib import resources
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -56,6 +53,13 @@ from ecs_secret_bot.commands.errors import StorageError
 from ecs_secret_bot.storage import keys
 from ecs_secret_bot.storage._chain import HASHED_FIELDS, SQL_FUNCTION, entry_hash
 from ecs_secret_bot.storage._checks import check_location, create_empty, storage_error
+from ecs_secret_bot.storage._schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Migration,
+    load_migrations,
+    split_statements,
+)
 
 __all__ = [
     "APPLICATION_ID",
@@ -71,52 +75,8 @@ __all__ = [
 ]
 
 APPLICATION_ID = 0x45435342  # "ECSB" in the SQLite header: this file is ours
-_MIGRATION_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 _SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
 _KEY_CHECK = "key_check"
-
-
-@dataclass(frozen=True)
-class Migration:
-    """One numbered schema step: ``NNN_name.sql`` split into statements."""
-
-    version: int
-    name: str
-    statements: tuple[str, ...]
-
-
-def split_statements(script: str) -> tuple[str, ...]:
-    """Split an SQL script into complete statements (triggers with BEGIN ... END stay whole)."""
-    statements: list[str] = []
-    buffer = ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            statements.append(buffer.strip())
-            buffer = ""
-    leftover = [ln for ln in buffer.splitlines() if ln.strip() and not ln.strip().startswith("--")]
-    if leftover:
-        raise ValueError(f"unterminated SQL statement: {leftover[0]!r}")
-    return tuple(statements)
-
-
-def load_migrations() -> tuple[Migration, ...]:
-    """Read ``storage/migrations/NNN_*.sql`` in order; insist on 001, 002, ... without gaps."""
-    folder = resources.files("ecs_secret_bot.storage").joinpath("migrations")
-    found: list[tuple[int, str, str]] = []
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match[1]), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    for expected, (version, name, _) in enumerate(found, start=1):
-        if version != expected:
-            raise RuntimeError(f"migration {name} is out of sequence: expected {expected:03d}_*")
-    return tuple(Migration(v, name, split_statements(sql)) for v, name, sql in found)
-
-
-MIGRATIONS = load_migrations()
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def default_key_file(path: Path) -> Path:
@@ -283,8 +243,16 @@ async def _prepare(
     created_key: list[Path],
 ) -> AESGCM:
     # Read-only checks first, so that a file we must refuse is never written to.
-    version = await _pragma(conn, "user_version")
-    app_id = await _pragma(conn, "application_id")
+    # One statement, so one snapshot: a process migrating the file at this very moment is
+    # seen either wholly before (version 0, no tables) or wholly after.
+    header = list(
+        await conn.execute_fetchall(
+            "SELECT (SELECT user_version FROM pragma_user_version),"
+            " (SELECT application_id FROM pragma_application_id),"
+            " EXISTS (SELECT 1 FROM sqlite_master)"
+        )
+    )
+    version, app_id, has_tables = (int(value) for value in header[0])
     if app_id not in (0, APPLICATION_ID):
         raise StorageError(
             f"Cannot use the database {path}: it belongs to another program "
@@ -299,19 +267,16 @@ async def _prepare(
             path=str(path),
             next_step="Upgrade ecs-secret-bot, or point [storage] path at another file.",
         )
-    if version == 0:
-        tables = await conn.execute_fetchall("SELECT name FROM sqlite_master LIMIT 1")
-        if list(tables):
-            raise StorageError(
-                f"Cannot use the database {path}: it is an SQLite database, but not one "
-                "of ecs-secret-bot's (it has tables and no ecs-secret-bot schema).",
-                path=str(path),
-                next_step="Point [storage] path at a new file or at the bot's own database.",
-            )
+    if version == 0 and has_tables:
+        raise StorageError(
+            f"Cannot use the database {path}: it is an SQLite database, but not one "
+            "of ecs-secret-bot's (it has tables and no ecs-secret-bot schema).",
+            path=str(path),
+            next_step="Point [storage] path at a new file or at the bot's own database.",
+        )
 
     if not memory:
-        mode = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
-        if str(list(mode)[0][0]).lower() != "wal":
+        if await _enable_wal(conn, busy_ms) != "wal":
             raise StorageError(
                 f"Cannot use the database {path}: SQLite could not switch it to WAL mode.",
                 path=str(path),
@@ -382,6 +347,21 @@ async def _migrate(
         with contextlib.suppress(sqlite3.Error):
             await conn.execute_fetchall("ROLLBACK")
         raise
+
+
+async def _enable_wal(conn: aiosqlite.Connection, busy_ms: int) -> str:
+    # Switching a fresh file to WAL needs it to itself, and SQLite answers "locked" at once
+    # instead of calling the busy handler: wait for the other starting process ourselves.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + busy_ms / 1000
+    while True:
+        try:
+            rows = list(await conn.execute_fetchall("PRAGMA journal_mode = WAL"))
+            return str(rows[0][0]).lower()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.005)
 
 
 async def _pragma(conn: aiosqlite.Connection, name: str) -> int:
