@@ -20,7 +20,7 @@ from ecs_secret_bot.commands.errors import CloudError
 from ecs_secret_bot.commands.gateway import CloudGateway
 from ecs_secret_bot.commands.preflight import run_preflight
 
-__all__ = ["RotationStatus", "probe_rotation", "watch_rotation"]
+__all__ = ["RotationStatus", "State", "probe_rotation", "watch_rotation"]
 
 State = Literal["completed", "failed", "timed_out", "in_progress"]
 

@@ -251,6 +251,10 @@ class CloudGateway(Protocol):
         """List the versions of a secret that carry a stage."""
         ...
 
+    async def secret_user_name(self, region: str, name: str) -> str:
+        """Return the OS user an ECS secret holds the credential of (and nothing else)."""
+        ...
+
     async def rotate_secret(self, region: str, name: str, *, version_id: str) -> Receipt:
         """Start a rotation with a KMS-generated value."""
         ...
@@ -614,6 +618,26 @@ class AlibabaCloudGateway:
             )
             for v in rows
         )
+
+    async def secret_user_name(self, region: str, name: str) -> str:
+        """Return the OS user an ECS secret holds the credential of (and nothing else).
+
+        GetSecretValue is the only API that names the user; the value in the same answer
+        is dropped here, unread, and never leaves this method.
+        """
+        client = self._kms_client(region)
+        request = kms_models.GetSecretValueRequest(secret_name=name)
+        response = await self._call(
+            "GetSecretValue",
+            lambda: client.get_secret_value_async(request),
+            idempotent=True,
+            subject=name,
+        )
+        try:
+            parsed = json.loads(response.body.secret_data or "")
+        except ValueError:
+            return ""
+        return str(parsed.get("UserName", "")) if isinstance(parsed, dict) else ""
 
     async def rotate_secret(self, region: str, name: str, *, version_id: str) -> Receipt:
         """Start a rotation with a KMS-generated value (VersionId makes it idempotent)."""

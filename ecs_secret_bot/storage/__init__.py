@@ -22,6 +22,7 @@ from ecs_secret_bot.storage import (
     leases,
     payloads,
     pending,
+    rotations,
 )
 from ecs_secret_bot.storage.db import SCHEMA_VERSION, Database, open_database
 from ecs_secret_bot.storage.keys import generate_data_key, parse_data_key
@@ -40,4 +41,5 @@ __all__ = [
     "parse_data_key",
     "payloads",
     "pending",
+    "rotations",
 ]

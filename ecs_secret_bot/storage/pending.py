@@ -27,6 +27,7 @@ __all__ = [
     "AlreadyPending",
     "NewPending",
     "PendingDeletion",
+    "discard_intent",
     "due_for_reminder",
     "get_active_pending",
     "get_pending",
@@ -285,5 +286,14 @@ async def mark_reminder_sent(
         """INSERT INTO pending_reminders (pending_id, label, sent_at) VALUES (?, ?, ?)
            ON CONFLICT (pending_id, label) DO NOTHING RETURNING pending_id""",
         (pending_id, reminder, to_text(now)),
+    )
+    return bool(rows)
+
+
+async def discard_intent(db: Database, pending_id: int) -> bool:
+    """Delete an ``unknown`` row written before a cloud call that was then refused."""
+    rows = await db.fetchall(
+        "DELETE FROM pending_deletions WHERE id = ? AND status = 'unknown' RETURNING id",
+        (pending_id,),
     )
     return bool(rows)

@@ -30,6 +30,7 @@ from ecs_secret_bot.storage import (
     open_database,
     payloads,
     pending,
+    rotations,
 )
 from ecs_secret_bot.storage._chain import GENESIS_HASH, entry_hash
 from ecs_secret_bot.storage._codec import to_text
@@ -166,6 +167,19 @@ async def test_upgrade_from_each_previous_version_keeps_the_data(
         assert await leases.acquire_lease(
             db, "sweep", owner="p1", now=NOW, ttl=timedelta(minutes=1)
         )
+        # What 003 added works on the upgraded file.
+        started = await rotations.start_rotation(
+            db,
+            region="cn-hangzhou",
+            secret_name="acs/ecs/web-3-root",
+            version_id="r1",
+            instance_id="i-1",
+            custom=False,
+            requested_by="U1",
+            now=NOW,
+            deadline=NOW + timedelta(minutes=10),
+        )
+        assert await rotations.active_rotations(db) == [started]
 
 
 async def test_an_empty_file_is_version_zero_and_is_upgraded(tmp_path: Path) -> None:

@@ -1,0 +1,116 @@
+"""The core's dependencies in one place, and the rules every operation shares about them.
+
+``Core`` is built once at start-up by a front end (the Slack app, the terminal) and passed
+to every operation: the settings, the cloud gateway, the database, the approval workflow
+(which holds the policies and rules) and a clock. Nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from ecs_secret_bot.commands.approval import ApprovalWorkflow
+from ecs_secret_bot.commands.approval_requests import ActorDirectory
+from ecs_secret_bot.commands.approval_rules import ApprovalConfig
+from ecs_secret_bot.commands.errors import InvalidInput
+from ecs_secret_bot.commands.gateway import CloudGateway
+from ecs_secret_bot.commands.names import collection_arn, full_secret_name, secret_arn
+from ecs_secret_bot.commands.policy import AccessConfig
+from ecs_secret_bot.config import Settings
+from ecs_secret_bot.storage.db import Database
+
+__all__ = ["Core", "SecretRef", "build_core", "utcnow"]
+
+
+def utcnow() -> datetime:
+    """Return the current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """One secret as policies see it: region, full KMS name and ARN."""
+
+    region: str
+    name: str
+    arn: str
+
+    @property
+    def short_name(self) -> str:
+        """Return the name without ``acs/ecs/``."""
+        return self.name.removeprefix("acs/ecs/")
+
+
+@dataclass
+class Core:
+    """What every operation needs."""
+
+    settings: Settings
+    gateway: CloudGateway
+    db: Database
+    workflow: ApprovalWorkflow
+    clock: Callable[[], datetime] = utcnow
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    idempotency_ttl: timedelta = timedelta(hours=24)
+    follow_up_first_delay: float = 2.0
+    follow_up_max_delay: float = 15.0
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def access(self) -> AccessConfig:
+        """Return the policies in force."""
+        return self.workflow.access
+
+    @property
+    def rules(self) -> ApprovalConfig:
+        """Return the approval rules in force."""
+        return self.workflow.rules
+
+    def region(self, region: str = "") -> str:
+        """Return ``region`` if the bot manages it, the default region if empty."""
+        cloud = self.settings.cloud
+        if not region:
+            return cloud.default_region
+        if region not in cloud.regions:
+            raise InvalidInput(
+                f"Region {region!r} is not one the bot manages.",
+                field="region",
+                next_step=f"Use one of: {', '.join(cloud.regions)}.",
+            )
+        return region
+
+    def secret(self, name: str, region: str = "", *, field: str = "name") -> SecretRef:
+        """Validate a secret name typed with or without ``acs/ecs/`` and return its ref."""
+        full = full_secret_name(name, field=field)
+        where = self.region(region)
+        return SecretRef(where, full, secret_arn(where, self.settings.cloud.account_id, full))
+
+    def collection(self, region: str = "") -> str:
+        """Return the ARN of the secret collection of a region."""
+        return collection_arn(self.region(region), self.settings.cloud.account_id)
+
+    def instances_arn(self, region: str = "") -> str:
+        """Return the ARN the instance picker is authorized on."""
+        return f"acs:ecs:{self.region(region)}:{self.settings.cloud.account_id}:instance/*"
+
+
+def build_core(
+    settings: Settings,
+    *,
+    gateway: CloudGateway,
+    db: Database,
+    directory: ActorDirectory,
+    clock: Callable[[], datetime] = utcnow,
+) -> Core:
+    """Wire the core from the validated settings."""
+    workflow = ApprovalWorkflow(
+        db,
+        access=settings.policies,
+        rules=settings.approval_rules,
+        directory=directory,
+        clock=clock,
+    )
+    return Core(settings=settings, gateway=gateway, db=db, workflow=workflow, clock=clock)

@@ -1,0 +1,297 @@
+"""The path every mutating operation takes, in one place.
+
+    validate (the operation) -> idempotency -> authorize -> hold for approval?
+        -> pre-flight -> audit the intent -> cloud call -> record -> audit the outcome
+
+Operations build a ``Plan`` (the frozen ``ActionRequest`` that policies and approvals see,
+plus the pre-flight target and any custom value) and an ``Executor`` (the part after the
+gate, shared with the approval path). ``run_mutation`` does the rest. The audit fails
+closed: if the intent cannot be written, nothing is called. Dry runs decide and report,
+and change nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecs_secret_bot.commands.actor import Actor
+from ecs_secret_bot.commands.approval_requests import ActionRequest
+from ecs_secret_bot.commands.approval_rules import RouteKind
+from ecs_secret_bot.commands.core import Core
+from ecs_secret_bot.commands.errors import BotError, CloudError, Conflict, StorageError
+from ecs_secret_bot.commands.outcomes import (
+    DryRunReport,
+    HeldForApproval,
+    OperationResult,
+    decode,
+    encode,
+)
+from ecs_secret_bot.commands.preflight import run_preflight
+from ecs_secret_bot.commands.values import SecretValue, to_payload
+from ecs_secret_bot.storage import idempotency
+from ecs_secret_bot.storage.approvals import ApprovalRow
+from ecs_secret_bot.storage.audit import AuditEntry, append_audit
+
+__all__ = [
+    "Execution",
+    "Executor",
+    "Plan",
+    "audit",
+    "held_for_approval",
+    "run_cloud_step",
+    "run_mutation",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """A request cleared to run: directly, or after its approval."""
+
+    request: ActionRequest
+    requested_by: str
+    channel_id: str
+    approved_by: tuple[str, ...] = ()
+    approval_id: str = ""
+    reason: str = ""
+    """Why it may run: the deciding statement, or the approval rule and approvers."""
+    value: SecretValue | None = field(default=None, repr=False)
+
+
+Executor = Callable[[Core, Execution], Awaitable[OperationResult]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated mutating request."""
+
+    request: ActionRequest
+    cloud_call: str
+    """The call it makes, for dry runs, e.g. ``KMS RotateSecret SecretName=...``."""
+    instance_id: str = ""
+    """The instance to pre-flight (create, rotate), if any."""
+    value: SecretValue | None = field(default=None, repr=False)
+
+
+async def audit(
+    core: Core,
+    *,
+    actor: str,
+    request: ActionRequest,
+    channel_id: str,
+    decision: str,
+    reason: str,
+    outcome: str,
+    request_id: str = "",
+    approval_id: str = "",
+    detail: Mapping[str, Any] | None = None,
+    required: bool = True,
+) -> None:
+    """Append one audit entry; if ``required`` and it fails, raise so nothing goes ahead."""
+    entry = AuditEntry(
+        actor=actor,
+        action=request.action,
+        resource=request.resource,
+        channel_id=channel_id,
+        decision=decision,
+        reason=reason,
+        outcome=outcome,
+        request_id=request_id,
+        approval_id=approval_id,
+        detail=dict(detail or {}),
+    )
+    try:
+        await append_audit(core.db, entry, at=core.clock())
+    except Exception:
+        logger.exception("could not append to the audit log (%s %s)", request.action, outcome)
+        if required:
+            raise StorageError(
+                "The audit log could not be written, so nothing was done.",
+                path=str(core.db.path),
+                next_step="Ask an admin to check the bot's database; then try again.",
+            ) from None
+
+
+def held_for_approval(core: Core, row: ApprovalRow, *, actor: Actor) -> HeldForApproval:
+    """Describe a request waiting for approval, for the requester and the approval card."""
+    rule = core.rules.rule(row.rule)
+    return HeldForApproval(
+        approval_id=row.id,
+        action=row.action,
+        resource=row.resource,
+        region=row.region,
+        secret_name=row.secret_name,
+        rule=row.rule,
+        needs=rule.describe() if rule else "",
+        expires_at=row.expires_at,
+        announce_channel=core.rules.announce_channel(actor) or row.channel_id,
+        approvers=tuple(p for s in rule.approver_sets for p in s.approvers) if rule else (),
+        notify_dm=bool(rule and rule.notify_dm),
+        requested_by=row.requester,
+        reason=str(row.params.get("params", {}).get("reason", "")),
+    )
+
+
+async def _dry_run(core: Core, actor: Actor, plan: Plan) -> DryRunReport:
+    route = core.workflow.route(actor, plan.request)
+    lines: list[str] = []
+    if plan.instance_id:
+        try:
+            report = await run_preflight(core.gateway, plan.request.region, plan.instance_id)
+            lines = [f"{'ok' if c.ok else 'failed'}: {c.detail}" for c in report.checks]
+        except CloudError as exc:
+            lines = [f"failed: the pre-flight could not ask ECS ({exc.code or exc.user_message})"]
+    allowed = route.kind is not RouteKind.REFUSE
+    rule = route.rule.name if route.kind is RouteKind.HOLD and route.rule else ""
+    if not allowed:
+        summary = f"It would be refused: {route.decision.reason}."
+    elif rule:
+        summary = f"It would wait for approval ({route.reason}), then call {plan.cloud_call}."
+    elif any(line.startswith("failed") for line in lines):
+        summary = "It would stop at the pre-flight, before any KMS call."
+    else:
+        summary = f"It would call {plan.cloud_call}."
+    return DryRunReport(
+        action=plan.request.action,
+        resource=plan.request.resource,
+        region=plan.request.region,
+        secret_name=plan.request.secret_name,
+        allowed=allowed,
+        decision=route.decision.reason,
+        approval_rule=rule,
+        preflight=tuple(lines),
+        cloud_call=plan.cloud_call,
+        summary=summary + " Nothing was done.",
+    )
+
+
+async def run_mutation(
+    core: Core,
+    actor: Actor,
+    plan: Plan,
+    *,
+    execute: Executor,
+    dry_run: bool = False,
+    request_id: str = "",
+) -> OperationResult | HeldForApproval | DryRunReport:
+    """Authorize ``plan`` for ``actor``, hold it, or run it; the same request id runs once."""
+    if dry_run:
+        return await _dry_run(core, actor, plan)
+    key = f"{actor.principal}|{request_id}" if request_id else ""
+    if key:
+        first = await idempotency.claim_key(
+            core.db, key, now=core.clock(), ttl=core.idempotency_ttl
+        )
+        if not first:
+            stored = await idempotency.get_result(core.db, key)
+            if stored is not None:
+                return decode(dict(stored))  # type: ignore[no-any-return]
+            raise Conflict(
+                "This request is already being carried out.",
+                next_step="Wait for its answer instead of sending it again.",
+            )
+    try:
+        outcome = await _route_and_run(core, actor, plan, execute)
+    except BaseException:
+        if key:
+            await idempotency.release_key(core.db, key)
+        raise
+    if key:
+        await idempotency.store_result(core.db, key, encode(outcome))
+    return outcome
+
+
+async def _route_and_run(
+    core: Core, actor: Actor, plan: Plan, execute: Executor
+) -> OperationResult | HeldForApproval:
+    request = plan.request
+    route = core.workflow.route(actor, request)
+    if route.kind is RouteKind.REFUSE:
+        await audit(
+            core,
+            actor=actor.principal,
+            request=request,
+            channel_id=actor.channel_id,
+            decision="deny",
+            reason=route.decision.reason,
+            outcome="refused",
+        )
+        route.decision.raise_if_denied()
+    if route.kind is RouteKind.HOLD:
+        await audit(
+            core,
+            actor=actor.principal,
+            request=request,
+            channel_id=actor.channel_id,
+            decision="held",
+            reason=route.reason,
+            outcome="requested",
+        )
+        payload = to_payload(plan.value) if plan.value is not None else None
+        row = await core.workflow.open_request(actor, request, payload=payload)
+        await audit(
+            core,
+            actor=actor.principal,
+            request=request,
+            channel_id=actor.channel_id,
+            decision="held",
+            reason=route.reason,
+            outcome="pending approval",
+            approval_id=row.id,
+            required=False,
+        )
+        return held_for_approval(core, row, actor=actor)
+    return await execute(
+        core,
+        Execution(
+            request=request,
+            requested_by=actor.principal,
+            channel_id=actor.channel_id,
+            reason=route.decision.reason,
+            value=plan.value,
+        ),
+    )
+
+
+async def run_cloud_step(
+    core: Core,
+    execution: Execution,
+    call: Callable[[], Awaitable[OperationResult]],
+) -> OperationResult:
+    """Audit the intent (fail closed), run ``call``, and audit its outcome."""
+    approvers = ", ".join(execution.approved_by)
+    who = execution.requested_by + (f" (approved by {approvers})" if approvers else "")
+
+    async def note(outcome: str, *, required: bool, request_id: str = "") -> None:
+        await audit(
+            core,
+            actor=execution.requested_by,
+            request=execution.request,
+            channel_id=execution.channel_id,
+            decision="allow",
+            reason=execution.reason,
+            outcome=outcome,
+            request_id=request_id,
+            approval_id=execution.approval_id,
+            detail={"by": who, "params": dict(execution.request.params)},
+            required=required,
+        )
+
+    await note("started", required=True)
+    try:
+        result = await call()
+    except BotError as exc:
+        cloud = exc if isinstance(exc, CloudError) else None
+        code = cloud.code if cloud else type(exc).__name__
+        await note(
+            f"failed: {code}: {exc.user_message}",
+            required=False,
+            request_id=cloud.request_id if cloud else "",
+        )
+        raise
+    await note("executed", required=False, request_id=getattr(result, "request_id", ""))
+    return result

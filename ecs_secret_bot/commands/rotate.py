@@ -1,0 +1,319 @@
+"""Rotate a dynamic ECS secret now, with a KMS-generated value or a custom one, and follow it.
+
+A generated value goes through RotateSecret (authorized as ``kms:RotateSecret``); a custom
+value through PutSecretValue, the only call that carries a value (authorized as
+``kms:PutSecretValue`` with ``kms:CustomSecretValue`` = true). The KMS documentation lists
+PutSecretValue for generic secrets only: when KMS refuses it, the user is told so plainly,
+with the ways forward, and nothing falls back to a generated rotation.
+
+A rotation is done only when KMS reports its version as ACSCurrent: ``follow_rotation``
+watches it and records completed, failed or timed out, once, in storage. The custom value
+leaves this module only towards the cloud call and, encrypted, towards storage while an
+approval is pending.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import cast
+
+from ecs_secret_bot.commands.actor import Actor
+from ecs_secret_bot.commands.approval_requests import ActionRequest
+from ecs_secret_bot.commands.core import Core, SecretRef
+from ecs_secret_bot.commands.errors import (
+    BotError,
+    CloudClientError,
+    Conflict,
+    InvalidInput,
+    NotFound,
+)
+from ecs_secret_bot.commands.follow_up import RotationStatus, State, watch_rotation
+from ecs_secret_bot.commands.gateway import SecretDetail
+from ecs_secret_bot.commands.names import secret_arn
+from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RotateResult
+from ecs_secret_bot.commands.pipeline import (
+    Execution,
+    Plan,
+    audit,
+    run_cloud_step,
+    run_mutation,
+)
+from ecs_secret_bot.commands.preflight import run_preflight
+from ecs_secret_bot.commands.requests import RotateRequest
+from ecs_secret_bot.commands.values import (
+    PasswordValue,
+    SecretValue,
+    check_ecs_password,
+    ssh_key_value,
+)
+from ecs_secret_bot.storage import rotations
+from ecs_secret_bot.storage.rotations import RotationRow
+
+__all__ = [
+    "CustomValueRefused",
+    "FollowUp",
+    "describe_ecs_secret",
+    "execute_rotation",
+    "follow_rotation",
+    "rotate_secret",
+]
+
+ROTATE = "kms:RotateSecret"
+PUT_VALUE = "kms:PutSecretValue"
+
+
+class CustomValueRefused(CloudClientError):
+    """KMS did not take a custom value for an ECS secret through the API."""
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """How a followed rotation ended, and whether this caller is the one to report it."""
+
+    status: RotationStatus
+    rotation: RotationRow
+    reported_here: bool
+
+
+async def describe_ecs_secret(core: Core, ref: SecretRef) -> SecretDetail:
+    """Describe the secret; raise unless it is a dynamic ECS secret."""
+    detail = await core.gateway.describe_secret(ref.region, ref.name)
+    if detail.secret_type.upper() != "ECS" or detail.ecs is None:
+        raise InvalidInput(
+            f"{ref.short_name} is a {detail.secret_type or 'non-ECS'} secret, not a dynamic "
+            "ECS secret.",
+            field="name",
+            next_step="This bot manages dynamic ECS secrets (names starting acs/ecs/).",
+        )
+    return detail
+
+
+def _refuse_if_deleting(ref: SecretRef, detail: SecretDetail) -> None:
+    if detail.planned_delete_time is not None:
+        raise Conflict(
+            f"{ref.short_name} is scheduled for deletion on "
+            f"{detail.planned_delete_time:%Y-%m-%d %H:%M} UTC, so it cannot be rotated.",
+            next_step=f"Restore it first (/ecs-secret restore {ref.short_name}).",
+        )
+
+
+async def _custom_value(
+    core: Core, req: RotateRequest, ref: SecretRef, detail: SecretDetail
+) -> SecretValue:
+    """Check the custom value against the secret's kind and the instance's OS."""
+    assert detail.ecs is not None
+    sub_type = detail.ecs.sub_type
+    if req.custom_password and req.custom_private_key:
+        raise InvalidInput(
+            "Give either a password or a private key, not both.", field="custom_password"
+        )
+    user = await core.gateway.secret_user_name(ref.region, ref.name) or "root"
+    if sub_type == "Password":
+        if not req.custom_password:
+            raise InvalidInput(
+                f"{ref.short_name} holds a password: give a password, not a key.",
+                field="custom_password",
+            )
+        page = await core.gateway.describe_instances(
+            ref.region, instance_ids=[detail.ecs.instance_id], max_results=10
+        )
+        os_type = next((i.os_type for i in page.instances), "linux")
+        check_ecs_password(req.custom_password, os_type=os_type, field="custom_password")
+        return PasswordValue(user_name=user, password=req.custom_password)
+    if not req.custom_private_key:
+        raise InvalidInput(
+            f"{ref.short_name} holds an SSH key pair: give a PEM private key, not a password.",
+            field="custom_private_key",
+        )
+    return ssh_key_value(
+        user,
+        req.custom_private_key,
+        public_key=req.custom_public_key or None,
+        field="custom_private_key",
+        public_key_field="custom_public_key",
+    )
+
+
+async def rotate_secret(
+    req: RotateRequest, *, actor: Actor, core: Core
+) -> RotateResult | HeldForApproval | DryRunReport:
+    """Rotate the secret now (or hold the request for approval, or report a dry run)."""
+    ref = core.secret(req.name, req.region)
+    detail = await describe_ecs_secret(core, ref)
+    _refuse_if_deleting(ref, detail)
+    assert detail.ecs is not None
+    value = await _custom_value(core, req, ref, detail) if req.custom else None
+    action = PUT_VALUE if value is not None else ROTATE
+    request = ActionRequest(
+        action=action,
+        resource=ref.arn,
+        region=ref.region,
+        secret_name=ref.name,
+        params={
+            "instance_id": detail.ecs.instance_id,
+            "custom": value is not None,
+            "reason": req.reason,
+        },
+        request_keys={
+            "kms:CustomSecretValue": value is not None,
+            "kms:SecretSubType": detail.ecs.sub_type,
+        },
+    )
+    api = "PutSecretValue" if value is not None else "RotateSecret"
+    call = f"KMS {api} SecretName={ref.name} VersionId=<new> in {ref.region}"
+    if value is not None:
+        call += " SecretData=<the custom value, not shown>"
+    plan = Plan(request=request, cloud_call=call, instance_id=detail.ecs.instance_id, value=value)
+    return await run_mutation(
+        core,
+        actor,
+        plan,
+        execute=execute_rotation,
+        dry_run=req.dry_run,
+        request_id=req.request_id,
+    )  # type: ignore[return-value]
+
+
+async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
+    """Pre-flight, record, and trigger the rotation of a cleared request."""
+    request = ex.request
+    ref = SecretRef(request.region, request.secret_name, request.resource)
+    custom = bool(request.params.get("custom"))
+    if custom and ex.value is None:
+        raise Conflict(
+            "The custom value of this request is no longer stored, so it cannot run.",
+            next_step="Ask again with the value.",
+        )
+    detail = await describe_ecs_secret(core, ref)
+    _refuse_if_deleting(ref, detail)
+    assert detail.ecs is not None
+    instance_id = detail.ecs.instance_id
+    report = await run_preflight(core.gateway, ref.region, instance_id)
+    report.raise_if_failed()
+    now = core.clock()
+    version_id = f"bot-{uuid.uuid4().hex[:20]}"
+    row = await rotations.start_rotation(
+        core.db,
+        region=ref.region,
+        secret_name=ref.name,
+        version_id=version_id,
+        instance_id=instance_id,
+        custom=custom,
+        requested_by=ex.requested_by,
+        approved_by=ex.approved_by,
+        channel_id=ex.channel_id,
+        was_invalid=detail.automatic_rotation == "Invalid",
+        now=now,
+        deadline=now + core.settings.rotation.follow_up_timeout,
+    )
+
+    async def call() -> RotateResult:
+        if ex.value is not None:
+            try:
+                receipt = await core.gateway.put_secret_value(
+                    ref.region, ref.name, version_id=version_id, value=ex.value
+                )
+            except CloudClientError as exc:
+                if exc.code.startswith(("InvalidParameter", "Forbidden.", "UnsupportedOperation")):
+                    raise CustomValueRefused(
+                        f"KMS did not accept a custom value for {ref.short_name} through the "
+                        f"API ({exc.code}); nothing was changed.",
+                        code=exc.code,
+                        request_id=exc.request_id,
+                        status_code=exc.status_code,
+                        action="PutSecretValue",
+                        next_step=(
+                            f"Rotate with a KMS-generated value (/ecs-secret rotate "
+                            f"{ref.short_name}, without a custom value), or set the custom value "
+                            "in the KMS console (Rotate Immediately, Use Custom Secret)."
+                        ),
+                    ) from None
+                raise
+        else:
+            receipt = await core.gateway.rotate_secret(ref.region, ref.name, version_id=version_id)
+        return RotateResult(
+            region=ref.region,
+            secret_name=ref.name,
+            instance_id=instance_id,
+            instance_name=report.instance.name if report.instance else "",
+            version_id=version_id,
+            custom=custom,
+            request_id=receipt.request_id,
+            requested_by=ex.requested_by,
+            rotation_id=row.id,
+            deadline=row.deadline,
+            approved_by=ex.approved_by,
+        )
+
+    try:
+        result = await run_cloud_step(core, ex, call)
+    except BotError as exc:
+        await rotations.set_rotation_status(
+            core.db,
+            row.id,
+            expected=("starting",),
+            new="failed",
+            now=core.clock(),
+            reason=exc.user_message,
+        )
+        raise
+    await rotations.set_rotation_status(
+        core.db,
+        row.id,
+        expected=("starting",),
+        new="in_progress",
+        now=core.clock(),
+        request_id=result.request_id,
+    )
+    return result  # type: ignore[return-value]
+
+
+async def follow_rotation(rotation_id: int, *, core: Core) -> FollowUp:
+    """Watch a triggered rotation until it finishes; record and audit its end once."""
+    row = await rotations.get_rotation(core.db, rotation_id)
+    if row is None:
+        raise NotFound(f"There is no rotation {rotation_id}.")
+    if not row.active:
+        state = cast(State, row.status)
+        status = RotationStatus(state, row.region, row.secret_name, row.version_id, row.reason)
+        return FollowUp(status, row, reported_here=False)
+    status = await watch_rotation(
+        core.gateway,
+        row.region,
+        row.secret_name,
+        row.version_id,
+        deadline=row.deadline,
+        clock=core.clock,
+        sleep=core.sleep,
+        first_delay=core.follow_up_first_delay,
+        max_delay=core.follow_up_max_delay,
+        was_invalid=row.was_invalid,
+    )
+    won = await rotations.set_rotation_status(
+        core.db,
+        row.id,
+        expected=("starting", "in_progress"),
+        new=status.state,
+        now=core.clock(),
+        reason=status.reason,
+    )
+    if won:
+        await audit(
+            core,
+            actor=row.requested_by,
+            request=ActionRequest(
+                action=PUT_VALUE if row.custom else ROTATE,
+                resource=secret_arn(row.region, core.settings.cloud.account_id, row.secret_name),
+                region=row.region,
+                secret_name=row.secret_name,
+            ),
+            channel_id=row.channel_id,
+            decision="allow",
+            reason="rotation follow-up",
+            outcome=f"rotation {status.state}" + (f": {status.reason}" if status.reason else ""),
+            request_id=row.request_id,
+            required=False,
+        )
+    final = await rotations.get_rotation(core.db, row.id)
+    return FollowUp(status, final or row, reported_here=won)

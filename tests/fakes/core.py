@@ -1,0 +1,137 @@
+"""A real core for tests: settings from TOML, the sandbox cloud, SQLite under tmp_path.
+
+``CoreHarness`` builds the same ``Core`` a front end builds at start-up, from a TOML text
+(with the sandbox's endpoints filled in), a real database file and a directory of actors.
+Nothing is mocked: the gateway speaks HTTP to the sandbox, storage writes a real file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ecs_secret_bot.commands.actor import Actor
+from ecs_secret_bot.commands.core import Core, build_core
+from ecs_secret_bot.commands.gateway import AlibabaCloudGateway
+from ecs_secret_bot.config import parse_settings
+from ecs_secret_bot.sandbox import Sandbox
+from ecs_secret_bot.storage import open_database
+from fakes.cloud import REGIONS, fast_retry, sandbox_credential
+
+__all__ = ["ADMIN_POLICIES", "CoreHarness", "Directory", "actor"]
+
+ADMIN_POLICIES = """
+[[access.bindings]]
+principals = ["slack:user:UADMIN", "slack:usergroup:SSRE"]
+policies = ["AliyunKMSSecretAdminAccess"]
+
+[[access.bindings]]
+principals = ["slack:user:UREADER"]
+policies = ["AliyunKMSReadOnlyAccess"]
+
+[approval]
+channel = "CSECOPS"
+
+[[approval.rules]]
+name = "immediate-delete"
+actions = ["kms:DeleteSecret"]
+condition = { Bool = { "kms:ForceDeleteWithoutRecovery" = "true" } }
+approvers = ["slack:usergroup:SSEC"]
+min_approvals = 1
+expires_after = "2h"
+
+[[approval.rules]]
+name = "teammate-restore"
+actions = ["kms:RestoreSecret"]
+requesters = ["slack:user:*"]
+approvers = ["slack:usergroup:SSRE"]
+min_approvals = 1
+"""
+
+
+def actor(
+    user: str, *groups: str, channel_id: str = "CINC", channel_name: str = "inc-1234"
+) -> Actor:
+    """Return a Slack actor in a channel."""
+    return Actor(
+        principal=f"slack:user:{user}",
+        groups=frozenset(f"slack:usergroup:{g}" for g in groups),
+        channel_id=channel_id,
+        channel_name=channel_name,
+        team_id="T1",
+    )
+
+
+@dataclass
+class Directory:
+    """An ``ActorDirectory`` over a dict, filled by the test."""
+
+    actors: dict[str, Actor] = field(default_factory=dict)
+
+    def add(self, *actors: Actor) -> None:
+        for one in actors:
+            self.actors[one.principal] = one
+
+    async def lookup(self, principal: str) -> Actor | None:
+        return self.actors.get(principal)
+
+
+class Clock:
+    """A clock the test moves; starts at the real now so the sandbox agrees."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+@dataclass
+class CoreHarness:
+    """Everything a core test needs; ``close()`` it."""
+
+    core: Core
+    sandbox: Sandbox
+    directory: Directory
+    clock: Clock
+    db_path: Path
+
+    @classmethod
+    async def start(
+        cls, tmp_path: Path, sandbox: Sandbox, *, access_toml: str = ADMIN_POLICIES, extra: str = ""
+    ) -> CoreHarness:
+        text = f"""
+[cloud]
+default_region = "cn-hangzhou"
+regions = {list(REGIONS)!r}
+kms_endpoint = "{sandbox.url}"
+ecs_endpoint = "{sandbox.url}"
+
+[storage]
+path = "bot.db"
+
+[rotation]
+follow_up_timeout = "1m"
+{extra}
+{access_toml}
+"""
+        config = tmp_path / "bot.toml"
+        config.write_text(text, encoding="utf-8")
+        settings = parse_settings(tomllib.loads(text), source=config)
+        db = await open_database(settings.storage.path)
+        gateway = AlibabaCloudGateway(
+            settings.cloud, credential=sandbox_credential(), retry=fast_retry()
+        )
+        directory = Directory()
+        clock = Clock()
+        core = build_core(settings, gateway=gateway, db=db, directory=directory, clock=clock)
+        core = replace(core, follow_up_first_delay=0.02, follow_up_max_delay=0.1)
+        return cls(core, sandbox, directory, clock, settings.storage.path)
+
+    async def close(self) -> None:
+        await self.core.db.close()
