@@ -53,6 +53,7 @@ from ecs_secret_bot.storage.rotations import RotationRow
 __all__ = [
     "CustomValueRefused",
     "FollowUp",
+    "attach_rotation_message",
     "describe_ecs_secret",
     "execute_rotation",
     "follow_rotation",
@@ -317,3 +318,10 @@ async def follow_rotation(rotation_id: int, *, core: Core) -> FollowUp:
         )
     final = await rotations.get_rotation(core.db, row.id)
     return FollowUp(status, final or row, reported_here=won)
+
+
+async def attach_rotation_message(
+    rotation_id: int, *, channel_id: str, ts: str, core: Core
+) -> None:
+    """Remember the "rotation triggered" message, so its end can edit it in place."""
+    await rotations.set_rotation_message(core.db, rotation_id, channel_id=channel_id, ts=ts)
