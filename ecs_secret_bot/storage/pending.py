@@ -37,6 +37,7 @@ __all__ = [
     "record_pending_batch",
     "set_pending_message",
     "set_pending_status",
+    "unmark_reminder",
 ]
 
 PENDING_STATUSES = ("pending", "restored", "deleted", "unknown")
@@ -297,3 +298,10 @@ async def discard_intent(db: Database, pending_id: int) -> bool:
         (pending_id,),
     )
     return bool(rows)
+
+
+async def unmark_reminder(db: Database, pending_id: int, reminder: str) -> None:
+    """Forget that ``reminder`` was sent (its sending failed), so a later tick sends it."""
+    await db.fetchall(
+        "DELETE FROM pending_reminders WHERE pending_id = ? AND label = ?", (pending_id, reminder)
+    )

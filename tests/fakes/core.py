@@ -20,7 +20,7 @@ from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import open_database
 from fakes.cloud import REGIONS, fast_retry, sandbox_credential
 
-__all__ = ["ADMIN_POLICIES", "CoreHarness", "Directory", "actor"]
+__all__ = ["ADMIN_POLICIES", "Clock", "CoreHarness", "Directory", "actor"]
 
 ADMIN_POLICIES = """
 [[access.bindings]]
@@ -103,7 +103,13 @@ class CoreHarness:
 
     @classmethod
     async def start(
-        cls, tmp_path: Path, sandbox: Sandbox, *, access_toml: str = ADMIN_POLICIES, extra: str = ""
+        cls,
+        tmp_path: Path,
+        sandbox: Sandbox,
+        *,
+        access_toml: str = ADMIN_POLICIES,
+        extra: str = "",
+        clock: Clock | None = None,
     ) -> CoreHarness:
         text = f"""
 [cloud]
@@ -128,7 +134,7 @@ follow_up_timeout = "1m"
             settings.cloud, credential=sandbox_credential(), retry=fast_retry()
         )
         directory = Directory()
-        clock = Clock()
+        clock = clock or Clock()
         core = build_core(settings, gateway=gateway, db=db, directory=directory, clock=clock)
         core = replace(core, follow_up_first_delay=0.02, follow_up_max_delay=0.1)
         return cls(core, sandbox, directory, clock, settings.storage.path)

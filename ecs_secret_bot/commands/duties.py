@@ -1,0 +1,304 @@
+"""Background duties: what the bot does when nobody is typing.
+
+One ``tick`` does, in order: reminders before planned deletions; expiry of approval
+requests; a re-announcement of requests waiting too long; reconciliation of pending
+deletions with KMS (restored or deleted elsewhere, ``unknown`` rows left by a crash,
+deletions scheduled outside the bot); and the follow-up of rotations that nobody in this
+process is watching (after a restart). All state is in SQLite, every "done" is a
+compare-and-set, and only the holder of the ``duties`` lease runs a tick, so a restart
+neither drops nor repeats a duty and two processes on one database do each once.
+
+What people see goes through a ``Notifier`` (the Slack layer implements it). The clock is
+injected, so tests move time instead of sleeping. Never talks Slack; never decides policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from ecs_secret_bot.commands.core import Core
+from ecs_secret_bot.commands.durations import format_duration
+from ecs_secret_bot.commands.errors import CloudError
+from ecs_secret_bot.commands.rotate import FollowUp, follow_rotation
+from ecs_secret_bot.storage import idempotency, leases, pending, rotations
+from ecs_secret_bot.storage.approvals import ApprovalRow, list_approvals
+from ecs_secret_bot.storage.pending import PendingDeletion
+
+__all__ = ["DutyRunner", "Notifier", "TickReport"]
+
+logger = logging.getLogger(__name__)
+
+LEASE = "duties"
+
+
+class Notifier(Protocol):
+    """How duties reach people. The Slack layer implements it; every method may raise.
+
+    Example (a notifier that only logs)::
+
+        class LogNotifier:
+            async def remind(self, row: PendingDeletion, *, label: str) -> None:
+                logger.info("%s is deleted in %s", row.secret_name, label)
+            ...
+    """
+
+    async def remind(self, row: PendingDeletion, *, label: str) -> None:
+        """Remind the channel and the scheduler that ``row`` is deleted soon."""
+        ...
+
+    async def deletion_closed(self, row: PendingDeletion) -> None:
+        """Say that a pending deletion ended (restored elsewhere, or deleted)."""
+        ...
+
+    async def deletion_discovered(self, row: PendingDeletion) -> None:
+        """Say that a deletion scheduled outside the bot is now tracked."""
+        ...
+
+    async def approval_expired(self, row: ApprovalRow) -> None:
+        """Update the card of an expired request and tell its requester."""
+        ...
+
+    async def approval_stale(self, row: ApprovalRow) -> None:
+        """Re-announce a request that has waited too long, to its approvers."""
+        ...
+
+    async def rotation_finished(self, follow: FollowUp) -> None:
+        """Edit the "rotation triggered" message with how the rotation ended."""
+        ...
+
+
+@dataclass
+class TickReport:
+    """What one tick did (for logs, tests and the benchmark)."""
+
+    ran: bool = True
+    reminders: int = 0
+    expired: int = 0
+    reannounced: int = 0
+    closed: int = 0
+    discovered: int = 0
+    followed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DutyRunner:
+    """Runs the duties every ``interval`` while it holds the lease."""
+
+    core: Core
+    notifier: Notifier
+    owner: str
+    interval: timedelta = timedelta(seconds=30)
+    lease_ttl: timedelta = timedelta(seconds=90)
+    reconcile_every: timedelta = timedelta(minutes=10)
+    watching: set[int] = field(default_factory=set)
+    """Rotations this process already follows (the Slack layer adds the ones it starts)."""
+    _last_reconcile: datetime | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def tick(self) -> TickReport:
+        """Run every duty once, if this process holds (or takes) the lease."""
+        core = self.core
+        if not await leases.acquire_lease(
+            core.db, LEASE, owner=self.owner, now=core.clock(), ttl=self.lease_ttl
+        ):
+            return TickReport(ran=False)
+        report = TickReport()
+        for duty in (self._reminders, self._expiry, self._stale, self._reconcile, self._rotations):
+            try:
+                await duty(report)
+            except Exception as exc:  # one failing duty must not stop the others
+                logger.exception("background duty %s failed", duty.__name__)
+                report.errors.append(f"{duty.__name__}: {type(exc).__name__}")
+        return report
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick until ``stop`` is set; then release the lease and wait for follow-ups."""
+        try:
+            while not stop.is_set():
+                await self.tick()
+                try:
+                    await asyncio.wait_for(stop.wait(), self.interval.total_seconds())
+                except TimeoutError:
+                    pass
+        finally:
+            await leases.release_lease(self.core.db, LEASE, owner=self.owner)
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # reminders -------------------------------------------------------------------------
+
+    async def _reminders(self, report: TickReport) -> None:
+        core = self.core
+        now = core.clock()
+        windows = sorted(core.settings.reminders_before)  # the nearest first
+        labels = [format_duration(w) for w in windows]
+        for index, (window, label) in enumerate(zip(windows, labels, strict=True)):
+            due = await pending.due_for_reminder(core.db, now=now, within=window, reminder=label)
+            for row in due:
+                if not await pending.mark_reminder_sent(core.db, row.id, label, now=now):
+                    continue  # another runner took it
+                # A nearer reminder makes the farther ones moot: one message, not two.
+                for farther in labels[index + 1 :]:
+                    await pending.mark_reminder_sent(core.db, row.id, farther, now=now)
+                try:
+                    await self.notifier.remind(row, label=label)
+                except Exception:
+                    logger.exception(
+                        "reminder %s for %s failed; will retry", label, row.secret_name
+                    )
+                    await pending.unmark_reminder(core.db, row.id, label)
+                    raise
+                report.reminders += 1
+
+    # approvals -------------------------------------------------------------------------
+
+    async def _expiry(self, report: TickReport) -> None:
+        for row in await self.core.workflow.expire_due():
+            report.expired += 1
+            await self.notifier.approval_expired(row)
+
+    async def _stale(self, report: TickReport) -> None:
+        core = self.core
+        stale_after = core.rules.stale_after
+        if stale_after is None:
+            return
+        now = core.clock()
+        for row in await list_approvals(core.db, statuses=("pending",), limit=1000):
+            if not core.rules.is_stale(row.created_at, now=now):
+                continue
+            key = f"reannounce|{row.id}"
+            ttl = (row.expires_at - now) if row.expires_at else timedelta(days=30)
+            if not await idempotency.claim_key(
+                core.db, key, now=now, ttl=max(ttl, timedelta(hours=1))
+            ):
+                continue
+            try:
+                await self.notifier.approval_stale(row)
+            except Exception:
+                await idempotency.release_key(core.db, key)
+                raise
+            report.reannounced += 1
+
+    # reconciliation --------------------------------------------------------------------
+
+    async def _reconcile(self, report: TickReport) -> None:
+        core = self.core
+        now = core.clock()
+        if self._last_reconcile and now - self._last_reconcile < self.reconcile_every:
+            return
+        self._last_reconcile = now
+        for row in await pending.list_pending(core.db, limit=10_000):
+            await self._reconcile_row(row, report)
+        await self._discover(report)
+
+    async def _reconcile_row(self, row: PendingDeletion, report: TickReport) -> None:
+        core = self.core
+        now = core.clock()
+        try:
+            detail = await core.gateway.describe_secret(row.region, row.secret_name)
+        except CloudError as exc:
+            if exc.code != "Forbidden.ResourceNotFound":
+                report.errors.append(f"reconcile {row.secret_name}: {exc.code}")
+                return
+            when = "on its planned date" if now >= row.planned_delete_time else "early"
+            note = f"deleted {when} ({now:%Y-%m-%d %H:%M} UTC)"
+            if await pending.set_pending_status(
+                core.db, row.id, expected=("pending", "unknown"), new="deleted", now=now, note=note
+            ):
+                report.closed += 1
+                closed = await pending.get_pending(core.db, row.id)
+                if closed is not None:
+                    await self.notifier.deletion_closed(closed)
+            return
+        planned = detail.planned_delete_time
+        if planned is None:
+            if row.status == "unknown":
+                # The deletion this row announced never happened: drop the intent.
+                await pending.discard_intent(core.db, row.id)
+                return
+            if await pending.set_pending_status(
+                core.db,
+                row.id,
+                expected=("pending",),
+                new="restored",
+                now=now,
+                note="restored outside the bot (console or API)",
+            ):
+                report.closed += 1
+                closed = await pending.get_pending(core.db, row.id)
+                if closed is not None:
+                    await self.notifier.deletion_closed(closed)
+            return
+        if row.status == "unknown" or abs(planned - row.planned_delete_time) > timedelta(seconds=1):
+            await pending.set_pending_status(
+                core.db,
+                row.id,
+                expected=(row.status,),
+                new="pending",
+                now=now,
+                planned_delete_time=planned,
+            )
+
+    async def _discover(self, report: TickReport) -> None:
+        core = self.core
+        now = core.clock()
+        for region in core.settings.cloud.regions:
+            page_number, seen = 1, 0
+            while True:
+                page = await core.gateway.list_secrets(region, page=page_number, page_size=100)
+                for secret in page.secrets:
+                    if secret.planned_delete_time is None:
+                        continue
+                    if await pending.get_active_pending(core.db, region, secret.name):
+                        continue
+                    try:
+                        row = await pending.record_pending(
+                            core.db,
+                            region=region,
+                            secret_name=secret.name,
+                            scheduled_by="",
+                            channel_id=core.rules.channel or "",
+                            planned_delete_time=secret.planned_delete_time,
+                            now=now,
+                            note="scheduled outside the bot (console or API)",
+                        )
+                    except pending.AlreadyPending:
+                        continue
+                    report.discovered += 1
+                    await self.notifier.deletion_discovered(row)
+                seen += len(page.secrets)
+                if not page.secrets or seen >= page.total_count:
+                    break
+                page_number += 1
+
+    # rotations -------------------------------------------------------------------------
+
+    async def _rotations(self, report: TickReport) -> None:
+        for row in await rotations.active_rotations(self.core.db):
+            if row.id in self.watching:
+                continue
+            self.watching.add(row.id)
+            report.followed += 1
+            task = asyncio.create_task(self._follow(row.id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _follow(self, rotation_id: int) -> None:
+        try:
+            follow = await follow_rotation(rotation_id, core=self.core)
+            if follow.reported_here:
+                await self.notifier.rotation_finished(follow)
+        except Exception:
+            logger.exception("following rotation %s failed", rotation_id)
+        finally:
+            self.watching.discard(rotation_id)
+
+    async def settle(self) -> None:
+        """Wait for the rotation follow-ups this runner started (tests)."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,388 @@
+"""Background duties with a controlled clock, the sandbox cloud and real SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fakes.cloud import populate
+from fakes.core import ADMIN_POLICIES, Clock, CoreHarness, actor
+
+from ecs_secret_bot.commands.duties import DutyRunner
+from ecs_secret_bot.commands.outcomes import HeldForApproval, RotateResult
+from ecs_secret_bot.commands.requests import DeleteRequest, RotateRequest
+from ecs_secret_bot.commands.rotate import FollowUp, rotate_secret
+from ecs_secret_bot.sandbox import Sandbox
+from ecs_secret_bot.storage import open_database, payloads, pending
+from ecs_secret_bot.storage.approvals import ApprovalRow
+from ecs_secret_bot.storage.pending import PendingDeletion
+
+ADMIN = actor("UADMIN")
+
+
+@dataclass
+class RecordingNotifier:
+    """Records what the duties said; can be told to fail."""
+
+    said: list[tuple[str, str]] = field(default_factory=list)
+    fail_next: int = 0
+
+    def _note(self, kind: str, what: str) -> None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RuntimeError("slack is down")
+        self.said.append((kind, what))
+
+    async def remind(self, row: PendingDeletion, *, label: str) -> None:
+        self._note("remind", f"{row.secret_name} {label}")
+
+    async def deletion_closed(self, row: PendingDeletion) -> None:
+        self._note("closed", f"{row.secret_name} {row.status}: {row.note}")
+
+    async def deletion_discovered(self, row: PendingDeletion) -> None:
+        self._note("discovered", f"{row.secret_name}: {row.note}")
+
+    async def approval_expired(self, row: ApprovalRow) -> None:
+        self._note("expired", row.id)
+
+    async def approval_stale(self, row: ApprovalRow) -> None:
+        self._note("stale", row.id)
+
+    async def rotation_finished(self, follow: FollowUp) -> None:
+        self._note("rotation", f"{follow.rotation.secret_name} {follow.status.state}")
+
+    def kinds(self, kind: str) -> list[str]:
+        return [what for k, what in self.said if k == kind]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def sb(clock: Clock) -> AsyncIterator[Sandbox]:
+    sandbox = Sandbox(seed=False, rotation_delay=0.05, clock=clock)
+    await sandbox.start(port=0)
+    populate(sandbox)
+    for name in ("web-3-root", "db-1-root", "old-batch-root"):
+        sandbox.add_ecs_secret("cn-hangzhou", name, instance_id="i-web3")
+    try:
+        yield sandbox
+    finally:
+        await sandbox.stop()
+
+
+async def start(tmp_path: Path, sb: Sandbox, clock: Clock, **kw: str) -> CoreHarness:
+    return await CoreHarness.start(tmp_path, sb, clock=clock, **kw)
+
+
+@pytest.fixture
+async def h(tmp_path: Path, sb: Sandbox, clock: Clock) -> AsyncIterator[CoreHarness]:
+    harness = await start(tmp_path, sb, clock)
+    try:
+        yield harness
+    finally:
+        await harness.close()
+
+
+def runner(h: CoreHarness, notifier: RecordingNotifier, owner: str = "p1") -> DutyRunner:
+    return DutyRunner(h.core, notifier, owner=owner, reconcile_every=timedelta(0))
+
+
+async def schedule(h: CoreHarness, name: str, days: int) -> PendingDeletion:
+    """Schedule a deletion in KMS and record it, as the delete operation does."""
+    deleted = await h.core.gateway.delete_secret(
+        "cn-hangzhou", f"acs/ecs/{name}", recovery_window_days=days
+    )
+    assert deleted.planned_delete_time is not None
+    return await pending.record_pending(
+        h.core.db,
+        region="cn-hangzhou",
+        secret_name=f"acs/ecs/{name}",
+        scheduled_by="slack:user:UADMIN",
+        channel_id="CINC",
+        planned_delete_time=deleted.planned_delete_time,
+        now=h.clock(),
+    )
+
+
+async def test_each_reminder_is_sent_once_across_a_restart(
+    tmp_path: Path, sb: Sandbox, clock: Clock
+) -> None:
+    h = await start(tmp_path, sb, clock)
+    await schedule(h, "web-3-root", 7)
+    notes = RecordingNotifier()
+    await runner(h, notes).tick()
+    assert notes.kinds("remind") == []
+    clock.advance(timedelta(days=4, hours=12))  # 2.5 days left: the 3-day reminder
+    await runner(h, notes).tick()
+    await runner(h, notes).tick()
+    assert notes.kinds("remind") == ["acs/ecs/web-3-root 3d"]
+    await h.close()
+    # a restart: a new process, the same file
+    h = await start(tmp_path, sb, clock)
+    clock.advance(timedelta(minutes=2))  # the lease of p1 has not lapsed; p1 runs again
+    await runner(h, notes).tick()
+    assert notes.kinds("remind") == ["acs/ecs/web-3-root 3d"]
+    clock.advance(timedelta(days=2))  # half a day left: the 1-day reminder
+    await runner(h, notes).tick()
+    await runner(h, notes).tick()
+    assert notes.kinds("remind") == ["acs/ecs/web-3-root 3d", "acs/ecs/web-3-root 1d"]
+    await h.close()
+
+
+async def test_a_late_schedule_gets_only_the_nearest_reminder(h: CoreHarness, clock: Clock) -> None:
+    await schedule(h, "web-3-root", 7)
+    clock.advance(timedelta(days=6, hours=6))  # 18 hours left: both windows apply
+    notes = RecordingNotifier()
+    await runner(h, notes).tick()
+    await runner(h, notes).tick()
+    assert notes.kinds("remind") == ["acs/ecs/web-3-root 1d"]
+
+
+async def test_a_reminder_that_could_not_be_sent_is_sent_on_the_next_tick(
+    h: CoreHarness, clock: Clock
+) -> None:
+    await schedule(h, "web-3-root", 7)
+    clock.advance(timedelta(days=5))
+    notes = RecordingNotifier(fail_next=1)
+    report = await runner(h, notes).tick()
+    assert report.errors and notes.kinds("remind") == []
+    await runner(h, notes).tick()
+    assert notes.kinds("remind") == ["acs/ecs/web-3-root 3d"]
+
+
+async def test_only_the_lease_holder_runs_and_the_other_takes_over_when_it_lapses(
+    h: CoreHarness, clock: Clock
+) -> None:
+    await schedule(h, "web-3-root", 7)
+    clock.advance(timedelta(days=5))
+    first, second = RecordingNotifier(), RecordingNotifier()
+    one, two = runner(h, first, "p1"), runner(h, second, "p2")
+    assert (await one.tick()).ran
+    assert not (await two.tick()).ran
+    await schedule(h, "db-1-root", 7)
+    clock.advance(timedelta(seconds=30))
+    assert not (await two.tick()).ran  # p1's lease (90 s) still holds
+    clock.advance(timedelta(minutes=2))  # p1 died: its lease lapsed
+    assert (await two.tick()).ran
+    assert first.kinds("remind") == ["acs/ecs/web-3-root 3d"]
+    assert second.kinds("remind") == []  # db-1-root is 7 days out; nothing due twice
+
+
+async def test_reconciliation_closes_what_happened_elsewhere(
+    h: CoreHarness, sb: Sandbox, clock: Clock
+) -> None:
+    restored = await schedule(h, "web-3-root", 7)
+    early = await schedule(h, "db-1-root", 7)
+    late = await schedule(h, "old-batch-root", 7)
+    sb.restore_out_of_band("cn-hangzhou", "web-3-root")
+    sb.delete_out_of_band("cn-hangzhou", "db-1-root", force=True)
+    notes = RecordingNotifier()
+    await runner(h, notes).tick()
+    rows = {
+        r.id: r
+        for r in await pending.list_pending(h.core.db, statuses=("pending", "restored", "deleted"))
+    }
+    assert rows[restored.id].status == "restored"
+    assert "restored outside the bot" in rows[restored.id].note
+    assert rows[early.id].status == "deleted" and "deleted early" in rows[early.id].note
+    assert rows[late.id].status == "pending"
+    clock.advance(timedelta(days=7, minutes=1))  # past the planned time: KMS deleted it
+    await runner(h, notes).tick()
+    closed = await pending.get_pending(h.core.db, late.id)
+    assert closed is not None and closed.status == "deleted"
+    assert "on its planned date" in closed.note
+    assert len(notes.kinds("closed")) == 3
+
+
+async def test_unknown_rows_left_by_a_crash_are_resolved(h: CoreHarness, sb: Sandbox) -> None:
+    now = h.clock()
+    # the deletion happened, but the process died before recording KMS's answer
+    deleted = await h.core.gateway.delete_secret(
+        "cn-hangzhou", "acs/ecs/web-3-root", recovery_window_days=10
+    )
+    happened = await pending.record_pending(
+        h.core.db,
+        region="cn-hangzhou",
+        secret_name="acs/ecs/web-3-root",
+        scheduled_by="slack:user:UADMIN",
+        channel_id="CINC",
+        planned_delete_time=now + timedelta(days=7),
+        now=now,
+        status="unknown",
+    )
+    # the process died before the call: KMS never heard of it
+    never = await pending.record_pending(
+        h.core.db,
+        region="cn-hangzhou",
+        secret_name="acs/ecs/db-1-root",
+        scheduled_by="slack:user:UADMIN",
+        channel_id="CINC",
+        planned_delete_time=now + timedelta(days=7),
+        now=now,
+        status="unknown",
+    )
+    await runner(h, RecordingNotifier()).tick()
+    fixed = await pending.get_pending(h.core.db, happened.id)
+    assert fixed is not None and fixed.status == "pending"
+    assert deleted.planned_delete_time is not None
+    assert abs(fixed.planned_delete_time - deleted.planned_delete_time) < timedelta(seconds=1)
+    assert await pending.get_pending(h.core.db, never.id) is None
+
+
+async def test_deletions_scheduled_outside_the_bot_are_discovered_once(
+    h: CoreHarness, sb: Sandbox
+) -> None:
+    sb.delete_out_of_band("cn-hangzhou", "old-batch-root", planned=timedelta(days=20))
+    notes = RecordingNotifier()
+    await runner(h, notes).tick()
+    await runner(h, notes).tick()
+    assert notes.kinds("discovered") == [
+        "acs/ecs/old-batch-root: scheduled outside the bot (console or API)"
+    ]
+    [row] = await pending.list_pending(h.core.db)
+    assert row.channel_id == "CSECOPS"
+
+
+async def test_expired_approvals_are_closed_once_and_their_payload_erased(
+    h: CoreHarness, clock: Clock
+) -> None:
+    from ecs_secret_bot.commands.delete import delete_secret
+
+    held = await delete_secret(
+        DeleteRequest("web-3-root", immediately=True), actor=ADMIN, core=h.core
+    )
+    assert isinstance(held, HeldForApproval)
+    clock.advance(timedelta(hours=3))
+    notes = RecordingNotifier()
+    await runner(h, notes).tick()
+    await runner(h, notes).tick()
+    assert notes.kinds("expired") == [held.approval_id]
+    assert await payloads.read_payload(h.core.db, held.approval_id) is None
+
+
+async def test_a_stale_request_is_reannounced_once(
+    tmp_path: Path, sb: Sandbox, clock: Clock
+) -> None:
+    from ecs_secret_bot.commands.delete import delete_secret
+
+    policies = ADMIN_POLICIES.replace(
+        '[approval]\nchannel = "CSECOPS"', '[approval]\nchannel = "CSECOPS"\nstale_after = "30m"'
+    )
+    h = await start(tmp_path, sb, clock, access_toml=policies)
+    try:
+        held = await delete_secret(
+            DeleteRequest("web-3-root", immediately=True), actor=ADMIN, core=h.core
+        )
+        assert isinstance(held, HeldForApproval)
+        notes = RecordingNotifier()
+        await runner(h, notes).tick()
+        assert notes.kinds("stale") == []
+        clock.advance(timedelta(minutes=45))
+        await runner(h, notes).tick()
+        await runner(h, notes).tick()
+        assert notes.kinds("stale") == [held.approval_id]
+    finally:
+        await h.close()
+
+
+async def test_a_rotation_triggered_before_a_restart_is_still_reported(
+    tmp_path: Path, sb: Sandbox, clock: Clock
+) -> None:
+    sb.rotation_delay = 0.3
+    h = await start(tmp_path, sb, clock)
+    result = await rotate_secret(RotateRequest("web-3-root"), actor=ADMIN, core=h.core)
+    assert isinstance(result, RotateResult)
+    await h.close()  # the process stops before following it
+    h = await start(tmp_path, sb, clock)
+    try:
+        notes = RecordingNotifier()
+        duty = runner(h, notes)
+        report = await duty.tick()
+        assert report.followed == 1
+        await duty.tick()  # already being followed: not twice
+        await duty.settle()
+        assert notes.kinds("rotation") == ["acs/ecs/web-3-root completed"]
+    finally:
+        await h.close()
+
+
+async def test_the_database_is_shared_by_reopening(tmp_path: Path) -> None:
+    # two connections to one file see each other's leases (two processes in miniature)
+    path = tmp_path / "bot.db"
+    async with await open_database(path) as one, await open_database(path) as two:
+        from ecs_secret_bot.storage import leases
+
+        now = Clock()()
+        assert await leases.acquire_lease(
+            one, "duties", owner="a", now=now, ttl=timedelta(seconds=5)
+        )
+        assert not await leases.acquire_lease(
+            two, "duties", owner="b", now=now, ttl=timedelta(seconds=5)
+        )
+
+
+async def _wait_lines(path: Path, count: int, timeout: float = 15.0) -> list[str]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        lines = path.read_text().splitlines() if path.exists() else []
+        if len(lines) >= count:
+            return lines
+        await asyncio.sleep(0.05)
+    raise AssertionError(
+        f"expected {count} lines in {path}, got {path.read_text() if path.exists() else ''!r}"
+    )
+
+
+async def test_two_processes_send_each_reminder_once_and_fail_over(
+    tmp_path: Path, sb: Sandbox
+) -> None:
+    clock = Clock()
+    h = await start(tmp_path, sb, clock, extra='[reminders]\nbefore = ["8d", "3d"]')
+    for name in ("web-3-root", "db-1-root"):
+        await schedule(h, name, 7)
+    output = tmp_path / "sent.txt"
+    worker = Path(__file__).resolve().parents[1] / "fakes" / "duty_worker.py"
+
+    async def spawn(owner: str) -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(worker),
+            str(tmp_path / "bot.toml"),
+            owner,
+            str(output),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        assert (await asyncio.wait_for(proc.stdout.readline(), 20)).strip() == b"ready"
+        return proc
+
+    first = await spawn("A")
+    second: asyncio.subprocess.Process | None = None
+    try:
+        await _wait_lines(output, 2)  # A alone: it takes the lease and sends both
+        second = await spawn("B")
+        await asyncio.sleep(0.5)  # both tick; only the lease holder (A) runs the duties
+        first.kill()  # SIGKILL: no lease release, no goodbye
+        await first.wait()
+        await schedule(h, "old-batch-root", 7)
+        await _wait_lines(output, 3)  # B takes over once A's lease (1 s) lapses
+        await asyncio.sleep(0.5)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.returncode is None:
+                proc.terminate()
+                await proc.wait()
+        await h.close()
+    lines = output.read_text().splitlines()
+    sent = [line.split()[1] for line in lines]
+    assert sorted(sent) == ["acs/ecs/db-1-root", "acs/ecs/old-batch-root", "acs/ecs/web-3-root"]
+    assert [line.split()[0] for line in lines] == ["A", "A", "B"]  # the survivor took over
