@@ -1,0 +1,252 @@
+"""Delete a dynamic ECS secret: schedule it 7 to 30 days ahead, or delete it at once.
+
+Authorized as ``kms:DeleteSecret`` on the secret, with the request keys
+``kms:ForceDeleteWithoutRecovery`` (a bool: the configuration's ``Bool`` condition matches
+``"true"`` against it) and, for a scheduled deletion, ``kms:RecoveryWindowInDays`` (a
+number); ``kms:SecretSubType`` too. A secret already scheduled is refused, naming the date
+and the way back (restore).
+
+Crash safety, "the intent first, the outcome after": before DeleteSecret the pending
+deletion is recorded as ``unknown`` (planned time estimated); KMS's answer moves it to
+``pending`` (with KMS's PlannedDeleteTime) or ``deleted`` (immediate). A definite refusal
+(KMS answered with an error) discards the intent. No answer at all (a timeout or a broken
+connection: the request may have reached KMS, and may even still be in flight) leaves it
+``unknown``, because a DescribeSecret made at that moment cannot tell; so does a crash.
+Such a row is settled by reconciliation, or by the next deletion of the same secret once
+``SETTLE_AFTER`` has passed and KMS still shows the secret not scheduled.
+
+Never touches a secret value: a deletion does not change the credential on the instance.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+
+from ecs_secret_bot.commands.actor import Actor
+from ecs_secret_bot.commands.approval_requests import ActionRequest, when
+from ecs_secret_bot.commands.core import Core, SecretRef
+from ecs_secret_bot.commands.errors import BotError, CloudUnavailable, Conflict, InvalidInput
+from ecs_secret_bot.commands.gateway import SecretDetail
+from ecs_secret_bot.commands.outcomes import DeleteResult, DryRunReport, HeldForApproval
+from ecs_secret_bot.commands.pipeline import (
+    Execution,
+    Plan,
+    audit,
+    run_cloud_step,
+    run_mutation,
+)
+from ecs_secret_bot.commands.requests import DeleteRequest
+from ecs_secret_bot.commands.rotate import describe_ecs_secret
+from ecs_secret_bot.storage import pending
+from ecs_secret_bot.storage.pending import PendingDeletion
+
+__all__ = [
+    "DEFAULT_DAYS",
+    "MAX_DAYS",
+    "MIN_DAYS",
+    "SETTLE_AFTER",
+    "attach_deletion_message",
+    "delete_secret",
+    "execute_deletion",
+]
+
+logger = logging.getLogger(__name__)
+
+DELETE = "kms:DeleteSecret"
+MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 7, 30, 30
+SETTLE_AFTER = timedelta(minutes=2)
+"""How long an ``unknown`` intent may still be a call in flight (far above any timeout)."""
+
+
+def _days(req: DeleteRequest) -> int | None:
+    """Return the recovery window in days, or None for an immediate deletion."""
+    if req.immediately:
+        if req.days is not None:
+            raise InvalidInput(
+                "An immediate deletion has no recovery window: give --days or --now, not both.",
+                field="days",
+                next_step="Leave the days out to delete now, or drop --now to schedule it.",
+            )
+        return None
+    if req.days is None:
+        return DEFAULT_DAYS
+    if isinstance(req.days, bool) or not isinstance(req.days, int):
+        raise InvalidInput(
+            "The number of days must be a whole number.",
+            field="days",
+            next_step=f"Give {MIN_DAYS} to {MAX_DAYS}.",
+        )
+    if not MIN_DAYS <= req.days <= MAX_DAYS:
+        raise InvalidInput(
+            f"A deletion can be scheduled {MIN_DAYS} to {MAX_DAYS} days ahead, not {req.days}.",
+            field="days",
+            next_step=f"Give {MIN_DAYS} to {MAX_DAYS} days, or --now to delete at once.",
+        )
+    return req.days
+
+
+def _refuse_if_scheduled(ref: SecretRef, detail: SecretDetail) -> None:
+    if detail.planned_delete_time is not None:
+        raise Conflict(
+            f"{ref.short_name} is already scheduled for deletion on "
+            f"{when(detail.planned_delete_time)}.",
+            next_step=f"Restore it to keep it (/ecs-secret restore {ref.short_name}), or let "
+            "the deletion happen.",
+        )
+
+
+async def delete_secret(
+    req: DeleteRequest, *, actor: Actor, core: Core
+) -> DeleteResult | HeldForApproval | DryRunReport:
+    """Delete the secret (or hold the request for approval, or report a dry run)."""
+    days = _days(req)
+    ref = core.secret(req.name, req.region)
+    detail = await describe_ecs_secret(core, ref)
+    _refuse_if_scheduled(ref, detail)
+    assert detail.ecs is not None
+    keys: dict[str, object] = {
+        "kms:ForceDeleteWithoutRecovery": days is None,
+        "kms:SecretSubType": detail.ecs.sub_type,
+    }
+    if days is not None:
+        keys["kms:RecoveryWindowInDays"] = days
+    request = ActionRequest(
+        action=DELETE,
+        resource=ref.arn,
+        region=ref.region,
+        secret_name=ref.name,
+        params={
+            "immediately": days is None,
+            "days": days,
+            "instance_id": detail.ecs.instance_id,
+            "reason": req.reason,
+        },
+        request_keys=keys,
+    )
+    how = "ForceDeleteWithoutRecovery=true" if days is None else f"RecoveryWindowInDays={days}"
+    call = f"KMS DeleteSecret SecretName={ref.name} {how} in {ref.region}"
+    plan = Plan(request=request, cloud_call=call)
+    return await run_mutation(
+        core,
+        actor,
+        plan,
+        execute=execute_deletion,
+        dry_run=req.dry_run,
+        request_id=req.request_id,
+    )  # type: ignore[return-value]
+
+
+async def _clear_stale_row(core: Core, ref: SecretRef, row: PendingDeletion) -> None:
+    """Settle an active row that KMS (which shows the secret not scheduled) contradicts."""
+    now = core.clock()
+    if row.status == "pending":
+        # Restored outside the bot (console, API): KMS is the truth.
+        await pending.set_pending_status(
+            core.db,
+            row.id,
+            expected=("pending",),
+            new="restored",
+            now=now,
+            note="KMS showed it not scheduled: restored outside the bot",
+        )
+        return
+    if now - row.updated_at < SETTLE_AFTER:
+        raise Conflict(
+            f"An earlier deletion of {ref.short_name} (by {row.scheduled_by}, at "
+            f"{when(row.created_at)}) has no known outcome yet.",
+            next_step=f"Try again in a few minutes; /ecs-secret show {ref.short_name} says "
+            "whether KMS has it scheduled.",
+        )
+    # Long past any call in flight, and KMS shows no deletion: that attempt never took effect.
+    await pending.discard_intent(core.db, row.id)
+
+
+async def execute_deletion(core: Core, ex: Execution) -> DeleteResult:
+    """Re-check the secret, record the intent, delete, and record the outcome."""
+    request = ex.request
+    ref = SecretRef(request.region, request.secret_name, request.resource)
+    immediately = bool(request.params.get("immediately"))
+    days = None if immediately else int(request.params.get("days") or DEFAULT_DAYS)
+    detail = await describe_ecs_secret(core, ref)
+    _refuse_if_scheduled(ref, detail)
+    stale = await pending.get_active_pending(core.db, ref.region, ref.name)
+    if stale is not None:
+        await _clear_stale_row(core, ref, stale)
+    now = core.clock()
+    row = await pending.record_pending(
+        core.db,
+        region=ref.region,
+        secret_name=ref.name,
+        scheduled_by=ex.requested_by,
+        channel_id=ex.channel_id,
+        planned_delete_time=now + timedelta(days=days or 0),
+        now=now,
+        status="unknown",
+        note="immediate deletion requested" if immediately else f"deletion in {days} days",
+    )
+
+    async def call() -> DeleteResult:
+        deleted = await core.gateway.delete_secret(
+            ref.region, ref.name, recovery_window_days=days, force=immediately
+        )
+        return DeleteResult(
+            region=ref.region,
+            secret_name=ref.name,
+            immediately=immediately,
+            planned_delete_time=None if immediately else deleted.planned_delete_time,
+            pending_id=row.id,
+            request_id=deleted.request_id,
+            requested_by=ex.requested_by,
+            approved_by=ex.approved_by,
+        )
+
+    try:
+        result: DeleteResult = await run_cloud_step(core, ex, call)  # type: ignore[assignment]
+    except CloudUnavailable as exc:
+        if exc.status_code is not None:  # KMS answered: nothing was done
+            await pending.discard_intent(core.db, row.id)
+            raise
+        await audit(
+            core,
+            actor=ex.requested_by,
+            request=request,
+            channel_id=ex.channel_id,
+            decision="allow",
+            reason=ex.reason,
+            outcome=f"outcome unknown: pending deletion {row.id} kept as unknown to reconcile",
+            approval_id=ex.approval_id,
+            required=False,
+        )
+        raise CloudUnavailable(
+            f"KMS did not answer the deletion of {ref.short_name}, so it may or may not have "
+            "happened; the bot keeps it as an unknown outcome to check.",
+            code=exc.code,
+            request_id=exc.request_id,
+            action=exc.action,
+            next_step=f"In a few minutes, /ecs-secret show {ref.short_name} says whether KMS "
+            "has it scheduled; ask again only if it does not.",
+        ) from None
+    except BotError:
+        await pending.discard_intent(core.db, row.id)
+        raise
+    settled = await pending.set_pending_status(
+        core.db,
+        row.id,
+        expected=("unknown",),
+        new="deleted" if immediately else "pending",
+        now=core.clock(),
+        planned_delete_time=result.planned_delete_time,
+    )
+    if not settled:
+        logger.warning("pending deletion %s was settled by someone else meanwhile", row.id)
+    if result.planned_delete_time is None and not immediately:
+        stored = await pending.get_pending(core.db, row.id)
+        result = replace(result, planned_delete_time=stored.planned_delete_time if stored else None)
+    return result
+
+
+async def attach_deletion_message(pending_id: int, *, channel_id: str, ts: str, core: Core) -> None:
+    """Remember the message that announced the deletion, so its Restore button can be updated."""
+    await pending.set_pending_message(core.db, pending_id, channel_id=channel_id, ts=ts)

@@ -1,0 +1,106 @@
+"""Restore a dynamic ECS secret that is scheduled for deletion, before the date passes.
+
+Authorized as ``kms:RestoreSecret`` on the secret, with ``kms:SecretSubType``. With an
+opening approval rule (``teammate-restore``) a teammate who may not restore asks, and an
+approver's click restores it. A secret that is not scheduled for deletion gets a plain
+answer from DescribeSecret before any RestoreSecret call. After KMS restored it, the
+active pending-deletion row (``pending`` or ``unknown``) is closed as ``restored``, by
+compare-and-set, and the result names it so the front end can update its message.
+
+Never touches a secret value.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from ecs_secret_bot.commands.actor import Actor
+from ecs_secret_bot.commands.approval_requests import ActionRequest
+from ecs_secret_bot.commands.core import Core, SecretRef
+from ecs_secret_bot.commands.errors import Conflict
+from ecs_secret_bot.commands.gateway import SecretDetail
+from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RestoreResult
+from ecs_secret_bot.commands.pipeline import Execution, Plan, run_cloud_step, run_mutation
+from ecs_secret_bot.commands.requests import RestoreRequest
+from ecs_secret_bot.commands.rotate import describe_ecs_secret
+from ecs_secret_bot.storage import pending
+
+__all__ = ["execute_restore", "restore_secret"]
+
+logger = logging.getLogger(__name__)
+
+RESTORE = "kms:RestoreSecret"
+
+
+def _refuse_unless_scheduled(ref: SecretRef, detail: SecretDetail) -> None:
+    if detail.planned_delete_time is None:
+        raise Conflict(
+            f"{ref.short_name} is not scheduled for deletion; nothing to restore.",
+            next_step="/ecs-secret pending lists the secrets scheduled for deletion.",
+        )
+
+
+async def restore_secret(
+    req: RestoreRequest, *, actor: Actor, core: Core
+) -> RestoreResult | HeldForApproval | DryRunReport:
+    """Restore the secret (or hold the request for approval, or report a dry run)."""
+    ref = core.secret(req.name, req.region)
+    detail = await describe_ecs_secret(core, ref)
+    _refuse_unless_scheduled(ref, detail)
+    assert detail.ecs is not None
+    request = ActionRequest(
+        action=RESTORE,
+        resource=ref.arn,
+        region=ref.region,
+        secret_name=ref.name,
+        params={"instance_id": detail.ecs.instance_id, "reason": req.reason},
+        request_keys={"kms:SecretSubType": detail.ecs.sub_type},
+    )
+    plan = Plan(
+        request=request, cloud_call=f"KMS RestoreSecret SecretName={ref.name} in {ref.region}"
+    )
+    return await run_mutation(
+        core,
+        actor,
+        plan,
+        execute=execute_restore,
+        dry_run=req.dry_run,
+        request_id=req.request_id,
+    )  # type: ignore[return-value]
+
+
+async def execute_restore(core: Core, ex: Execution) -> RestoreResult:
+    """Re-check the secret, restore it, and close its pending deletion."""
+    request = ex.request
+    ref = SecretRef(request.region, request.secret_name, request.resource)
+    detail = await describe_ecs_secret(core, ref)
+    _refuse_unless_scheduled(ref, detail)
+
+    async def call() -> RestoreResult:
+        receipt = await core.gateway.restore_secret(ref.region, ref.name)
+        return RestoreResult(
+            region=ref.region,
+            secret_name=ref.name,
+            request_id=receipt.request_id,
+            requested_by=ex.requested_by,
+            pending_id=None,
+            approved_by=ex.approved_by,
+        )
+
+    result: RestoreResult = await run_cloud_step(core, ex, call)  # type: ignore[assignment]
+    row = await pending.get_active_pending(core.db, ref.region, ref.name)
+    if row is None:
+        return result
+    approvers = f" (approved by {', '.join(ex.approved_by)})" if ex.approved_by else ""
+    closed = await pending.set_pending_status(
+        core.db,
+        row.id,
+        expected=("pending", "unknown"),
+        new="restored",
+        now=core.clock(),
+        note=f"restored by {ex.requested_by}{approvers}",
+    )
+    if not closed:
+        logger.info("pending deletion %s was closed by someone else meanwhile", row.id)
+    return replace(result, pending_id=row.id)
