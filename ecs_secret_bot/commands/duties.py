@@ -140,12 +140,13 @@ class DutyRunner:
         labels = [format_duration(w) for w in windows]
         for index, (window, label) in enumerate(zip(windows, labels, strict=True)):
             due = await pending.due_for_reminder(core.db, now=now, within=window, reminder=label)
+            # A nearer reminder makes the farther ones moot: one message, not two.
+            won = await pending.claim_reminders(
+                core.db, [row.id for row in due], label, also=labels[index + 1 :], now=now
+            )
             for row in due:
-                if not await pending.mark_reminder_sent(core.db, row.id, label, now=now):
+                if row.id not in won:
                     continue  # another runner took it
-                # A nearer reminder makes the farther ones moot: one message, not two.
-                for farther in labels[index + 1 :]:
-                    await pending.mark_reminder_sent(core.db, row.id, farther, now=now)
                 try:
                     await self.notifier.remind(row, label=label)
                 except Exception:
