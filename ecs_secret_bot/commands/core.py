@@ -2,7 +2,8 @@
 
 ``Core`` is built once at start-up by a front end (the Slack app, the terminal) and passed
 to every operation: the settings, the cloud gateway, the database, the approval workflow
-(which holds the policies and rules) and a clock. Nothing here reads the environment.
+(which holds the policies and rules), a clock, and the instance directory (ECS instances
+cached briefly for the instance picker). Nothing here reads the environment.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ecs_secret_bot.commands.errors import InvalidInput
 from ecs_secret_bot.commands.gateway import CloudGateway
 from ecs_secret_bot.commands.names import collection_arn, full_secret_name, secret_arn
 from ecs_secret_bot.commands.policy import AccessConfig
+from ecs_secret_bot.commands.views_directory import InstanceDirectory
 from ecs_secret_bot.config import Settings
 from ecs_secret_bot.storage.db import Database
 
@@ -58,6 +60,8 @@ class Core:
     follow_up_first_delay: float = 2.0
     follow_up_max_delay: float = 15.0
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    instances: InstanceDirectory = field(default_factory=InstanceDirectory)
+    """ECS instances per region, cached briefly for the instance picker."""
 
     @property
     def access(self) -> AccessConfig:

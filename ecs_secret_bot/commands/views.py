@@ -1,0 +1,76 @@
+"""The read-only views of ``/ecs-secret``: list, show, pending, approvals, audit, whoami, help.
+
+The public surface the Slack app and the terminal call; each view lives in a ``views_*``
+module and is re-exported here:
+
+- ``views_secrets``: ``list_secrets`` (every region at once, one round trip per page depth);
+- ``views_detail``: ``show_secret`` and ``prepare_rotation`` (the rotate modal's summary);
+- ``views_activity``: ``list_pending``, ``list_approvals``, ``audit_view`` (from storage);
+- ``views_access``: ``whoami``, ``available_subcommands`` and ``Access``;
+- ``views_instances``: ``search_instances`` (the create modal's picker, cached per region).
+
+Every view authorizes first, as design.md's configuration semantics say, and raises
+``AccessDenied`` with the reason when the actor may not look. Results are frozen
+dataclasses with no Slack in them and never a secret value. Nothing here changes anything.
+"""
+
+from __future__ import annotations
+
+from ecs_secret_bot.commands.views_access import (
+    Access,
+    WhoAmI,
+    available_subcommands,
+    whoami,
+)
+from ecs_secret_bot.commands.views_activity import (
+    ApprovalItem,
+    ApprovalsListing,
+    AuditRow,
+    PendingListing,
+    PendingRow,
+    audit_view,
+    list_approvals,
+    list_pending,
+)
+from ecs_secret_bot.commands.views_detail import (
+    ActiveRotation,
+    PendingInfo,
+    SecretView,
+    prepare_rotation,
+    show_secret,
+)
+from ecs_secret_bot.commands.views_directory import InstanceDirectory
+from ecs_secret_bot.commands.views_instances import InstanceOption, search_instances
+from ecs_secret_bot.commands.views_secrets import (
+    RegionListing,
+    SecretListing,
+    SecretRow,
+    list_secrets,
+)
+
+__all__ = [
+    "Access",
+    "ActiveRotation",
+    "ApprovalItem",
+    "ApprovalsListing",
+    "AuditRow",
+    "InstanceDirectory",
+    "InstanceOption",
+    "PendingInfo",
+    "PendingListing",
+    "PendingRow",
+    "RegionListing",
+    "SecretListing",
+    "SecretRow",
+    "SecretView",
+    "WhoAmI",
+    "audit_view",
+    "available_subcommands",
+    "list_approvals",
+    "list_pending",
+    "list_secrets",
+    "prepare_rotation",
+    "search_instances",
+    "show_secret",
+    "whoami",
+]
