@@ -20,7 +20,6 @@ Never touches a secret value: a deletion does not change the credential on the i
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from datetime import timedelta
 
@@ -51,8 +50,6 @@ __all__ = [
     "delete_secret",
     "execute_deletion",
 ]
-
-logger = logging.getLogger(__name__)
 
 DELETE = "kms:DeleteSecret"
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 7, 30, 30
@@ -231,6 +228,8 @@ async def execute_deletion(core: Core, ex: Execution) -> DeleteResult:
     except BotError:
         await pending.discard_intent(core.db, row.id)
         raise
+    if not immediately and result.planned_delete_time is None:  # unreadable: keep the estimate
+        result = replace(result, planned_delete_time=row.planned_delete_time)
     settled = await pending.set_pending_status(
         core.db,
         row.id,
@@ -239,12 +238,31 @@ async def execute_deletion(core: Core, ex: Execution) -> DeleteResult:
         now=core.clock(),
         planned_delete_time=result.planned_delete_time,
     )
-    if not settled:
-        logger.warning("pending deletion %s was settled by someone else meanwhile", row.id)
-    if result.planned_delete_time is None and not immediately:
-        stored = await pending.get_pending(core.db, row.id)
-        result = replace(result, planned_delete_time=stored.planned_delete_time if stored else None)
+    if not settled and await pending.get_pending(core.db, row.id) is None:
+        # Reconciliation dropped the intent while the call ran: record what KMS answered.
+        result = replace(result, pending_id=await _record_again(core, ex, result, row))
     return result
+
+
+async def _record_again(
+    core: Core, ex: Execution, result: DeleteResult, intent: PendingDeletion
+) -> int:
+    """Record the deletion KMS confirmed after its intent row disappeared."""
+    now = core.clock()
+    try:
+        row = await pending.record_pending(
+            core.db,
+            region=result.region,
+            secret_name=result.secret_name,
+            scheduled_by=ex.requested_by,
+            channel_id=ex.channel_id,
+            planned_delete_time=result.planned_delete_time or intent.planned_delete_time,
+            now=now,
+            status="deleted" if result.immediately else "pending",
+        )
+    except pending.AlreadyPending as exc:
+        return exc.existing.id
+    return row.id
 
 
 async def attach_deletion_message(pending_id: int, *, channel_id: str, ts: str, core: Core) -> None:
