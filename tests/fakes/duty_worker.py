@@ -25,6 +25,9 @@ from fakes.cloud import fast_retry, sandbox_credential  # noqa: E402
 from fakes.core import Directory  # noqa: E402
 
 
+__all__ = ["FileNotifier", "main"]
+
+
 class FileNotifier:
     def __init__(self, owner: str, output: Path) -> None:
         self.owner = owner
