@@ -33,6 +33,7 @@ from ecs_secret_bot.commands.pipeline import (
     Execution,
     Plan,
     audit,
+    earlier_answer,
     run_cloud_step,
     run_mutation,
 )
@@ -100,6 +101,8 @@ async def delete_secret(
     """Delete the secret (or hold the request for approval, or report a dry run)."""
     days = _days(req)
     ref = core.secret(req.name, req.region)
+    if not req.dry_run and (earlier := await earlier_answer(core, actor, req.request_id)):
+        return earlier  # type: ignore[return-value]
     detail = await describe_ecs_secret(core, ref)
     _refuse_if_scheduled(ref, detail)
     assert detail.ecs is not None

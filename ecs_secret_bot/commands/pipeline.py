@@ -40,6 +40,7 @@ __all__ = [
     "Executor",
     "Plan",
     "audit",
+    "earlier_answer",
     "held_for_approval",
     "run_cloud_step",
     "run_mutation",
@@ -169,6 +170,24 @@ async def _dry_run(core: Core, actor: Actor, plan: Plan) -> DryRunReport:
     )
 
 
+def _idempotency_key(actor: Actor, request_id: str) -> str:
+    return f"{actor.principal}|{request_id}" if request_id else ""
+
+
+async def earlier_answer(
+    core: Core, actor: Actor, request_id: str
+) -> OperationResult | HeldForApproval | None:
+    """Return the stored answer of a request id that already ran, or None.
+
+    An operation whose checks depend on the secret's state (delete refuses a secret already
+    scheduled, restore one that is not) asks this first, so a repeat gets the first answer
+    rather than a refusal caused by the first request itself.
+    """
+    key = _idempotency_key(actor, request_id)
+    stored = await idempotency.get_result(core.db, key) if key else None
+    return decode(dict(stored)) if stored is not None else None
+
+
 async def run_mutation(
     core: Core,
     actor: Actor,
@@ -181,7 +200,7 @@ async def run_mutation(
     """Authorize ``plan`` for ``actor``, hold it, or run it; the same request id runs once."""
     if dry_run:
         return await _dry_run(core, actor, plan)
-    key = f"{actor.principal}|{request_id}" if request_id else ""
+    key = _idempotency_key(actor, request_id)
     if key:
         first = await idempotency.claim_key(
             core.db, key, now=core.clock(), ttl=core.idempotency_ttl

@@ -21,7 +21,13 @@ from ecs_secret_bot.commands.core import Core, SecretRef
 from ecs_secret_bot.commands.errors import Conflict
 from ecs_secret_bot.commands.gateway import SecretDetail
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RestoreResult
-from ecs_secret_bot.commands.pipeline import Execution, Plan, run_cloud_step, run_mutation
+from ecs_secret_bot.commands.pipeline import (
+    Execution,
+    Plan,
+    earlier_answer,
+    run_cloud_step,
+    run_mutation,
+)
 from ecs_secret_bot.commands.requests import RestoreRequest
 from ecs_secret_bot.commands.rotate import describe_ecs_secret
 from ecs_secret_bot.storage import pending
@@ -46,6 +52,8 @@ async def restore_secret(
 ) -> RestoreResult | HeldForApproval | DryRunReport:
     """Restore the secret (or hold the request for approval, or report a dry run)."""
     ref = core.secret(req.name, req.region)
+    if not req.dry_run and (earlier := await earlier_answer(core, actor, req.request_id)):
+        return earlier  # type: ignore[return-value]
     detail = await describe_ecs_secret(core, ref)
     _refuse_unless_scheduled(ref, detail)
     assert detail.ecs is not None
