@@ -96,7 +96,7 @@ async def assert_nowhere(h: CoreHarness, caplog: pytest.LogCaptureFixture, *cana
                 if path.exists():
                     assert canary.encode() not in path.read_bytes()
     finally:
-        h.core.db = await open_database(h.db_path)
+        h.core.db = h.core.workflow.db = await open_database(h.db_path)
 
 
 async def test_a_password_secret_is_created_and_the_password_goes_only_to_kms(
