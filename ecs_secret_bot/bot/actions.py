@@ -1,0 +1,211 @@
+"""Buttons and pickers: Approve / Deny, Restore, the delete confirmation, the custom-value
+switch, the instance picker's options, App Home's refresh.
+
+Every handler acks first. A click carries ids only (an approval id, a secret name and
+region); who clicked comes from the verified payload, and the core re-authorizes the
+click as if it were a new request. A click that changes nothing (not an approver, a
+second vote, too late) gets an ephemeral explanation and leaves the message as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+
+from ecs_secret_bot.bot.announce import (
+    announce,
+    announce_result,
+    result_channel,
+    update_card,
+)
+from ecs_secret_bot.bot.errors import describe, where_of
+from ecs_secret_bot.bot.home import publish_home
+from ecs_secret_bot.bot.ids import Action, Block
+from ecs_secret_bot.bot.metadata import ModalMeta, state_values
+from ecs_secret_bot.bot.replies import Posted, Where, post, tell, update
+from ecs_secret_bot.bot.services import BotServices
+from ecs_secret_bot.bot.submissions import outcome_notice
+from ecs_secret_bot.bot.views.blocks import context as note
+from ecs_secret_bot.bot.views.blocks import esc, mention, plain, short_name
+from ecs_secret_bot.bot.views.modals import notice_modal, toggle_custom
+from ecs_secret_bot.commands import views
+from ecs_secret_bot.commands.actor import Actor
+from ecs_secret_bot.commands.approval_requests import VoteResult
+from ecs_secret_bot.commands.approve import ApprovalStep, approve_request, deny_request
+from ecs_secret_bot.commands.delete import delete_secret
+from ecs_secret_bot.commands.errors import BotError
+from ecs_secret_bot.commands.outcomes import RestoreResult
+from ecs_secret_bot.commands.requests import DeleteRequest, RestoreRequest
+from ecs_secret_bot.commands.restore import restore_secret
+
+__all__ = ["register_actions"]
+
+logger = logging.getLogger(__name__)
+
+OPTIONS_BUDGET = 2.0
+_QUIET = (VoteResult.REFUSED, VoteResult.DUPLICATE)
+
+
+def _action(body: dict[str, Any]) -> dict[str, Any]:
+    found = body.get("actions") or [{}]
+    return found[0] if isinstance(found[0], dict) else {}
+
+
+def _message_ref(body: dict[str, Any]) -> Posted | None:
+    container = body.get("container") or {}
+    if container.get("type") == "message" and container.get("message_ts"):
+        return Posted(str(container.get("channel_id", "")), str(container["message_ts"]))
+    return None
+
+
+async def _after_vote(services: BotServices, step: ApprovalStep, clicker: Where) -> None:
+    """Update the card, tell the clicker and the requester, post what ran."""
+    client, row = services.client, step.approval
+    if step.vote.result in _QUIET:
+        await tell(client, clicker, step.vote.message)
+        return
+    outcome = f"Could not run: {step.error.user_message}" if step.error else ""
+    await update_card(services, row, outcome)
+    await tell(client, clicker, step.vote.message)
+    if step.result is not None:
+        channel = result_channel(row.channel_id, row.requester.rsplit(":", 1)[-1])
+        await announce_result(services, step.result, channel=channel, asker=None)
+    if step.vote.result in (VoteResult.RECORDED, VoteResult.CLOSED):
+        return
+    requester = row.requester.rsplit(":", 1)[-1]
+    name = esc(short_name(row.secret_name))
+    said = {
+        VoteResult.APPROVED: f"approved by {', '.join(mention(p) for p in row.approved_by)}",
+        VoteResult.DENIED: f"denied by {mention(clicker_principal(clicker))}",
+        VoteResult.WITHDRAWN: "withdrawn",
+        VoteResult.EXPIRED: "expired",
+    }.get(step.vote.result, str(step.vote.result))
+    text = f"Your request on `{name}` ({row.region}) was {said}."
+    if step.error is not None:
+        text += f" It could not run: {describe(step.error)}"
+    elif step.result is not None:
+        text += " It has run; the channel has the details."
+    await post(client, requester, text)
+
+
+def clicker_principal(where: Where) -> str:
+    """Return the principal of the person who clicked."""
+    return f"slack:user:{where.user_id}"
+
+
+def register_actions(app: AsyncApp, services: BotServices) -> None:
+    """Handle every button and picker."""
+    client = services.client
+    core = services.core
+
+    @app.action(Action.APPROVE)
+    @app.action(Action.DENY)
+    async def on_vote(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await ack()
+        action = _action(body)
+        vote = approve_request if action.get("action_id") == Action.APPROVE else deny_request
+        step = await vote(str(action.get("value") or ""), actor=context["actor"], core=core)
+        await _after_vote(services, step, where_of(body))
+
+    @app.action(Action.RESTORE)
+    async def on_restore(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await ack()
+        actor: Actor = context["actor"]
+        try:
+            ids = json.loads(str(_action(body).get("value") or ""))
+            name, region = str(ids["n"]), str(ids["r"])
+        except (ValueError, KeyError, TypeError):
+            raise BotError(
+                "This Restore button is damaged.", next_step="Use /ecs-secret restore <name>."
+            ) from None
+        stamp = str(_action(body).get("action_ts") or "")
+        request = RestoreRequest(name, region=region, request_id=f"restore:{name}:{stamp}")
+        where = where_of(body)
+        outcome = await restore_secret(request, actor=actor, core=core)
+        await announce(services, outcome, actor=actor, where=where)
+        message = _message_ref(body)
+        if isinstance(outcome, RestoreResult) and message is not None:
+            blocks = [
+                b
+                for b in (body.get("message") or {}).get("blocks", [])
+                if b.get("type") != "actions"
+            ]
+            blocks.append(note(f"Restored by {mention(actor.principal)}."))
+            text = f"Secret `{esc(short_name(name))}` was restored by {mention(actor.principal)}."
+            await update(client, message, text, blocks[:50])
+        if body.get("view", {}).get("type") == "home":
+            await publish_home(services, actor)
+
+    @app.action(Action.DELETE_GO)
+    async def on_delete_go(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await ack()
+        view = body.get("view") or {}
+        meta = ModalMeta.load(view.get("private_metadata"))
+        request = DeleteRequest(
+            meta.name,
+            days=None if meta.now else (meta.days or 30),
+            immediately=meta.now,
+            region=meta.region,
+            reason=meta.reason,
+            request_id=f"view:{view.get('id', '')}",
+        )
+        actor: Actor = context["actor"]
+        try:
+            outcome = await delete_secret(request, actor=actor, core=core)
+        except BotError as exc:
+            await client.views_update(
+                view_id=view["id"], view=notice_modal("Not deleted", describe(exc))
+            )
+            return
+        await client.views_update(
+            view_id=view["id"], view=notice_modal("Delete secret", outcome_notice(outcome))
+        )
+        await announce(
+            services, outcome, actor=actor, where=Where(actor.user_id, channel_id=meta.channel_id)
+        )
+
+    @app.action(Action.USE_CUSTOM)
+    async def on_switch(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        view = body.get("view") or {}
+        meta = ModalMeta.load(view.get("private_metadata"))
+        on = "custom" in (state_values(view).get(Block.USE_CUSTOM) or [])
+        meta = ModalMeta(**{**meta.__dict__, "custom": on})
+        await client.views_update(
+            view_id=view["id"], hash=view.get("hash"), view=toggle_custom(view, meta)
+        )
+
+    @app.options(Action.INSTANCE)
+    async def on_instances(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        view = body.get("view") or {}
+        region = str(
+            state_values(view).get(Block.REGION)
+            or ModalMeta.load(view.get("private_metadata")).region
+        )
+        query = str(body.get("value") or "")[:100]
+        try:
+            found = await asyncio.wait_for(
+                views.search_instances(region, query, actor=context["actor"], core=core),
+                OPTIONS_BUDGET,
+            )
+        except (BotError, TimeoutError) as exc:
+            reason = (
+                describe(exc) if isinstance(exc, BotError) else "ECS is slow; type to search again."
+            )
+            logger.info("instance picker: %s", type(exc).__name__)
+            await ack(options=[{"text": plain(reason[:75], 75), "value": "none"}])
+            return
+        await ack(
+            options=[
+                {"text": plain(o.label, 75), "value": o.instance_id[:150]} for o in found[:100]
+            ]
+        )
+
+    @app.action(Action.HOME_REFRESH)
+    async def on_refresh(ack: AsyncAck, context: AsyncBoltContext) -> None:
+        await ack()
+        await publish_home(services, context["actor"])

@@ -1,0 +1,42 @@
+"""The app factory: ``build_app(slack, services) -> AsyncApp``, wired and nothing else.
+
+The Web API client is injected (``services.client``, aimed at ``SLACK_API_URL``), so tests
+point the whole app at a loopback fake. Middleware order: bolt's own (signature, URL
+verification, self events), then event de-duplication, then the ``Actor``; then the
+listeners of each surface; and the one error handler.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncApp
+
+from ecs_secret_bot.bot.actions import register_actions
+from ecs_secret_bot.bot.errors import register_error_handler
+from ecs_secret_bot.bot.home import register_home
+from ecs_secret_bot.bot.middleware import actor_middleware, event_dedup_middleware
+from ecs_secret_bot.bot.services import BotServices, SlackSettings
+from ecs_secret_bot.bot.slash import register_slash
+from ecs_secret_bot.bot.submissions import register_submissions
+
+__all__ = ["build_app"]
+
+
+def build_app(slack: SlackSettings, services: BotServices) -> AsyncApp:
+    """Return the Slack app for ``services``; HTTP and Socket Mode serve the same app."""
+    app = AsyncApp(
+        client=services.client,
+        signing_secret=slack.signing_secret or "socket-mode-has-no-signing-secret",
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+        logger=logging.getLogger("ecs_secret_bot.bolt"),
+    )
+    app.use(event_dedup_middleware(services))
+    app.use(actor_middleware(services))
+    register_error_handler(app, services)
+    register_slash(app, services)
+    register_submissions(app, services)
+    register_actions(app, services)
+    register_home(app, services)
+    return app

@@ -1,0 +1,237 @@
+"""Who a Slack user is, from Slack itself: ``users.info`` and ``usergroups.users.list``.
+
+Owns ``SlackDirectory``: short-lived caches (one request in flight per key, so fifty
+commands arriving together make one call) of user records, user-group members and
+channel names, and the ``Actor`` built from them. It implements the core's
+``ActorDirectory``. Never decides what a group may do; it only says who is in it.
+
+A group membership that cannot be read counts as empty (fewer rights, never more), and is
+not cached, so the next request tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from ecs_secret_bot.commands.actor import Actor
+from ecs_secret_bot.commands.errors import BotError
+from ecs_secret_bot.config import Settings
+
+__all__ = ["TTLCache", "SlackDirectory", "UserFacts", "usergroup_ids"]
+
+logger = logging.getLogger(__name__)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+USER_PREFIX = "slack:user:"
+GROUP_PREFIX = "slack:usergroup:"
+
+
+class TTLCache(Generic[K, V]):
+    """A dict whose entries expire; concurrent misses of one key share one load."""
+
+    def __init__(self, ttl: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._values: dict[K, tuple[float, V]] = {}
+        self._loading: dict[K, asyncio.Future[V]] = {}
+
+    async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        """Return the cached value of ``key``, loading it (once) when missing or stale."""
+        hit = self._values.get(key)
+        if hit is not None and hit[0] > self._clock():
+            return hit[1]
+        running = self._loading.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            value = await load()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        else:
+            self._values[key] = (self._clock() + self.ttl, value)
+            future.set_result(value)
+            return value
+        finally:
+            self._loading.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._values.clear()
+
+
+@dataclass(frozen=True)
+class UserFacts:
+    """What ``users.info`` says about a person."""
+
+    user_id: str
+    name: str
+    timezone: str
+    is_guest: bool
+    is_bot: bool
+    is_deleted: bool
+    team_id: str = ""
+
+
+def usergroup_ids(settings: Settings) -> tuple[str, ...]:
+    """Return the user-group ids the configuration names (bindings, approvers, requesters)."""
+    principals: list[str] = []
+    for binding in settings.policies.bindings:
+        principals.extend(binding.principals)
+    for rule in settings.approval_rules.rules:
+        principals.extend(rule.requesters or ())
+        for approver_set in rule.approver_sets:
+            principals.extend(approver_set.approvers)
+    ids = {
+        p.removeprefix(GROUP_PREFIX)
+        for p in principals
+        if p.startswith(GROUP_PREFIX) and not any(c in p for c in "*?")
+    }
+    return tuple(sorted(ids))
+
+
+class SlackDirectory:
+    """Users, user groups and channel names from the Web API, cached briefly."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        group_ids: Iterable[str] = (),
+        ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.group_ids = tuple(group_ids)
+        self._users: TTLCache[str, UserFacts | None] = TTLCache(ttl, clock=clock)
+        self._groups: TTLCache[str, frozenset[str]] = TTLCache(ttl, clock=clock)
+        self._channels: TTLCache[str, str] = TTLCache(ttl * 10, clock=clock)
+
+    async def user(self, user_id: str) -> UserFacts | None:
+        """Return what Slack says about ``user_id``, or None if Slack does not know it."""
+        return await self._users.get(user_id, lambda: self._load_user(user_id))
+
+    async def _load_user(self, user_id: str) -> UserFacts | None:
+        try:
+            reply = await self.client.users_info(user=user_id)
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("user_not_found", "account_inactive"):
+                return None
+            raise BotError(
+                f"Slack did not tell me who you are ({exc.response.get('error')}).",
+                next_step="Try again in a minute.",
+            ) from None
+        user: dict[str, Any] = reply.get("user") or {}
+        return UserFacts(
+            user_id=user_id,
+            name=str(user.get("name") or user_id),
+            timezone=str(user.get("tz") or "UTC"),
+            is_guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
+            is_bot=bool(user.get("is_bot") or user.get("is_app_user")),
+            is_deleted=bool(user.get("deleted")),
+            team_id=str(user.get("team_id") or ""),
+        )
+
+    async def members(self, group_id: str) -> frozenset[str]:
+        """Return the user ids in user group ``group_id`` (empty if unreadable)."""
+        try:
+            return await self._groups.get(group_id, lambda: self._load_group(group_id))
+        except SlackApiError as exc:
+            logger.warning(
+                "usergroups.users.list %s failed: %s", group_id, exc.response.get("error")
+            )
+            return frozenset()
+
+    async def _load_group(self, group_id: str) -> frozenset[str]:
+        reply = await self.client.usergroups_users_list(usergroup=group_id)
+        return frozenset(str(u) for u in reply.get("users") or ())
+
+    async def groups_of(self, user_id: str) -> frozenset[str]:
+        """Return the group principals ``user_id`` belongs to, among the configured groups."""
+        memberships = await asyncio.gather(*(self.members(g) for g in self.group_ids))
+        return frozenset(
+            GROUP_PREFIX + group
+            for group, members in zip(self.group_ids, memberships, strict=True)
+            if user_id in members
+        )
+
+    async def channel_name(self, channel_id: str, hint: str = "") -> str:
+        """Return a channel's name without ``#``; empty for a DM or where there is none."""
+        if not channel_id or channel_id.startswith("D"):
+            return ""
+        if hint and hint not in ("privategroup", "directmessage", "mpdm"):
+            return hint
+        return await self._channels.get(channel_id, lambda: self._load_channel(channel_id))
+
+    async def _load_channel(self, channel_id: str) -> str:
+        try:
+            reply = await self.client.conversations_info(channel=channel_id)
+        except SlackApiError:
+            return ""
+        channel: dict[str, Any] = reply.get("channel") or {}
+        return "" if channel.get("is_im") else str(channel.get("name") or "")
+
+    async def actor(
+        self, *, user_id: str, team_id: str, channel_id: str = "", channel_name: str = ""
+    ) -> Actor:
+        """Return the actor of a verified request: user, team and channel from the payload."""
+        facts, groups, name = await asyncio.gather(
+            self.user(user_id),
+            self.groups_of(user_id),
+            self.channel_name(channel_id, channel_name),
+        )
+        unknown = facts is None
+        return Actor(
+            principal=USER_PREFIX + user_id,
+            groups=groups,
+            channel_id=channel_id,
+            channel_name=name,
+            team_id=team_id,
+            display_name=facts.name if facts else user_id,
+            is_guest=facts.is_guest if facts else False,
+            is_bot=facts.is_bot if facts else False,
+            is_deleted=unknown or bool(facts and facts.is_deleted),
+            timezone=facts.timezone if facts else "UTC",
+        )
+
+    async def lookup(self, principal: str) -> Actor | None:
+        """Return fresh facts about a ``slack:user:`` principal (the core's directory)."""
+        if not principal.startswith(USER_PREFIX):
+            return None
+        user_id = principal.removeprefix(USER_PREFIX)
+        facts = await self.user(user_id)
+        if facts is None:
+            return None
+        return Actor(
+            principal=principal,
+            groups=await self.groups_of(user_id),
+            team_id=facts.team_id,
+            display_name=facts.name,
+            is_guest=facts.is_guest,
+            is_bot=facts.is_bot,
+            is_deleted=facts.is_deleted,
+            timezone=facts.timezone,
+        )
+
+    async def users_of(self, principals: Iterable[str]) -> tuple[str, ...]:
+        """Expand user and group principals into user ids (for DMs to approvers)."""
+        ids: list[str] = []
+        for principal in principals:
+            if principal.startswith(USER_PREFIX) and "*" not in principal:
+                ids.append(principal.removeprefix(USER_PREFIX))
+            elif principal.startswith(GROUP_PREFIX) and "*" not in principal:
+                ids.extend(sorted(await self.members(principal.removeprefix(GROUP_PREFIX))))
+        return tuple(dict.fromkeys(ids))

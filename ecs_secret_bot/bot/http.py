@@ -1,0 +1,65 @@
+"""HTTP mode: ``POST /slack/events`` (commands, interactivity, options, events) and
+``GET /healthz``, on aiohttp.
+
+The request handler checks Slack's signature before it reads anything (401 otherwise),
+answers a body it cannot parse with 400, and never lets an exception become a 5xx: the
+app's error handler already told the person; here it is only logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+__all__ = ["EVENTS_PATH", "HEALTH_PATH", "build_web_app"]
+
+logger = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+MAX_BODY = 1024 * 1024
+
+
+def build_web_app(app: AsyncApp, *, signing_secret: str) -> web.Application:
+    """Return the aiohttp application that serves ``app``."""
+    verifier = SignatureVerifier(signing_secret)
+
+    async def events(request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return web.Response(status=400, text="body is not UTF-8")
+        if not verifier.is_valid_request(body, dict(request.headers)):
+            return web.Response(status=401, text="invalid signature or timestamp")
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=body,
+                query=request.query_string,
+                headers=dict(request.headers),
+            )
+        except Exception:
+            return web.Response(status=400, text="body is not a Slack payload")
+        try:
+            bolt_response = await app.async_dispatch(bolt_request)
+        except Exception:
+            reference = uuid.uuid4().hex[:12]
+            logger.exception("dispatch failed, reference %s", reference)
+            return web.Response(status=200, text="")
+        if bolt_response.status >= 500:
+            bolt_response.status = 200
+            bolt_response.body = ""
+        return await to_aiohttp_response(bolt_response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    web_app = web.Application(client_max_size=MAX_BODY)
+    web_app.router.add_post(EVENTS_PATH, events)
+    web_app.router.add_get(HEALTH_PATH, healthz)
+    return web_app

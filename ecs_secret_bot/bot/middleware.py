@@ -1,0 +1,95 @@
+"""Global middleware: who is asking (the ``Actor``), and events seen twice.
+
+``actor_middleware`` builds the ``Actor`` of every request from the verified payload's
+user, team and channel ids (never from ``private_metadata`` for identity; a modal's
+channel comes from its metadata and is re-authorized like everything else) plus
+``users.info`` and ``usergroups.users.list`` through the cached directory, and puts it in
+``context["actor"]``. ``event_dedup_middleware`` drops an Events API delivery whose
+``event_id`` was already claimed (Slack retries; Socket Mode hides the retry headers), the
+claim kept in storage so it survives a restart.
+
+Example of a middleware in this shape (bolt's ``AsyncMiddleware`` as a function)::
+
+    async def middleware(context, body, next):
+        context["something"] = ...
+        await next()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncBoltContext
+from slack_bolt.response import BoltResponse
+
+from ecs_secret_bot.bot.metadata import ModalMeta
+from ecs_secret_bot.bot.services import BotServices
+from ecs_secret_bot.storage import idempotency
+
+__all__ = ["actor_middleware", "event_dedup_middleware", "request_channel"]
+
+Next = Callable[[], Awaitable[None]]
+EVENT_TTL = timedelta(hours=2)
+
+
+def request_channel(body: dict[str, Any]) -> tuple[str, str]:
+    """Return the channel id and name a request was made in (empty for App Home)."""
+    if "command" in body:
+        return str(body.get("channel_id") or ""), str(body.get("channel_name") or "")
+    channel = body.get("channel")
+    if isinstance(channel, dict):
+        return str(channel.get("id") or ""), str(channel.get("name") or "")
+    view = body.get("view")
+    if isinstance(view, dict) and view.get("type") == "modal":
+        meta = ModalMeta.load(view.get("private_metadata"))
+        return meta.channel_id, meta.channel_name
+    return "", ""
+
+
+def _user_and_team(body: dict[str, Any], context: AsyncBoltContext) -> tuple[str, str]:
+    user_id = context.user_id or ""
+    team_id = context.team_id or ""
+    event = body.get("event")
+    if not user_id and isinstance(event, dict) and isinstance(event.get("user"), str):
+        user_id = event["user"]
+    return str(user_id), str(team_id)
+
+
+def actor_middleware(services: BotServices) -> Callable[..., Awaitable[Any]]:
+    """Return the middleware that puts the request's ``Actor`` in the context."""
+
+    async def build_actor(context: AsyncBoltContext, body: dict[str, Any], next: Next) -> Any:
+        user_id, team_id = _user_and_team(body, context)
+        if user_id and isinstance(body, dict):
+            channel_id, channel_name = request_channel(body)
+            if channel_name in ("directmessage",):
+                channel_name = ""
+            context["actor"] = await services.directory.actor(
+                user_id=user_id,
+                team_id=team_id,
+                channel_id=channel_id,
+                channel_name=channel_name,
+            )
+        await next()
+
+    return build_actor
+
+
+def event_dedup_middleware(services: BotServices) -> Callable[..., Awaitable[Any]]:
+    """Return the middleware that handles each ``event_id`` once."""
+
+    async def dedup(body: dict[str, Any], next: Next) -> Any:
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
+            core = services.core
+            first = await idempotency.claim_key(
+                core.db, f"slack:event:{event_id}", now=core.clock(), ttl=EVENT_TTL
+            )
+            if not first:
+                return BoltResponse(status=200, body="")
+        await next()
+        return None
+
+    return dedup

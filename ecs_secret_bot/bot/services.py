@@ -1,0 +1,115 @@
+"""What the Slack app is given at start-up: Slack settings, the core, a Web API client.
+
+Owns ``SlackSettings`` (tokens and the Web API URL, read by the entry point only),
+``BotServices`` (the injected dependencies of every handler), ``BackgroundTasks`` (work
+that runs after the ack and that a shutdown waits for) and ``make_client`` (an
+``AsyncWebClient`` aimed at ``SLACK_API_URL`` that honours ``Retry-After``). Never reads
+the environment and never decides anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from ecs_secret_bot.bot.directory import SlackDirectory
+from ecs_secret_bot.commands.core import Core
+
+__all__ = [
+    "DEFAULT_SLACK_API_URL",
+    "BackgroundTasks",
+    "BotServices",
+    "SlackSettings",
+    "make_client",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """How the app talks to Slack; secrets are kept out of ``repr``."""
+
+    bot_token: str = field(repr=False)
+    signing_secret: str = field(default="", repr=False)
+    app_token: str = field(default="", repr=False)
+    api_url: str = DEFAULT_SLACK_API_URL
+
+    @property
+    def socket_mode(self) -> bool:
+        """Say whether to connect over Socket Mode (an app-level token is set)."""
+        return bool(self.app_token)
+
+
+def make_client(settings: SlackSettings, *, max_retries: int = 2) -> AsyncWebClient:
+    """Return a Web API client for ``settings.api_url`` that retries where Slack says so."""
+    base_url = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
+    return AsyncWebClient(
+        token=settings.bot_token,
+        base_url=base_url,
+        timeout=10,
+        retry_handlers=[
+            AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
+            AsyncServerErrorRetryHandler(max_retry_count=max_retries),
+            AsyncConnectionErrorRetryHandler(max_retry_count=max_retries),
+        ],
+    )
+
+
+class BackgroundTasks:
+    """Tasks started after an ack; ``drain`` waits for them at shutdown."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str = "") -> asyncio.Task[Any]:
+        """Run ``coro`` in the background and keep a reference until it ends."""
+        task = asyncio.create_task(coro, name=name or None)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The task's own handler reports to the user; this is for the operator.
+            logger.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for running tasks, cancel the rest; return how many."""
+        pending = set(self._tasks)
+        if not pending:
+            return 0
+        _, still = await asyncio.wait(pending, timeout=timeout)
+        for task in still:
+            task.cancel()
+        if still:
+            await asyncio.gather(*still, return_exceptions=True)
+        return len(still)
+
+
+@dataclass
+class BotServices:
+    """The dependencies every handler receives: built once, injected into ``build_app``."""
+
+    core: Core
+    client: AsyncWebClient
+    directory: SlackDirectory
+    tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
+    modal_budget: float = 2.0
+    """Seconds a modal submission may wait for the core before the modal says "working"."""

@@ -1,0 +1,255 @@
+"""The one ``/ecs-secret`` router: parse strictly, ack at once, then one core call.
+
+Help, usage mistakes and ``whoami`` (answered from memory) go back in the ack itself.
+Modals open right after the ack on the command's ``trigger_id`` (the rotate modal with a
+loading state, updated once the secret is described). Everything that reaches the cloud
+runs after the ack and answers ephemerally (reads) or in the channel (changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+
+from ecs_secret_bot.bot.announce import announce
+from ecs_secret_bot.bot.errors import describe, where_of
+from ecs_secret_bot.bot.metadata import ModalMeta
+from ecs_secret_bot.bot.parse import Command, UsageError, parse_command
+from ecs_secret_bot.bot.replies import Where, tell
+from ecs_secret_bot.bot.services import BotServices
+from ecs_secret_bot.bot.views.listings import (
+    approvals_message,
+    audit_message,
+    list_message,
+    pending_message,
+    show_message,
+    whoami_message,
+)
+from ecs_secret_bot.bot.views.messages import error_blocks, help_message
+from ecs_secret_bot.bot.views.modals import (
+    create_modal,
+    delete_modal,
+    loading_modal,
+    notice_modal,
+    rotate_modal,
+)
+from ecs_secret_bot.commands import views
+from ecs_secret_bot.commands.actor import Actor
+from ecs_secret_bot.commands.delete import delete_secret
+from ecs_secret_bot.commands.errors import BotError
+from ecs_secret_bot.commands.requests import (
+    DeleteRequest,
+    ListRequest,
+    RestoreRequest,
+    RotateRequest,
+    RotationPolicyRequest,
+)
+from ecs_secret_bot.commands.restore import restore_secret
+from ecs_secret_bot.commands.rotate import rotate_secret
+from ecs_secret_bot.commands.rotation_policy import set_rotation_policy
+from ecs_secret_bot.commands.views_access import require_bound
+
+__all__ = ["COMMAND", "register_slash"]
+
+COMMAND = "/ecs-secret"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One slash command: what was asked, by whom, from where."""
+
+    cmd: Command
+    actor: Actor
+    where: Where
+    trigger_id: str
+    services: BotServices
+    ack: AsyncAck
+
+    def meta(self) -> ModalMeta:
+        """Return the ids a modal opened from here carries."""
+        return ModalMeta(
+            name=self.cmd.secret,
+            region=self.cmd.region,
+            channel_id=self.actor.channel_id,
+            channel_name=self.actor.channel_name,
+            dry_run=self.cmd.dry_run,
+            days=self.cmd.days,
+            now=self.cmd.now,
+        )
+
+    def request_id(self) -> str:
+        """Return an id that makes a redelivered command run once."""
+        return f"slash:{self.trigger_id}" if self.trigger_id else ""
+
+
+Handler = Callable[[Invocation], Awaitable[None]]
+
+
+async def _help(inv: Invocation) -> None:
+    available = views.available_subcommands(inv.actor, inv.services.core)
+    text, blocks = help_message(available, inv.cmd.topic)
+    await inv.ack(response_type="ephemeral", text=text, blocks=blocks)
+
+
+async def _whoami(inv: Invocation) -> None:
+    text, blocks = whoami_message(await views.whoami(actor=inv.actor, core=inv.services.core))
+    await inv.ack(response_type="ephemeral", text=text, blocks=blocks)
+
+
+async def _create(inv: Invocation) -> None:
+    core = inv.services.core
+    require_bound(inv.actor, core)
+    region = core.region(inv.cmd.region)
+    await inv.ack()
+    view = create_modal(regions=core.settings.cloud.regions, region=region, meta=inv.meta())
+    await inv.services.client.views_open(trigger_id=inv.trigger_id, view=view)
+
+
+async def _rotate(inv: Invocation) -> None:
+    core, cmd = inv.services.core, inv.cmd
+    core.secret(cmd.secret, cmd.region)  # a bad name or region is refused before anything
+    await inv.ack()
+    if cmd.dry_run:
+        request = RotateRequest(cmd.secret, region=cmd.region, dry_run=True)
+        outcome = await rotate_secret(request, actor=inv.actor, core=core)
+        await announce(inv.services, outcome, actor=inv.actor, where=inv.where)
+        return
+    client = inv.services.client
+    opened = await client.views_open(
+        trigger_id=inv.trigger_id,
+        view=loading_modal("Rotate secret", f"Looking up `{cmd.secret}`…"),
+    )
+    view_id = str(opened["view"]["id"])
+    try:
+        secret = await views.prepare_rotation(cmd.secret, cmd.region, actor=inv.actor, core=core)
+    except BotError as exc:
+        await client.views_update(
+            view_id=view_id, view=notice_modal("Cannot rotate", describe(exc))
+        )
+        return
+    meta = ModalMeta(
+        name=secret.name,
+        region=secret.region,
+        channel_id=inv.actor.channel_id,
+        channel_name=inv.actor.channel_name,
+        sub_type=secret.sub_type,
+    )
+    await client.views_update(view_id=view_id, view=rotate_modal(secret, meta))
+
+
+async def _rotation(inv: Invocation) -> None:
+    cmd = inv.cmd
+    await inv.ack()
+    request = RotationPolicyRequest(
+        cmd.secret,
+        enabled=bool(cmd.enabled),
+        interval=cmd.interval,
+        region=cmd.region,
+        request_id=inv.request_id(),
+        dry_run=cmd.dry_run,
+    )
+    outcome = await set_rotation_policy(request, actor=inv.actor, core=inv.services.core)
+    await announce(inv.services, outcome, actor=inv.actor, where=inv.where)
+
+
+async def _delete(inv: Invocation) -> None:
+    cmd, core = inv.cmd, inv.services.core
+    ref = core.secret(cmd.secret, cmd.region)
+    await inv.ack()
+    if cmd.dry_run:
+        request = DeleteRequest(
+            ref.name,
+            days=None if cmd.now else (cmd.days or 30),
+            immediately=cmd.now,
+            region=ref.region,
+            dry_run=True,
+        )
+        outcome = await delete_secret(request, actor=inv.actor, core=core)
+        await announce(inv.services, outcome, actor=inv.actor, where=inv.where)
+        return
+    meta = ModalMeta(
+        name=ref.name,
+        region=ref.region,
+        channel_id=inv.actor.channel_id,
+        channel_name=inv.actor.channel_name,
+        days=cmd.days,
+        now=cmd.now,
+    )
+    await inv.services.client.views_open(trigger_id=inv.trigger_id, view=delete_modal(meta))
+
+
+async def _restore(inv: Invocation) -> None:
+    cmd = inv.cmd
+    await inv.ack()
+    request = RestoreRequest(
+        cmd.secret, region=cmd.region, request_id=inv.request_id(), dry_run=cmd.dry_run
+    )
+    outcome = await restore_secret(request, actor=inv.actor, core=inv.services.core)
+    await announce(inv.services, outcome, actor=inv.actor, where=inv.where)
+
+
+async def _read(inv: Invocation) -> None:
+    """Answer list, show, pending, approvals and audit ephemerally, after the ack."""
+    cmd, core, actor = inv.cmd, inv.services.core, inv.actor
+    await inv.ack()
+    if cmd.name == "list":
+        listing = await views.list_secrets(
+            ListRequest(name_filter=cmd.filter, region=cmd.region), actor=actor, core=core
+        )
+        text, blocks = list_message(listing)
+    elif cmd.name == "show":
+        text, blocks = show_message(
+            await views.show_secret(cmd.secret, cmd.region, actor=actor, core=core)
+        )
+    elif cmd.name == "pending":
+        text, blocks = pending_message(
+            await views.list_pending(actor=actor, core=core, region=cmd.region)
+        )
+    elif cmd.name == "approvals":
+        text, blocks = approvals_message(await views.list_approvals(actor=actor, core=core))
+    else:
+        rows = await views.audit_view(cmd.secret or None, cmd.region, actor=actor, core=core)
+        text, blocks = audit_message(rows, cmd.secret)
+    await tell(inv.services.client, inv.where, text, blocks)
+
+
+ROUTES: dict[str, Handler] = {
+    "help": _help,
+    "whoami": _whoami,
+    "create": _create,
+    "rotate": _rotate,
+    "rotation": _rotation,
+    "delete": _delete,
+    "restore": _restore,
+    "list": _read,
+    "show": _read,
+    "pending": _read,
+    "approvals": _read,
+    "audit": _read,
+}
+
+
+def register_slash(app: AsyncApp, services: BotServices) -> None:
+    """Route ``/ecs-secret`` to its subcommands."""
+
+    @app.command(COMMAND)
+    async def ecs_secret(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        actor: Actor = context["actor"]
+        try:
+            cmd = parse_command(str(body.get("text") or ""))
+        except UsageError as exc:
+            text = describe(exc)
+            await ack(response_type="ephemeral", text=text, blocks=error_blocks(text))
+            return
+        inv = Invocation(
+            cmd=cmd,
+            actor=actor,
+            where=where_of(body),
+            trigger_id=str(body.get("trigger_id") or ""),
+            services=services,
+            ack=ack,
+        )
+        await ROUTES[cmd.name](inv)

@@ -1,0 +1,269 @@
+"""Modal submissions: create, rotate, delete (then its confirmation view).
+
+Each handler reads the inputs (``state_values``), checks what needs no one else (empty
+fields, a name typed to confirm) and answers ``response_action: errors`` at once; then it
+hands the typed request to the core with a time budget inside Slack's 3 seconds. A core
+answer within the budget lands in the modal (field errors next to the field, other
+refusals as a notice, success as a notice plus the channel message); a slower one gets a
+"working" notice at once and the modal is updated when the core answers. The request id
+is the view id, so a double submit runs once. Values go only into the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Mapping
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+
+from ecs_secret_bot.bot.announce import Outcome, announce
+from ecs_secret_bot.bot.errors import describe
+from ecs_secret_bot.bot.ids import Block, Callback
+from ecs_secret_bot.bot.metadata import ModalMeta, state_values
+from ecs_secret_bot.bot.replies import Where
+from ecs_secret_bot.bot.services import BotServices
+from ecs_secret_bot.bot.views.blocks import esc, short_name
+from ecs_secret_bot.bot.views.modals import delete_confirm_modal, notice_modal
+from ecs_secret_bot.commands.actor import Actor
+from ecs_secret_bot.commands.create import create_secret
+from ecs_secret_bot.commands.errors import BotError, InvalidInput
+from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval
+from ecs_secret_bot.commands.requests import CreateRequest, RotateRequest
+from ecs_secret_bot.commands.rotate import rotate_secret
+
+__all__ = [
+    "CREATE_FIELDS",
+    "ROTATE_FIELDS",
+    "outcome_notice",
+    "register_submissions",
+    "run_in_modal",
+]
+
+logger = logging.getLogger(__name__)
+
+CREATE_FIELDS: Mapping[str, str] = {
+    "name": Block.NAME,
+    "region": Block.REGION,
+    "instance_id": Block.INSTANCE,
+    "user_name": Block.USER,
+    "kind": Block.KIND,
+    "password": Block.PASSWORD,
+    "private_key": Block.PRIVATE_KEY,
+    "public_key": Block.PRIVATE_KEY,
+    "automatic_rotation": Block.AUTO_ROTATE,
+    "rotation_interval": Block.INTERVAL,
+    "description": Block.DESCRIPTION,
+    "reason": Block.REASON,
+}
+ROTATE_FIELDS: Mapping[str, str] = {
+    "custom_password": Block.PASSWORD,
+    "custom_private_key": Block.PRIVATE_KEY,
+    "custom_public_key": Block.PUBLIC_KEY,
+    "reason": Block.REASON,
+}
+
+
+def outcome_notice(outcome: Outcome) -> str:
+    """Say in the modal what happened; the details go to the channel or to the asker."""
+    if isinstance(outcome, DryRunReport):
+        verdict = "would be allowed" if outcome.allowed else "would be refused"
+        return (
+            f"Dry run, nothing done: it {verdict}. {esc(outcome.decision)}\n"
+            f"Cloud call: `{esc(outcome.cloud_call)}`"
+        )
+    if isinstance(outcome, HeldForApproval):
+        return (
+            f"This needs approval (rule `{esc(outcome.rule)}`: {esc(outcome.needs)}). "
+            "I posted the request; you will hear back when it is decided."
+        )
+    return f"Done for `{esc(short_name(outcome.secret_name))}`. The channel has the details."
+
+
+async def run_in_modal(
+    *,
+    ack: AsyncAck,
+    body: dict[str, Any],
+    services: BotServices,
+    actor: Actor,
+    work: Coroutine[Any, Any, Outcome],
+    fields: Mapping[str, str],
+    title: str,
+) -> None:
+    """Run ``work`` for a submission and answer in the modal within Slack's time."""
+    where = Where(actor.user_id, channel_id=actor.channel_id)
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=services.modal_budget)
+    if not done:
+        await ack(response_action="update", view=notice_modal(title, "Working on it…"))
+        view_id = str(body.get("view", {}).get("id", ""))
+        try:
+            outcome = await task
+        except BotError as exc:
+            await services.client.views_update(
+                view_id=view_id, view=notice_modal(title, describe(exc))
+            )
+            return
+        await services.client.views_update(
+            view_id=view_id, view=notice_modal(title, outcome_notice(outcome))
+        )
+        await announce(services, outcome, actor=actor, where=where)
+        return
+    failure = task.exception()
+    if isinstance(failure, InvalidInput) and failure.field in fields:
+        await ack(
+            response_action="errors", errors={fields[failure.field]: describe(failure)[:2000]}
+        )
+        return
+    if isinstance(failure, BotError):
+        await ack(response_action="update", view=notice_modal(title, describe(failure)))
+        return
+    if failure is not None:
+        raise failure
+    outcome = task.result()
+    await ack(response_action="update", view=notice_modal(title, outcome_notice(outcome)))
+    await announce(services, outcome, actor=actor, where=where)
+
+
+def _request_id(body: dict[str, Any]) -> str:
+    view = body.get("view") or {}
+    return f"view:{view.get('id', '')}" if view.get("id") else ""
+
+
+def _create_request(values: dict[str, Any], meta: ModalMeta, request_id: str) -> CreateRequest:
+    kind = str(values.get(Block.KIND) or "Password")
+    return CreateRequest(
+        name=str(values.get(Block.NAME) or "").strip(),
+        instance_id=str(values.get(Block.INSTANCE) or ""),
+        user_name=str(values.get(Block.USER) or "root").strip() or "root",
+        kind="SSHKey" if kind == "SSHKey" else "Password",
+        password=str(values.get(Block.PASSWORD) or "") if kind != "SSHKey" else "",
+        private_key=str(values.get(Block.PRIVATE_KEY) or "") if kind == "SSHKey" else "",
+        automatic_rotation=bool(values.get(Block.AUTO_ROTATE)),
+        rotation_interval=str(values.get(Block.INTERVAL) or "").strip(),
+        description=str(values.get(Block.DESCRIPTION) or "").strip(),
+        region=str(values.get(Block.REGION) or meta.region),
+        request_id=request_id,
+        reason=str(values.get(Block.REASON) or "").strip(),
+        dry_run=meta.dry_run,
+    )
+
+
+def _create_errors(req: CreateRequest) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not req.name:
+        errors[Block.NAME] = "Give the secret a name, such as web-3-root."
+    if not req.instance_id:
+        errors[Block.INSTANCE] = "Pick the instance whose user this is."
+    if req.kind == "Password" and not req.password:
+        errors[Block.PASSWORD] = "Give the user's current password (it becomes version 1)."
+    if req.kind == "SSHKey" and not req.private_key:
+        errors[Block.PRIVATE_KEY] = "Paste the user's current private key (PEM)."
+    return errors
+
+
+def _rotate_request(values: dict[str, Any], meta: ModalMeta, request_id: str) -> RotateRequest:
+    custom = "custom" in (values.get(Block.USE_CUSTOM) or [])
+    return RotateRequest(
+        name=meta.name,
+        custom_password=str(values.get(Block.PASSWORD) or "") if custom else "",
+        custom_private_key=str(values.get(Block.PRIVATE_KEY) or "") if custom else "",
+        custom_public_key=str(values.get(Block.PUBLIC_KEY) or "").strip() if custom else "",
+        region=meta.region,
+        reason=str(values.get(Block.REASON) or "").strip(),
+        request_id=request_id,
+    )
+
+
+def _rotate_errors(values: dict[str, Any], meta: ModalMeta) -> dict[str, str]:
+    if not meta.name:
+        return {
+            Block.REASON: "This modal lost track of its secret: close it and run the command again."
+        }
+    if "custom" not in (values.get(Block.USE_CUSTOM) or []):
+        return {}
+    if Block.PASSWORD in values and not values[Block.PASSWORD]:
+        return {Block.PASSWORD: "Type the new password, or switch off the custom secret."}
+    if Block.PRIVATE_KEY in values and not values[Block.PRIVATE_KEY]:
+        return {Block.PRIVATE_KEY: "Paste the new private key, or switch off the custom secret."}
+    if Block.PASSWORD not in values and Block.PRIVATE_KEY not in values:
+        return {Block.REASON: "Switch the custom secret off and on again to show its fields."}
+    return {}
+
+
+def _delete_errors(values: dict[str, Any], meta: ModalMeta) -> tuple[dict[str, str], ModalMeta]:
+    mode = str(values.get(Block.DELETE_MODE) or "schedule")
+    reason = str(values.get(Block.REASON) or "").strip()
+    if mode == "now":
+        typed = str(values.get(Block.CONFIRM_NAME) or "").strip()
+        if typed not in (meta.name, short_name(meta.name)) or not meta.name:
+            wanted = short_name(meta.name)
+            return {Block.CONFIRM_NAME: f"Type `{wanted}` exactly to delete it immediately."}, meta
+        return {}, ModalMeta(**{**meta.__dict__, "now": True, "days": None, "reason": reason})
+    raw = str(values.get(Block.DAYS) or "30").strip()
+    if not raw.isdigit() or not 7 <= int(raw) <= 30:
+        return {Block.DAYS: "A whole number of days from 7 to 30."}, meta
+    return {}, ModalMeta(**{**meta.__dict__, "now": False, "days": int(raw), "reason": reason})
+
+
+def register_submissions(app: AsyncApp, services: BotServices) -> None:
+    """Handle the modals' submissions."""
+
+    @app.view(Callback.CREATE)
+    async def on_create(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        view = body.get("view") or {}
+        meta = ModalMeta.load(view.get("private_metadata"))
+        req = _create_request(state_values(view), meta, _request_id(body))
+        errors = _create_errors(req)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        work = create_secret(req, actor=context["actor"], core=services.core)
+        await run_in_modal(
+            ack=ack,
+            body=body,
+            services=services,
+            actor=context["actor"],
+            work=work,
+            fields=CREATE_FIELDS,
+            title="Create ECS secret",
+        )
+
+    @app.view(Callback.ROTATE)
+    async def on_rotate(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
+        view = body.get("view") or {}
+        meta = ModalMeta.load(view.get("private_metadata"))
+        values = state_values(view)
+        errors = _rotate_errors(values, meta)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        req = _rotate_request(values, meta, _request_id(body))
+        work = rotate_secret(req, actor=context["actor"], core=services.core)
+        await run_in_modal(
+            ack=ack,
+            body=body,
+            services=services,
+            actor=context["actor"],
+            work=work,
+            fields=ROTATE_FIELDS,
+            title="Rotate secret",
+        )
+
+    @app.view(Callback.DELETE)
+    async def on_delete(ack: AsyncAck, body: dict[str, Any]) -> None:
+        view = body.get("view") or {}
+        errors, meta = _delete_errors(
+            state_values(view), ModalMeta.load(view.get("private_metadata"))
+        )
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack(response_action="update", view=delete_confirm_modal(meta))
+
+    @app.view(Callback.RESULT)
+    @app.view(Callback.LOADING)
+    @app.view(Callback.DELETE_CONFIRM)
+    async def on_plain(ack: AsyncAck) -> None:
+        await ack()

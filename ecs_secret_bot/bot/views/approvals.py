@@ -1,0 +1,133 @@
+"""The approval card: who asks what on which secret, why, under which rule, and its state.
+
+One builder for every moment of a request's life (waiting, each approval, approved and
+run, denied, expired, failed), so the message edited in place always reads the same
+way. Approve and Deny carry only the approval id; each click is re-checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ecs_secret_bot.bot.ids import Action, Block
+from ecs_secret_bot.bot.views.blocks import (
+    actions,
+    button,
+    confirm_dialog,
+    context,
+    esc,
+    fields_section,
+    mention,
+    section,
+    short_name,
+    slack_date,
+)
+from ecs_secret_bot.bot.views.messages import Message
+from ecs_secret_bot.storage.approvals import ApprovalRow
+
+__all__ = ["approval_card", "describe_request"]
+
+_STATE_ICONS = {
+    "pending": ":hourglass_flowing_sand:",
+    "approved": ":white_check_mark:",
+    "executed": ":white_check_mark:",
+    "denied": ":no_entry:",
+    "expired": ":alarm_clock:",
+    "failed": ":x:",
+}
+
+
+def describe_request(action: str, params: Mapping[str, Any]) -> str:
+    """Say in words what an approval request would do."""
+    inner: Mapping[str, Any] = params.get("params", params) or {}
+    key = action.lower()
+    if key == "kms:deletesecret":
+        if inner.get("immediately"):
+            return "delete immediately (no recovery window)"
+        return f"schedule deletion in {inner.get('days') or 30} days"
+    if key == "kms:putsecretvalue":
+        return "rotate with a custom value (held encrypted until approved, never shown)"
+    if key == "kms:rotatesecret":
+        return "rotate with a KMS-generated value"
+    if key == "kms:restoresecret":
+        return "restore (cancel the scheduled deletion)"
+    if key == "kms:updatesecretrotationpolicy":
+        if inner.get("enabled"):
+            return f"turn automatic rotation on, every {inner.get('interval') or '7d'}"
+        return "turn automatic rotation off"
+    if key == "kms:createsecret":
+        user, instance = esc(inner.get("user_name", "")), esc(inner.get("instance_id", ""))
+        return f"create it for `{user}` on `{instance}`"
+    return action
+
+
+def approval_card(
+    row: ApprovalRow,
+    *,
+    progress: str,
+    approvers: Sequence[str],
+    outcome: str = "",
+) -> Message:
+    """Return the approval message as it should read now."""
+    name = esc(short_name(row.secret_name))
+    what = describe_request(row.action, row.params)
+    who = mention(row.requester)
+    head = f"{who} asks to {what}: `{name}` ({row.region})."
+    waiting = row.status == "pending"
+    icon = _STATE_ICONS.get(row.status, ":grey_question:")
+    ask = ""
+    if waiting and approvers:
+        ask = " " + ", ".join(mention(a) for a in approvers) + ": please review."
+    pairs = [
+        ("Requested by", who),
+        ("Secret", f"`{name}` in {row.region}"),
+        ("Why", esc(row.reason) or "_no reason given_"),
+        ("Rule", f"`{esc(row.rule)}`"),
+        ("Approvals", esc(progress) or "none yet"),
+        ("Expires", slack_date(row.expires_at) if row.expires_at else "never"),
+    ]
+    if row.approved_by:
+        pairs.append(("Approved by", ", ".join(mention(p) for p in row.approved_by)))
+    if row.denied_by:
+        pairs.append(("Denied by", ", ".join(mention(p) for p in row.denied_by)))
+    blocks = [section(f"{icon} *Approval request*: {head}{ask}"), *fields_section(pairs)]
+    state = outcome or _state_line(row)
+    if state:
+        blocks.append(context(esc(state)))
+    if waiting:
+        blocks.append(
+            actions(
+                [
+                    button("Approve", Action.APPROVE, value=row.id, style="primary"),
+                    button(
+                        "Deny",
+                        Action.DENY,
+                        value=row.id,
+                        style="danger",
+                        confirm=confirm_dialog(
+                            "Deny this request?",
+                            f"The request to {what} `{name}` will be closed.",
+                            confirm="Deny",
+                        ),
+                    ),
+                ],
+                block_id=Block.APPROVAL_ACTIONS,
+            )
+        )
+    text = f"Approval request ({row.status}): {head}"
+    return text, blocks
+
+
+def _state_line(row: ApprovalRow) -> str:
+    if row.status == "pending":
+        return "Waiting for approval. Anyone may click; only eligible approvers count."
+    if row.status == "denied":
+        return f"Denied. {row.outcome}".strip()
+    if row.status == "expired":
+        return "Expired before it was approved. Ask again if it is still needed."
+    if row.status in ("executed", "approved"):
+        return f"Approved. {row.outcome}".strip()
+    if row.status == "failed":
+        return f"Approved, but it could not run: {row.outcome}"
+    return row.outcome

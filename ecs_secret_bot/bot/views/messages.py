@@ -1,0 +1,273 @@
+"""Channel and ephemeral messages: results, rotation progress, deletions, dry runs, help.
+
+Pure builders: each returns ``(text, blocks)`` (the text is the notification and the
+accessibility fallback, so it says the same thing in words). They name secrets,
+instances, people and times; they are never given a secret value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from ecs_secret_bot.bot.ids import Action, Block
+from ecs_secret_bot.bot.parse import USAGE
+from ecs_secret_bot.bot.views.blocks import (
+    Block as BlockDict,
+)
+from ecs_secret_bot.bot.views.blocks import (
+    actions,
+    button,
+    context,
+    esc,
+    fields_section,
+    mention,
+    section,
+    short_name,
+    slack_date,
+)
+from ecs_secret_bot.commands.follow_up import RotationStatus
+from ecs_secret_bot.commands.outcomes import (
+    CreateResult,
+    DeleteResult,
+    DryRunReport,
+    HeldForApproval,
+    RestoreResult,
+    RotateResult,
+    RotationPolicyResult,
+)
+
+__all__ = [
+    "Message",
+    "created_message",
+    "deletion_message",
+    "dry_run_message",
+    "error_blocks",
+    "held_notice",
+    "help_message",
+    "restore_value",
+    "restored_message",
+    "rotation_finished_message",
+    "rotation_policy_message",
+    "rotation_triggered_message",
+]
+
+Message = tuple[str, list[BlockDict]]
+
+_HELP_LINES = {
+    "help": "this help; `help <subcommand>` for one",
+    "create": "host an existing password or SSH key of an ECS user as a dynamic secret",
+    "rotate": "rotate now (KMS-generated, or your own value); the channel sees when it is done",
+    "rotation": "turn automatic rotation on (with an interval such as `7d`) or off",
+    "delete": "schedule deletion in 7-30 days, or delete at once (needs approval by default)",
+    "restore": "cancel a scheduled deletion",
+    "list": "list ECS secrets, optionally filtered by name",
+    "show": "one secret: instance, user, rotation, deletion",
+    "pending": "secrets scheduled for deletion, with days left",
+    "approvals": "approval requests waiting for you",
+    "audit": "recent activity, of one secret or all",
+    "whoami": "who you are to the policies, and what you may do here",
+}
+
+
+def error_blocks(text: str) -> list[BlockDict]:
+    """Return the blocks of an error or refusal said to one person."""
+    return [section(f":warning: {text}")]
+
+
+def help_message(available: Sequence[str], topic: str = "", *, note: str = "") -> Message:
+    """Return usage that fits what the caller may do (``available`` subcommands)."""
+    if topic and topic in USAGE:
+        allowed = topic in available
+        line = f"`{USAGE[topic]}`\n{_HELP_LINES[topic]}"
+        if not allowed:
+            line += "\n_You may not use this one: ask an admin if you need it._"
+        return line, [section(line)]
+    lines = [f"`{USAGE[name]}`  {_HELP_LINES[name]}" for name in USAGE if name in available]
+    intro = note or "Manage Alibaba Cloud KMS dynamic ECS secrets."
+    tail = (
+        "Names may be typed with or without `acs/ecs/`. Add `--dry-run` to a command that "
+        "changes something to see what it would do."
+    )
+    if list(available) == ["help"]:
+        tail = "No policy is bound to you yet, so you may use nothing but help. Ask an admin."
+    text = "\n".join([intro, *lines, tail])
+    blocks = [section(intro), section("\n".join(lines)), context(tail)]
+    return text, blocks
+
+
+def dry_run_message(report: DryRunReport) -> Message:
+    """Return what a mutating request would do (nothing was done)."""
+    verdict = "would be allowed" if report.allowed else "would be refused"
+    title = f"Dry run: `{esc(short_name(report.secret_name))}` {verdict}. Nothing was done."
+    pairs = [
+        ("Action", f"`{report.action}`"),
+        ("Region", report.region),
+        ("Decision", esc(report.decision)),
+        ("Approval", esc(report.approval_rule) or "none needed"),
+        ("Cloud call", f"`{esc(report.cloud_call)}`"),
+    ]
+    checks = "\n".join(f"• {esc(line)}" for line in report.preflight) or "none"
+    text = f"{title}\n{report.summary}"
+    return text, [
+        section(title),
+        *fields_section(pairs),
+        section(f"*Pre-flight*\n{checks}"),
+        context(esc(report.summary)),
+    ]
+
+
+def held_notice(held: HeldForApproval, posted_in: str) -> Message:
+    """Tell the requester their request waits for approval, and where."""
+    where = f" in <#{posted_in}>" if posted_in else ""
+    text = (
+        f"Your request ({_verb(held.action)} `{esc(short_name(held.secret_name))}`) needs "
+        f"approval under rule `{esc(held.rule)}`: {esc(held.needs)}. I posted it{where}; "
+        "you will hear back here when it is decided."
+    )
+    return text, [section(f":hourglass_flowing_sand: {text}")]
+
+
+def _verb(action: str) -> str:
+    return {
+        "kms:rotatesecret": "rotate",
+        "kms:putsecretvalue": "rotate with a custom value",
+        "kms:deletesecret": "delete",
+        "kms:restoresecret": "restore",
+        "kms:createsecret": "create",
+        "kms:updatesecretrotationpolicy": "change automatic rotation of",
+    }.get(action.lower(), action)
+
+
+def _who(principal: str) -> str:
+    return mention(principal) if principal.startswith("slack:") else f"`{esc(principal)}`"
+
+
+def rotation_triggered_message(result: RotateResult) -> Message:
+    """Return the channel message that a rotation started (edited when it ends)."""
+    name = esc(short_name(result.secret_name))
+    instance = _instance(result.instance_id, result.instance_name)
+    how = "a custom value" if result.custom else "a KMS-generated value"
+    text = (
+        f"Rotation triggered by {_who(result.requested_by)}: `{name}` on {instance} "
+        f"({result.region}), with {how}."
+    )
+    approved = _approved(result.approved_by)
+    blocks = [
+        section(f":arrows_counterclockwise: {text}"),
+        context(
+            f"Waiting for KMS to report it done (until {slack_date(result.deadline)}).{approved}"
+        ),
+    ]
+    return text, blocks
+
+
+def rotation_finished_message(result: RotateResult, status: RotationStatus) -> Message:
+    """Return the edited rotation message: completed, failed or timed out."""
+    name = esc(short_name(result.secret_name))
+    instance = _instance(result.instance_id, result.instance_name)
+    who = _who(result.requested_by)
+    if status.state == "completed":
+        text = f"Rotation completed on {instance}: `{name}` has a new value (asked by {who})."
+        icon, step = ":white_check_mark:", "Nothing to do."
+    elif status.state == "timed_out":
+        text = f"Rotation of `{name}` on {instance} did not finish in time (asked by {who})."
+        icon = ":hourglass:"
+        step = f"Check it with `/ecs-secret show {name}` or in the KMS console before retrying."
+    else:
+        reason = esc(status.reason or "KMS reported the rotation as failed")
+        text = f"Rotation failed: {reason}. Secret `{name}` on {instance} (asked by {who})."
+        icon = ":x:"
+        step = (
+            "Check the instance is Running with Cloud Assistant online, then "
+            f"`/ecs-secret rotate {name}` again."
+        )
+    return text, [section(f"{icon} {text}"), context(step)]
+
+
+def _instance(instance_id: str, instance_name: str) -> str:
+    label = f"`{esc(instance_id)}`"
+    return f"{label} ({esc(instance_name)})" if instance_name else label
+
+
+def _approved(approved_by: Sequence[str]) -> str:
+    if not approved_by:
+        return ""
+    return " Approved by " + ", ".join(_who(p) for p in approved_by) + "."
+
+
+def restore_value(name: str, region: str) -> str:
+    """Return a Restore button's value: ids only, re-checked on click."""
+    return json.dumps({"n": name, "r": region}, separators=(",", ":"))
+
+
+def deletion_message(result: DeleteResult, *, restorable: bool = True) -> Message:
+    """Return the channel message of a deletion (scheduled: with a Restore button)."""
+    name = esc(short_name(result.secret_name))
+    who = _who(result.requested_by)
+    approved = _approved(result.approved_by)
+    if result.immediately:
+        text = f"Secret `{name}` ({result.region}) was deleted immediately by {who}."
+        return text, [section(f":wastebasket: {text}{approved}"), context("It cannot be restored.")]
+    when = slack_date(result.planned_delete_time)
+    text = f"Secret `{name}` ({result.region}) is scheduled for deletion on {when} by {who}."
+    blocks = [section(f":calendar: {text}{approved}")]
+    if restorable:
+        blocks.append(
+            context(
+                "Until then it can be restored. Restore runs at once for those allowed to "
+                "restore; for others it becomes a restore request for approval."
+            )
+        )
+        blocks.append(
+            actions(
+                [
+                    button(
+                        "Restore",
+                        Action.RESTORE,
+                        value=restore_value(result.secret_name, result.region),
+                        style="primary",
+                    )
+                ],
+                block_id=Block.RESTORE_ACTIONS,
+            )
+        )
+    return text, blocks
+
+
+def restored_message(result: RestoreResult) -> Message:
+    """Return the message that a scheduled deletion was cancelled."""
+    name = esc(short_name(result.secret_name))
+    text = (
+        f"Secret `{name}` ({result.region}) was restored by {_who(result.requested_by)}: "
+        "its deletion is cancelled."
+    )
+    return text, [section(f":leftwards_arrow_with_hook: {text}{_approved(result.approved_by)}")]
+
+
+def rotation_policy_message(result: RotationPolicyResult) -> Message:
+    """Return the message that automatic rotation was turned on or off."""
+    name = esc(short_name(result.secret_name))
+    if result.enabled:
+        text = f"Automatic rotation of `{name}` is on, every {esc(result.interval)}"
+    else:
+        text = f"Automatic rotation of `{name}` is off"
+    text += f" (set by {_who(result.requested_by)})."
+    return text, [section(f":gear: {text}{_approved(result.approved_by)}")]
+
+
+def created_message(result: CreateResult) -> Message:
+    """Return the message that a secret was created."""
+    name = esc(short_name(result.secret_name))
+    kind = "password" if result.kind == "Password" else "SSH key pair"
+    text = (
+        f"Secret `{name}` created by {_who(result.requested_by)}: the {kind} of "
+        f"`{esc(result.user_name)}` on `{esc(result.instance_id)}` ({result.region})."
+    )
+    rotation = (
+        f"Automatic rotation every {esc(result.rotation_interval)}, next "
+        f"{slack_date(result.next_rotation)}."
+        if result.automatic_rotation
+        else "Automatic rotation is off."
+    )
+    return text, [section(f":lock: {text}{_approved(result.approved_by)}"), context(rotation)]

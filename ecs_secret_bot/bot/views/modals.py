@@ -1,0 +1,388 @@
+"""The modals: create, rotate (loading, then the secret, then its custom-value fields),
+delete (then its confirmation with a danger button), and notices.
+
+Pure builders returning view dicts. Value fields are ``plain_text_input`` (Slack has no
+password input); their hint says the value goes only to KMS and is never shown. No
+builder is ever given a value: a modal rebuilt after a switch starts with empty fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ecs_secret_bot.bot.ids import Action, Block, Callback
+from ecs_secret_bot.bot.metadata import ModalMeta
+from ecs_secret_bot.bot.views.blocks import (
+    Block as BlockDict,
+)
+from ecs_secret_bot.bot.views.blocks import (
+    actions,
+    button,
+    confirm_dialog,
+    context,
+    esc,
+    fields_section,
+    plain,
+    section,
+    short_name,
+    slack_date,
+)
+from ecs_secret_bot.commands.views_detail import SecretView
+
+__all__ = [
+    "VALUE_HINT",
+    "create_modal",
+    "delete_confirm_modal",
+    "delete_modal",
+    "loading_modal",
+    "notice_modal",
+    "rotate_modal",
+    "toggle_custom",
+]
+
+VALUE_HINT = (
+    "Sent only to KMS, over TLS. The bot never shows, logs or stores it in clear "
+    "(while waiting for an approval it is kept encrypted, then erased)."
+)
+
+
+def _modal(
+    callback: str,
+    title: str,
+    blocks: list[BlockDict],
+    *,
+    meta: ModalMeta | None = None,
+    submit: str | None = None,
+    close: str = "Cancel",
+) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": callback,
+        "title": plain(title, 24),
+        "close": plain(close, 24),
+        "blocks": blocks[:100],
+    }
+    if submit:
+        view["submit"] = plain(submit, 24)
+    if meta is not None:
+        view["private_metadata"] = meta.dump()
+    return view
+
+
+def _input(
+    block_id: str,
+    label: str,
+    element: dict[str, Any],
+    *,
+    optional: bool = False,
+    hint: str = "",
+) -> BlockDict:
+    block: BlockDict = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(label, 2000),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def _text(
+    action_id: str,
+    *,
+    placeholder: str = "",
+    initial: str = "",
+    multiline: bool = False,
+    max_length: int = 3000,
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": action_id,
+        "multiline": multiline,
+        "max_length": max_length,
+    }
+    if placeholder:
+        element["placeholder"] = plain(placeholder, 150)
+    if initial:
+        element["initial_value"] = initial
+    return element
+
+
+def _option(value: str, text: str) -> dict[str, Any]:
+    return {"text": plain(text, 75), "value": value}
+
+
+def _reason() -> BlockDict:
+    return _input(
+        Block.REASON,
+        "Reason",
+        _text(
+            Action.REASON, placeholder="Why? (shown to approvers and in the audit)", max_length=500
+        ),
+        optional=True,
+    )
+
+
+def notice_modal(title: str, text: str) -> dict[str, Any]:
+    """Return a modal that only says something (a result, an error, "working")."""
+    return _modal(Callback.RESULT, title, [section(text)], close="Close")
+
+
+def loading_modal(title: str, what: str) -> dict[str, Any]:
+    """Return the modal shown at once while slow data loads."""
+    return _modal(Callback.LOADING, title, [section(f":hourglass_flowing_sand: {what}")])
+
+
+def create_modal(*, regions: Sequence[str], region: str, meta: ModalMeta) -> dict[str, Any]:
+    """Return the create modal."""
+    region_options = [_option(r, r) for r in regions][:100]
+    initial = next((o for o in region_options if o["value"] == region), region_options[0])
+    blocks: list[BlockDict] = [
+        _input(
+            Block.NAME,
+            "Secret name",
+            _text(Action.NAME, placeholder="web-3-root (acs/ecs/ is added)", max_length=192),
+            hint="Letters, digits and / _ + = . @ - ; with or without acs/ecs/.",
+        ),
+        _input(
+            Block.REGION,
+            "Region",
+            {
+                "type": "static_select",
+                "action_id": Action.REGION,
+                "options": region_options,
+                "initial_option": initial,
+            },
+        ),
+        _input(
+            Block.INSTANCE,
+            "ECS instance",
+            {
+                "type": "external_select",
+                "action_id": Action.INSTANCE,
+                "placeholder": plain("Type an instance name or id", 150),
+                "min_query_length": 0,
+            },
+            hint="Instances of the region chosen above, from ECS DescribeInstances.",
+        ),
+        _input(Block.USER, "User name", _text(Action.USER, initial="root", max_length=64)),
+        _input(
+            Block.KIND,
+            "Credential",
+            {
+                "type": "radio_buttons",
+                "action_id": Action.KIND,
+                "options": [_option("Password", "Password"), _option("SSHKey", "SSH key pair")],
+                "initial_option": _option("Password", "Password"),
+            },
+        ),
+        _input(
+            Block.PASSWORD,
+            "Current password (for Password)",
+            _text(Action.PASSWORD, placeholder="The user's password today", max_length=64),
+            optional=True,
+            hint=VALUE_HINT,
+        ),
+        _input(
+            Block.PRIVATE_KEY,
+            "Current private key, PEM (for SSH key)",
+            _text(Action.PRIVATE_KEY, multiline=True, max_length=3000),
+            optional=True,
+            hint=VALUE_HINT + " The public key is derived from it.",
+        ),
+        _input(
+            Block.AUTO_ROTATE,
+            "Automatic rotation",
+            {
+                "type": "checkboxes",
+                "action_id": Action.AUTO_ROTATE,
+                "options": [_option("on", "Rotate automatically")],
+            },
+            optional=True,
+        ),
+        _input(
+            Block.INTERVAL,
+            "Rotation interval",
+            _text(Action.INTERVAL, placeholder="7d (6h to 365d)", max_length=16),
+            optional=True,
+            hint="With a unit: 6h, 7d, 168h. Empty means 7 days.",
+        ),
+        _input(
+            Block.DESCRIPTION,
+            "Description",
+            _text(Action.DESCRIPTION, max_length=1024),
+            optional=True,
+        ),
+        _reason(),
+    ]
+    title = "Create (dry run)" if meta.dry_run else "Create ECS secret"
+    submit = "Show dry run" if meta.dry_run else "Create"
+    return _modal(Callback.CREATE, title, blocks, meta=meta, submit=submit)
+
+
+def _summary(view: SecretView) -> list[BlockDict]:
+    instance = f"`{esc(view.instance_id)}`"
+    if view.instance_name:
+        instance += f" ({esc(view.instance_name)})"
+    if view.instance_status:
+        instance += f", {esc(view.instance_status)}"
+    kind = "Password" if view.sub_type == "Password" else "SSH key pair"
+    rotation = esc(view.automatic_rotation or "Disabled")
+    pairs = [
+        ("Secret", f"`{esc(view.short_name)}` ({view.region})"),
+        ("Instance", instance),
+        ("User", f"`{esc(view.user_name)}`"),
+        ("Type", kind),
+        ("Last rotation", slack_date(view.last_rotation)),
+        ("Automatic rotation", rotation),
+    ]
+    blocks = fields_section(pairs)
+    blocks[0]["block_id"] = Block.SUMMARY
+    return blocks
+
+
+def rotate_modal(view: SecretView, meta: ModalMeta) -> dict[str, Any]:
+    """Return the rotate modal for a secret; with ``meta.custom`` the value fields show."""
+    blocks: list[BlockDict] = list(_summary(view))
+    for note in view.notes:
+        blocks.append(context(esc(note)))
+    custom = view.rotate_custom
+    generated = view.rotate_generated
+    if generated is not None and generated.needs_approval:
+        blocks.append(
+            context(f"A generated rotation needs approval (rule `{esc(generated.rule)}`).")
+        )
+    if custom is not None and custom.may_ask:
+        option = _option("custom", "Use custom secret")
+        switch: dict[str, Any] = {
+            "type": "checkboxes",
+            "action_id": Action.USE_CUSTOM,
+            "options": [option],
+        }
+        if meta.custom:
+            switch["initial_options"] = [option]
+        blocks.append(actions([switch], block_id=Block.USE_CUSTOM))
+        if custom.needs_approval:
+            blocks.append(context(f"A custom value needs approval (rule `{esc(custom.rule)}`)."))
+    elif custom is not None:
+        blocks.append(context(f"A custom value is not open to you: {esc(custom.reason)}."))
+    blocks.extend(_custom_blocks(meta))
+    blocks.append(_reason())
+    return _modal(Callback.ROTATE, "Rotate secret", blocks, meta=meta, submit="Confirm rotation")
+
+
+def _custom_blocks(meta: ModalMeta) -> list[BlockDict]:
+    """Return the value fields (switch on) or the generated-value note (switch off)."""
+    if not meta.custom:
+        note = context("KMS will generate the new value (a random password or key pair).")
+        note["block_id"] = Block.GENERATED_NOTE
+        return [note]
+    if meta.sub_type == "Password":
+        return [
+            _input(
+                Block.PASSWORD,
+                "New password",
+                _text(Action.PASSWORD, placeholder="8-30 characters", max_length=64),
+                hint=VALUE_HINT,
+            )
+        ]
+    return [
+        _input(
+            Block.PRIVATE_KEY,
+            "New private key (PEM)",
+            _text(Action.PRIVATE_KEY, multiline=True, max_length=3000),
+            hint=VALUE_HINT,
+        ),
+        _input(
+            Block.PUBLIC_KEY,
+            "Matching public key (optional)",
+            _text(Action.PUBLIC_KEY, multiline=True, max_length=3000),
+            optional=True,
+            hint="OpenSSH format; derived from the private key when empty.",
+        ),
+    ]
+
+
+_SWITCHED = frozenset({Block.PASSWORD, Block.PRIVATE_KEY, Block.PUBLIC_KEY, Block.GENERATED_NOTE})
+
+
+def toggle_custom(view: dict[str, Any], meta: ModalMeta) -> dict[str, Any]:
+    """Return the rotate modal ``view`` with the custom-value fields shown or hidden."""
+    kept = [
+        b
+        for b in view.get("blocks") or []
+        if isinstance(b, dict) and b.get("block_id") not in _SWITCHED
+    ]
+    at = next((i for i, b in enumerate(kept) if b.get("block_id") == Block.REASON), len(kept))
+    kept[at:at] = _custom_blocks(meta)
+    return _modal(Callback.ROTATE, "Rotate secret", kept, meta=meta, submit="Confirm rotation")
+
+
+def delete_modal(meta: ModalMeta) -> dict[str, Any]:
+    """Return the delete modal: schedule in N days, or delete at once (name typed)."""
+    name = esc(short_name(meta.name))
+    schedule = _option("schedule", "Schedule deletion (can be restored until then)")
+    now = _option("now", "Delete immediately (cannot be undone)")
+    blocks: list[BlockDict] = [
+        section(f"Delete `{name}`{f' ({meta.region})' if meta.region else ''}?"),
+        _input(
+            Block.DELETE_MODE,
+            "How",
+            {
+                "type": "radio_buttons",
+                "action_id": Action.DELETE_MODE,
+                "options": [schedule, now],
+                "initial_option": now if meta.now else schedule,
+            },
+        ),
+        _input(
+            Block.DAYS,
+            "Days before deletion (7-30)",
+            {
+                "type": "number_input",
+                "action_id": Action.DAYS,
+                "is_decimal_allowed": False,
+                "min_value": "7",
+                "max_value": "30",
+                "initial_value": str(meta.days or 30),
+            },
+            optional=True,
+        ),
+        _input(
+            Block.CONFIRM_NAME,
+            "To delete immediately, type the secret's name",
+            _text(Action.CONFIRM_NAME, placeholder=short_name(meta.name)[:150], max_length=200),
+            optional=True,
+        ),
+        _reason(),
+    ]
+    title = "Delete (dry run)" if meta.dry_run else "Delete secret"
+    return _modal(Callback.DELETE, title, blocks, meta=meta, submit="Review")
+
+
+def delete_confirm_modal(meta: ModalMeta) -> dict[str, Any]:
+    """Return the last step: a danger button with a confirmation dialog."""
+    name = esc(short_name(meta.name))
+    if meta.now:
+        what = f"Delete `{name}` *immediately*. KMS keeps no recovery window: it cannot be undone."
+        label, confirm = "Delete now", "Delete now"
+    else:
+        what = (
+            f"Schedule deletion of `{name}` in *{meta.days} days*. Until then it can be "
+            "restored with `/ecs-secret restore` or the Restore button."
+        )
+        label, confirm = "Schedule deletion", "Schedule"
+    go = button(
+        label,
+        Action.DELETE_GO,
+        value="go",
+        style="danger",
+        confirm=confirm_dialog("Are you sure?", what.replace("*", ""), confirm=confirm),
+    )
+    blocks = [section(what), actions([go], block_id=Block.DELETE_GO)]
+    if meta.reason:
+        blocks.insert(1, context(f"Reason: {esc(meta.reason)}"))
+    return _modal(Callback.DELETE_CONFIRM, "Confirm deletion", blocks, meta=meta, close="Cancel")
