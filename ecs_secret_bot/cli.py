@@ -7,7 +7,9 @@ values, to the rest.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -89,6 +91,67 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(message: str) -> int:
+    print(f"ecs-secret-bot serve: {message}", file=sys.stderr)
+    return 2
+
+
+def _serve(args: argparse.Namespace, config_path: Path) -> int:
+    """Read the environment, check it, and run the Slack app until SIGTERM or SIGINT."""
+    from ecs_secret_bot.bot.server import ServeOptions, run
+    from ecs_secret_bot.bot.services import DEFAULT_SLACK_API_URL, SlackSettings
+    from ecs_secret_bot.commands.errors import BotError
+    from ecs_secret_bot.config import load_settings
+    from ecs_secret_bot.storage.keys import parse_data_key
+
+    env = os.environ
+    bot_token = env.get("SLACK_BOT_TOKEN", "")
+    app_token = env.get("SLACK_APP_TOKEN", "")
+    signing_secret = env.get("SLACK_SIGNING_SECRET", "")
+    if not bot_token:
+        return _fail("SLACK_BOT_TOKEN is not set; set it to the app's bot token (xoxb-...).")
+    if app_token and not app_token.startswith("xapp-"):
+        return _fail("SLACK_APP_TOKEN must be an app-level token (xapp-...) for Socket Mode.")
+    if not app_token and not signing_secret:
+        return _fail(
+            "SLACK_SIGNING_SECRET is not set; HTTP mode needs it (or set SLACK_APP_TOKEN "
+            "for Socket Mode)."
+        )
+    port_text = str(args.port) if args.port is not None else env.get("PORT", "3000")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        return _fail(f"the port {port_text!r} is not a TCP port (1-65535); check --port or PORT.")
+    try:
+        settings = load_settings(config_path)
+        raw_key = env.get("ECS_SECRET_BOT_DATA_KEY")
+        data_key = parse_data_key(raw_key) if raw_key else None
+    except BotError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot read the configuration {config_path}: {exc.strerror}.")
+    slack = SlackSettings(
+        bot_token=bot_token,
+        signing_secret=signing_secret,
+        app_token=app_token,
+        api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
+    )
+    options = ServeOptions(port=int(port_text), sandbox=args.sandbox, data_key=data_key)
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run(settings, slack, options, stop=stop, say=lambda line: print(line, flush=True))
+
+    try:
+        asyncio.run(serve())
+    except BotError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot listen on port {options.port}: {exc.strerror or exc}.")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the program; return its exit code."""
     parser = _parser()
@@ -102,13 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_sandbox(args)
     if args.command == "serve":
-        del config_path
-        print(
-            "ecs-secret-bot serve: the Slack app is not built yet in this version; "
-            "use `ecs-secret-bot sandbox` to try the emulated cloud.",
-            file=sys.stderr,
-        )
-        return 3
+        return _serve(args, config_path)
     parser.error(f"unknown command {args.command!r}")
     return 2  # pragma: no cover - parser.error exits
 
