@@ -1,0 +1,240 @@
+"""The whole bot for scenario tests: the real app over real HTTP, fake Slack, the sandbox
+cloud and a real SQLite file.
+
+``running_bot(tmp_path, slack_api)`` yields a ``BotHarness`` whose helpers send signed,
+Slack-shaped requests as a person would (``command``, ``click``, ``submit``, ``suggest``,
+``event``) and read what the bot did through ``FakeSlackAPI``. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+
+from ecs_secret_bot.bot.app import build_app
+from ecs_secret_bot.bot.http import build_web_app
+from ecs_secret_bot.bot.server import make_services
+from ecs_secret_bot.bot.services import BotServices, SlackSettings
+from ecs_secret_bot.commands.gateway import AlibabaCloudGateway
+from ecs_secret_bot.config import parse_settings
+from ecs_secret_bot.sandbox import Sandbox
+from ecs_secret_bot.storage import open_database
+
+from . import workspace as ws
+from .cloud import fast_retry, sandbox_credential
+from .payloads import (
+    block_actions_payload,
+    block_suggestion_payload,
+    event_callback_body,
+    slash_command_body,
+    view_submission_payload,
+)
+from .signing import SIGNING_SECRET, DriverResponse, SlackClientDriver
+from .slack_api import FakeSlackAPI
+from .slack_messages import Message
+
+__all__ = ["BOT_POLICIES", "BotHarness", "running_bot", "serve_web_app"]
+
+SRE = "SSRE"
+SEC = "SSEC"
+
+BOT_POLICIES = f"""
+[[access.bindings]]
+principals = ["slack:user:{ws.ADMIN_ID}", "slack:usergroup:{SRE}", "slack:usergroup:{SEC}"]
+policies = ["AliyunKMSSecretAdminAccess"]
+
+[[access.bindings]]
+principals = ["slack:user:{ws.BOB_ID}"]
+policies = ["AliyunKMSReadOnlyAccess"]
+
+[approval]
+channel = "{ws.SECOPS_CHANNEL_ID}"
+
+[[approval.rules]]
+name = "immediate-delete"
+actions = ["kms:DeleteSecret"]
+condition = {{ Bool = {{ "kms:ForceDeleteWithoutRecovery" = "true" }} }}
+approvers = ["slack:usergroup:{SEC}"]
+min_approvals = 1
+expires_after = "2h"
+
+[[approval.rules]]
+name = "teammate-restore"
+actions = ["kms:RestoreSecret"]
+requesters = ["slack:user:*"]
+approvers = ["slack:usergroup:{SRE}"]
+min_approvals = 1
+"""
+
+
+@asynccontextmanager
+async def serve_web_app(app: AsyncApp, *, signing_secret: str) -> AsyncIterator[int]:
+    """Serve the bot's own aiohttp endpoint on 127.0.0.1 at a free port; yield the port."""
+    runner = web.AppRunner(build_web_app(app, signing_secret=signing_secret), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()
+
+
+@dataclass
+class BotHarness:
+    """A running bot and the handles a scenario needs."""
+
+    slack: FakeSlackAPI
+    sandbox: Sandbox
+    services: BotServices
+    app: AsyncApp
+    port: int
+    driver: SlackClientDriver
+    db_path: Path
+
+    async def command(
+        self,
+        text: str,
+        *,
+        user: str = ws.ALICE_ID,
+        channel: str = ws.INCIDENT_CHANNEL_ID,
+        trigger_id: str | None = None,
+    ) -> DriverResponse:
+        """Type ``/ecs-secret text`` as ``user`` in ``channel``."""
+        body = slash_command_body(
+            text,
+            user_id=user,
+            channel_id=channel,
+            trigger_id=trigger_id,
+            response_url=self.slack.response_url(channel_id=channel, user_id=user),
+        )
+        return await self.driver.post(body)
+
+    async def click(
+        self,
+        action_id: str,
+        *,
+        value: str | None = None,
+        user: str = ws.ALICE_ID,
+        message: Message | None = None,
+        view: Mapping[str, Any] | None = None,
+        block_id: str = "actions",
+        action_type: str = "button",
+        state_values: Mapping[str, Any] | None = None,
+    ) -> DriverResponse:
+        """Click a button (or pick in a select) on a message or in a view."""
+        channel = message.channel if message is not None else ws.INCIDENT_CHANNEL_ID
+        body = block_actions_payload(
+            action_id,
+            value=value,
+            user_id=user,
+            message=message,
+            view=view,
+            block_id=block_id,
+            action_type=action_type,
+            state_values=state_values,
+            channel_id=channel,
+            response_url=self.slack.response_url(channel_id=channel, user_id=user),
+        )
+        return await self.driver.post(body)
+
+    async def submit(
+        self,
+        view: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        user: str = ws.ALICE_ID,
+    ) -> DriverResponse:
+        """Submit a modal as it was opened, with ``values`` as its state."""
+        body = view_submission_payload(view=view, values=values, user_id=user)
+        return await self.driver.post(body)
+
+    async def suggest(
+        self, action_id: str, value: str, *, view: Mapping[str, Any], user: str = ws.ALICE_ID
+    ) -> DriverResponse:
+        """Type ``value`` in an external select."""
+        body = block_suggestion_payload(action_id, value=value, view=view, user_id=user)
+        return await self.driver.post(body)
+
+    async def event(
+        self, event: Mapping[str, Any], *, event_id: str | None = None
+    ) -> DriverResponse:
+        """Deliver an Events API event."""
+        return await self.driver.post(event_callback_body(event, event_id=event_id))
+
+    def modal(self) -> dict[str, Any]:
+        """Return the modal opened last, as last updated."""
+        views = self.slack.workspace.views
+        ids = [view_id for view_id, view in views.items() if view.get("type") == "modal"]
+        if not ids:
+            raise AssertionError("no modal was opened")
+        return self.slack.view(ids[-1])
+
+    async def wait_modal(self, callback_id: str, *, timeout: float = 5.0) -> dict[str, Any]:
+        """Wait until the last modal has ``callback_id``; return it."""
+        await self.slack.wait_for(
+            "views.update" if callback_id else "views.open",
+            lambda c: c.payload.get("view", {}).get("callback_id") == callback_id,
+            timeout=timeout,
+        )
+        return self.modal()
+
+
+@asynccontextmanager
+async def running_bot(
+    tmp_path: Path,
+    slack: FakeSlackAPI,
+    *,
+    policies: str = BOT_POLICIES,
+    rotation_delay: float = 0.1,
+    modal_budget: float = 2.0,
+) -> AsyncIterator[BotHarness]:
+    """Start the sandbox, storage and the bot over HTTP; yield the harness; stop it all."""
+    slack.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
+    slack.set_usergroup(SEC, [ws.ADMIN_ID], handle="security")
+    async with Sandbox(seed=True, rotation_delay=rotation_delay) as sandbox:
+        text = f"""
+[cloud]
+default_region = "cn-hangzhou"
+regions = ["cn-hangzhou", "cn-shanghai"]
+kms_endpoint = "{sandbox.url}"
+ecs_endpoint = "{sandbox.url}"
+
+[storage]
+path = "bot.db"
+
+[rotation]
+follow_up_timeout = "1m"
+{policies}
+"""
+        config = tmp_path / "bot.toml"
+        config.write_text(text, encoding="utf-8")
+        settings = parse_settings(tomllib.loads(text), source=config)
+        db = await open_database(settings.storage.path)
+        slack_settings = SlackSettings(
+            bot_token=ws.BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.url
+        )
+        gateway = AlibabaCloudGateway(
+            settings.cloud, credential=sandbox_credential(), retry=fast_retry()
+        )
+        services = make_services(settings, slack_settings, gateway=gateway, db=db)
+        services.core.follow_up_first_delay = 0.02
+        services.core.follow_up_max_delay = 0.1
+        services.modal_budget = modal_budget
+        app = build_app(slack_settings, services)
+        try:
+            async with serve_web_app(app, signing_secret=SIGNING_SECRET) as port:
+                async with SlackClientDriver(port) as driver:
+                    yield BotHarness(
+                        slack, sandbox, services, app, port, driver, settings.storage.path
+                    )
+                    await services.tasks.drain(5.0)
+        finally:
+            await db.close()
