@@ -216,36 +216,33 @@ def _region(
     return rows, listing
 
 
+async def _list_region(pager: _Pager, region: str) -> tuple[list[SecretRow], RegionListing]:
+    """Read page 1, then every other page the TotalCount asks for, all at once."""
+    first = await pager.page(region, 1, PAGE_SIZE)
+    results = [first]
+    if isinstance(first, SecretPage):
+        pages, size = _pages_needed(first)
+        later = range(2, min(pages, MAX_PAGES) + 1)
+        results.extend(await _all([pager.page(region, n, size) for n in later]))
+    return _region(region, results, pager.needle)
+
+
 async def list_secrets(req: ListRequest, *, actor: Actor, core: Core) -> SecretListing:
     """List the ECS secrets of the configured regions (or ``req.region``), filtered by name."""
     regions = (core.region(req.region),) if req.region else core.settings.cloud.regions
     needle = _needle(req.name_filter)
     allowed, refused = permitted_regions(core, actor, LIST, regions)
     pager = _Pager(core.gateway, needle, allowed)
-
-    firsts = dict(
-        zip(allowed, await _all([pager.page(r, 1, PAGE_SIZE) for r in allowed]), strict=True)
-    )
-    later: list[tuple[str, int, int]] = []
-    for region, first in firsts.items():
-        if isinstance(first, SecretPage):
-            pages, size = _pages_needed(first)
-            later.extend((region, n, size) for n in range(2, min(pages, MAX_PAGES) + 1))
-    rest = await _all([pager.page(region, n, size) for region, n, size in later])
-
-    pages_of: dict[str, list[SecretPage | CloudError]] = {r: [firsts[r]] for r in allowed}
-    for (region, _, _), page in zip(later, rest, strict=True):
-        pages_of[region].append(page)
-
-    rows: list[SecretRow] = []
+    listed = dict(zip(allowed, await _all([_list_region(pager, r) for r in allowed]), strict=True))
     reports = {
         region: RegionListing(
             region, "skipped", reason=decision.reason, next_step=decision.next_step
         )
         for region, decision in refused
     }
-    for region, results in pages_of.items():
-        region_rows, reports[region] = _region(region, results, needle)
+    rows: list[SecretRow] = []
+    for region in allowed:
+        region_rows, reports[region] = listed[region]
         rows.extend(region_rows)
     return SecretListing(
         rows=tuple(rows),
