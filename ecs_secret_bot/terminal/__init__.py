@@ -1,0 +1,16 @@
+"""``ecs-secret``: the terminal front end over the ``commands/`` core, beside ``bot/``.
+
+The same subcommands as ``/ecs-secret``, the same operations, policies, approvals and
+audit log, on the same database; the actor is ``local:user:<login>``. Modules: ``main``
+(entry point, environment, output), ``parser`` (the command line), ``operations`` (one
+function per subcommand), ``session`` (the core and the ``--sandbox`` switch),
+``directory`` (who a principal is, from a terminal), ``prompts`` (values without echo,
+typed confirmations), ``progress`` (waiting for a rotation), ``render`` (tables, JSON),
+``exit_codes``.
+"""
+
+from __future__ import annotations
+
+from ecs_secret_bot.terminal.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,135 @@
+"""``ecs-secret``: the terminal front end over the same ``commands/`` core as the Slack app.
+
+The entry point, and the only module of the terminal that reads the process environment
+(``ECS_SECRET_BOT_CONFIG``, ``ECS_SECRET_BOT_DATA_KEY``, ``SLACK_BOT_TOKEN``,
+``SLACK_API_URL``) and the login. It opens a session, runs one subcommand, prints its
+answer (text on stdout, or one JSON object with ``--json``; errors and progress on
+stderr) and returns the exit code the answer means (see ``exit_codes``). An unexpected
+failure prints a reference and its type, never a traceback or a value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from ecs_secret_bot.commands.errors import BotError
+from ecs_secret_bot.terminal.exit_codes import ExitCode, exit_code_of
+from ecs_secret_bot.terminal.operations import OPERATIONS, Answer, Context
+from ecs_secret_bot.terminal.parser import build_parser
+from ecs_secret_bot.terminal.prompts import Prompter
+from ecs_secret_bot.terminal.render import describe_error, error_json, jsonable
+from ecs_secret_bot.terminal.session import Environment, check_login, open_session
+
+__all__ = ["main", "run"]
+
+
+def _environment() -> Environment:
+    config = os.environ.get("ECS_SECRET_BOT_CONFIG", "")
+    return Environment(
+        login=getpass.getuser(),
+        cwd=Path.cwd(),
+        config_path=Path(config) if config else None,
+        data_key=os.environ.get("ECS_SECRET_BOT_DATA_KEY", ""),
+        slack_bot_token=os.environ.get("SLACK_BOT_TOKEN", ""),
+        slack_api_url=os.environ.get("SLACK_API_URL", "") or "https://slack.com/api/",
+    )
+
+
+def _print_answer(args: argparse.Namespace, answer: Answer, out: TextIO) -> None:
+    if not args.json:
+        print(answer.text, file=out)
+        return
+    body: dict[str, Any] = {
+        "command": args.command,
+        "ok": answer.code is ExitCode.OK,
+        "exit_code": int(answer.code),
+        "outcome": answer.outcome,
+        "result_type": type(answer.result).__name__ if answer.result is not None else None,
+        "result": jsonable(answer.result),
+    }
+    body.update(jsonable(answer.extra))
+    print(json.dumps(body, ensure_ascii=False), file=out)
+
+
+def _print_error(args: argparse.Namespace, error: BotError, out: TextIO, err: TextIO) -> int:
+    code = exit_code_of(error)
+    if args.json:
+        body = {
+            "command": args.command,
+            "ok": False,
+            "exit_code": int(code),
+            "outcome": "error",
+            "error": error_json(error),
+        }
+        print(json.dumps(body, ensure_ascii=False), file=out)
+    else:
+        print(f"ecs-secret {args.command}: {describe_error(error)}", file=err)
+    return int(code)
+
+
+async def run(
+    args: argparse.Namespace,
+    env: Environment,
+    *,
+    prompter: Prompter,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Run one parsed command line; return its exit code."""
+    try:
+        check_login(env.login)
+        session = await open_session(env, config=args.config, sandbox=args.sandbox, banner=err)
+    except BotError as exc:
+        return _print_error(args, exc, out, err)
+    try:
+        answer = await OPERATIONS[args.command](args, Context(session, prompter, err))
+    except BotError as exc:
+        return _print_error(args, exc, out, err)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a reference, no trace
+        reference = uuid.uuid4().hex[:12]
+        print(
+            f"ecs-secret {args.command}: unexpected error {type(exc).__name__} "
+            f"(reference {reference}); nothing was changed unless a message said so.",
+            file=err,
+        )
+        return int(ExitCode.UNEXPECTED)
+    finally:
+        await session.close()
+    _print_answer(args, answer, out)
+    return int(answer.code)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ecs-secret``; return its exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (argparse says which)
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return int(ExitCode.INVALID)
+    try:
+        return asyncio.run(
+            run(args, _environment(), prompter=Prompter(), out=sys.stdout, err=sys.stderr)
+        )
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted; what was already sent to KMS still happens "
+            "(`ecs-secret rotate NAME --follow` waits for a rotation).",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

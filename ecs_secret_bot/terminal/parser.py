@@ -1,0 +1,167 @@
+"""The command line of ``ecs-secret``: the subcommands of ``/ecs-secret``, as argparse sees them.
+
+The options every subcommand shares (``--json``, ``--region``, ``--config``, ``--sandbox``)
+are accepted before or after the subcommand. No option carries a secret value or chooses
+who you are: values are read from a prompt or stdin, and the identity is the login.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ecs_secret_bot import __version__
+from ecs_secret_bot.terminal.exit_codes import EXIT_CODES_HELP
+
+__all__ = ["MUTATING", "build_parser"]
+
+MUTATING = ("create", "rotate", "rotation", "delete", "restore")
+
+_DESCRIPTION = (
+    "Manage Alibaba Cloud KMS dynamic ECS secrets from a terminal: the same operations, "
+    "policies, approvals and audit log as the Slack app's /ecs-secret, on the same database. "
+    "You act as local:user:<your login>; bind that principal in [[access.bindings]]."
+)
+_EPILOG = (
+    "configuration: --config, else $ECS_SECRET_BOT_CONFIG, else ./ecs-secret-bot.toml.\n"
+    "cloud credentials: the Alibaba Cloud default credential chain (ALIBABA_CLOUD_ACCESS_KEY_ID "
+    "and _SECRET, profile, ECS RAM role, OIDC).\n\n" + EXIT_CODES_HELP
+)
+
+
+def _common(*, top: bool) -> argparse.ArgumentParser:
+    # Below the subcommand the defaults are SUPPRESS, so they never undo the top level's.
+    default = None if top else argparse.SUPPRESS
+    flag_default = False if top else argparse.SUPPRESS
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--json", action="store_true", default=flag_default, help="print one JSON object"
+    )
+    common.add_argument("--region", default=default, metavar="ID", help="the region to act in")
+    common.add_argument(
+        "--config", type=Path, default=default, metavar="PATH", help="the TOML configuration"
+    )
+    common.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=flag_default,
+        help="run against an emulated cloud started for this command (seeded demo data)",
+    )
+    return common
+
+
+def _mutating() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the decision, approval rule, pre-flight and cloud call; do nothing",
+    )
+    options.add_argument("--reason", default="", help="why (kept in the audit log)")
+    options.add_argument(
+        "--request-id",
+        default="",
+        metavar="ID",
+        help="idempotency key: the same id runs once, a repeat gets the first answer",
+    )
+    return options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of the whole command line."""
+    parser = argparse.ArgumentParser(
+        prog="ecs-secret",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_common(top=True)],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND")
+    common = _common(top=False)
+    mutating = _mutating()
+
+    def add(name: str, summary: str, *, mutates: bool = False) -> argparse.ArgumentParser:
+        parents = [common, mutating] if mutates else [common]
+        return sub.add_parser(
+            name,
+            help=summary,
+            description=summary,
+            parents=parents,
+            epilog=EXIT_CODES_HELP,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    create = add(
+        "create", "host a user's current password or SSH key as an ECS secret", mutates=True
+    )
+    create.add_argument("name", help="secret name, with or without acs/ecs/")
+    create.add_argument("--instance", required=True, metavar="ID", help="the ECS instance id")
+    create.add_argument("--user", default="root", help="the OS user (default root)")
+    create.add_argument(
+        "--kind", choices=("password", "ssh-key"), default="password", help="default password"
+    )
+    create.add_argument(
+        "--rotate-every", default="", metavar="INTERVAL", help="turn automatic rotation on (7d)"
+    )
+    create.add_argument("--description", default="")
+    create.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
+    _value_options(create, what="the user's current password (or private key)")
+
+    rotate = add("rotate", "rotate now, with a KMS-generated or a custom value", mutates=True)
+    rotate.add_argument("name", help="secret name, with or without acs/ecs/")
+    rotate.add_argument(
+        "--custom", action="store_true", help="set a value you give (prompted, or on stdin)"
+    )
+    _value_options(rotate, what="the custom password (or private key)")
+    rotate.add_argument("--no-wait", action="store_true", help="return once KMS took the request")
+    rotate.add_argument(
+        "--follow", action="store_true", help="wait for the rotation in flight; start none"
+    )
+
+    rotation = add("rotation", "turn automatic rotation on or off", mutates=True)
+    rotation.add_argument("name")
+    rotation.add_argument("state", choices=("on", "off"))
+    rotation.add_argument("interval", nargs="?", default="", help="6h to 365d, e.g. 7d")
+
+    delete = add("delete", "schedule a deletion (7-30 days) or delete now", mutates=True)
+    delete.add_argument("name")
+    when = delete.add_mutually_exclusive_group()
+    when.add_argument("--days", type=int, default=None, help="7 to 30 (default 30)")
+    when.add_argument("--now", action="store_true", help="delete immediately, unrecoverably")
+    delete.add_argument("--yes", action="store_true", help="skip typing the name to confirm")
+
+    restore = add("restore", "cancel a scheduled deletion", mutates=True)
+    restore.add_argument("name")
+
+    listing = add("list", "list the dynamic ECS secrets")
+    listing.add_argument("filter", nargs="?", default="", help="part of a name")
+    show = add("show", "show one secret (never its value)")
+    show.add_argument("name")
+    add("pending", "list the scheduled deletions")
+    add("approvals", "list requests waiting for you, and your own")
+    for verb in ("approve", "deny"):
+        one = add(verb, f"{verb} a held request (by its approval id)")
+        one.add_argument("approval_id")
+        if verb == "approve":
+            one.add_argument("--no-wait", action="store_true", help="do not follow a rotation")
+    audit = add("audit", "show the audit log (of one secret, or all you may list)")
+    audit.add_argument("name", nargs="?", default="")
+    audit.add_argument("--limit", type=int, default=20, help="entries (default 20, at most 200)")
+    add("whoami", "who you are to the policies, and what you may do")
+    return parser
+
+
+def _value_options(parser: argparse.ArgumentParser, *, what: str) -> None:
+    parser.add_argument(
+        "--value-stdin",
+        action="store_true",
+        help=f"read {what} from stdin instead of a prompt (also the default when stdin is a pipe)",
+    )
+    parser.add_argument(
+        "--private-key-file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="read a PEM private key from this file (SSH key secrets)",
+    )
