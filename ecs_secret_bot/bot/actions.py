@@ -47,7 +47,6 @@ __all__ = ["register_actions"]
 logger = logging.getLogger(__name__)
 
 OPTIONS_BUDGET = 2.0
-_QUIET = (VoteResult.REFUSED, VoteResult.DUPLICATE)
 
 
 def _action(body: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +64,7 @@ def _message_ref(body: dict[str, Any]) -> Posted | None:
 async def _after_vote(services: BotServices, step: ApprovalStep, clicker: Where) -> None:
     """Update the card, tell the clicker and the requester, post what ran."""
     client, row = services.client, step.approval
-    if step.vote.result in _QUIET:
+    if not step.vote.changed:
         await tell(client, clicker, step.vote.message)
         return
     outcome = f"Could not run: {step.error.user_message}" if step.error else ""
@@ -74,7 +73,7 @@ async def _after_vote(services: BotServices, step: ApprovalStep, clicker: Where)
     if step.result is not None:
         channel = result_channel(row.channel_id, row.requester.rsplit(":", 1)[-1])
         await announce_result(services, step.result, channel=channel, asker=None)
-    if step.vote.result in (VoteResult.RECORDED, VoteResult.CLOSED):
+    if step.vote.result is VoteResult.RECORDED:
         return
     requester = row.requester.rsplit(":", 1)[-1]
     name = esc(short_name(row.secret_name))

@@ -127,7 +127,8 @@ def _state_line(row: ApprovalRow) -> str:
     if row.status == "expired":
         return "Expired before it was approved. Ask again if it is still needed."
     if row.status in ("executed", "approved"):
-        return f"Approved. {row.outcome}".strip()
+        done = "" if row.outcome in ("", "done") else f" ({row.outcome})"
+        return f"Approved and carried out{done}."
     if row.status == "failed":
         return f"Approved, but it could not run: {row.outcome}"
     return row.outcome
