@@ -177,6 +177,21 @@ def _kms_location(req: CreateRequest, core: Core, region: str) -> tuple[str, str
     return dkms, key
 
 
+def _rotation_interval(req: CreateRequest) -> str:
+    """Return the interval to send (``7d`` when rotation is on without one), or empty if off."""
+    given = req.rotation_interval.strip()
+    if not req.automatic_rotation:
+        if given:
+            raise InvalidInput(
+                "A rotation interval was given but automatic rotation is off.",
+                field="rotation_interval",
+                next_step="Turn automatic rotation on, or leave the interval empty.",
+            )
+        return ""
+    interval = parse_interval(given, field="rotation_interval") if given else DEFAULT_INTERVAL
+    return format_duration(interval)
+
+
 def _refuse_key_on_windows(os_type: str, kind: str, instance_id: str) -> None:
     if os_type.lower() == "windows" and kind == "SSHKey":
         raise InvalidInput(
@@ -195,18 +210,7 @@ async def create_secret(
     user = check_user_name(req.user_name)
     kind = _kind(req.kind)
     value = _initial_value(req, kind, user)
-    interval = ""
-    if req.rotation_interval.strip():
-        if not req.automatic_rotation:
-            raise InvalidInput(
-                "A rotation interval was given but automatic rotation is off.",
-                field="rotation_interval",
-                next_step="Turn automatic rotation on, or leave the interval empty.",
-            )
-        interval = req.rotation_interval
-    if req.automatic_rotation:
-        parsed = parse_interval(interval, field="rotation_interval") if interval else None
-        interval = format_duration(parsed or DEFAULT_INTERVAL)
+    interval = _rotation_interval(req)
     if len(req.description) > MAX_DESCRIPTION:
         raise InvalidInput(
             f"The description is {len(req.description)} characters long; KMS takes "
