@@ -55,7 +55,8 @@ __all__ = [
 DELETE = "kms:DeleteSecret"
 MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 7, 30, 30
 SETTLE_AFTER = timedelta(minutes=2)
-"""How long an ``unknown`` intent may still be a call in flight (far above any timeout)."""
+"""How long an ``unknown`` intent may still be a call in flight (the default timeouts and
+retries of the gateway end well within it)."""
 
 
 def _days(req: DeleteRequest) -> int | None:
