@@ -166,14 +166,14 @@ async def _describe(core: Core, ref: SecretRef) -> SecretView:
     detail = await describe_ecs_secret(core, ref)
     assert detail.ecs is not None
     instance_id = detail.ecs.instance_id
-    async with asyncio.TaskGroup() as group:
-        page = group.create_task(_instances(core, ref.region, instance_id))
-        user = group.create_task(_user_name(core, ref))
-        rotation = group.create_task(get_active_rotation(core.db, ref.region, ref.name))
-        pending = group.create_task(get_active_pending(core.db, ref.region, ref.name))
+    found, user_name, rotation, pending = await asyncio.gather(
+        _instances(core, ref.region, instance_id),
+        _user_name(core, ref),
+        get_active_rotation(core.db, ref.region, ref.name),
+        get_active_pending(core.db, ref.region, ref.name),
+    )
     notes: list[str] = []
     name = status = os_type = ""
-    found = page.result()
     if isinstance(found, CloudError):
         notes.append(f"ECS could not describe instance {instance_id} ({found.code or 'error'}).")
     else:
@@ -182,7 +182,6 @@ async def _describe(core: Core, ref: SecretRef) -> SecretView:
             notes.append(f"Instance {instance_id} was not found in {ref.region}.")
         else:
             name, status, os_type = instance.name, instance.status, instance.os_type
-    user_name = user.result()
     if isinstance(user_name, CloudError):
         notes.append(f"KMS would not tell the user name ({user_name.code or 'error'}).")
         user_name = ""
@@ -206,8 +205,8 @@ async def _describe(core: Core, ref: SecretRef) -> SecretView:
         created=detail.create_time,
         updated=detail.update_time,
         tags=tuple(sorted(detail.tags.items())),
-        active_rotation=_active_rotation(rotation.result()),
-        pending=_pending(pending.result()),
+        active_rotation=_active_rotation(rotation),
+        pending=_pending(pending),
         notes=tuple(notes),
     )
 
@@ -253,17 +252,12 @@ def _refuse(ref: SecretRef, refused: Access) -> AccessDenied:
 async def prepare_rotation(name: str, region: str = "", *, actor: Actor, core: Core) -> SecretView:
     """Return the rotate modal's summary, if the actor may rotate the secret or ask to."""
     ref = core.secret(name, region)
-    # Nothing is asked of the cloud for an actor who could not rotate whatever the secret's
-    # kind turns out to be; the kind is known (and the answer final) only after DescribeSecret.
-    first = None
-    for sub_type in (None, *_SUB_TYPES):
-        options = _rotate_access(core, actor, ref, sub_type)
-        first = first or options[0]
-        if any(option.may_ask for option in options):
-            break
-    else:
-        assert first is not None
-        raise _refuse(ref, first)
+    # Ask the cloud nothing for an actor who could rotate no kind of secret: the kind (and so
+    # the final answer, for policies with a kms:SecretSubType condition) is known only after
+    # DescribeSecret, whose reading the rotation covers.
+    kinds = [_rotate_access(core, actor, ref, sub_type) for sub_type in (None, *_SUB_TYPES)]
+    if not any(option.may_ask for options in kinds for option in options):
+        raise _refuse(ref, kinds[0][0])
     view = await _describe(core, ref)
     generated, custom = _rotate_access(core, actor, ref, view.sub_type)
     if generated.kind is RouteKind.REFUSE and custom.kind is RouteKind.REFUSE:

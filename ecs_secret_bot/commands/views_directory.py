@@ -16,6 +16,7 @@ never decides who may see it: ``views_instances.search_instances`` authorizes fi
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from ecs_secret_bot.commands.gateway import CloudGateway, Instance
 
 __all__ = ["InstanceDirectory", "Snapshot"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -100,4 +103,7 @@ class InstanceDirectory:
             del self._loads[region]
         task = load.task
         if task is not None and not task.cancelled():
-            task.exception()  # retrieved here, so a failure nobody awaited is not logged
+            # Retrieved here, so that a failure nobody waited for is said once, plainly.
+            failure = task.exception()
+            if failure is not None:
+                logger.info("listing the ECS instances of %s failed: %s", region, failure)

@@ -3,10 +3,12 @@
 Owns ``list_secrets`` and its result types. Each region is authorized on its own as
 ``kms:ListSecrets`` on the region's collection: a region the actor may not list is reported
 as skipped, with the reason, and only when every region is refused does the view refuse.
-Paging is read from KMS's ``TotalCount``: page 1 of every region is fetched at once, then
-all the remaining pages of all regions at once, so the calls made are exactly the pages
-needed and the wall time is about two round trips, whatever the number of regions. A
-region that fails is reported with its cloud error code; the others are still listed.
+Paging is read from KMS's ``TotalCount``: page 1 of every region is asked at once and, as
+soon as a region's page 1 answers, all its remaining pages at once (at most
+``MAX_IN_FLIGHT_PER_REGION`` in flight per regional endpoint). The calls made are exactly
+the pages needed, and the wall time is about two round trips, whatever the number of
+regions or secrets. A region that fails is reported with its cloud error code; the others
+are still listed.
 
 Metadata only: never reads a secret value, never writes anything.
 """

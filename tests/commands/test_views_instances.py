@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fakes.core import CoreHarness, actor
 
-from ecs_secret_bot.commands.errors import AccessDenied, InvalidInput
+from ecs_secret_bot.commands.errors import AccessDenied, CloudError, InvalidInput
 from ecs_secret_bot.commands.views import InstanceDirectory, search_instances
 from ecs_secret_bot.sandbox import Sandbox
 
@@ -103,3 +103,22 @@ async def test_the_picker_needs_describe_instances(h: CoreHarness) -> None:
     with pytest.raises(InvalidInput):
         await search_instances("eu-west-1", "web", actor=ADMIN, core=h.core)
     assert h.sandbox.calls.total() == 0
+
+
+async def test_concurrent_pickers_share_one_listing(h: CoreHarness) -> None:
+    found = await asyncio.gather(
+        *(search_instances(HZ, q, actor=ADMIN, core=h.core) for q in ("w", "we", "web"))
+    )
+    assert [len(options) for options in found] == [2, 1, 1]  # web-3 and win-1; web-3; web-3
+    assert describe_calls(h) == 1
+
+
+async def test_a_failed_listing_is_not_cached(h: CoreHarness) -> None:
+    fault = h.sandbox.faults.add(action="DescribeInstances", kind="server_error", status=503)
+    with pytest.raises(CloudError) as caught:
+        await search_instances(HZ, "web", actor=ADMIN, core=h.core)
+    assert caught.value.code == "ServiceUnavailable"
+    h.sandbox.faults.remove(fault.id)
+    assert [o.instance_id for o in await search_instances(HZ, "web", actor=ADMIN, core=h.core)] == [
+        "i-web3"
+    ]
