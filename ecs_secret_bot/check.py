@@ -1,0 +1,284 @@
+"""``ecs-secret-bot check``: is this configuration right, and can the bot reach what it names?
+
+Owns ``run_check`` (the checks, each an OK, a FAIL with exactly what is wrong and what to
+do, or a SKIP with why) and ``check_command`` (load the configuration, run the checks,
+print them, return the exit code). The checks: the configuration (policies and approval
+rules included) loads; the database opens with its data key; Slack accepts the bot token
+(``auth.test``) and, for Socket Mode, the app-level token (``apps.connections.open``) or,
+for HTTP mode, a signing secret is set; KMS answers ``ListSecrets`` and ECS answers
+``DescribeInstances`` in every configured region with the credentials of the default
+chain. Never prints a token, a key or a secret value; never changes anything in the cloud
+(opening the database creates it, and its key file, if they do not exist yet, as ``serve``
+would).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TextIO
+
+from ecs_secret_bot.commands.errors import BotError, CloudError
+from ecs_secret_bot.commands.gateway import AlibabaCloudGateway, RetryPolicy
+from ecs_secret_bot.config import Settings, load_settings
+from ecs_secret_bot.storage import open_database, parse_data_key
+
+if TYPE_CHECKING:
+    from alibabacloud_credentials.client import Client as CredentialClient
+
+__all__ = ["CheckLine", "check_command", "format_lines", "run_check"]
+
+Status = Literal["OK", "FAIL", "SKIP"]
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    """One check: what was checked, how it went, and what to do if it failed."""
+
+    name: str
+    status: Status
+    detail: str
+    next_step: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """Say whether this check failed."""
+        return self.status == "FAIL"
+
+
+def _fail(name: str, error: BotError) -> CheckLine:
+    detail = error.user_message
+    if isinstance(error, CloudError) and error.code and error.code not in detail:
+        detail += f" (error {error.code})"
+    return CheckLine(name, "FAIL", detail, error.next_step)
+
+
+async def _storage(settings: Settings, data_key: str) -> CheckLine:
+    path = settings.storage.path
+    existed = path.exists()
+    try:
+        key = parse_data_key(data_key) if data_key else None
+        db = await open_database(path, data_key=key, key_file=settings.storage.key_file)
+    except BotError as exc:
+        return _fail("storage", exc)
+    await db.close()
+    return CheckLine("storage", "OK", f"{path} opens" + ("" if existed else " (created now)"))
+
+
+async def _slack(
+    token: str, api_url: str, *, app_token: str, signing_secret: str
+) -> list[CheckLine]:
+    if not token:
+        return [
+            CheckLine(
+                "slack",
+                "SKIP",
+                "SLACK_BOT_TOKEN is not set, so Slack was not checked",
+                "Set it to the Bot User OAuth Token (xoxb-...) to run the Slack app.",
+            )
+        ]
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    base = api_url if api_url.endswith("/") else api_url + "/"
+    lines: list[CheckLine] = []
+    try:
+        reply = await AsyncWebClient(token=token, base_url=base, timeout=10).auth_test()
+        lines.append(
+            CheckLine(
+                "slack auth.test",
+                "OK",
+                f"bot {reply.get('user')} in workspace {reply.get('team')} ({base})",
+            )
+        )
+    except SlackApiError as exc:
+        lines.append(
+            CheckLine(
+                "slack auth.test",
+                "FAIL",
+                f"Slack refused SLACK_BOT_TOKEN: {exc.response.get('error')}",
+                "Copy the Bot User OAuth Token (xoxb-...) from the app's OAuth & Permissions "
+                "page, after installing the app to the workspace.",
+            )
+        )
+    except Exception as exc:  # noqa: BLE001 - any transport failure is the answer here
+        lines.append(
+            CheckLine(
+                "slack auth.test",
+                "FAIL",
+                f"cannot reach {base}: {type(exc).__name__}",
+                "Check the network, a proxy, and SLACK_API_URL (default https://slack.com/api/).",
+            )
+        )
+    if app_token:
+        try:
+            await AsyncWebClient(token=app_token, base_url=base, timeout=10).apps_connections_open(
+                app_token=app_token
+            )
+            lines.append(CheckLine("slack socket mode", "OK", "SLACK_APP_TOKEN is accepted"))
+        except SlackApiError as exc:
+            lines.append(
+                CheckLine(
+                    "slack socket mode",
+                    "FAIL",
+                    f"Slack refused SLACK_APP_TOKEN: {exc.response.get('error')}",
+                    "Create an app-level token (xapp-...) with connections:write under Basic "
+                    "Information, and turn Socket Mode on.",
+                )
+            )
+        except Exception as exc:  # noqa: BLE001
+            lines.append(
+                CheckLine("slack socket mode", "FAIL", f"cannot reach {base}: {exc!r}"[:200])
+            )
+    elif signing_secret:
+        lines.append(
+            CheckLine("slack http mode", "OK", "SLACK_SIGNING_SECRET is set (POST /slack/events)")
+        )
+    else:
+        lines.append(
+            CheckLine(
+                "slack http mode",
+                "FAIL",
+                "neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP) is set",
+                "Set SLACK_APP_TOKEN for Socket Mode, or SLACK_SIGNING_SECRET (Basic "
+                "Information, App Credentials) for a public URL.",
+            )
+        )
+    return lines
+
+
+def _masked(key_id: str) -> str:
+    return key_id if len(key_id) <= 8 else f"{key_id[:4]}...{key_id[-3:]}"
+
+
+async def _credentials(credential: CredentialClient | None) -> tuple[CheckLine, bool]:
+    from alibabacloud_credentials.client import Client
+
+    client = credential if credential is not None else Client()
+    try:
+        found = await client.get_credential_async()
+    except Exception as exc:  # noqa: BLE001 - CredentialException, or a provider's own error
+        return (
+            CheckLine(
+                "credentials",
+                "FAIL",
+                f"no Alibaba Cloud credentials: {exc}"[:600],
+                "Set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or use a "
+                "profile (~/.alibabacloud/credentials.ini), an ECS instance RAM role, or OIDC.",
+            ),
+            False,
+        )
+    provider = found.get_provider_name() or "the default chain"
+    key_id = found.get_access_key_id() or ""
+    return CheckLine("credentials", "OK", f"from {provider}, AccessKey ID {_masked(key_id)}"), True
+
+
+async def _cloud(settings: Settings, credential: CredentialClient | None) -> list[CheckLine]:
+    found, usable = await _credentials(credential)
+    if not usable:
+        return [found, CheckLine("kms, ecs", "SKIP", "not called without credentials")]
+    # One attempt each: a check should answer fast and say what is wrong, not retry it away.
+    gateway = AlibabaCloudGateway(
+        settings.cloud, credential=credential, retry=RetryPolicy(max_attempts=1)
+    )
+    cloud = settings.cloud
+    kms_where = cloud.kms_endpoint or "kms.<region>.aliyuncs.com"
+    ecs_where = cloud.ecs_endpoint or "ecs.<region>.aliyuncs.com"
+    lines: list[CheckLine] = [found]
+    for region in cloud.regions:
+        try:
+            page = await gateway.list_secrets(region, page_size=1)
+            lines.append(
+                CheckLine(
+                    f"kms {region}",
+                    "OK",
+                    f"ListSecrets answered: {page.total_count} ECS secret(s) ({kms_where})",
+                )
+            )
+        except BotError as exc:
+            lines.append(_fail(f"kms {region}", exc))
+        try:
+            instances = await gateway.describe_instances(region, max_results=10)
+            count = len(instances.instances)
+            more = "+" if instances.next_token else ""
+            lines.append(
+                CheckLine(
+                    f"ecs {region}",
+                    "OK",
+                    f"DescribeInstances answered: {count}{more} instance(s) ({ecs_where})",
+                )
+            )
+        except BotError as exc:
+            lines.append(_fail(f"ecs {region}", exc))
+    return lines
+
+
+async def run_check(
+    settings: Settings,
+    *,
+    slack_token: str,
+    slack_api_url: str,
+    credential: CredentialClient | None = None,
+    slack_app_token: str = "",
+    slack_signing_secret: str = "",
+    data_key: str = "",
+) -> list[CheckLine]:
+    """Check storage, Slack and the cloud for already-loaded ``settings``; one line each."""
+    policies = settings.policies
+    rules = settings.approval_rules.rules
+    lines = [
+        CheckLine(
+            "configuration",
+            "OK",
+            f"{settings.source or 'configuration'}: regions {', '.join(settings.cloud.regions)}; "
+            f"{len(policies.bindings)} binding(s); {len(rules)} approval rule(s)",
+        )
+    ]
+    lines.append(await _storage(settings, data_key))
+    lines += await _slack(
+        slack_token, slack_api_url, app_token=slack_app_token, signing_secret=slack_signing_secret
+    )
+    lines += await _cloud(settings, credential)
+    return lines
+
+
+def format_lines(lines: list[CheckLine]) -> str:
+    """Return the lines as people read them: status, name, detail, next step."""
+    width = max(len(line.name) for line in lines)
+    out = []
+    for line in lines:
+        out.append(f"{line.status:<4}  {line.name.ljust(width)}  {line.detail}")
+        if line.next_step and line.status != "OK":
+            out.append(f"{'':<4}  {'':<{width}}  -> {line.next_step}")
+    failed = sum(line.failed for line in lines)
+    out.append("all checks passed" if not failed else f"{failed} check(s) failed")
+    return "\n".join(out)
+
+
+async def check_command(
+    config_path: Path,
+    *,
+    env: Mapping[str, str],
+    out: TextIO | None = None,
+    credential: CredentialClient | None = None,
+) -> int:
+    """Load ``config_path``, run every check, print them; return 0 if none failed, else 1."""
+    stream = out if out is not None else sys.stdout
+    try:
+        settings = load_settings(config_path)
+    except BotError as exc:
+        print(format_lines([_fail("configuration", exc)]), file=stream)
+        return 1
+    lines = await run_check(
+        settings,
+        slack_token=env.get("SLACK_BOT_TOKEN", ""),
+        slack_api_url=env.get("SLACK_API_URL", "") or "https://slack.com/api/",
+        credential=credential,
+        slack_app_token=env.get("SLACK_APP_TOKEN", ""),
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
+        data_key=env.get("ECS_SECRET_BOT_DATA_KEY", ""),
+    )
+    print(format_lines(lines), file=stream)
+    return 1 if any(line.failed for line in lines) else 0
