@@ -128,6 +128,7 @@ class BotHarness:
         block_id: str = "actions",
         action_type: str = "button",
         state_values: Mapping[str, Any] | None = None,
+        action: Mapping[str, Any] | None = None,
     ) -> DriverResponse:
         """Click a button (or pick in a select) on a message or in a view."""
         channel = message.channel if message is not None else ws.INCIDENT_CHANNEL_ID
@@ -142,6 +143,7 @@ class BotHarness:
             state_values=state_values,
             channel_id=channel,
             response_url=self.slack.response_url(channel_id=channel, user_id=user),
+            action=action,
         )
         return await self.driver.post(body)
 
