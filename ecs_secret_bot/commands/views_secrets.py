@@ -10,6 +10,12 @@ the pages needed, and the wall time is about two round trips, whatever the numbe
 regions or secrets. A region that fails is reported with its cloud error code; the others
 are still listed.
 
+The name filter is applied here, as a substring of the full name, not sent to KMS: the
+documentation does not say whether ListSecrets' ``SecretName`` filter matches exactly, by
+prefix or as a substring (fact sheet, section 5), and under the first two ``web-3`` would
+match nothing, every name starting ``acs/ecs/``. A filtered listing so reads every page of
+ECS secrets, as an unfiltered one does, and never hides a secret KMS would match otherwise.
+
 Metadata only: never reads a secret value, never writes anything.
 """
 
@@ -149,17 +155,14 @@ async def _all(calls: Sequence[Coroutine[Any, Any, T]]) -> list[T]:
 class _Pager:
     """Fetches pages of one listing, at most ``MAX_IN_FLIGHT_PER_REGION`` at a time per region."""
 
-    def __init__(self, gateway: CloudGateway, needle: str, regions: Sequence[str]) -> None:
+    def __init__(self, gateway: CloudGateway, regions: Sequence[str]) -> None:
         self.gateway = gateway
-        self.needle = needle
         self.limits = {region: asyncio.Semaphore(MAX_IN_FLIGHT_PER_REGION) for region in regions}
 
     async def page(self, region: str, number: int, size: int) -> SecretPage | CloudError:
         async with self.limits[region]:
             try:
-                return await self.gateway.list_secrets(
-                    region, page=number, page_size=size, name_contains=self.needle
-                )
+                return await self.gateway.list_secrets(region, page=number, page_size=size)
             except CloudError as exc:
                 return exc
 
@@ -218,7 +221,9 @@ def _region(
     return rows, listing
 
 
-async def _list_region(pager: _Pager, region: str) -> tuple[list[SecretRow], RegionListing]:
+async def _list_region(
+    pager: _Pager, region: str, needle: str
+) -> tuple[list[SecretRow], RegionListing]:
     """Read page 1, then every other page the TotalCount asks for, all at once."""
     first = await pager.page(region, 1, PAGE_SIZE)
     results = [first]
@@ -226,7 +231,7 @@ async def _list_region(pager: _Pager, region: str) -> tuple[list[SecretRow], Reg
         pages, size = _pages_needed(first)
         later = range(2, min(pages, MAX_PAGES) + 1)
         results.extend(await _all([pager.page(region, n, size) for n in later]))
-    return _region(region, results, pager.needle)
+    return _region(region, results, needle)
 
 
 async def list_secrets(req: ListRequest, *, actor: Actor, core: Core) -> SecretListing:
@@ -234,8 +239,10 @@ async def list_secrets(req: ListRequest, *, actor: Actor, core: Core) -> SecretL
     regions = (core.region(req.region),) if req.region else core.settings.cloud.regions
     needle = _needle(req.name_filter)
     allowed, refused = permitted_regions(core, actor, LIST, regions)
-    pager = _Pager(core.gateway, needle, allowed)
-    listed = dict(zip(allowed, await _all([_list_region(pager, r) for r in allowed]), strict=True))
+    pager = _Pager(core.gateway, allowed)
+    listed = dict(
+        zip(allowed, await _all([_list_region(pager, r, needle) for r in allowed]), strict=True)
+    )
     reports = {
         region: RegionListing(
             region, "skipped", reason=decision.reason, next_step=decision.next_step
