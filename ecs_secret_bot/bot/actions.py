@@ -22,7 +22,7 @@ from ecs_secret_bot.bot.announce import (
     result_channel,
     update_card,
 )
-from ecs_secret_bot.bot.errors import describe, where_of
+from ecs_secret_bot.bot.errors import describe, later, where_of
 from ecs_secret_bot.bot.home import publish_home
 from ecs_secret_bot.bot.ids import Action, Block
 from ecs_secret_bot.bot.metadata import ModalMeta, state_values
@@ -96,115 +96,115 @@ def clicker_principal(where: Where) -> str:
     return f"slack:user:{where.user_id}"
 
 
-def register_actions(app: AsyncApp, services: BotServices) -> None:
-    """Handle every button and picker."""
+async def _vote(services: BotServices, body: dict[str, Any], actor: Actor) -> None:
+    action = _action(body)
+    vote = approve_request if action.get("action_id") == Action.APPROVE else deny_request
+    step = await vote(str(action.get("value") or ""), actor=actor, core=services.core)
+    await _after_vote(services, step, where_of(body))
+
+
+async def _restore(services: BotServices, body: dict[str, Any], actor: Actor) -> None:
+    try:
+        ids = json.loads(str(_action(body).get("value") or ""))
+        name, region = str(ids["n"]), str(ids["r"])
+    except (ValueError, KeyError, TypeError):
+        raise BotError(
+            "This Restore button is damaged.", next_step="Use /ecs-secret restore <name>."
+        ) from None
+    stamp = str(_action(body).get("action_ts") or "")
+    request = RestoreRequest(name, region=region, request_id=f"restore:{name}:{stamp}")
+    outcome = await restore_secret(request, actor=actor, core=services.core)
+    await announce(services, outcome, actor=actor, where=where_of(body))
+    message = _message_ref(body)
+    if isinstance(outcome, RestoreResult) and message is not None:
+        old = (body.get("message") or {}).get("blocks", [])
+        blocks = [b for b in old if b.get("type") != "actions"]
+        blocks.append(note(f"Restored by {mention(actor.principal)}."))
+        text = f"Secret `{esc(short_name(name))}` was restored by {mention(actor.principal)}."
+        await update(services.client, message, text, blocks[:50])
+    if (body.get("view") or {}).get("type") == "home":
+        await publish_home(services, actor)
+
+
+async def _delete_go(services: BotServices, body: dict[str, Any], actor: Actor) -> None:
+    view = body.get("view") or {}
+    meta = ModalMeta.load(view.get("private_metadata"))
+    request = DeleteRequest(
+        meta.name,
+        days=None if meta.now else (meta.days or 30),
+        immediately=meta.now,
+        region=meta.region,
+        reason=meta.reason,
+        request_id=f"view:{view.get('id', '')}",
+    )
     client = services.client
-    core = services.core
+    try:
+        outcome = await delete_secret(request, actor=actor, core=services.core)
+    except BotError as exc:
+        failed = notice_modal("Not deleted", describe(exc))
+        await client.views_update(view_id=view["id"], view=failed)
+        return
+    done = notice_modal("Delete secret", outcome_notice(outcome))
+    await client.views_update(view_id=view["id"], view=done)
+    where = Where(actor.user_id, channel_id=meta.channel_id)
+    await announce(services, outcome, actor=actor, where=where)
+
+
+async def _switch(services: BotServices, body: dict[str, Any]) -> None:
+    view = body.get("view") or {}
+    meta = ModalMeta.load(view.get("private_metadata"))
+    on = "custom" in (state_values(view).get(Block.USE_CUSTOM) or [])
+    meta = ModalMeta(**{**meta.__dict__, "custom": on})
+    updated = toggle_custom(view, meta)
+    await services.client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
+
+
+def register_actions(app: AsyncApp, services: BotServices) -> None:
+    """Handle every button and picker: ack, then the work after the ack."""
 
     @app.action(Action.APPROVE)
     @app.action(Action.DENY)
     async def on_vote(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        action = _action(body)
-        vote = approve_request if action.get("action_id") == Action.APPROVE else deny_request
-        step = await vote(str(action.get("value") or ""), actor=context["actor"], core=core)
-        await _after_vote(services, step, where_of(body))
+        later(services, where_of(body), _vote(services, body, context["actor"]))
 
     @app.action(Action.RESTORE)
     async def on_restore(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        actor: Actor = context["actor"]
-        try:
-            ids = json.loads(str(_action(body).get("value") or ""))
-            name, region = str(ids["n"]), str(ids["r"])
-        except (ValueError, KeyError, TypeError):
-            raise BotError(
-                "This Restore button is damaged.", next_step="Use /ecs-secret restore <name>."
-            ) from None
-        stamp = str(_action(body).get("action_ts") or "")
-        request = RestoreRequest(name, region=region, request_id=f"restore:{name}:{stamp}")
-        where = where_of(body)
-        outcome = await restore_secret(request, actor=actor, core=core)
-        await announce(services, outcome, actor=actor, where=where)
-        message = _message_ref(body)
-        if isinstance(outcome, RestoreResult) and message is not None:
-            blocks = [
-                b
-                for b in (body.get("message") or {}).get("blocks", [])
-                if b.get("type") != "actions"
-            ]
-            blocks.append(note(f"Restored by {mention(actor.principal)}."))
-            text = f"Secret `{esc(short_name(name))}` was restored by {mention(actor.principal)}."
-            await update(client, message, text, blocks[:50])
-        if body.get("view", {}).get("type") == "home":
-            await publish_home(services, actor)
+        later(services, where_of(body), _restore(services, body, context["actor"]))
 
     @app.action(Action.DELETE_GO)
     async def on_delete_go(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        view = body.get("view") or {}
-        meta = ModalMeta.load(view.get("private_metadata"))
-        request = DeleteRequest(
-            meta.name,
-            days=None if meta.now else (meta.days or 30),
-            immediately=meta.now,
-            region=meta.region,
-            reason=meta.reason,
-            request_id=f"view:{view.get('id', '')}",
-        )
-        actor: Actor = context["actor"]
-        try:
-            outcome = await delete_secret(request, actor=actor, core=core)
-        except BotError as exc:
-            await client.views_update(
-                view_id=view["id"], view=notice_modal("Not deleted", describe(exc))
-            )
-            return
-        await client.views_update(
-            view_id=view["id"], view=notice_modal("Delete secret", outcome_notice(outcome))
-        )
-        await announce(
-            services, outcome, actor=actor, where=Where(actor.user_id, channel_id=meta.channel_id)
-        )
+        later(services, where_of(body), _delete_go(services, body, context["actor"]))
 
     @app.action(Action.USE_CUSTOM)
     async def on_switch(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        view = body.get("view") or {}
-        meta = ModalMeta.load(view.get("private_metadata"))
-        on = "custom" in (state_values(view).get(Block.USE_CUSTOM) or [])
-        meta = ModalMeta(**{**meta.__dict__, "custom": on})
-        await client.views_update(
-            view_id=view["id"], hash=view.get("hash"), view=toggle_custom(view, meta)
-        )
+        later(services, where_of(body), _switch(services, body))
 
     @app.options(Action.INSTANCE)
     async def on_instances(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         view = body.get("view") or {}
-        region = str(
-            state_values(view).get(Block.REGION)
-            or ModalMeta.load(view.get("private_metadata")).region
-        )
+        meta = ModalMeta.load(view.get("private_metadata"))
+        region = str(state_values(view).get(Block.REGION) or meta.region)
         query = str(body.get("value") or "")[:100]
         try:
             found = await asyncio.wait_for(
-                views.search_instances(region, query, actor=context["actor"], core=core),
+                views.search_instances(region, query, actor=context["actor"], core=services.core),
                 OPTIONS_BUDGET,
             )
         except (BotError, TimeoutError) as exc:
-            reason = (
-                describe(exc) if isinstance(exc, BotError) else "ECS is slow; type to search again."
-            )
+            reason = "ECS is slow; type to search again."
+            if isinstance(exc, BotError):
+                reason = describe(exc)
             logger.info("instance picker: %s", type(exc).__name__)
-            await ack(options=[{"text": plain(reason[:75], 75), "value": "none"}])
+            await ack(options=[{"text": plain(reason, 75), "value": "none"}])
             return
-        await ack(
-            options=[
-                {"text": plain(o.label, 75), "value": o.instance_id[:150]} for o in found[:100]
-            ]
-        )
+        options = [{"text": plain(o.label, 75), "value": o.instance_id[:150]} for o in found]
+        await ack(options=options[:100])
 
     @app.action(Action.HOME_REFRESH)
-    async def on_refresh(ack: AsyncAck, context: AsyncBoltContext) -> None:
+    async def on_refresh(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        await publish_home(services, context["actor"])
+        later(services, where_of(body), publish_home(services, context["actor"]))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -24,7 +25,7 @@ from ecs_secret_bot.bot.views.messages import error_blocks
 from ecs_secret_bot.bot.views.modals import notice_modal
 from ecs_secret_bot.commands.errors import BotError, CloudError
 
-__all__ = ["describe", "register_error_handler", "where_of"]
+__all__ = ["describe", "later", "reference_message", "register_error_handler", "where_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,12 +86,46 @@ def _ack_body(body: dict[str, Any], text: str) -> BoltResponse:
     )
 
 
+async def _report(services: BotServices, where: Where, error: Exception) -> None:
+    """Tell ``where`` about a failure after the ack (known: its words; else a reference)."""
+    if isinstance(error, BotError):
+        text = describe(error)
+        logger.info("refused or failed: %s", type(error).__name__)
+    else:
+        reference = uuid.uuid4().hex[:12]
+        logger.exception("unexpected error, reference %s", reference, exc_info=error)
+        text = reference_message(reference)
+    if where.user_id:
+        await tell(services.client, where, text, error_blocks(text))
+
+
+def later(services: BotServices, where: Where, work: Coroutine[Any, Any, Any]) -> None:
+    """Run ``work`` after the ack, tracked for shutdown; failures go back to ``where``.
+
+    Work after the ack never raises into bolt: bolt's runner can lose an ack that an
+    error follows within its 10 ms polling interval (and answer Slack 404).
+    """
+
+    async def guarded() -> None:
+        try:
+            await work
+        except Exception as error:
+            await _report(services, where, error)
+
+    services.tasks.spawn(guarded(), name="after-ack")
+
+
 def register_error_handler(app: AsyncApp, services: BotServices) -> None:
     """Install the app's one error handler."""
 
     async def on_error(
         error: Exception, body: dict[str, Any], response: BoltResponse | None
     ) -> BoltResponse | None:
+        if not isinstance(body, dict):
+            body = {}
+        if response is None:
+            await _report(services, where_of(body), error)
+            return None
         if isinstance(error, BotError):
             text = describe(error)
             logger.info("refused or failed: %s", type(error).__name__)
@@ -98,13 +133,6 @@ def register_error_handler(app: AsyncApp, services: BotServices) -> None:
             reference = uuid.uuid4().hex[:12]
             logger.exception("unexpected error, reference %s", reference, exc_info=error)
             text = reference_message(reference)
-        if not isinstance(body, dict):
-            return BoltResponse(status=200, body="")
-        if response is not None:
-            return _ack_body(body, text)
-        where = where_of(body)
-        if where.user_id:
-            await tell(services.client, where, text, error_blocks(text))
-        return None
+        return _ack_body(body, text)
 
     app.error(on_error)

@@ -12,8 +12,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
-from ecs_secret_bot.bot.errors import describe
+from ecs_secret_bot.bot.errors import describe, later
 from ecs_secret_bot.bot.ids import Event
+from ecs_secret_bot.bot.replies import Where
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.home import home_view
 from ecs_secret_bot.bot.views.listings import audit_message
@@ -57,4 +58,5 @@ def register_home(app: AsyncApp, services: BotServices) -> None:
     async def on_home(event: dict[str, Any], context: AsyncBoltContext) -> None:
         if event.get("tab", "home") != "home" or "actor" not in context:
             return
-        await publish_home(services, context["actor"])
+        where = Where(str(event.get("user") or ""))
+        later(services, where, publish_home(services, context["actor"]))

@@ -8,14 +8,14 @@ runs after the ack and answers ephemerally (reads) or in the channel (changes).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from ecs_secret_bot.bot.announce import announce
-from ecs_secret_bot.bot.errors import describe, where_of
+from ecs_secret_bot.bot.announce import Outcome, announce
+from ecs_secret_bot.bot.errors import describe, later, where_of
 from ecs_secret_bot.bot.metadata import ModalMeta
 from ecs_secret_bot.bot.parse import Command, UsageError, parse_command
 from ecs_secret_bot.bot.replies import Where, tell
@@ -80,6 +80,15 @@ class Invocation:
             now=self.cmd.now,
         )
 
+    def later(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` after the ack; a failure is told to the asker."""
+        later(self.services, self.where, work)
+
+    async def run(self, work: Awaitable[Outcome]) -> None:
+        """Await a core operation and show its outcome."""
+        outcome = await work
+        await announce(self.services, outcome, actor=self.actor, where=self.where)
+
     def request_id(self) -> str:
         """Return an id that makes a redelivered command run once."""
         return f"slash:{self.trigger_id}" if self.trigger_id else ""
@@ -103,21 +112,25 @@ async def _create(inv: Invocation) -> None:
     core = inv.services.core
     require_bound(inv.actor, core)
     region = core.region(inv.cmd.region)
-    await inv.ack()
     view = create_modal(regions=core.settings.cloud.regions, region=region, meta=inv.meta())
-    await inv.services.client.views_open(trigger_id=inv.trigger_id, view=view)
+    await inv.ack()
+    inv.later(inv.services.client.views_open(trigger_id=inv.trigger_id, view=view))
 
 
 async def _rotate(inv: Invocation) -> None:
-    core, cmd = inv.services.core, inv.cmd
-    core.secret(cmd.secret, cmd.region)  # a bad name or region is refused before anything
+    cmd = inv.cmd
+    inv.services.core.secret(cmd.secret, cmd.region)  # a bad name or region: refused in the ack
     await inv.ack()
     if cmd.dry_run:
         request = RotateRequest(cmd.secret, region=cmd.region, dry_run=True)
-        outcome = await rotate_secret(request, actor=inv.actor, core=core)
-        await announce(inv.services, outcome, actor=inv.actor, where=inv.where)
-        return
-    client = inv.services.client
+        inv.later(inv.run(rotate_secret(request, actor=inv.actor, core=inv.services.core)))
+    else:
+        inv.later(_rotate_modal(inv))
+
+
+async def _rotate_modal(inv: Invocation) -> None:
+    """Open the modal at once (loading), describe the secret, then show it."""
+    cmd, core, client = inv.cmd, inv.services.core, inv.services.client
     opened = await client.views_open(
         trigger_id=inv.trigger_id,
         view=loading_modal("Rotate secret", f"Looking up `{cmd.secret}`…"),
@@ -126,9 +139,8 @@ async def _rotate(inv: Invocation) -> None:
     try:
         secret = await views.prepare_rotation(cmd.secret, cmd.region, actor=inv.actor, core=core)
     except BotError as exc:
-        await client.views_update(
-            view_id=view_id, view=notice_modal("Cannot rotate", describe(exc))
-        )
+        refused = notice_modal("Cannot rotate", describe(exc))
+        await client.views_update(view_id=view_id, view=refused)
         return
     meta = ModalMeta(
         name=secret.name,
@@ -142,7 +154,6 @@ async def _rotate(inv: Invocation) -> None:
 
 async def _rotation(inv: Invocation) -> None:
     cmd = inv.cmd
-    await inv.ack()
     request = RotationPolicyRequest(
         cmd.secret,
         enabled=bool(cmd.enabled),
@@ -151,8 +162,8 @@ async def _rotation(inv: Invocation) -> None:
         request_id=inv.request_id(),
         dry_run=cmd.dry_run,
     )
-    outcome = await set_rotation_policy(request, actor=inv.actor, core=inv.services.core)
-    await announce(inv.services, outcome, actor=inv.actor, where=inv.where)
+    await inv.ack()
+    inv.later(inv.run(set_rotation_policy(request, actor=inv.actor, core=inv.services.core)))
 
 
 async def _delete(inv: Invocation) -> None:
@@ -167,8 +178,7 @@ async def _delete(inv: Invocation) -> None:
             region=ref.region,
             dry_run=True,
         )
-        outcome = await delete_secret(request, actor=inv.actor, core=core)
-        await announce(inv.services, outcome, actor=inv.actor, where=inv.where)
+        inv.later(inv.run(delete_secret(request, actor=inv.actor, core=core)))
         return
     meta = ModalMeta(
         name=ref.name,
@@ -178,23 +188,27 @@ async def _delete(inv: Invocation) -> None:
         days=cmd.days,
         now=cmd.now,
     )
-    await inv.services.client.views_open(trigger_id=inv.trigger_id, view=delete_modal(meta))
+    client = inv.services.client
+    inv.later(client.views_open(trigger_id=inv.trigger_id, view=delete_modal(meta)))
 
 
 async def _restore(inv: Invocation) -> None:
     cmd = inv.cmd
-    await inv.ack()
     request = RestoreRequest(
         cmd.secret, region=cmd.region, request_id=inv.request_id(), dry_run=cmd.dry_run
     )
-    outcome = await restore_secret(request, actor=inv.actor, core=inv.services.core)
-    await announce(inv.services, outcome, actor=inv.actor, where=inv.where)
+    await inv.ack()
+    inv.later(inv.run(restore_secret(request, actor=inv.actor, core=inv.services.core)))
 
 
 async def _read(inv: Invocation) -> None:
-    """Answer list, show, pending, approvals and audit ephemerally, after the ack."""
-    cmd, core, actor = inv.cmd, inv.services.core, inv.actor
     await inv.ack()
+    inv.later(_answer_read(inv))
+
+
+async def _answer_read(inv: Invocation) -> None:
+    """Answer list, show, pending, approvals and audit ephemerally."""
+    cmd, core, actor = inv.cmd, inv.services.core, inv.actor
     if cmd.name == "list":
         listing = await views.list_secrets(
             ListRequest(name_filter=cmd.filter, region=cmd.region), actor=actor, core=core

@@ -19,7 +19,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from ecs_secret_bot.bot.announce import Outcome, announce
-from ecs_secret_bot.bot.errors import describe
+from ecs_secret_bot.bot.errors import describe, later
 from ecs_secret_bot.bot.ids import Block, Callback
 from ecs_secret_bot.bot.metadata import ModalMeta, state_values
 from ecs_secret_bot.bot.replies import Where
@@ -123,6 +123,26 @@ async def run_in_modal(
         raise failure
     outcome = task.result()
     await ack(response_action="update", view=notice_modal(title, outcome_notice(outcome)))
+    later(services, where, announce(services, outcome, actor=actor, where=where))
+
+
+async def _finish_slowly(
+    services: BotServices,
+    task: asyncio.Future[Outcome],
+    view_id: str,
+    actor: Actor,
+    where: Where,
+    title: str,
+) -> None:
+    """Wait for a core call that outlived the budget; show its end in the modal."""
+    try:
+        outcome = await task
+    except BotError as exc:
+        failed = notice_modal(title, describe(exc))
+        await services.client.views_update(view_id=view_id, view=failed)
+        return
+    done = notice_modal(title, outcome_notice(outcome))
+    await services.client.views_update(view_id=view_id, view=done)
     await announce(services, outcome, actor=actor, where=where)
 
 
