@@ -27,7 +27,13 @@ from ecs_secret_bot.commands.errors import CloudClientError, Conflict, InvalidIn
 from ecs_secret_bot.commands.gateway import CreateSecretCall
 from ecs_secret_bot.commands.names import short_secret_name
 from ecs_secret_bot.commands.outcomes import CreateResult, DryRunReport, HeldForApproval
-from ecs_secret_bot.commands.pipeline import Execution, Plan, run_cloud_step, run_mutation
+from ecs_secret_bot.commands.pipeline import (
+    Execution,
+    Plan,
+    refuse_early,
+    run_cloud_step,
+    run_mutation,
+)
 from ecs_secret_bot.commands.preflight import run_preflight
 from ecs_secret_bot.commands.requests import CreateRequest
 from ecs_secret_bot.commands.rotation_policy import DEFAULT_INTERVAL, parse_interval
@@ -220,6 +226,16 @@ async def create_secret(
         )
     tags = _tags(req.tags)
     dkms, key = _kms_location(req, core, ref.region)
+    early = await refuse_early(
+        core,
+        actor,
+        action=CREATE,
+        resource=core.collection(ref.region),
+        request_keys={"kms:SecretSubType": kind},
+        dry_run=req.dry_run,
+    )
+    if early is not None:
+        return early
     if kind == "SSHKey":
         page = await core.gateway.describe_instances(
             ref.region, instance_ids=[instance_id], max_results=10

@@ -34,6 +34,7 @@ from ecs_secret_bot.commands.pipeline import (
     Plan,
     audit,
     earlier_answer,
+    refuse_early,
     run_cloud_step,
     run_mutation,
 )
@@ -104,6 +105,19 @@ async def delete_secret(
     ref = core.secret(req.name, req.region)
     if not req.dry_run and (earlier := await earlier_answer(core, actor, req.request_id)):
         return earlier  # type: ignore[return-value]
+    early_keys: dict[str, object] = {"kms:ForceDeleteWithoutRecovery": days is None}
+    if days is not None:
+        early_keys["kms:RecoveryWindowInDays"] = days
+    early = await refuse_early(
+        core,
+        actor,
+        action=DELETE,
+        resource=ref.arn,
+        request_keys=early_keys,
+        dry_run=req.dry_run,
+    )
+    if early is not None:
+        return early
     detail = await describe_ecs_secret(core, ref)
     _refuse_if_scheduled(ref, detail)
     assert detail.ecs is not None

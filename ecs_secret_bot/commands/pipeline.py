@@ -40,6 +40,7 @@ __all__ = [
     "Executor",
     "Plan",
     "audit",
+    "refuse_early",
     "earlier_answer",
     "held_for_approval",
     "run_cloud_step",
@@ -172,6 +173,64 @@ async def _dry_run(core: Core, actor: Actor, plan: Plan) -> DryRunReport:
 
 def _idempotency_key(actor: Actor, request_id: str) -> str:
     return f"{actor.principal}|{request_id}" if request_id else ""
+
+
+SUB_TYPES = ("Password", "SSHKey")
+
+
+async def refuse_early(
+    core: Core,
+    actor: Actor,
+    *,
+    action: str,
+    resource: str,
+    request_keys: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+) -> DryRunReport | None:
+    """Refuse before any cloud read when no kind of secret could make the request pass.
+
+    The final decision needs the secret's kind (``kms:SecretSubType``), which only a
+    DescribeSecret tells; asking the cloud on behalf of someone who may do nothing with any
+    kind would let them learn which secrets exist. So: try every kind; if each is refused
+    (and not requestable), refuse now, with the reason.
+    """
+    keys = dict(request_keys or {})
+    routes = [
+        core.workflow.route(
+            actor,
+            ActionRequest(
+                action=action, resource=resource, request_keys={**keys, "kms:SecretSubType": kind}
+            ),
+        )
+        for kind in SUB_TYPES
+    ]
+    if any(route.kind is not RouteKind.REFUSE for route in routes):
+        return None
+    decision = routes[0].decision
+    if dry_run:
+        return DryRunReport(
+            action=action,
+            resource=resource,
+            region=resource.split(":")[2],
+            secret_name=resource.partition(":secret/")[2],
+            allowed=False,
+            decision=decision.reason,
+            approval_rule="",
+            preflight=(),
+            cloud_call="",
+            summary=f"It would be refused: {decision.reason}. Nothing was done.",
+        )
+    await audit(
+        core,
+        actor=actor.principal,
+        request=ActionRequest(action=action, resource=resource),
+        channel_id=actor.channel_id,
+        decision="deny",
+        reason=decision.reason,
+        outcome="refused",
+    )
+    decision.raise_if_denied()
+    return None  # pragma: no cover - raise_if_denied raised
 
 
 async def earlier_answer(

@@ -25,6 +25,7 @@ from ecs_secret_bot.commands.pipeline import (
     Execution,
     Plan,
     earlier_answer,
+    refuse_early,
     run_cloud_step,
     run_mutation,
 )
@@ -54,6 +55,9 @@ async def restore_secret(
     ref = core.secret(req.name, req.region)
     if not req.dry_run and (earlier := await earlier_answer(core, actor, req.request_id)):
         return earlier  # type: ignore[return-value]
+    early = await refuse_early(core, actor, action=RESTORE, resource=ref.arn, dry_run=req.dry_run)
+    if early is not None:
+        return early
     detail = await describe_ecs_secret(core, ref)
     _refuse_unless_scheduled(ref, detail)
     assert detail.ecs is not None

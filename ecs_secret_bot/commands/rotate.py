@@ -36,6 +36,7 @@ from ecs_secret_bot.commands.pipeline import (
     Execution,
     Plan,
     audit,
+    refuse_early,
     run_cloud_step,
     run_mutation,
 )
@@ -141,6 +142,17 @@ async def rotate_secret(
 ) -> RotateResult | HeldForApproval | DryRunReport:
     """Rotate the secret now (or hold the request for approval, or report a dry run)."""
     ref = core.secret(req.name, req.region)
+    custom = req.custom
+    early = await refuse_early(
+        core,
+        actor,
+        action=PUT_VALUE if custom else ROTATE,
+        resource=ref.arn,
+        request_keys={"kms:CustomSecretValue": custom},
+        dry_run=req.dry_run,
+    )
+    if early is not None:
+        return early
     detail = await describe_ecs_secret(core, ref)
     _refuse_if_deleting(ref, detail)
     assert detail.ecs is not None

@@ -21,7 +21,13 @@ from ecs_secret_bot.commands.durations import format_duration, parse_duration
 from ecs_secret_bot.commands.errors import Conflict, InvalidInput
 from ecs_secret_bot.commands.gateway import SecretDetail
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RotationPolicyResult
-from ecs_secret_bot.commands.pipeline import Execution, Plan, run_cloud_step, run_mutation
+from ecs_secret_bot.commands.pipeline import (
+    Execution,
+    Plan,
+    refuse_early,
+    run_cloud_step,
+    run_mutation,
+)
 from ecs_secret_bot.commands.requests import RotationPolicyRequest
 from ecs_secret_bot.commands.rotate import describe_ecs_secret
 
@@ -91,6 +97,11 @@ async def set_rotation_policy(
     if req.enabled and req.interval.strip():
         parse_interval(req.interval)  # refuse a bad interval before any call
     ref = core.secret(req.name, req.region)
+    early = await refuse_early(
+        core, actor, action=UPDATE_POLICY, resource=ref.arn, dry_run=req.dry_run
+    )
+    if early is not None:
+        return early
     detail = await describe_ecs_secret(core, ref)
     _refuse_if_deleting(ref, detail)
     assert detail.ecs is not None
