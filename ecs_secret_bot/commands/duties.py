@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from ecs_secret_bot.commands.core import Core
+from ecs_secret_bot.commands.delete import SETTLE_AFTER
 from ecs_secret_bot.commands.durations import format_duration
 from ecs_secret_bot.commands.errors import CloudError
 from ecs_secret_bot.commands.rotate import FollowUp, follow_rotation
@@ -220,8 +221,10 @@ class DutyRunner:
         planned = detail.planned_delete_time
         if planned is None:
             if row.status == "unknown":
-                # The deletion this row announced never happened: drop the intent.
-                await pending.discard_intent(core.db, row.id)
+                # The deletion this row announced never happened (once a call that may still
+                # be in flight has had time to land): drop the intent.
+                if now - row.updated_at >= SETTLE_AFTER:
+                    await pending.discard_intent(core.db, row.id)
                 return
             if await pending.set_pending_status(
                 core.db,

@@ -243,7 +243,7 @@ async def earlier_answer(
     rather than a refusal caused by the first request itself.
     """
     key = _idempotency_key(actor, request_id)
-    stored = await idempotency.get_result(core.db, key) if key else None
+    stored = await idempotency.get_result(core.db, key, now=core.clock()) if key else None
     return decode(dict(stored)) if stored is not None else None
 
 

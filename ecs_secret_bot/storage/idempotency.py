@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from ecs_secret_bot.storage._codec import canonical_json, frozen_mapping, to_text
+from ecs_secret_bot.storage._codec import canonical_json, from_text, frozen_mapping, to_text
 from ecs_secret_bot.storage.db import Database
 
 __all__ = ["claim_key", "get_result", "purge_expired", "release_key", "store_result"]
@@ -45,10 +45,15 @@ async def store_result(db: Database, key: str, result: Mapping[str, Any]) -> Non
         raise KeyError(key)
 
 
-async def get_result(db: Database, key: str) -> Mapping[str, Any] | None:
-    """Return the stored result for ``key``, or None while it runs (or if never claimed)."""
-    row = await db.fetchone("SELECT result FROM idempotency_keys WHERE key = ?", (key,))
+async def get_result(
+    db: Database, key: str, *, now: datetime | None = None
+) -> Mapping[str, Any] | None:
+    """Return the stored result for ``key``, or None while it runs, if never claimed, or
+    (given ``now``) once it has expired."""
+    row = await db.fetchone("SELECT result, expires_at FROM idempotency_keys WHERE key = ?", (key,))
     if row is None or row["result"] is None:
+        return None
+    if now is not None and from_text(row["expires_at"]) <= now:
         return None
     return frozen_mapping(row["result"])
 

@@ -24,7 +24,6 @@ from ecs_secret_bot.storage import open_database  # noqa: E402
 from fakes.cloud import fast_retry, sandbox_credential  # noqa: E402
 from fakes.core import Directory  # noqa: E402
 
-
 __all__ = ["FileNotifier", "main"]
 
 

@@ -90,3 +90,14 @@ async def test_fifty_runners_one_lease(databases: list[Database]) -> None:
     assert results.count(True) == 1
     lease = await leases.get_lease(databases[0], "reconcile")
     assert lease is not None and lease.owner == f"p{results.index(True)}"
+
+
+async def test_an_expired_result_is_not_given_again(db: Database, now: datetime) -> None:
+    from datetime import timedelta
+
+    from ecs_secret_bot.storage import idempotency
+
+    assert await idempotency.claim_key(db, "req-9", now=now, ttl=timedelta(minutes=5))
+    await idempotency.store_result(db, "req-9", {"ok": True})
+    assert await idempotency.get_result(db, "req-9", now=now) == {"ok": True}
+    assert await idempotency.get_result(db, "req-9", now=now + timedelta(minutes=6)) is None
