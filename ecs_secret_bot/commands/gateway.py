@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -60,6 +61,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+_ECS_ACTIONS = frozenset({"DescribeInstances", "DescribeCloudAssistantStatus"})
 
 
 # --- typed results ---------------------------------------------------------------------
@@ -477,6 +481,17 @@ class AlibabaCloudGateway:
                 )
                 await asyncio.sleep(wait)
 
+    async def _send(
+        self, region: str, action: str, request: Any, *, idempotent: bool, subject: str = ""
+    ) -> Any:
+        """Send ``request`` as ``action`` with the region's KMS or ECS client."""
+        ecs = action in _ECS_ACTIONS
+        client = self._ecs_client(region) if ecs else self._kms_client(region)
+        method = getattr(client, _CAMEL.sub("_", action).lower() + "_async")
+        return await self._call(
+            action, lambda: method(request), idempotent=idempotent, subject=subject
+        )
+
     # KMS
 
     async def create_secret(self, call: CreateSecretCall) -> CreatedSecret:
@@ -509,10 +524,10 @@ class AlibabaCloudGateway:
             dkmsinstance_id=call.dkms_instance_id,
             encryption_key_id=call.encryption_key_id,
         )
-        client = self._kms_client(call.region)
-        response = await self._call(
+        response = await self._send(
+            call.region,
             "CreateSecret",
-            lambda: client.create_secret_async(request),
+            request,
             idempotent=False,
             subject=call.name,
         )
@@ -529,11 +544,11 @@ class AlibabaCloudGateway:
 
     async def describe_secret(self, region: str, name: str) -> SecretDetail:
         """Describe one secret."""
-        client = self._kms_client(region)
         request = kms_models.DescribeSecretRequest(secret_name=name, fetch_tags="true")
-        response = await self._call(
+        response = await self._send(
+            region,
             "DescribeSecret",
-            lambda: client.describe_secret_async(request),
+            request,
             idempotent=True,
             subject=name,
         )
@@ -571,10 +586,7 @@ class AlibabaCloudGateway:
             fetch_tags="true",
             filters=json.dumps(filters, separators=(",", ":")),
         )
-        client = self._kms_client(region)
-        response = await self._call(
-            "ListSecrets", lambda: client.list_secrets_async(request), idempotent=True
-        )
+        response = await self._send(region, "ListSecrets", request, idempotent=True)
         body = response.body
         rows = getattr(body.secret_list, "secret", None) or []
         return SecretPage(
@@ -599,13 +611,13 @@ class AlibabaCloudGateway:
 
     async def list_secret_versions(self, region: str, name: str) -> tuple[SecretVersion, ...]:
         """List the versions of a secret that carry a stage."""
-        client = self._kms_client(region)
         request = kms_models.ListSecretVersionIdsRequest(
             secret_name=name, include_deprecated="false", page_number=1, page_size=100
         )
-        response = await self._call(
+        response = await self._send(
+            region,
             "ListSecretVersionIds",
-            lambda: client.list_secret_version_ids_async(request),
+            request,
             idempotent=True,
             subject=name,
         )
@@ -625,11 +637,11 @@ class AlibabaCloudGateway:
         GetSecretValue is the only API that names the user; the value in the same answer
         is dropped here, unread, and never leaves this method.
         """
-        client = self._kms_client(region)
         request = kms_models.GetSecretValueRequest(secret_name=name)
-        response = await self._call(
+        response = await self._send(
+            region,
             "GetSecretValue",
-            lambda: client.get_secret_value_async(request),
+            request,
             idempotent=True,
             subject=name,
         )
@@ -641,11 +653,11 @@ class AlibabaCloudGateway:
 
     async def rotate_secret(self, region: str, name: str, *, version_id: str) -> Receipt:
         """Start a rotation with a KMS-generated value (VersionId makes it idempotent)."""
-        client = self._kms_client(region)
         request = kms_models.RotateSecretRequest(secret_name=name, version_id=version_id)
-        response = await self._call(
+        response = await self._send(
+            region,
             "RotateSecret",
-            lambda: client.rotate_secret_async(request),
+            request,
             idempotent=True,
             subject=name,
         )
@@ -655,16 +667,16 @@ class AlibabaCloudGateway:
         self, region: str, name: str, *, version_id: str, value: SecretValue
     ) -> Receipt:
         """Store a custom value as the new current version (idempotent by VersionId)."""
-        client = self._kms_client(region)
         request = kms_models.PutSecretValueRequest(
             secret_name=name,
             version_id=version_id,
             secret_data=secret_data_json(value),
             secret_data_type="text",
         )
-        response = await self._call(
+        response = await self._send(
+            region,
             "PutSecretValue",
-            lambda: client.put_secret_value_async(request),
+            request,
             idempotent=True,
             subject=name,
         )
@@ -681,15 +693,15 @@ class AlibabaCloudGateway:
         """Schedule a deletion (7-30 days) or delete at once."""
         if force and recovery_window_days is not None:
             raise InvalidInput("An immediate deletion has no recovery window.", field="days")
-        client = self._kms_client(region)
         request = kms_models.DeleteSecretRequest(
             secret_name=name,
             force_delete_without_recovery="true" if force else "false",
             recovery_window_in_days=None if force else str(recovery_window_days or 30),
         )
-        response = await self._call(
+        response = await self._send(
+            region,
             "DeleteSecret",
-            lambda: client.delete_secret_async(request),
+            request,
             idempotent=False,
             subject=name,
         )
@@ -703,11 +715,11 @@ class AlibabaCloudGateway:
 
     async def restore_secret(self, region: str, name: str) -> Receipt:
         """Cancel a scheduled deletion."""
-        client = self._kms_client(region)
         request = kms_models.RestoreSecretRequest(secret_name=name)
-        response = await self._call(
+        response = await self._send(
+            region,
             "RestoreSecret",
-            lambda: client.restore_secret_async(request),
+            request,
             idempotent=False,
             subject=name,
         )
@@ -717,15 +729,15 @@ class AlibabaCloudGateway:
         self, region: str, name: str, *, enabled: bool, interval: timedelta | None = None
     ) -> Receipt:
         """Turn automatic rotation on (with an interval) or off."""
-        client = self._kms_client(region)
         request = kms_models.UpdateSecretRotationPolicyRequest(
             secret_name=name,
             enable_automatic_rotation=enabled,
             rotation_interval=format_duration(interval) if enabled and interval else None,
         )
-        response = await self._call(
+        response = await self._send(
+            region,
             "UpdateSecretRotationPolicy",
-            lambda: client.update_secret_rotation_policy_async(request),
+            request,
             idempotent=True,
             subject=name,
         )
@@ -744,7 +756,6 @@ class AlibabaCloudGateway:
         next_token: str | None = None,
     ) -> InstancePage:
         """List one page of ECS instances."""
-        client = self._ecs_client(region)
         request = ecs_models.DescribeInstancesRequest(
             region_id=region,
             instance_ids=json.dumps(list(instance_ids)) if instance_ids else None,
@@ -753,9 +764,10 @@ class AlibabaCloudGateway:
             max_results=max_results,
             next_token=next_token or None,
         )
-        response = await self._call(
+        response = await self._send(
+            region,
             "DescribeInstances",
-            lambda: client.describe_instances_async(request),
+            request,
             idempotent=True,
         )
         body = response.body
@@ -793,13 +805,13 @@ class AlibabaCloudGateway:
         """Say, for each instance, whether its Cloud Assistant is online."""
         if not instance_ids:
             return ()
-        client = self._ecs_client(region)
         request = ecs_models.DescribeCloudAssistantStatusRequest(
             region_id=region, instance_id=list(instance_ids)
         )
-        response = await self._call(
+        response = await self._send(
+            region,
             "DescribeCloudAssistantStatus",
-            lambda: client.describe_cloud_assistant_status_async(request),
+            request,
             idempotent=True,
         )
         container = response.body.instance_cloud_assistant_status_set
