@@ -1,7 +1,8 @@
 """The cloud gateway: the only code that touches the Alibaba Cloud SDKs.
 
-``CloudGateway`` is the narrow surface the operations use (the KMS and ECS calls we need,
-typed in and out: no SDK model leaks upward). ``AlibabaCloudGateway`` implements it over
+``CloudGateway`` (in ``cloud_types.py``, re-exported here) is the narrow surface the
+operations use: the KMS and ECS calls we need, typed in and out, so no SDK model leaks
+upward. ``AlibabaCloudGateway`` implements it over
 the real async SDK clients, one KMS and one ECS client per region, built from the
 configuration and the default credential chain of ``alibabacloud-credentials``.
 
@@ -9,7 +10,7 @@ Retries are ours, not darabonba's ``RetryOptions``: we need "throttling, 5xx, ti
 and broken connections, never another 4xx", a per-attempt timeout, and, for calls that
 are not idempotent (CreateSecret, DeleteSecret, RestoreSecret), no retry after a request
 that may have reached the service. Exceptions become ``CloudError`` subclasses here (see
-``_errors.py``), so nothing above sees an SDK exception.
+``_cloud_errors.py``), so nothing above sees an SDK exception.
 
 Never logs or raises a secret value: values go out only as the ``SecretData`` parameter.
 """
@@ -21,10 +22,10 @@ import json
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from alibabacloud_credentials.client import Client as CredentialClient
 from alibabacloud_ecs20140526 import models as ecs_models
@@ -35,6 +36,21 @@ from alibabacloud_tea_openapi.utils_models import Config as OpenApiConfig
 from alibabacloud_tea_openapi.utils_models import GlobalParameters
 
 from ecs_secret_bot.commands._cloud_errors import is_retryable, to_cloud_error
+from ecs_secret_bot.commands.cloud_types import (
+    CloudAssistantState,
+    CloudGateway,
+    CreatedSecret,
+    CreateSecretCall,
+    DeletedSecret,
+    EcsSecretConfig,
+    Instance,
+    InstancePage,
+    Receipt,
+    SecretDetail,
+    SecretPage,
+    SecretSummary,
+    SecretVersion,
+)
 from ecs_secret_bot.commands.durations import format_duration
 from ecs_secret_bot.commands.errors import InvalidInput
 from ecs_secret_bot.commands.values import SecretValue, secret_data_json
@@ -64,250 +80,6 @@ T = TypeVar("T")
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _ECS_ACTIONS = frozenset({"DescribeInstances", "DescribeCloudAssistantStatus"})
-
-
-# --- typed results ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EcsSecretConfig:
-    """The ExtendedConfig of a dynamic ECS secret."""
-
-    sub_type: str
-    region_id: str
-    instance_id: str
-    custom_data: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SecretSummary:
-    """One row of ListSecrets (metadata only)."""
-
-    region: str
-    name: str
-    secret_type: str
-    create_time: datetime | None
-    update_time: datetime | None
-    planned_delete_time: datetime | None
-    tags: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class SecretPage:
-    """One page of ListSecrets."""
-
-    region: str
-    secrets: tuple[SecretSummary, ...]
-    page_number: int
-    page_size: int
-    total_count: int
-    request_id: str
-
-
-@dataclass(frozen=True)
-class SecretDetail:
-    """DescribeSecret of one secret."""
-
-    region: str
-    name: str
-    arn: str
-    secret_type: str
-    description: str
-    create_time: datetime | None
-    update_time: datetime | None
-    ecs: EcsSecretConfig | None
-    automatic_rotation: str
-    rotation_interval: timedelta | None
-    last_rotation: datetime | None
-    next_rotation: datetime | None
-    planned_delete_time: datetime | None
-    dkms_instance_id: str
-    encryption_key_id: str
-    tags: Mapping[str, str]
-    request_id: str
-
-    @property
-    def pending_deletion(self) -> bool:
-        """Say whether the secret is scheduled for deletion."""
-        return self.planned_delete_time is not None
-
-
-@dataclass(frozen=True)
-class SecretVersion:
-    """One version of a secret and its stages."""
-
-    version_id: str
-    stages: tuple[str, ...]
-    create_time: datetime | None
-
-
-@dataclass(frozen=True)
-class CreateSecretCall:
-    """Everything CreateSecret needs for a dynamic ECS secret."""
-
-    region: str
-    name: str
-    version_id: str
-    value: SecretValue
-    instance_id: str
-    automatic_rotation: bool = False
-    rotation_interval: timedelta | None = None
-    description: str = ""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    dkms_instance_id: str | None = None
-    encryption_key_id: str | None = None
-
-
-@dataclass(frozen=True)
-class CreatedSecret:
-    """What CreateSecret answered."""
-
-    region: str
-    name: str
-    arn: str
-    version_id: str
-    automatic_rotation: str
-    next_rotation: datetime | None
-    request_id: str
-
-
-@dataclass(frozen=True)
-class DeletedSecret:
-    """What DeleteSecret answered (no planned time for an immediate deletion)."""
-
-    region: str
-    name: str
-    planned_delete_time: datetime | None
-    request_id: str
-
-
-@dataclass(frozen=True)
-class Receipt:
-    """A call that answers only with its RequestId."""
-
-    region: str
-    name: str
-    request_id: str
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One ECS instance."""
-
-    region: str
-    instance_id: str
-    name: str
-    status: str
-    os_type: str
-    os_name: str
-    zone_id: str
-    private_ips: tuple[str, ...]
-    public_ips: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class InstancePage:
-    """One page of DescribeInstances."""
-
-    region: str
-    instances: tuple[Instance, ...]
-    next_token: str | None
-    request_id: str
-
-
-@dataclass(frozen=True)
-class CloudAssistantState:
-    """Whether the Cloud Assistant agent of an instance is online."""
-
-    instance_id: str
-    online: bool
-
-
-# --- the protocol --------------------------------------------------------------------------
-
-
-class CloudGateway(Protocol):
-    """The KMS and ECS calls the operations make, and nothing else.
-
-    Example of a test double for a front end that needs no cloud::
-
-        class NoCloud:
-            async def describe_secret(self, region: str, name: str) -> SecretDetail:
-                raise NotFound(f"{name} does not exist")
-            ...
-    """
-
-    async def create_secret(self, call: CreateSecretCall) -> CreatedSecret:
-        """Create a dynamic ECS secret."""
-        ...
-
-    async def describe_secret(self, region: str, name: str) -> SecretDetail:
-        """Describe one secret."""
-        ...
-
-    async def list_secrets(
-        self, region: str, *, page: int = 1, page_size: int = 100, name_contains: str = ""
-    ) -> SecretPage:
-        """List one page of the ECS secrets of a region."""
-        ...
-
-    async def list_secret_versions(self, region: str, name: str) -> tuple[SecretVersion, ...]:
-        """List the versions of a secret that carry a stage."""
-        ...
-
-    async def secret_user_name(self, region: str, name: str) -> str:
-        """Return the OS user an ECS secret holds the credential of (and nothing else)."""
-        ...
-
-    async def rotate_secret(self, region: str, name: str, *, version_id: str) -> Receipt:
-        """Start a rotation with a KMS-generated value."""
-        ...
-
-    async def put_secret_value(
-        self, region: str, name: str, *, version_id: str, value: SecretValue
-    ) -> Receipt:
-        """Store a custom value as the new current version."""
-        ...
-
-    async def delete_secret(
-        self,
-        region: str,
-        name: str,
-        *,
-        recovery_window_days: int | None = None,
-        force: bool = False,
-    ) -> DeletedSecret:
-        """Schedule a deletion (7-30 days) or delete at once."""
-        ...
-
-    async def restore_secret(self, region: str, name: str) -> Receipt:
-        """Cancel a scheduled deletion."""
-        ...
-
-    async def update_rotation_policy(
-        self, region: str, name: str, *, enabled: bool, interval: timedelta | None = None
-    ) -> Receipt:
-        """Turn automatic rotation on (with an interval) or off."""
-        ...
-
-    async def describe_instances(
-        self,
-        region: str,
-        *,
-        instance_ids: Sequence[str] = (),
-        name: str | None = None,
-        status: str | None = None,
-        max_results: int = 100,
-        next_token: str | None = None,
-    ) -> InstancePage:
-        """List one page of ECS instances."""
-        ...
-
-    async def cloud_assistant_status(
-        self, region: str, instance_ids: Sequence[str]
-    ) -> tuple[CloudAssistantState, ...]:
-        """Say, for each instance, whether its Cloud Assistant is online."""
-        ...
 
 
 # --- helpers -------------------------------------------------------------------------------

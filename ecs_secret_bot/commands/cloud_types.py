@@ -1,0 +1,275 @@
+"""The cloud gateway's surface: the typed results and the ``CloudGateway`` protocol.
+
+What the operations see of KMS and ECS: frozen dataclasses (no SDK model leaks upward)
+and the narrow protocol of the calls we make. ``gateway.py`` implements it over the real
+SDK clients; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from ecs_secret_bot.commands.values import SecretValue
+
+__all__ = [
+    "CloudAssistantState",
+    "CloudGateway",
+    "CreateSecretCall",
+    "CreatedSecret",
+    "DeletedSecret",
+    "EcsSecretConfig",
+    "Instance",
+    "InstancePage",
+    "Receipt",
+    "SecretDetail",
+    "SecretPage",
+    "SecretSummary",
+    "SecretVersion",
+]
+
+
+# --- typed results ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EcsSecretConfig:
+    """The ExtendedConfig of a dynamic ECS secret."""
+
+    sub_type: str
+    region_id: str
+    instance_id: str
+    custom_data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SecretSummary:
+    """One row of ListSecrets (metadata only)."""
+
+    region: str
+    name: str
+    secret_type: str
+    create_time: datetime | None
+    update_time: datetime | None
+    planned_delete_time: datetime | None
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SecretPage:
+    """One page of ListSecrets."""
+
+    region: str
+    secrets: tuple[SecretSummary, ...]
+    page_number: int
+    page_size: int
+    total_count: int
+    request_id: str
+
+
+@dataclass(frozen=True)
+class SecretDetail:
+    """DescribeSecret of one secret."""
+
+    region: str
+    name: str
+    arn: str
+    secret_type: str
+    description: str
+    create_time: datetime | None
+    update_time: datetime | None
+    ecs: EcsSecretConfig | None
+    automatic_rotation: str
+    rotation_interval: timedelta | None
+    last_rotation: datetime | None
+    next_rotation: datetime | None
+    planned_delete_time: datetime | None
+    dkms_instance_id: str
+    encryption_key_id: str
+    tags: Mapping[str, str]
+    request_id: str
+
+    @property
+    def pending_deletion(self) -> bool:
+        """Say whether the secret is scheduled for deletion."""
+        return self.planned_delete_time is not None
+
+
+@dataclass(frozen=True)
+class SecretVersion:
+    """One version of a secret and its stages."""
+
+    version_id: str
+    stages: tuple[str, ...]
+    create_time: datetime | None
+
+
+@dataclass(frozen=True)
+class CreateSecretCall:
+    """Everything CreateSecret needs for a dynamic ECS secret."""
+
+    region: str
+    name: str
+    version_id: str
+    value: SecretValue
+    instance_id: str
+    automatic_rotation: bool = False
+    rotation_interval: timedelta | None = None
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    dkms_instance_id: str | None = None
+    encryption_key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CreatedSecret:
+    """What CreateSecret answered."""
+
+    region: str
+    name: str
+    arn: str
+    version_id: str
+    automatic_rotation: str
+    next_rotation: datetime | None
+    request_id: str
+
+
+@dataclass(frozen=True)
+class DeletedSecret:
+    """What DeleteSecret answered (no planned time for an immediate deletion)."""
+
+    region: str
+    name: str
+    planned_delete_time: datetime | None
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A call that answers only with its RequestId."""
+
+    region: str
+    name: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One ECS instance."""
+
+    region: str
+    instance_id: str
+    name: str
+    status: str
+    os_type: str
+    os_name: str
+    zone_id: str
+    private_ips: tuple[str, ...]
+    public_ips: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InstancePage:
+    """One page of DescribeInstances."""
+
+    region: str
+    instances: tuple[Instance, ...]
+    next_token: str | None
+    request_id: str
+
+
+@dataclass(frozen=True)
+class CloudAssistantState:
+    """Whether the Cloud Assistant agent of an instance is online."""
+
+    instance_id: str
+    online: bool
+
+
+# --- the protocol --------------------------------------------------------------------------
+
+
+class CloudGateway(Protocol):
+    """The KMS and ECS calls the operations make, and nothing else.
+
+    Example of a test double for a front end that needs no cloud::
+
+        class NoCloud:
+            async def describe_secret(self, region: str, name: str) -> SecretDetail:
+                raise NotFound(f"{name} does not exist")
+            ...
+    """
+
+    async def create_secret(self, call: CreateSecretCall) -> CreatedSecret:
+        """Create a dynamic ECS secret."""
+        ...
+
+    async def describe_secret(self, region: str, name: str) -> SecretDetail:
+        """Describe one secret."""
+        ...
+
+    async def list_secrets(
+        self, region: str, *, page: int = 1, page_size: int = 100, name_contains: str = ""
+    ) -> SecretPage:
+        """List one page of the ECS secrets of a region."""
+        ...
+
+    async def list_secret_versions(self, region: str, name: str) -> tuple[SecretVersion, ...]:
+        """List the versions of a secret that carry a stage."""
+        ...
+
+    async def secret_user_name(self, region: str, name: str) -> str:
+        """Return the OS user an ECS secret holds the credential of (and nothing else)."""
+        ...
+
+    async def rotate_secret(self, region: str, name: str, *, version_id: str) -> Receipt:
+        """Start a rotation with a KMS-generated value."""
+        ...
+
+    async def put_secret_value(
+        self, region: str, name: str, *, version_id: str, value: SecretValue
+    ) -> Receipt:
+        """Store a custom value as the new current version."""
+        ...
+
+    async def delete_secret(
+        self,
+        region: str,
+        name: str,
+        *,
+        recovery_window_days: int | None = None,
+        force: bool = False,
+    ) -> DeletedSecret:
+        """Schedule a deletion (7-30 days) or delete at once."""
+        ...
+
+    async def restore_secret(self, region: str, name: str) -> Receipt:
+        """Cancel a scheduled deletion."""
+        ...
+
+    async def update_rotation_policy(
+        self, region: str, name: str, *, enabled: bool, interval: timedelta | None = None
+    ) -> Receipt:
+        """Turn automatic rotation on (with an interval) or off."""
+        ...
+
+    async def describe_instances(
+        self,
+        region: str,
+        *,
+        instance_ids: Sequence[str] = (),
+        name: str | None = None,
+        status: str | None = None,
+        max_results: int = 100,
+        next_token: str | None = None,
+    ) -> InstancePage:
+        """List one page of ECS instances."""
+        ...
+
+    async def cloud_assistant_status(
+        self, region: str, instance_ids: Sequence[str]
+    ) -> tuple[CloudAssistantState, ...]:
+        """Say, for each instance, whether its Cloud Assistant is online."""
+        ...
