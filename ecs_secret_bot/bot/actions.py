@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -168,7 +169,7 @@ def register_actions(app: AsyncApp, services: BotServices) -> None:
         await ack()
         later(services, where_of(body), _vote(services, body, context["actor"]))
 
-    @app.action(Action.RESTORE)
+    @app.action(re.compile(rf"^{Action.RESTORE}(:\d+)?$"))
     async def on_restore(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
         later(services, where_of(body), _restore(services, body, context["actor"]))

@@ -21,6 +21,7 @@ from slack_bolt.response import BoltResponse
 
 from ecs_secret_bot.bot.replies import Where, tell
 from ecs_secret_bot.bot.services import BotServices
+from ecs_secret_bot.bot.views.blocks import esc
 from ecs_secret_bot.bot.views.messages import error_blocks
 from ecs_secret_bot.bot.views.modals import notice_modal
 from ecs_secret_bot.commands.errors import BotError, CloudError
@@ -30,15 +31,19 @@ __all__ = ["describe", "later", "reference_message", "register_error_handler", "
 logger = logging.getLogger(__name__)
 
 
-def describe(error: BotError) -> str:
-    """Return what to tell the person about a known error, with the next step."""
+def describe(error: BotError, *, markup: bool = True) -> str:
+    """Return what to tell the person about a known error, with the next step.
+
+    With ``markup`` (mrkdwn), ``&``, ``<`` and ``>`` are escaped: messages of the core
+    quote what people typed. Plain-text places (a modal field's error) take it raw.
+    """
     text = error.user_message
     if isinstance(error, CloudError) and error.code and error.code not in text:
         text += f" (cloud error `{error.code}`"
         text += f", request id `{error.request_id}`)" if error.request_id else ")"
     if error.next_step:
         text += f"\n{error.next_step}"
-    return text
+    return esc(text) if markup else text
 
 
 def reference_message(reference: str) -> str:

@@ -36,8 +36,9 @@ class ModalMeta:
         """Return the JSON for ``private_metadata`` (defaults left out, within 3000)."""
         data = {k: v for k, v in asdict(self).items() if v not in ("", False, None)}
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        if len(text) > MAX_METADATA and self.reason:
-            data["reason"] = self.reason[:500]
+        if len(text) > MAX_METADATA:
+            # names are at most 192 characters in KMS: only a long reason gets here
+            data = {k: v[:400] if isinstance(v, str) else v for k, v in data.items()}
             text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
         return text
 

@@ -113,7 +113,8 @@ async def run_in_modal(
     failure = task.exception()
     if isinstance(failure, InvalidInput) and failure.field in fields:
         await ack(
-            response_action="errors", errors={fields[failure.field]: describe(failure)[:2000]}
+            response_action="errors",
+            errors={fields[failure.field]: describe(failure, markup=False)[:2000]},
         )
         return
     if isinstance(failure, BotError):

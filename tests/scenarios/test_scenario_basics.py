@@ -23,7 +23,7 @@ async def test_unknown_subcommand_and_bad_arguments_say_what_is_wrong(bot: BotHa
 
     too_many = (await bot.command("rotate web-3-root extra")).json()
     assert "did not understand `extra`" in too_many["text"]
-    assert "Usage: `/ecs-secret rotate <name>" in too_many["text"]
+    assert "Usage: `/ecs-secret rotate &lt;name&gt;" in too_many["text"]
 
     days = (await bot.command("delete web-3-root --days 3")).json()
     assert "7 to 30" in days["text"]

@@ -125,7 +125,9 @@ def restore_button(row: PendingRow) -> Block | None:
     if not row.restore.may_ask or row.overdue:
         return None
     label = "Restore" if row.restore.allowed else "Request restore"
-    return button(label, Action.RESTORE, value=restore_value(row.name, row.region))
+    # one action id per row: ids are unique within a view (handlers match the prefix)
+    action_id = f"{Action.RESTORE}:{row.id}"
+    return button(label, action_id, value=restore_value(row.name, row.region))
 
 
 def pending_rows(rows: Sequence[PendingRow], limit: int = 15) -> list[Block]:

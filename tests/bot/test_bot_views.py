@@ -1,0 +1,164 @@
+"""Every view and message the bot builds, normal and stretched, within Slack's limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bot_samples as s
+import pytest
+
+from ecs_secret_bot.bot.metadata import ModalMeta
+from ecs_secret_bot.bot.views import approvals, home, listings, messages, modals
+from ecs_secret_bot.bot.views.blocks import esc
+from ecs_secret_bot.bot.views.limits import problems
+
+LONG = s.LONG
+
+
+def meta(text: str = "") -> ModalMeta:
+    return ModalMeta(
+        name=f"acs/ecs/{text or 'web-3-root'}",
+        region="cn-hangzhou",
+        channel_id="C0INC",
+        channel_name="inc",
+        days=10,
+        reason=text,
+        sub_type="SSHKey",
+        custom=True,
+    )
+
+
+def all_modals(text: str) -> list[dict[str, Any]]:
+    view = s.secret_view(text=text)
+    return [
+        modals.create_modal(
+            regions=("cn-hangzhou", "cn-shanghai"), region="cn-hangzhou", meta=meta(text)
+        ),
+        modals.create_modal(regions=("cn-hangzhou",), region="x", meta=ModalMeta(dry_run=True)),
+        modals.rotate_modal(view, meta(text)),
+        modals.rotate_modal(view, ModalMeta(name=view.name, sub_type="Password")),
+        modals.toggle_custom(modals.rotate_modal(view, ModalMeta(name=view.name)), meta(text)),
+        modals.delete_modal(meta(text)),
+        modals.delete_confirm_modal(meta(text)),
+        modals.delete_confirm_modal(ModalMeta(name="acs/ecs/a", now=True, reason=text)),
+        modals.notice_modal("Rotate secret", text),
+        modals.loading_modal("Rotate secret", text),
+    ]
+
+
+def all_messages(text: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    found: list[tuple[str, list[dict[str, Any]]]] = [
+        messages.help_message(["help", "create", "rotate", "list"]),
+        messages.help_message(["help"], "delete"),
+        messages.dry_run_message(s.dry_run(text)),
+        messages.held_notice(s.held(), "C0INC"),
+        messages.rotation_triggered_message(s.rotate_result(text)),
+        messages.rotation_finished_message(s.rotate_result(text), s.status("failed", text)),
+        messages.rotation_finished_message(s.rotate_result(), s.status("completed", "")),
+        messages.rotation_finished_message(s.rotate_result(), s.status("timed_out", "")),
+        listings.list_message(s.listing(300, text[:50])),
+        listings.show_message(s.secret_view(text=text)),
+        listings.pending_message(s.pending_listing(100, text[:50])),
+        listings.approvals_message(s.approvals_listing(40, text)),
+        listings.audit_message(s.audit_rows(60, text), "web-3-root"),
+        listings.whoami_message(s.who()),
+        ("error", messages.error_blocks(esc(text))),
+    ]
+    for status in ("pending", "executed", "denied", "expired", "failed"):
+        found.append(
+            approvals.approval_card(
+                s.approval_row(status, reason=text),
+                progress=text,
+                approvers=("slack:usergroup:SSEC",),
+            )
+        )
+    for result in s.results():
+        build = {
+            "RotateResult": messages.rotation_triggered_message,
+            "DeleteResult": messages.deletion_message,
+            "RestoreResult": messages.restored_message,
+            "RotationPolicyResult": messages.rotation_policy_message,
+            "CreateResult": messages.created_message,
+        }[type(result).__name__]
+        found.append(build(result))  # type: ignore[operator]
+    return found
+
+
+@pytest.mark.parametrize("text", ["plain", LONG, "<!channel> & <@U1|x>"])
+def test_every_modal_is_within_limits(text: str) -> None:
+    for view in all_modals(text):
+        assert problems(view, kind="modal") == [], view["callback_id"]
+
+
+@pytest.mark.parametrize("text", ["plain", LONG, "<!channel> & <@U1|x>"])
+def test_every_message_is_within_limits(text: str) -> None:
+    for fallback, blocks in all_messages(text):
+        assert fallback
+        assert problems(blocks, kind="message") == [], fallback[:80]
+
+
+@pytest.mark.parametrize("text", ["plain", LONG])
+def test_app_home_is_within_limits(text: str) -> None:
+    view = home.home_view(
+        approvals=s.approvals_listing(60, text),
+        pending=s.pending_listing(100, text[:40]),
+        activity=s.audit_rows(10, text),
+        activity_lines=listings.audit_message(s.audit_rows(10, text)),
+    )
+    assert problems(view, kind="home") == []
+    refused = home.home_view(approvals="not allowed", pending="not allowed", activity="no")
+    assert problems(refused, kind="home") == []
+
+
+def shown_text(node: Any) -> str:
+    """Return the text Slack renders from blocks (not button values)."""
+    if isinstance(node, dict):
+        return " ".join(shown_text(v) for k, v in node.items() if k != "value")
+    if isinstance(node, list):
+        return " ".join(shown_text(v) for v in node)
+    return str(node)
+
+
+def test_typed_text_cannot_mention_everyone() -> None:
+    for _, blocks in all_messages("<!channel>"):
+        assert "<!channel>" not in shown_text(blocks)
+
+
+def test_a_restore_button_fits_the_reader() -> None:
+    rows = s.pending_listing(2).rows
+    labels = [listings.restore_button(row)["text"]["text"] for row in rows]  # type: ignore[index]
+    assert labels == ["Restore", "Request restore"]
+
+
+def test_destructive_buttons_are_danger_with_a_confirm() -> None:
+    confirm = modals.delete_confirm_modal(ModalMeta(name="acs/ecs/a", now=True))
+    go = confirm["blocks"][1]["elements"][0]
+    assert go["style"] == "danger" and go["confirm"]["style"] == "danger"
+    _, card = approvals.approval_card(s.approval_row(), progress="0/1", approvers=())
+    deny = card[-1]["elements"][1]
+    assert deny["style"] == "danger" and "confirm" in deny
+
+
+def test_private_metadata_is_ids_only_and_within_limits() -> None:
+    long = ModalMeta(name="acs/ecs/a", reason=LONG * 2)
+    assert len(long.dump()) <= 3000
+    assert ModalMeta.load(long.dump()).name == "acs/ecs/a"
+    for junk in ("", "{", "[]", '{"days": "7", "now": 1, "name": 5}', None, 7):
+        assert ModalMeta.load(junk).days is None
+
+
+def test_the_limit_checker_finds_broken_views() -> None:
+    broken = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "A title that is far too long"},
+        "blocks": [
+            {"type": "section", "block_id": "a", "text": {"type": "mrkdwn", "text": "x" * 3001}}
+        ]
+        * 101,
+        "private_metadata": "x" * 3001,
+    }
+    found = problems(broken, kind="modal")
+    assert any("title" in p for p in found) and any("101 blocks" in p for p in found)
+    assert any("duplicate block_id" in p for p in found)
+    assert any("private_metadata" in p for p in found)
+    assert any("3000" in p for p in found)
