@@ -40,7 +40,7 @@ from .signing import SIGNING_SECRET, DriverResponse, SlackClientDriver
 from .slack_api import FakeSlackAPI
 from .slack_messages import Message
 
-__all__ = ["BOT_POLICIES", "BotHarness", "running_bot", "serve_web_app"]
+__all__ = ["BOT_POLICIES", "BotHarness", "WiredBot", "running_bot", "serve_web_app", "wired_bot"]
 
 SRE = "SSRE"
 SEC = "SSEC"
@@ -189,16 +189,27 @@ class BotHarness:
         return self.modal()
 
 
+@dataclass
+class WiredBot:
+    """The app and what it runs on, before any transport."""
+
+    sandbox: Sandbox
+    services: BotServices
+    app: AsyncApp
+    db_path: Path
+
+
 @asynccontextmanager
-async def running_bot(
+async def wired_bot(
     tmp_path: Path,
     slack: FakeSlackAPI,
     *,
     policies: str = BOT_POLICIES,
     rotation_delay: float = 0.1,
     modal_budget: float = 2.0,
-) -> AsyncIterator[BotHarness]:
-    """Start the sandbox, storage and the bot over HTTP; yield the harness; stop it all."""
+    app_token: str = "",
+) -> AsyncIterator[WiredBot]:
+    """Start the sandbox and storage and build the app; close them afterwards."""
     slack.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
     slack.set_usergroup(SEC, [ws.ADMIN_ID], handle="security")
     async with Sandbox(seed=True, rotation_delay=rotation_delay) as sandbox:
@@ -221,7 +232,10 @@ follow_up_timeout = "1m"
         settings = parse_settings(tomllib.loads(text), source=config)
         db = await open_database(settings.storage.path)
         slack_settings = SlackSettings(
-            bot_token=ws.BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.url
+            bot_token=ws.BOT_TOKEN,
+            signing_secret=SIGNING_SECRET,
+            app_token=app_token,
+            api_url=slack.url,
         )
         gateway = AlibabaCloudGateway(
             settings.cloud, credential=sandbox_credential(), retry=fast_retry()
@@ -232,11 +246,27 @@ follow_up_timeout = "1m"
         services.modal_budget = modal_budget
         app = build_app(slack_settings, services)
         try:
-            async with serve_web_app(app, signing_secret=SIGNING_SECRET) as port:
-                async with SlackClientDriver(port) as driver:
-                    yield BotHarness(
-                        slack, sandbox, services, app, port, driver, settings.storage.path
-                    )
-                    await services.tasks.drain(5.0)
+            yield WiredBot(sandbox, services, app, settings.storage.path)
+            await services.tasks.drain(5.0)
         finally:
             await db.close()
+
+
+@asynccontextmanager
+async def running_bot(
+    tmp_path: Path,
+    slack: FakeSlackAPI,
+    *,
+    policies: str = BOT_POLICIES,
+    rotation_delay: float = 0.1,
+    modal_budget: float = 2.0,
+) -> AsyncIterator[BotHarness]:
+    """Start the sandbox, storage and the bot over HTTP; yield the harness; stop it all."""
+    async with wired_bot(
+        tmp_path, slack, policies=policies, rotation_delay=rotation_delay, modal_budget=modal_budget
+    ) as wired:
+        async with serve_web_app(wired.app, signing_secret=SIGNING_SECRET) as port:
+            async with SlackClientDriver(port) as driver:
+                yield BotHarness(
+                    slack, wired.sandbox, wired.services, wired.app, port, driver, wired.db_path
+                )
