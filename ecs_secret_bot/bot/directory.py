@@ -68,6 +68,11 @@ class TTLCache(Generic[K, V]):
         finally:
             self._loading.pop(key, None)
 
+    def fresh(self, key: K) -> bool:
+        """Say whether ``key`` has a value that has not expired."""
+        hit = self._values.get(key)
+        return hit is not None and hit[0] > self._clock()
+
     def clear(self) -> None:
         """Forget every entry."""
         self._values.clear()
@@ -161,7 +166,11 @@ class SlackDirectory:
 
     async def groups_of(self, user_id: str) -> frozenset[str]:
         """Return the group principals ``user_id`` belongs to, among the configured groups."""
-        memberships = await asyncio.gather(*(self.members(g) for g in self.group_ids))
+        if all(self._groups.fresh(g) for g in self.group_ids):
+            # the common case: no call to make, so no tasks to schedule either
+            memberships = [await self.members(g) for g in self.group_ids]
+        else:
+            memberships = list(await asyncio.gather(*(self.members(g) for g in self.group_ids)))
         return frozenset(
             GROUP_PREFIX + group
             for group, members in zip(self.group_ids, memberships, strict=True)
@@ -188,11 +197,16 @@ class SlackDirectory:
         self, *, user_id: str, team_id: str, channel_id: str = "", channel_name: str = ""
     ) -> Actor:
         """Return the actor of a verified request: user, team and channel from the payload."""
-        facts, groups, name = await asyncio.gather(
-            self.user(user_id),
-            self.groups_of(user_id),
-            self.channel_name(channel_id, channel_name),
-        )
+        if self._users.fresh(user_id):
+            facts = await self.user(user_id)
+            groups = await self.groups_of(user_id)
+            name = await self.channel_name(channel_id, channel_name)
+        else:
+            facts, groups, name = await asyncio.gather(
+                self.user(user_id),
+                self.groups_of(user_id),
+                self.channel_name(channel_id, channel_name),
+            )
         unknown = facts is None
         return Actor(
             principal=USER_PREFIX + user_id,

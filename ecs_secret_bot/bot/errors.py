@@ -117,7 +117,7 @@ def later(services: BotServices, where: Where, work: Coroutine[Any, Any, Any]) -
         except Exception as error:
             await _report(services, where, error)
 
-    services.tasks.spawn(guarded(), name="after-ack")
+    services.tasks.spawn(guarded(), name="after-ack", gated=True)
 
 
 def register_error_handler(app: AsyncApp, services: BotServices) -> None:

@@ -69,14 +69,29 @@ def make_client(settings: SlackSettings, *, max_retries: int = 2) -> AsyncWebCli
 
 
 class BackgroundTasks:
-    """Tasks started after an ack; ``drain`` waits for them at shutdown."""
+    """Tasks started after an ack; ``drain`` waits for them at shutdown.
 
-    def __init__(self) -> None:
+    Work after an ack runs at most ``limit`` at a time (``spawn(..., gated=True)``): the
+    event loop serves ready callbacks first come, first served, so a burst of cloud calls
+    would otherwise delay the acks of the requests arriving behind it.
+    """
+
+    def __init__(self, limit: int = 4) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._limit = limit
+        self._gate: asyncio.Semaphore | None = None
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str = "") -> asyncio.Task[Any]:
+    async def _gated(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self._limit)
+        async with self._gate:
+            return await coro
+
+    def spawn(
+        self, coro: Coroutine[Any, Any, Any], *, name: str = "", gated: bool = False
+    ) -> asyncio.Task[Any]:
         """Run ``coro`` in the background and keep a reference until it ends."""
-        task = asyncio.create_task(coro, name=name or None)
+        task = asyncio.create_task(self._gated(coro) if gated else coro, name=name or None)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task

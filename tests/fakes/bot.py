@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,7 +193,8 @@ class BotHarness:
 class WiredBot:
     """The app and what it runs on, before any transport."""
 
-    sandbox: Sandbox
+    sandbox: Sandbox | None
+    """None when the cloud is elsewhere (``cloud_url``)."""
     services: BotServices
     app: AsyncApp
     db_path: Path
@@ -208,17 +209,24 @@ async def wired_bot(
     rotation_delay: float = 0.1,
     modal_budget: float = 2.0,
     app_token: str = "",
+    cloud_url: str | None = None,
 ) -> AsyncIterator[WiredBot]:
-    """Start the sandbox and storage and build the app; close them afterwards."""
+    """Start the sandbox (unless ``cloud_url`` names one) and storage; build the app."""
     slack.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
     slack.set_usergroup(SEC, [ws.ADMIN_ID], handle="security")
-    async with Sandbox(seed=True, rotation_delay=rotation_delay) as sandbox:
+    async with AsyncExitStack() as stack:
+        sandbox = None
+        if cloud_url is None:
+            sandbox = await stack.enter_async_context(
+                Sandbox(seed=True, rotation_delay=rotation_delay)
+            )
+            cloud_url = sandbox.url
         text = f"""
 [cloud]
 default_region = "cn-hangzhou"
 regions = ["cn-hangzhou", "cn-shanghai"]
-kms_endpoint = "{sandbox.url}"
-ecs_endpoint = "{sandbox.url}"
+kms_endpoint = "{cloud_url}"
+ecs_endpoint = "{cloud_url}"
 
 [storage]
 path = "bot.db"
@@ -267,6 +275,7 @@ async def running_bot(
     ) as wired:
         async with serve_web_app(wired.app, signing_secret=SIGNING_SECRET) as port:
             async with SlackClientDriver(port) as driver:
+                assert wired.sandbox is not None
                 yield BotHarness(
                     slack, wired.sandbox, wired.services, wired.app, port, driver, wired.db_path
                 )
