@@ -57,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
         help="start the emulated KMS + ECS cloud in-process and use it instead of Alibaba Cloud",
     )
 
+    sub.add_parser(
+        "check",
+        help="validate the configuration and the connections it names",
+        description=(
+            "Validate the configuration (ECS_SECRET_BOT_CONFIG) and the connections it names: "
+            "storage, Slack auth.test (with SLACK_BOT_TOKEN), and KMS ListSecrets and ECS "
+            "DescribeInstances in each region with the default credential chain. Says, for "
+            "each, OK or exactly what is wrong; exits 1 if anything failed."
+        ),
+    )
+
     sandbox = sub.add_parser(
         "sandbox",
         help="run the emulated KMS + ECS endpoint on 127.0.0.1",
@@ -166,6 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_sandbox(args)
     if args.command == "serve":
         return _serve(args, config_path)
+    if args.command == "check":
+        from ecs_secret_bot.check import check_command
+
+        return asyncio.run(check_command(config_path, env=os.environ))
     parser.error(f"unknown command {args.command!r}")
     return 2  # pragma: no cover - parser.error exits
 

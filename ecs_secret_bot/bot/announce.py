@@ -113,11 +113,14 @@ async def announce_result(
 
 async def _follow(services: BotServices, result: RotateResult, posted: Posted | None) -> None:
     """Watch a rotation to its end and edit the "rotation triggered" message."""
+    services.following.add(result.rotation_id)
     try:
         follow = await follow_rotation(result.rotation_id, core=services.core)
     except Exception:
         logger.exception("following rotation %s failed", result.rotation_id)
         return
+    finally:
+        services.following.discard(result.rotation_id)
     if follow.reported_here and posted is not None:
         text, blocks = rotation_finished_message(result, follow.status)
         await update(services.client, posted, text, blocks)

@@ -1,9 +1,11 @@
 """Running the app: wiring the services, HTTP or Socket Mode, and a clean shutdown.
 
 ``make_services`` wires the Slack client, the directory and the core (the same for the
-server, the tests and the benchmark). ``run`` serves until ``stop`` is set: it stops
-accepting (closes the listener or the socket), lets in-flight work finish (rotation
-follow-ups, handlers past their ack) for a grace period, then closes storage. Never
+server, the tests and the benchmark). ``run`` serves until ``stop`` is set, with the
+background duties (reminders, reconciliation, approval expiry, rotation follow-ups after a
+restart) running beside it under their lease; then it stops accepting (closes the listener
+or the socket), lets in-flight work finish (rotation follow-ups, handlers past their ack)
+for a grace period, stops the duties (releasing the lease), then closes storage. Never
 reads the environment: ``cli.py`` does.
 """
 
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -21,8 +25,10 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from ecs_secret_bot.bot.app import build_app
 from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
 from ecs_secret_bot.bot.http import build_web_app
+from ecs_secret_bot.bot.notifier import SlackNotifier
 from ecs_secret_bot.bot.services import BotServices, SlackSettings, make_client
 from ecs_secret_bot.commands.core import build_core, utcnow
+from ecs_secret_bot.commands.duties import DutyRunner
 from ecs_secret_bot.commands.gateway import AlibabaCloudGateway, CloudGateway
 from ecs_secret_bot.config import Settings
 from ecs_secret_bot.storage import Database, open_database
@@ -41,6 +47,8 @@ class ServeOptions:
     sandbox: bool = False
     data_key: bytes | None = None
     grace: float = 10.0
+    duty_interval: timedelta = timedelta(seconds=30)
+    """How often the background duties (reminders, reconciliation, expiry) run."""
 
 
 def make_services(
@@ -83,10 +91,19 @@ async def run(
         sandbox, settings, credential = await start_sandbox(settings, say=say)
     db = await open_database(settings.storage.path, data_key=options.data_key)
     services: BotServices | None = None
+    duties_task: asyncio.Task[None] | None = None
     try:
         gateway = AlibabaCloudGateway(settings.cloud, credential=credential)
         services = make_services(settings, slack, gateway=gateway, db=db)
         app = build_app(slack, services)
+        duties = DutyRunner(
+            services.core,
+            SlackNotifier(services),
+            owner=f"{socket.gethostname()}:{os.getpid()}",
+            interval=options.duty_interval,
+            watching=services.following,
+        )
+        duties_task = asyncio.create_task(duties.run(stop), name="duties")
         if slack.socket_mode:
             handler = AsyncSocketModeHandler(app, app_token=slack.app_token)
             await handler.connect_async()  # type: ignore[no-untyped-call]
@@ -112,6 +129,9 @@ async def run(
             await services.tasks.drain(options.grace)
             await _other_tasks(options.grace)
     finally:
+        stop.set()  # on an error too: the duties end with the server
+        if duties_task is not None:
+            await asyncio.wait([duties_task], timeout=options.grace)
         if services is not None:
             await services.tasks.drain(0.1)
         await db.close()

@@ -128,3 +128,5 @@ class BotServices:
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     modal_budget: float = 2.0
     """Seconds a modal submission may wait for the core before the modal says "working"."""
+    following: set[int] = field(default_factory=set)
+    """Rotations this process is following (so the background duties don't follow twice)."""

@@ -1,0 +1,117 @@
+"""The Slack side of the background duties: ``SlackNotifier`` implements the core's
+``Notifier``, turning what the duties found into messages, edits and DMs.
+
+Reminders go to the channel where the deletion was scheduled and, as a DM, to whoever
+scheduled it; a closed deletion edits its original message; an expired request edits its
+card and tells its requester; a stale one gets one reply in its card's thread; a rotation
+finished after a restart edits its "rotation triggered" message. Never decides anything.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ecs_secret_bot.bot.announce import approvers_of, update_card
+from ecs_secret_bot.bot.replies import Posted, post, update
+from ecs_secret_bot.bot.services import BotServices
+from ecs_secret_bot.bot.views.blocks import section
+from ecs_secret_bot.bot.views.duties import (
+    deletion_closed_message,
+    discovered_message,
+    expired_notice,
+    reminder_message,
+    stale_reply,
+)
+from ecs_secret_bot.bot.views.messages import rotation_finished_message
+from ecs_secret_bot.commands.delete import attach_deletion_message
+from ecs_secret_bot.commands.outcomes import RotateResult
+from ecs_secret_bot.commands.rotate import FollowUp
+from ecs_secret_bot.storage.approvals import ApprovalRow
+from ecs_secret_bot.storage.pending import PendingDeletion
+
+__all__ = ["SlackNotifier"]
+
+logger = logging.getLogger(__name__)
+
+USER = "slack:user:"
+
+
+class SlackNotifier:
+    """Says in Slack what the background duties did."""
+
+    def __init__(self, services: BotServices) -> None:
+        self.services = services
+
+    async def remind(self, row: PendingDeletion, *, label: str) -> None:
+        """Post the reminder in the deletion's channel and DM the person who scheduled it."""
+        text, blocks = reminder_message(row, label=label, now=self.services.core.clock())
+        client = self.services.client
+        sent = False
+        if row.channel_id and row.channel_id[0] in "CG":
+            sent = await post(client, row.channel_id, text, blocks) is not None
+        if row.scheduled_by.startswith(USER):
+            user = row.scheduled_by.removeprefix(USER)
+            sent = await post(client, user, text, blocks) is not None or sent
+        if not sent:
+            raise RuntimeError(f"the reminder for {row.secret_name} reached nobody")
+
+    async def deletion_closed(self, row: PendingDeletion) -> None:
+        """Edit the deletion's message to say how it ended."""
+        if row.channel_id and row.message_ts:
+            text, blocks = deletion_closed_message(row)
+            await update(self.services.client, Posted(row.channel_id, row.message_ts), text, blocks)
+
+    async def deletion_discovered(self, row: PendingDeletion) -> None:
+        """Announce a deletion scheduled elsewhere, with a Restore button, and remember it."""
+        if not row.channel_id:
+            logger.info(
+                "%s is scheduled for deletion elsewhere; no channel to say so", row.secret_name
+            )
+            return
+        text, blocks = discovered_message(row)
+        posted = await post(self.services.client, row.channel_id, text, blocks)
+        if posted is not None:
+            await attach_deletion_message(
+                row.id, channel_id=posted.channel, ts=posted.ts, core=self.services.core
+            )
+
+    async def approval_expired(self, row: ApprovalRow) -> None:
+        """Edit the request's card and tell its requester."""
+        await update_card(self.services, row)
+        if row.requester.startswith(USER):
+            note = expired_notice(row)
+            await post(
+                self.services.client, row.requester.removeprefix(USER), note, [section(note)]
+            )
+
+    async def approval_stale(self, row: ApprovalRow) -> None:
+        """Reply once in the card's thread, mentioning the approvers."""
+        if not row.message_channel or not row.message_ts:
+            return
+        text = stale_reply(row, approvers_of(self.services, row.rule))
+        await self.services.client.chat_postMessage(
+            channel=row.message_channel, thread_ts=row.message_ts, text=text
+        )
+
+    async def rotation_finished(self, follow: FollowUp) -> None:
+        """Edit the "rotation triggered" message with how the rotation ended."""
+        rotation = follow.rotation
+        if not rotation.channel_id or not rotation.message_ts:
+            return
+        result = RotateResult(
+            region=rotation.region,
+            secret_name=rotation.secret_name,
+            instance_id=rotation.instance_id,
+            instance_name="",
+            version_id=rotation.version_id,
+            custom=rotation.custom,
+            request_id=rotation.request_id,
+            requested_by=rotation.requested_by,
+            rotation_id=rotation.id,
+            deadline=rotation.deadline,
+            approved_by=rotation.approved_by,
+        )
+        text, blocks = rotation_finished_message(result, follow.status)
+        await update(
+            self.services.client, Posted(rotation.channel_id, rotation.message_ts), text, blocks
+        )

@@ -1,0 +1,139 @@
+"""``ecs-secret-bot serve`` from outside, as the contract says: a process configured only by
+its environment and TOML file, serving /healthz and signed Slack requests, stopping cleanly
+on SIGTERM, with its background duties running."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+from fakes import FakeSlackAPI
+from fakes import workspace as ws
+from fakes.payloads import slash_command_body
+from fakes.signing import SIGNING_SECRET, SlackClientDriver
+
+CONFIG = """
+[cloud]
+default_region = "cn-hangzhou"
+
+[storage]
+path = "bot.db"
+
+[[access.bindings]]
+principals = ["slack:user:{admin}"]
+policies = ["AliyunKMSSecretAdminAccess"]
+
+[reminders]
+before = ["31d"]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _wait_healthy(port: int, proc: asyncio.subprocess.Process) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(200):
+            if proc.returncode is not None:
+                raise AssertionError("serve exited early")
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("serve never answered /healthz")
+
+
+async def test_serve_with_the_sandbox_answers_and_stops_cleanly(
+    tmp_path: Path, slack_api: FakeSlackAPI
+) -> None:
+    config = tmp_path / "bot.toml"
+    config.write_text(CONFIG.format(admin=ws.ADMIN_ID), encoding="utf-8")
+    port = free_port()
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": ws.BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_api.url,
+        "ECS_SECRET_BOT_CONFIG": str(config),
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ecs_secret_bot.cli",
+        "serve",
+        "--sandbox",
+        "--port",
+        str(port),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await _wait_healthy(port, proc)
+        async with SlackClientDriver(port) as driver:
+            status, body, _ = await driver.post(
+                slash_command_body("whoami", user_id=ws.ADMIN_ID, channel_id=ws.INCIDENT_CHANNEL_ID)
+            )
+            assert status == 200
+            assert "AliyunKMSSecretAdminAccess" in body
+            forged, _, _ = await driver.post(
+                slash_command_body("whoami", user_id=ws.ADMIN_ID), secret="not-the-secret"
+            )
+            assert forged == 401
+        # the duties run in serve: the seeded sandbox has nothing scheduled, so they only tick
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    assert "SANDBOX" in text
+    assert "stopped cleanly" in text
+    assert "Traceback" not in err.decode()
+    assert (tmp_path / "bot.db").exists()
+
+
+async def test_serve_says_what_is_missing_and_exits_non_zero(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env["ECS_SECRET_BOT_CONFIG"] = str(tmp_path / "missing.toml")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ecs_secret_bot.cli",
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert "SLACK_BOT_TOKEN is not set" in err.decode()
+    env["SLACK_BOT_TOKEN"] = "xoxb-1"
+    env["SLACK_SIGNING_SECRET"] = "s"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ecs_secret_bot.cli",
+        "serve",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    assert "missing.toml: no configuration file here" in err.decode()
+    assert "Traceback" not in err.decode()
