@@ -11,6 +11,6 @@ typed confirmations), ``progress`` (waiting for a rotation), ``render`` (tables,
 
 from __future__ import annotations
 
-from ecs_secret_bot.terminal.main import main
-
-__all__ = ["main"]
+# The entry point is ecs_secret_bot.terminal.main:main. Nothing is imported here, so that
+# `python -m ecs_secret_bot.terminal.main` runs that module once, as __main__.
+__all__: list[str] = []

@@ -68,8 +68,22 @@ _ORDER: tuple[tuple[type[BotError], ExitCode], ...] = (
 )
 
 
+_STATE_CODES = frozenset(
+    {
+        "Forbidden.ResourceNotFound",
+        "Rejected.ResourceExist",
+        "Rejected.ResourceInDeleteWindow",
+        "Rejected.ResourceInUse",
+        "Rejected.RotationInProgress",
+    }
+)
+"""KMS answers about the secret's existence or state, not failures of the cloud."""
+
+
 def exit_code_of(error: BotError) -> ExitCode:
     """Return the exit code of a known error of the core."""
+    if isinstance(error, CloudError) and error.code in _STATE_CODES:
+        return ExitCode.STATE
     for kind, code in _ORDER:
         if isinstance(error, kind):
             return code

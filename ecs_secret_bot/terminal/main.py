@@ -12,22 +12,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import os
 import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ecs_secret_bot.commands.errors import BotError
+from ecs_secret_bot.terminal.environment import (
+    DEFAULT_SLACK_API_URL,
+    Environment,
+    check_login,
+    login_name,
+)
 from ecs_secret_bot.terminal.exit_codes import ExitCode, exit_code_of
-from ecs_secret_bot.terminal.operations import OPERATIONS, Answer, Context
 from ecs_secret_bot.terminal.parser import build_parser
 from ecs_secret_bot.terminal.prompts import Prompter
-from ecs_secret_bot.terminal.render import describe_error, error_json, jsonable
-from ecs_secret_bot.terminal.session import Environment, check_login, open_session
+
+if TYPE_CHECKING:
+    from alibabacloud_credentials.client import Client as CredentialClient
+
+    from ecs_secret_bot.terminal.operations import Answer
 
 __all__ = ["main", "run"]
 
@@ -35,16 +42,18 @@ __all__ = ["main", "run"]
 def _environment() -> Environment:
     config = os.environ.get("ECS_SECRET_BOT_CONFIG", "")
     return Environment(
-        login=getpass.getuser(),
+        login=login_name(),
         cwd=Path.cwd(),
         config_path=Path(config) if config else None,
         data_key=os.environ.get("ECS_SECRET_BOT_DATA_KEY", ""),
         slack_bot_token=os.environ.get("SLACK_BOT_TOKEN", ""),
-        slack_api_url=os.environ.get("SLACK_API_URL", "") or "https://slack.com/api/",
+        slack_api_url=os.environ.get("SLACK_API_URL", "") or DEFAULT_SLACK_API_URL,
     )
 
 
 def _print_answer(args: argparse.Namespace, answer: Answer, out: TextIO) -> None:
+    from ecs_secret_bot.terminal.render import jsonable
+
     if not args.json:
         print(answer.text, file=out)
         return
@@ -61,6 +70,8 @@ def _print_answer(args: argparse.Namespace, answer: Answer, out: TextIO) -> None
 
 
 def _print_error(args: argparse.Namespace, error: BotError, out: TextIO, err: TextIO) -> int:
+    from ecs_secret_bot.terminal.render import describe_error, error_json
+
     code = exit_code_of(error)
     if args.json:
         body = {
@@ -83,11 +94,22 @@ async def run(
     prompter: Prompter,
     out: TextIO,
     err: TextIO,
+    credential: CredentialClient | None = None,
 ) -> int:
-    """Run one parsed command line; return its exit code."""
+    """Run one parsed command line; return its exit code.
+
+    ``credential`` replaces the default credential chain (tests aim it at a sandbox).
+    """
+    # Imported here: the core and the cloud SDKs are what make start-up slow, and --help,
+    # --version and usage errors never need them.
+    from ecs_secret_bot.terminal.operations import OPERATIONS, Context
+    from ecs_secret_bot.terminal.session import open_session
+
     try:
         check_login(env.login)
-        session = await open_session(env, config=args.config, sandbox=args.sandbox, banner=err)
+        session = await open_session(
+            env, config=args.config, sandbox=args.sandbox, banner=err, credential=credential
+        )
     except BotError as exc:
         return _print_error(args, exc, out, err)
     try:

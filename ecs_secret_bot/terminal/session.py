@@ -1,7 +1,6 @@
 """One ``ecs-secret`` run's dependencies: settings, the core, the actor, maybe a sandbox.
 
-Owns ``Environment`` (what the entry point read from the process environment, as typed
-values), ``open_session`` (configuration, database, cloud gateway and directory wired into
+Owns ``open_session`` (configuration, database, cloud gateway and directory wired into
 the same ``Core`` the Slack app builds) and the ``--sandbox`` switch: an emulated cloud
 started in this process for the length of one command, with a configuration of its own
 when there is no configuration file. Never reads the environment itself.
@@ -17,21 +16,21 @@ from typing import TYPE_CHECKING, TextIO
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval_requests import ActorDirectory
 from ecs_secret_bot.commands.core import Core, build_core
-from ecs_secret_bot.commands.errors import ConfigError
 from ecs_secret_bot.commands.gateway import AlibabaCloudGateway
 from ecs_secret_bot.config import Settings, load_settings, parse_settings
 from ecs_secret_bot.storage import Database, open_database, parse_data_key
-from ecs_secret_bot.terminal.directory import TerminalDirectory, local_actor
+from ecs_secret_bot.terminal.directory import LocalDirectory, local_actor
+from ecs_secret_bot.terminal.environment import Environment
 
 if TYPE_CHECKING:
+    from alibabacloud_credentials.client import Client as CredentialClient
+
     from ecs_secret_bot.sandbox import Sandbox
 
 __all__ = [
     "DEFAULT_CONFIG",
     "SANDBOX_DATABASE",
-    "Environment",
     "Session",
-    "check_login",
     "open_session",
     "print_sandbox_banner",
     "sandbox_config_text",
@@ -41,22 +40,6 @@ DEFAULT_CONFIG = "ecs-secret-bot.toml"
 SANDBOX_DATABASE = "ecs-secret-bot-sandbox.db"
 SANDBOX_ROTATION_DELAY = 3.0
 """Seconds a rotation takes in the in-process sandbox (as ``ecs-secret-bot sandbox``)."""
-
-
-@dataclass(frozen=True)
-class Environment:
-    """What the entry point read from the environment; secrets are kept out of ``repr``."""
-
-    login: str
-    cwd: Path
-    config_path: Path | None = None
-    """``ECS_SECRET_BOT_CONFIG``, when set."""
-    data_key: str = ""
-    slack_bot_token: str = ""
-    slack_api_url: str = "https://slack.com/api/"
-
-    def __repr__(self) -> str:
-        return f"Environment(login={self.login!r}, config_path={self.config_path!r})"
 
 
 @dataclass
@@ -117,16 +100,16 @@ async def _open_database(settings: Settings, env: Environment) -> Database:
     )
 
 
-def _directory(settings: Settings, env: Environment) -> TerminalDirectory:
+def _directory(settings: Settings, env: Environment) -> LocalDirectory:
     if not env.slack_bot_token:
-        return TerminalDirectory()
+        return LocalDirectory()
     # Only with a token: approvals involving Slack users are then checked with users.info.
     from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
     from ecs_secret_bot.bot.services import SlackSettings, make_client
 
     client = make_client(SlackSettings(bot_token=env.slack_bot_token, api_url=env.slack_api_url))
     slack: ActorDirectory = SlackDirectory(client, group_ids=usergroup_ids(settings))
-    return TerminalDirectory(slack=slack)
+    return LocalDirectory(fallback=slack)
 
 
 async def _start_sandbox(settings: Settings) -> tuple[Sandbox, Settings]:
@@ -164,11 +147,14 @@ async def open_session(
     config: Path | None,
     sandbox: bool,
     banner: TextIO | None = None,
+    credential: CredentialClient | None = None,
 ) -> Session:
-    """Load the configuration and wire the core; with ``sandbox``, start one first."""
+    """Load the configuration and wire the core; with ``sandbox``, start one first.
+
+    ``credential`` replaces the default credential chain (tests aim it at a sandbox).
+    """
     settings = _settings(config, env, sandbox=sandbox)
     started: Sandbox | None = None
-    credential = None
     if sandbox:
         started, settings = await _start_sandbox(settings)
         from alibabacloud_credentials.client import Client as CredentialClient
@@ -195,13 +181,3 @@ async def open_session(
     # One person is watching: look sooner than the Slack app's background follow-up does.
     core = replace(core, follow_up_first_delay=1.0, follow_up_max_delay=5.0)
     return Session(core=core, actor=local_actor(env.login), sandbox=started)
-
-
-def check_login(login: str) -> str:
-    """Return ``login`` if it can be a principal id; raise ConfigError otherwise."""
-    if not login or any(not (c.isalnum() or c in "_.@-") for c in login):
-        raise ConfigError(
-            f"the login name {login!r} cannot be used as a principal (local:user:<login>)",
-            next_step="Run ecs-secret as a user whose login has only letters, digits, _ . @ -.",
-        )
-    return login
