@@ -19,7 +19,7 @@ from ecs_secret_bot.commands.approval_requests import VoteResult
 from ecs_secret_bot.commands.approve import ApprovalStep, approve_request, deny_request
 from ecs_secret_bot.commands.create import create_secret
 from ecs_secret_bot.commands.delete import delete_secret
-from ecs_secret_bot.commands.errors import Conflict, InvalidInput
+from ecs_secret_bot.commands.errors import ApprovalError, Conflict, InvalidInput
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RotateResult
 from ecs_secret_bot.commands.requests import (
     CreateRequest,
@@ -41,6 +41,7 @@ from ecs_secret_bot.commands.views import (
     whoami,
 )
 from ecs_secret_bot.storage.rotations import RotationActive
+from ecs_secret_bot.terminal.directory import LOCAL_PREFIX, LocalDirectory
 from ecs_secret_bot.terminal.exit_codes import ExitCode, exit_code_of
 from ecs_secret_bot.terminal.progress import follow_with_progress
 from ecs_secret_bot.terminal.prompts import Prompter
@@ -298,9 +299,29 @@ _VOTE_CODES = {
 }
 
 
+async def _refuse_unverifiable(approval_id: str, session: Session) -> None:
+    """Refuse, before voting, an approval that this terminal could not carry out."""
+    directory = session.core.workflow.directory
+    if not isinstance(directory, LocalDirectory) or directory.fallback is not None:
+        return
+    row = await session.core.workflow.get(approval_id)
+    if row.status != "pending":
+        return  # the vote itself says what happened to it
+    others = [p for p in (row.requester, *row.approved_by) if not p.startswith(LOCAL_PREFIX)]
+    if others:
+        raise ApprovalError(
+            f"Request {row.id} involves {', '.join(others)}: before it runs, the bot checks "
+            "with Slack that they are still members, and this terminal has no Slack token.",
+            next_step="Approve it in Slack, or set SLACK_BOT_TOKEN (and SLACK_API_URL if "
+            "needed) here and try again. Nothing was recorded.",
+        )
+
+
 async def _vote(args: argparse.Namespace, ctx: Context) -> Answer:
     session = ctx.session
     vote = approve_request if args.command == "approve" else deny_request
+    if args.command == "approve":
+        await _refuse_unverifiable(args.approval_id, session)
     step: ApprovalStep = await vote(args.approval_id, actor=session.actor, core=session.core)
     row = step.approval
     lines = [
