@@ -34,7 +34,7 @@ from ecs_secret_bot.terminal.prompts import Prompter
 if TYPE_CHECKING:
     from alibabacloud_credentials.client import Client as CredentialClient
 
-    from ecs_secret_bot.terminal.operations import Answer
+    from ecs_secret_bot.terminal.answers import Answer
 
 __all__ = ["main", "run"]
 
@@ -102,7 +102,8 @@ async def run(
     """
     # Imported here: the core and the cloud SDKs are what make start-up slow, and --help,
     # --version and usage errors never need them.
-    from ecs_secret_bot.terminal.operations import OPERATIONS, Context
+    from ecs_secret_bot.terminal.answers import Context
+    from ecs_secret_bot.terminal.operations import OPERATIONS
     from ecs_secret_bot.terminal.session import open_session
 
     try:

@@ -1,0 +1,99 @@
+"""What a subcommand hands back to ``main``, and the answers several subcommands share.
+
+Owns ``Answer`` (the result, its text, the exit code it means, and extra JSON fields),
+``Context`` (what every subcommand gets besides its arguments), ``mutation_answer`` (ran,
+held for approval, or a dry run) and the rotation answers (``follow`` waits with progress).
+Never prints: ``main`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RotateResult
+from ecs_secret_bot.commands.rotate import FollowUp
+from ecs_secret_bot.terminal.exit_codes import ExitCode
+from ecs_secret_bot.terminal.progress import follow_with_progress
+from ecs_secret_bot.terminal.prompts import Prompter
+from ecs_secret_bot.terminal.render import short, text_of
+from ecs_secret_bot.terminal.session import Session
+
+__all__ = ["Answer", "Context", "Operation", "follow", "mutation_answer", "rotation_answer"]
+
+
+@dataclass
+class Answer:
+    """What a subcommand produced: printed as text or JSON by ``main``."""
+
+    result: Any
+    text: str
+    code: ExitCode = ExitCode.OK
+    outcome: str = "done"
+    """``done``, ``held``, ``dry_run``, ``failed``, ``refused``."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What every subcommand gets besides its arguments."""
+
+    session: Session
+    prompter: Prompter
+    progress: TextIO
+    """Where waiting is shown (stderr)."""
+
+
+Operation = Callable[[argparse.Namespace, Context], Awaitable[Answer]]
+
+
+def mutation_answer(result: Any) -> Answer:
+    """Return the answer of a mutating request that ran, was held, or was a dry run."""
+    if isinstance(result, HeldForApproval):
+        return Answer(result, text_of(result), ExitCode.PENDING, "held")
+    if isinstance(result, DryRunReport):
+        code = ExitCode.OK
+        if any(line.startswith("failed") for line in result.preflight):
+            code = ExitCode.STATE
+        if result.approval_rule:
+            code = ExitCode.PENDING
+        if not result.allowed and not result.approval_rule:
+            code = ExitCode.DENIED
+        return Answer(result, text_of(result), code, "dry_run")
+    return Answer(result, text_of(result))
+
+
+async def follow(result: RotateResult, ctx: Context) -> Answer:
+    follow = await follow_with_progress(
+        result.rotation_id,
+        core=ctx.session.core,
+        out=ctx.progress,
+        label=short(result.secret_name),
+    )
+    return rotation_answer(result, follow)
+
+
+def rotation_answer(result: Any, follow: FollowUp | None) -> Answer:
+    where = getattr(result, "instance_id", "") or (follow.rotation.instance_id if follow else "")
+    name = short(
+        getattr(result, "secret_name", "") or (follow.rotation.secret_name if follow else "")
+    )
+    lines = []
+    if isinstance(result, RotateResult):
+        kind = "a custom value" if result.custom else "a KMS-generated value"
+        lines.append(
+            f"Rotation of {name} with {kind} triggered on {where} "
+            f"(version {result.version_id}, KMS request id {result.request_id})."
+        )
+    if follow is None:
+        lines.append(f"Not waiting for it: `ecs-secret rotate {name} --follow` waits for it.")
+        return Answer(result, "\n".join(lines), extra={"rotation": "in_progress"})
+    state = follow.status.state
+    extra = {"rotation": state, "rotation_reason": follow.status.reason}
+    if state == "completed":
+        lines.append(f"Rotation completed on {where}: the new version is current.")
+        return Answer(result, "\n".join(lines), extra=extra)
+    lines.append(f"Rotation {state.replace('_', ' ')}: {follow.status.reason}")
+    return Answer(result, "\n".join(lines), ExitCode.CLOUD, "failed", extra)
