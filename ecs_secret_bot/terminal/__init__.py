@@ -2,10 +2,11 @@
 
 The same subcommands as ``/ecs-secret``, the same operations, policies, approvals and
 audit log, on the same database; the actor is ``local:user:<login>``. Modules: ``main``
-(entry point, environment, output), ``parser`` (the command line), ``operations`` (one
-function per subcommand), ``voting`` (approve, deny), ``answers`` (what they return), ``session`` (the core and the ``--sandbox`` switch),
-``directory`` (who a principal is, from a terminal), ``prompts`` (values without echo,
-typed confirmations), ``progress`` (waiting for a rotation), ``render`` (tables, JSON),
+(entry point, output), ``environment`` (variables, login), ``parser`` (the command line),
+``operations`` (one function per subcommand), ``voting`` (approve, deny), ``answers``
+(what they return), ``session`` (the core and the ``--sandbox`` switch), ``directory``
+(who a principal is, from a terminal), ``prompts`` (values without echo, typed
+confirmations), ``progress`` (waiting for a rotation), ``render`` (tables, JSON),
 ``exit_codes``.
 """
 
