@@ -7,10 +7,10 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import config_text
 from fakes import FakeSlackAPI
 from fakes import workspace as ws
 from fakes.cloud import sandbox_credential
+from terminal_harness import config_text
 
 from ecs_secret_bot.check import CheckLine, check_command, format_lines, run_check
 from ecs_secret_bot.config import load_settings

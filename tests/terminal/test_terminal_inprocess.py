@@ -7,7 +7,7 @@ import asyncio
 import re
 
 from cli_runner import CliResult
-from conftest import LOGIN, Terminal
+from terminal_harness import LOGIN, Terminal
 
 ME = f"local:user:{LOGIN}"
 WEB3 = "i-bp1sbxweb3000000001"

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from cli_runner import CliResult, run_cli, sandbox_env
-from conftest import LOGIN
 from fakes import FakeSlackAPI
 from fakes import workspace as ws
 from fakes.bot import BotHarness, running_bot
 from fakes.payloads import input_state, select_state
+from terminal_harness import LOGIN
 
 from ecs_secret_bot.bot.ids import Action, Block, Callback
 

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from cli_runner import CliResult, run_cli, sandbox_env
-from conftest import LOGIN, Terminal
+from terminal_harness import LOGIN, Terminal
 
 ME = f"local:user:{LOGIN}"
 WEB3 = "i-bp1sbxweb3000000001"
