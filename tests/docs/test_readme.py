@@ -31,12 +31,6 @@ BIN = Path(sys.executable).parent
 NOT_RUN_ALLOWED = 4
 """How many blocks may be left out, at most: each needs a reason a reader accepts."""
 
-CHECK_FALLBACK = (
-    f"{sys.executable} -c 'import asyncio, os, sys; from pathlib import Path; "
-    "from ecs_secret_bot.check import check_command; "
-    'sys.exit(asyncio.run(check_command(Path("ecs-secret-bot.toml"), env=os.environ)))\''
-)
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -69,14 +63,6 @@ def clean_env(home: Path) -> dict[str, str]:
     return env
 
 
-def check_is_wired(env: Mapping[str, str]) -> bool:
-    """Say whether ``ecs-secret-bot check`` exists in this installation yet."""
-    helped = subprocess.run(
-        ["ecs-secret-bot", "--help"], env=dict(env), capture_output=True, text=True, check=False
-    )
-    return " check" in helped.stdout
-
-
 @pytest.fixture
 def background(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
@@ -97,13 +83,9 @@ def test_the_readme_commands_run(tmp_path: Path, background: list[subprocess.Pop
     folder = tmp_path / "newcomer"
     folder.mkdir()
     env = clean_env(tmp_path)
-    wired = check_is_wired(env)
     script = ["set -euo pipefail"]
     for block in shell:
         text = block.text.replace("9000", port)
-        if not wired:
-            # Until cli.py offers `check`, the same function runs through python -c.
-            text = text.replace("ecs-secret-bot check", CHECK_FALLBACK)
         if block.marker == "run":
             assert block.note == "in the background", block
             process = subprocess.Popen(
