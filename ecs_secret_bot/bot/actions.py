@@ -47,6 +47,8 @@ __all__ = ["register_actions"]
 
 logger = logging.getLogger(__name__)
 
+SLACK_USER = "slack:user:"
+
 OPTIONS_BUDGET = 2.0
 
 
@@ -71,12 +73,20 @@ async def _after_vote(services: BotServices, step: ApprovalStep, clicker: Where)
     outcome = f"Could not run: {step.error.user_message}" if step.error else ""
     await update_card(services, row, outcome)
     await tell(client, clicker, step.vote.message)
+    requester = (
+        row.requester.removeprefix(SLACK_USER) if row.requester.startswith(SLACK_USER) else ""
+    )
     if step.result is not None:
-        channel = result_channel(row.channel_id, row.requester.rsplit(":", 1)[-1])
-        await announce_result(services, step.result, channel=channel, asker=None)
-    if step.vote.result is VoteResult.RECORDED:
+        # A request made at a terminal has no channel and no Slack user: its card's channel.
+        channel = (
+            result_channel(row.channel_id, requester)
+            if requester
+            else (row.message_channel or services.core.rules.channel or "")
+        )
+        if channel:
+            await announce_result(services, step.result, channel=channel, asker=None)
+    if step.vote.result is VoteResult.RECORDED or not requester:
         return
-    requester = row.requester.rsplit(":", 1)[-1]
     name = esc(short_name(row.secret_name))
     said = {
         VoteResult.APPROVED: f"approved by {', '.join(mention(p) for p in row.approved_by)}",
@@ -94,7 +104,7 @@ async def _after_vote(services: BotServices, step: ApprovalStep, clicker: Where)
 
 def clicker_principal(where: Where) -> str:
     """Return the principal of the person who clicked."""
-    return f"slack:user:{where.user_id}"
+    return f"{SLACK_USER}{where.user_id}"
 
 
 async def _vote(services: BotServices, body: dict[str, Any], actor: Actor) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from ecs_secret_bot.bot.announce import approvers_of, update_card
+from ecs_secret_bot.bot.announce import approvers_of, card_for, update_card
 from ecs_secret_bot.bot.replies import Posted, post, update
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.blocks import section
@@ -23,6 +23,7 @@ from ecs_secret_bot.bot.views.duties import (
     stale_reply,
 )
 from ecs_secret_bot.bot.views.messages import rotation_finished_message
+from ecs_secret_bot.commands.approve import attach_approval_message
 from ecs_secret_bot.commands.delete import attach_deletion_message
 from ecs_secret_bot.commands.outcomes import RotateResult
 from ecs_secret_bot.commands.rotate import FollowUp
@@ -74,6 +75,22 @@ class SlackNotifier:
             await attach_deletion_message(
                 row.id, channel_id=posted.channel, ts=posted.ts, core=self.services.core
             )
+
+    async def approval_unannounced(self, row: ApprovalRow) -> None:
+        """Post the card of a request made outside Slack, in the approval channel."""
+        channel = (
+            row.channel_id if row.channel_id[:1] in ("C", "G") else self.services.core.rules.channel
+        )
+        if not channel:
+            logger.warning("request %s has no channel for its card: set [approval] channel", row.id)
+            return
+        text, blocks = card_for(self.services, row)
+        posted = await post(self.services.client, channel, text, blocks)
+        if posted is None:
+            raise RuntimeError(f"the card of {row.id} could not be posted in {channel}")
+        await attach_approval_message(
+            row.id, channel_id=posted.channel, ts=posted.ts, core=self.services.core
+        )
 
     async def approval_expired(self, row: ApprovalRow) -> None:
         """Edit the request's card and tell its requester."""

@@ -28,6 +28,7 @@ from ecs_secret_bot.bot.http import build_web_app
 from ecs_secret_bot.bot.notifier import SlackNotifier
 from ecs_secret_bot.bot.services import BotServices, SlackSettings, make_client
 from ecs_secret_bot.commands.core import build_core, utcnow
+from ecs_secret_bot.commands.directory import LocalDirectory
 from ecs_secret_bot.commands.duties import DutyRunner
 from ecs_secret_bot.commands.gateway import AlibabaCloudGateway, CloudGateway
 from ecs_secret_bot.config import Settings
@@ -62,7 +63,14 @@ def make_services(
     """Wire the Slack client, the directory and the core."""
     client = make_client(slack)
     directory = SlackDirectory(client, group_ids=usergroup_ids(settings))
-    core = build_core(settings, gateway=gateway, db=db, directory=directory, clock=clock)
+    # Requests made at a terminal have local requesters: the core must know them too.
+    core = build_core(
+        settings,
+        gateway=gateway,
+        db=db,
+        directory=LocalDirectory(fallback=directory),
+        clock=clock,
+    )
     return BotServices(core=core, client=client, directory=directory)
 
 
@@ -89,7 +97,9 @@ async def run(
         from ecs_secret_bot.bot.sandboxed import start_sandbox
 
         sandbox, settings, credential = await start_sandbox(settings, say=say)
-    db = await open_database(settings.storage.path, data_key=options.data_key)
+    db = await open_database(
+        settings.storage.path, data_key=options.data_key, key_file=settings.storage.key_file
+    )
     services: BotServices | None = None
     duties_task: asyncio.Task[None] | None = None
     try:

@@ -1,7 +1,8 @@
 """Background duties: what the bot does when nobody is typing.
 
 One ``tick`` does, in order: reminders before planned deletions; expiry of approval
-requests; a re-announcement of requests waiting too long; reconciliation of pending
+requests; the card of a request nobody could post (made at a terminal); a
+re-announcement of requests waiting too long; reconciliation of pending
 deletions with KMS (restored or deleted elsewhere, ``unknown`` rows left by a crash,
 deletions scheduled outside the bot); and the follow-up of rotations that nobody in this
 process is watching (after a restart). All state is in SQLite, every "done" is a
@@ -34,6 +35,8 @@ __all__ = ["DutyRunner", "Notifier", "TickReport"]
 logger = logging.getLogger(__name__)
 
 LEASE = "duties"
+ANNOUNCE_AFTER = timedelta(minutes=1)
+"""How long a request may wait for its front end to post its card before a duty does."""
 
 
 class Notifier(Protocol):
@@ -59,6 +62,10 @@ class Notifier(Protocol):
         """Say that a deletion scheduled outside the bot is now tracked."""
         ...
 
+    async def approval_unannounced(self, row: ApprovalRow) -> None:
+        """Post the card of a request made where no card could be posted (a terminal)."""
+        ...
+
     async def approval_expired(self, row: ApprovalRow) -> None:
         """Update the card of an expired request and tell its requester."""
         ...
@@ -80,6 +87,7 @@ class TickReport:
     reminders: int = 0
     expired: int = 0
     reannounced: int = 0
+    announced: int = 0
     closed: int = 0
     discovered: int = 0
     followed: int = 0
@@ -109,7 +117,15 @@ class DutyRunner:
         ):
             return TickReport(ran=False)
         report = TickReport()
-        for duty in (self._reminders, self._expiry, self._stale, self._reconcile, self._rotations):
+        duties = (
+            self._reminders,
+            self._expiry,
+            self._unannounced,
+            self._stale,
+            self._reconcile,
+            self._rotations,
+        )
+        for duty in duties:
             try:
                 await duty(report)
             except Exception as exc:  # one failing duty must not stop the others
@@ -164,6 +180,27 @@ class DutyRunner:
         for row in await self.core.workflow.expire_due():
             report.expired += 1
             await self.notifier.approval_expired(row)
+
+    async def _unannounced(self, report: TickReport) -> None:
+        """Post the cards of requests nobody posted (made at a terminal), once each."""
+        core = self.core
+        now = core.clock()
+        for row in await list_approvals(core.db, statuses=("pending",), limit=1000):
+            # A front end posts its own card right after the request; give it that moment.
+            if row.message_ts or now - row.created_at < ANNOUNCE_AFTER:
+                continue
+            key = f"announce|{row.id}"
+            ttl = (row.expires_at - now) if row.expires_at else timedelta(days=30)
+            if not await idempotency.claim_key(
+                core.db, key, now=now, ttl=max(ttl, timedelta(hours=1))
+            ):
+                continue
+            try:
+                await self.notifier.approval_unannounced(row)
+            except Exception:
+                await idempotency.release_key(core.db, key)
+                raise
+            report.announced += 1
 
     async def _stale(self, report: TickReport) -> None:
         core = self.core

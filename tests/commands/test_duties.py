@@ -47,6 +47,9 @@ class RecordingNotifier:
     async def deletion_discovered(self, row: PendingDeletion) -> None:
         self._note("discovered", f"{row.secret_name}: {row.note}")
 
+    async def approval_unannounced(self, row: ApprovalRow) -> None:
+        self._note("announced", row.id)
+
     async def approval_expired(self, row: ApprovalRow) -> None:
         self._note("expired", row.id)
 
@@ -390,3 +393,22 @@ async def test_two_processes_send_each_reminder_once_and_fail_over(
     sent = [line.split()[1] for line in lines]
     assert sorted(sent) == ["acs/ecs/db-1-root", "acs/ecs/old-batch-root", "acs/ecs/web-3-root"]
     assert [line.split()[0] for line in lines] == ["A", "A", "B"]  # the survivor took over
+
+
+async def test_a_request_nobody_announced_gets_its_card_once(h: CoreHarness, clock: Clock) -> None:
+    from ecs_secret_bot.commands.actor import Actor
+    from ecs_secret_bot.commands.delete import delete_secret
+
+    held = await delete_secret(
+        DeleteRequest("web-3-root", immediately=True),
+        actor=Actor(principal="slack:user:UADMIN"),  # no channel: as from a terminal
+        core=h.core,
+    )
+    assert isinstance(held, HeldForApproval)
+    notes = RecordingNotifier()
+    await runner(h, notes).tick()
+    assert notes.kinds("announced") == []  # the front end gets a minute to post it itself
+    clock.advance(timedelta(minutes=2))
+    await runner(h, notes).tick()
+    await runner(h, notes).tick()
+    assert notes.kinds("announced") == [held.approval_id]

@@ -145,3 +145,26 @@ async def test_a_rotation_nobody_follows_is_reported_by_the_duties(bot: BotHarne
     await runner.settle()
     edit = await bot.slack.wait_for("chat.update", lambda c: c.payload["ts"] == posted["ts"])
     assert edit.payload["text"].startswith("Rotation completed on `i-")
+
+
+async def test_a_request_made_outside_slack_gets_its_card_in_the_approval_channel(
+    bot: BotHarness,
+) -> None:
+    from ecs_secret_bot.commands.actor import Actor
+    from ecs_secret_bot.commands.delete import delete_secret
+    from ecs_secret_bot.commands.requests import DeleteRequest
+
+    await delete_secret(
+        DeleteRequest("web-3-root", immediately=True, reason="decommissioned"),
+        actor=Actor(principal=f"slack:user:{ws.ADMIN_ID}"),  # no channel, as at a terminal
+        core=bot.services.core,
+    )
+    later(bot, timedelta(minutes=2))
+    assert (await duties(bot).tick()).announced == 1
+    assert (await duties(bot).tick()).announced == 0
+    card = await bot.slack.wait_for(
+        "chat.postMessage", lambda c: "Approval request" in c.payload["text"]
+    )
+    assert card.payload["channel"] == ws.SECOPS_CHANNEL_ID
+    assert button_of(card.payload["blocks"], Action.APPROVE)
+    assert "<!subteam^SSEC>" in str(card.payload["blocks"])

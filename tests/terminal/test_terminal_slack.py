@@ -7,7 +7,6 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cli_runner import CliResult, run_cli, sandbox_env
 from fakes import FakeSlackAPI
 from fakes import workspace as ws
@@ -52,13 +51,6 @@ async def wait_until(predicate: Any, timeout: float = 10.0) -> None:
     raise AssertionError("timed out")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/server.make_services gives the core a SlackDirectory, which answers None for "
-    "local:user:* principals, so an approved terminal request is refused at execution "
-    "('local:user:... is no longer a member of the workspace'). Fix: build the core with "
-    "ecs_secret_bot.terminal.directory.LocalDirectory(fallback=slack_directory).",
-)
 async def test_terminal_request_approved_in_slack(tmp_path: Path, slack_api: FakeSlackAPI) -> None:
     async with running_bot(tmp_path, slack_api, policies=POLICIES) as bot:
         held = await terminal(bot, "delete", "web-4-ecs-user-key", "--now", "--yes", "--json")

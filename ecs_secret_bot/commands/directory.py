@@ -1,4 +1,4 @@
-"""Who a principal is, as the terminal can tell: the ``ActorDirectory`` of ``ecs-secret``.
+"""Local principals: who ``local:user:<login>`` is, for every front end's ``ActorDirectory``.
 
 A ``local:user:<login>`` principal is whoever logged in as ``<login>`` on a host that
 runs ``ecs-secret`` against this database: the terminal's own actor, and the requester or
@@ -8,8 +8,8 @@ only be checked by asking Slack (``users.info``), so the terminal passes a Slack
 when ``SLACK_BOT_TOKEN`` is set; without one the answer is ``None`` ("unknown"), and an
 approval that involves Slack users cannot run from the terminal: approve it in Slack.
 
-The Slack app needs the other half: wrapped as ``LocalDirectory(fallback=slack_directory)``
-it can run a request made at a terminal once it is approved in Slack. Never guesses.
+The Slack app uses the other half: its directory is ``LocalDirectory(fallback=slack_directory)``,
+so it can run a request made at a terminal once it is approved in Slack. Never guesses.
 """
 
 from __future__ import annotations
