@@ -12,6 +12,9 @@ are not idempotent (CreateSecret, DeleteSecret, RestoreSecret), no retry after a
 that may have reached the service. Exceptions become ``CloudError`` subclasses here (see
 ``_cloud_errors.py``), so nothing above sees an SDK exception.
 
+SDK calls run on a loop of their own thread (``_sdk_loop.py``): the SDK builds a TLS context
+per HTTPS call, ~70 ms of CPU that must not stall the loop answering Slack.
+
 Never logs or raises a secret value: values go out only as the ``SecretData`` parameter.
 """
 
@@ -36,6 +39,7 @@ from alibabacloud_tea_openapi.utils_models import Config as OpenApiConfig
 from alibabacloud_tea_openapi.utils_models import GlobalParameters
 
 from ecs_secret_bot.commands._cloud_errors import is_retryable, to_cloud_error
+from ecs_secret_bot.commands._sdk_loop import run_on_sdk_loop
 from ecs_secret_bot.commands.cloud_types import (
     CloudAssistantState,
     CloudGateway,
@@ -236,7 +240,9 @@ class AlibabaCloudGateway:
         while True:
             attempt += 1
             try:
-                return await asyncio.wait_for(call(), timeout=self._retry.attempt_timeout)
+                return await asyncio.wait_for(
+                    run_on_sdk_loop(call), timeout=self._retry.attempt_timeout
+                )
             except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped below
                 error = to_cloud_error(exc, action=action, subject=subject)
                 retry, retry_after = is_retryable(exc, idempotent=idempotent)

@@ -1,0 +1,56 @@
+"""SDK calls run on their own loop thread, so the bot's loop never stalls on them."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from ecs_secret_bot.commands._sdk_loop import run_on_sdk_loop
+
+
+async def test_a_call_runs_on_the_sdk_thread_and_returns_its_result() -> None:
+    async def call() -> str:
+        return threading.current_thread().name
+
+    assert await run_on_sdk_loop(call) == "alibabacloud-sdk"
+
+
+async def test_exceptions_come_back_as_they_are() -> None:
+    async def call() -> None:
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        await run_on_sdk_loop(call)
+
+
+async def test_a_timeout_cancels_the_call_on_the_sdk_loop() -> None:
+    cancelled = threading.Event()
+
+    async def call() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(run_on_sdk_loop(call), timeout=0.1)
+    assert await asyncio.to_thread(cancelled.wait, 2)
+
+
+async def test_blocking_sdk_work_leaves_this_loop_free() -> None:
+    # The SDK call blocks its thread until this loop, still free, lets it go; on one shared
+    # loop it could never be let go.
+    released = threading.Event()
+
+    async def blocking() -> bool:
+        return released.wait(5)  # stands for the SDK's blocking TLS set-up
+
+    async def release() -> None:
+        await asyncio.sleep(0)
+        released.set()
+
+    finished, _ = await asyncio.gather(run_on_sdk_loop(blocking), release())
+    assert finished is True
