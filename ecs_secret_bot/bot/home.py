@@ -40,13 +40,9 @@ async def publish_home(services: BotServices, actor: Actor) -> None:
     approvals, pending, activity = await asyncio.gather(
         _part(views.list_approvals(actor=actor, core=core)),
         _part(views.list_pending(actor=actor, core=core)),
-        _part(views.audit_view(actor=actor, core=core, limit=50)),
+        _part(views.my_activity(actor=actor, core=core, limit=10)),
     )
-    lines = None
-    if not isinstance(activity, str):
-        mine = tuple(r for r in activity if r.actor == actor.principal)[:10]
-        activity = mine
-        lines = audit_message(mine)
+    lines = None if isinstance(activity, str) else audit_message(activity)
     view = home_view(approvals=approvals, pending=pending, activity=activity, activity_lines=lines)
     await services.client.views_publish(user_id=actor.user_id, view=view)
 

@@ -31,6 +31,7 @@ from ecs_secret_bot.commands.views_activity import (
     audit_view,
     list_approvals,
     list_pending,
+    my_activity,
 )
 from ecs_secret_bot.commands.views_detail import (
     ActiveRotation,
@@ -65,6 +66,7 @@ __all__ = [
     "SecretView",
     "WhoAmI",
     "audit_view",
+    "my_activity",
     "available_subcommands",
     "list_approvals",
     "list_pending",

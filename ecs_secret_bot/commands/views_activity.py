@@ -35,6 +35,7 @@ from ecs_secret_bot.storage import pending as pending_store
 from ecs_secret_bot.storage.approvals import APPROVAL_STATUSES, ApprovalRow
 
 __all__ = [
+    "my_activity",
     "RECENTLY_CLOSED",
     "ApprovalItem",
     "ApprovalsListing",
@@ -319,3 +320,12 @@ async def audit_view(
     rows = await audit_store.list_audit(core.db, limit=_AUDIT_MAX * 5)
     kept = [r for r in map(_audit_row, rows) if r.region in allowed]
     return tuple(kept[:limit])
+
+
+async def my_activity(*, actor: Actor, core: Core, limit: int = 10) -> tuple[AuditRow, ...]:
+    """Return the actor's own newest audit entries (App Home); being bound is enough."""
+    require_bound(actor, core)
+    rows = await audit_store.list_audit(
+        core.db, actor=actor.principal, limit=max(1, min(limit, _AUDIT_MAX))
+    )
+    return tuple(_audit_row(row) for row in rows)
