@@ -101,6 +101,10 @@ class SlackNotifier:
                 self.services.client, row.requester.removeprefix(USER), note, [section(note)]
             )
 
+    async def approval_changed(self, row: ApprovalRow) -> None:
+        """Edit the request's card in place to show its state now."""
+        await update_card(self.services, row)
+
     async def approval_stale(self, row: ApprovalRow) -> None:
         """Reply once in the card's thread, mentioning the approvers."""
         if not row.message_channel or not row.message_ts:

@@ -1,7 +1,8 @@
 """Background duties: what the bot does when nobody is typing.
 
 One ``tick`` does, in order: reminders before planned deletions; expiry of approval
-requests; the card of a request nobody could post (made at a terminal); a
+requests; the card of a request nobody could post (made at a terminal), and each card
+brought up to date once per vote or end (votes may come from a terminal); a
 re-announcement of requests waiting too long; reconciliation of pending
 deletions with KMS (restored or deleted elsewhere, ``unknown`` rows left by a crash,
 deletions scheduled outside the bot); and the follow-up of rotations that nobody in this
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 LEASE = "duties"
 ANNOUNCE_AFTER = timedelta(minutes=1)
 """How long a request may wait for its front end to post its card before a duty does."""
+CARD_MEMORY = timedelta(days=30)
+"""How long a card's refresh is remembered (a closed request changes no more)."""
 
 
 class Notifier(Protocol):
@@ -70,6 +73,10 @@ class Notifier(Protocol):
         """Update the card of an expired request and tell its requester."""
         ...
 
+    async def approval_changed(self, row: ApprovalRow) -> None:
+        """Bring a request's card up to date (a vote or an end that came from elsewhere)."""
+        ...
+
     async def approval_stale(self, row: ApprovalRow) -> None:
         """Re-announce a request that has waited too long, to its approvers."""
         ...
@@ -88,6 +95,7 @@ class TickReport:
     expired: int = 0
     reannounced: int = 0
     announced: int = 0
+    refreshed: int = 0
     closed: int = 0
     discovered: int = 0
     followed: int = 0
@@ -121,6 +129,7 @@ class DutyRunner:
             self._reminders,
             self._expiry,
             self._unannounced,
+            self._refresh_cards,
             self._stale,
             self._reconcile,
             self._rotations,
@@ -201,6 +210,24 @@ class DutyRunner:
                 await idempotency.release_key(core.db, key)
                 raise
             report.announced += 1
+
+    async def _refresh_cards(self, report: TickReport) -> None:
+        """Edit each card once per state it reached, wherever the vote came from."""
+        core = self.core
+        now = core.clock()
+        statuses = ("pending", "approved", "denied", "executed", "failed")
+        for row in await list_approvals(core.db, statuses=statuses, limit=500):
+            if not row.message_ts or (row.status == "pending" and not row.votes):
+                continue
+            key = f"card|{row.id}|{row.status}|{len(row.votes)}"
+            if not await idempotency.claim_key(core.db, key, now=now, ttl=CARD_MEMORY):
+                continue
+            try:
+                await self.notifier.approval_changed(row)
+            except Exception:
+                await idempotency.release_key(core.db, key)
+                raise
+            report.refreshed += 1
 
     async def _stale(self, report: TickReport) -> None:
         core = self.core

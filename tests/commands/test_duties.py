@@ -53,6 +53,9 @@ class RecordingNotifier:
     async def approval_expired(self, row: ApprovalRow) -> None:
         self._note("expired", row.id)
 
+    async def approval_changed(self, row: ApprovalRow) -> None:
+        self._note("changed", f"{row.id} {row.status}")
+
     async def approval_stale(self, row: ApprovalRow) -> None:
         self._note("stale", row.id)
 

@@ -168,3 +168,31 @@ async def test_a_request_made_outside_slack_gets_its_card_in_the_approval_channe
     assert card.payload["channel"] == ws.SECOPS_CHANNEL_ID
     assert button_of(card.payload["blocks"], Action.APPROVE)
     assert "<!subteam^SSEC>" in str(card.payload["blocks"])
+
+
+async def test_a_card_voted_on_elsewhere_is_brought_up_to_date_once(bot: BotHarness) -> None:
+    from ecs_secret_bot.commands.actor import Actor
+    from ecs_secret_bot.commands.approve import approve_request
+
+    await review(bot, "delete batch-7-root --now", delete_values("now", name="batch-7-root"))
+    await bot.click(Action.DELETE_GO, view=bot.modal(), block_id=Block.DELETE_GO, value="go")
+    card = await bot.slack.wait_for(
+        "chat.postMessage", lambda c: "Approval request" in c.payload["text"]
+    )
+    approval_id = button_of(card.payload["blocks"], Action.APPROVE)["value"]
+    # approved at a terminal: no Slack click, so nobody edits the card right away
+    security = Actor(
+        principal=f"slack:user:{ws.ADMIN_ID}", groups=frozenset({"slack:usergroup:SSEC"})
+    )
+    step = await approve_request(approval_id, actor=security, core=bot.services.core)
+    assert step.result is not None
+    assert not bot.slack.calls_to("chat.update")
+    assert (await duties(bot).tick()).refreshed == 1
+    assert (await duties(bot).tick()).refreshed == 0
+    [edit] = bot.slack.calls_to("chat.update")
+    posted = next(
+        m for m in bot.slack.messages(ws.INCIDENT_CHANNEL_ID) if "Approval request" in m.text
+    )
+    assert edit.payload["ts"] == posted.ts
+    assert "(executed)" in edit.payload["text"]
+    assert all(block["type"] != "actions" for block in edit.payload["blocks"])
