@@ -288,40 +288,30 @@ async def _route_and_run(
 ) -> OperationResult | HeldForApproval:
     request = plan.request
     route = core.workflow.route(actor, request)
-    if route.kind is RouteKind.REFUSE:
+
+    async def note(
+        decision: str, outcome: str, *, approval_id: str = "", required: bool = True
+    ) -> None:
         await audit(
             core,
             actor=actor.principal,
             request=request,
             channel_id=actor.channel_id,
-            decision="deny",
-            reason=route.decision.reason,
-            outcome="refused",
+            decision=decision,
+            reason=route.reason,
+            outcome=outcome,
+            approval_id=approval_id,
+            required=required,
         )
+
+    if route.kind is RouteKind.REFUSE:
+        await note("deny", "refused")
         route.decision.raise_if_denied()
     if route.kind is RouteKind.HOLD:
-        await audit(
-            core,
-            actor=actor.principal,
-            request=request,
-            channel_id=actor.channel_id,
-            decision="held",
-            reason=route.reason,
-            outcome="requested",
-        )
+        await note("held", "requested")
         payload = to_payload(plan.value) if plan.value is not None else None
         row = await core.workflow.open_request(actor, request, payload=payload)
-        await audit(
-            core,
-            actor=actor.principal,
-            request=request,
-            channel_id=actor.channel_id,
-            decision="held",
-            reason=route.reason,
-            outcome="pending approval",
-            approval_id=row.id,
-            required=False,
-        )
+        await note("held", "pending approval", approval_id=row.id, required=False)
         return held_for_approval(core, row, actor=actor)
     return await execute(
         core,
