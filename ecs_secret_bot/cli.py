@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -107,6 +108,22 @@ def _fail(message: str) -> int:
     return 2
 
 
+# Loggers whose DEBUG output carries raw Slack payloads: a modal's state holds a custom
+# value as typed, so they never log below INFO, whatever the root level is.
+_PAYLOAD_LOGGERS = ("slack_bolt", "slack_sdk", "ecs_secret_bot.bolt", "aiohttp.access")
+
+
+def _configure_logging() -> None:
+    """Send INFO and above to stderr, one line each, payload loggers capped at INFO."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for name in _PAYLOAD_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
 def _serve(args: argparse.Namespace, config_path: Path) -> int:
     """Read the environment, check it, and run the Slack app until SIGTERM or SIGINT."""
     from ecs_secret_bot.bot.server import ServeOptions, run
@@ -115,6 +132,7 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
     from ecs_secret_bot.config import load_settings
     from ecs_secret_bot.storage.keys import parse_data_key
 
+    _configure_logging()
     env = os.environ
     bot_token = env.get("SLACK_BOT_TOKEN", "")
     app_token = env.get("SLACK_APP_TOKEN", "")
