@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 LEASE = "duties"
 ANNOUNCE_AFTER = timedelta(minutes=1)
 """How long a request may wait for its front end to post its card before a duty does."""
+RECONCILE_CONCURRENCY = 8
 CARD_MEMORY = timedelta(days=30)
 """How long a card's refresh is remembered (a closed request changes no more)."""
 
@@ -114,7 +115,10 @@ class DutyRunner:
     reconcile_every: timedelta = timedelta(minutes=10)
     watching: set[int] = field(default_factory=set)
     """Rotations this process already follows (the Slack layer adds the ones it starts)."""
+    reconcile_batch: int = 100
+    """Pending rows checked against KMS per tick, so a large backlog spreads over ticks."""
     _last_reconcile: datetime | None = None
+    _cursor: int | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def tick(self) -> TickReport:
@@ -254,13 +258,26 @@ class DutyRunner:
     # reconciliation --------------------------------------------------------------------
 
     async def _reconcile(self, report: TickReport) -> None:
+        """Check a batch of pending rows against KMS; after the last batch, discover."""
         core = self.core
         now = core.clock()
-        if self._last_reconcile and now - self._last_reconcile < self.reconcile_every:
+        if self._cursor is None:  # between passes
+            if self._last_reconcile and now - self._last_reconcile < self.reconcile_every:
+                return
+            self._last_reconcile = now
+            self._cursor = 0
+        rows = await pending.active_after(core.db, self._cursor, limit=self.reconcile_batch)
+        gate = asyncio.Semaphore(RECONCILE_CONCURRENCY)
+
+        async def one(row: PendingDeletion) -> None:
+            async with gate:
+                await self._reconcile_row(row, report)
+
+        await asyncio.gather(*(one(row) for row in rows))
+        if len(rows) == self.reconcile_batch:
+            self._cursor = rows[-1].id  # the next tick goes on from here
             return
-        self._last_reconcile = now
-        for row in await pending.list_pending(core.db, limit=10_000):
-            await self._reconcile_row(row, report)
+        self._cursor = None
         await self._discover(report)
 
     async def _reconcile_row(self, row: PendingDeletion, report: TickReport) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "AlreadyPending",
     "NewPending",
     "PendingDeletion",
+    "active_after",
     "claim_reminders",
     "discard_intent",
     "due_for_reminder",
@@ -341,3 +342,12 @@ async def claim_reminders(
                 [value for pid, label in pairs for value in (pid, label, stamp)],
             )
     return won
+
+
+async def active_after(db: Database, after_id: int, *, limit: int) -> list[PendingDeletion]:
+    """Return active rows with an id above ``after_id``, in id order (a resumable scan)."""
+    rows = await db.fetchall(
+        f"{_SELECT} WHERE p.status IN ('pending', 'unknown') AND p.id > ? ORDER BY p.id LIMIT ?",
+        (after_id, limit),
+    )
+    return [_row(r) for r in rows]

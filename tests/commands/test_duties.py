@@ -415,3 +415,29 @@ async def test_a_request_nobody_announced_gets_its_card_once(h: CoreHarness, clo
     await runner(h, notes).tick()
     await runner(h, notes).tick()
     assert notes.kinds("announced") == [held.approval_id]
+
+
+async def test_a_large_backlog_is_reconciled_in_batches_then_discovery_runs(
+    h: CoreHarness, sb: Sandbox
+) -> None:
+    now = h.clock()
+    for n in range(5):
+        sb.add_ecs_secret("cn-hangzhou", f"batch-{n}", instance_id="i-web3")
+        await pending.record_pending(
+            h.core.db,
+            region="cn-hangzhou",
+            secret_name=f"acs/ecs/batch-{n}",
+            scheduled_by="slack:user:UADMIN",
+            channel_id="CINC",
+            planned_delete_time=now + timedelta(days=7),
+            now=now,
+        )  # KMS says none of them is scheduled: each will be closed as restored
+    sb.delete_out_of_band("cn-hangzhou", "old-batch-root", planned=timedelta(days=20))
+    notes = RecordingNotifier()
+    duty = DutyRunner(h.core, notes, owner="p1", reconcile_every=timedelta(0), reconcile_batch=2)
+    closed_per_tick = []
+    for _ in range(3):
+        report = await duty.tick()
+        closed_per_tick.append((report.closed, report.discovered))
+    assert closed_per_tick == [(2, 0), (2, 0), (1, 1)]
+    assert sb.calls.total("DescribeSecret") == 5
