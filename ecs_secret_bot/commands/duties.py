@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from ecs_secret_bot.commands.core import Core
@@ -194,6 +196,24 @@ class DutyRunner:
             report.expired += 1
             await self.notifier.approval_expired(row)
 
+    async def _once(self, key: str, ttl: timedelta, say: Callable[[], Awaitable[None]]) -> bool:
+        """Call ``say`` if this runner is the first to claim ``key``; forget it if it fails."""
+        core = self.core
+        if not await idempotency.claim_key(core.db, key, now=core.clock(), ttl=ttl):
+            return False
+        try:
+            await say()
+        except Exception:
+            await idempotency.release_key(core.db, key)
+            raise
+        return True
+
+    @staticmethod
+    def _until_expiry(row: ApprovalRow, now: datetime) -> timedelta:
+        """Return how long to remember a duty done for a request: its life, an hour at least."""
+        left = (row.expires_at - now) if row.expires_at else timedelta(days=30)
+        return max(left, timedelta(hours=1))
+
     async def _unannounced(self, report: TickReport) -> None:
         """Post the cards of requests nobody posted (made at a terminal), once each."""
         core = self.core
@@ -202,58 +222,40 @@ class DutyRunner:
             # A front end posts its own card right after the request; give it that moment.
             if row.message_ts or now - row.created_at < ANNOUNCE_AFTER:
                 continue
-            key = f"announce|{row.id}"
-            ttl = (row.expires_at - now) if row.expires_at else timedelta(days=30)
-            if not await idempotency.claim_key(
-                core.db, key, now=now, ttl=max(ttl, timedelta(hours=1))
+            if await self._once(
+                f"announce|{row.id}",
+                self._until_expiry(row, now),
+                partial(self.notifier.approval_unannounced, row),
             ):
-                continue
-            try:
-                await self.notifier.approval_unannounced(row)
-            except Exception:
-                await idempotency.release_key(core.db, key)
-                raise
-            report.announced += 1
+                report.announced += 1
 
     async def _refresh_cards(self, report: TickReport) -> None:
         """Edit each card once per state it reached, wherever the vote came from."""
-        core = self.core
-        now = core.clock()
         statuses = ("pending", "approved", "denied", "executed", "failed")
-        for row in await list_approvals(core.db, statuses=statuses, limit=500):
+        for row in await list_approvals(self.core.db, statuses=statuses, limit=500):
             if not row.message_ts or (row.status == "pending" and not row.votes):
                 continue
-            key = f"card|{row.id}|{row.status}|{len(row.votes)}"
-            if not await idempotency.claim_key(core.db, key, now=now, ttl=CARD_MEMORY):
-                continue
-            try:
-                await self.notifier.approval_changed(row)
-            except Exception:
-                await idempotency.release_key(core.db, key)
-                raise
-            report.refreshed += 1
+            if await self._once(
+                f"card|{row.id}|{row.status}|{len(row.votes)}",
+                CARD_MEMORY,
+                partial(self.notifier.approval_changed, row),
+            ):
+                report.refreshed += 1
 
     async def _stale(self, report: TickReport) -> None:
         core = self.core
-        stale_after = core.rules.stale_after
-        if stale_after is None:
+        if core.rules.stale_after is None:
             return
         now = core.clock()
         for row in await list_approvals(core.db, statuses=("pending",), limit=1000):
             if not core.rules.is_stale(row.created_at, now=now):
                 continue
-            key = f"reannounce|{row.id}"
-            ttl = (row.expires_at - now) if row.expires_at else timedelta(days=30)
-            if not await idempotency.claim_key(
-                core.db, key, now=now, ttl=max(ttl, timedelta(hours=1))
+            if await self._once(
+                f"reannounce|{row.id}",
+                self._until_expiry(row, now),
+                partial(self.notifier.approval_stale, row),
             ):
-                continue
-            try:
-                await self.notifier.approval_stale(row)
-            except Exception:
-                await idempotency.release_key(core.db, key)
-                raise
-            report.reannounced += 1
+                report.reannounced += 1
 
     # reconciliation --------------------------------------------------------------------
 
