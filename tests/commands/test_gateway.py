@@ -13,7 +13,7 @@ from ecs_secret_bot.commands.errors import (
     CloudUnavailable,
     InvalidInput,
 )
-from ecs_secret_bot.commands.follow_up import probe_rotation, watch_rotation
+from ecs_secret_bot.commands.follow_up import RotationStatus, probe_rotation, watch_rotation
 from ecs_secret_bot.commands.gateway import (
     AlibabaCloudGateway,
     CreateSecretCall,
@@ -44,6 +44,20 @@ async def create(
     }
     values.update(kw)
     await gateway.create_secret(CreateSecretCall(**values))  # type: ignore[arg-type]
+
+
+async def watch(gateway: AlibabaCloudGateway, version_id: str) -> RotationStatus:
+    """Follow a rotation of web-3-root for up to ten seconds."""
+    return await watch_rotation(
+        gateway,
+        "cn-hangzhou",
+        "acs/ecs/web-3-root",
+        version_id,
+        deadline=datetime.now(UTC) + timedelta(seconds=10),
+        clock=lambda: datetime.now(UTC),
+        first_delay=0.02,
+        max_delay=0.1,
+    )
 
 
 async def test_create_describe_list_and_versions(gateway: AlibabaCloudGateway) -> None:
@@ -126,16 +140,7 @@ async def test_generated_rotation_completes(gateway: AlibabaCloudGateway) -> Non
     await create(gateway)
     receipt = await gateway.rotate_secret("cn-hangzhou", "acs/ecs/web-3-root", version_id="r1")
     assert receipt.request_id
-    status = await watch_rotation(
-        gateway,
-        "cn-hangzhou",
-        "acs/ecs/web-3-root",
-        "r1",
-        deadline=datetime.now(UTC) + timedelta(seconds=10),
-        clock=lambda: datetime.now(UTC),
-        first_delay=0.02,
-        max_delay=0.1,
-    )
+    status = await watch(gateway, "r1")
     assert status.state == "completed"
     versions = {
         v.version_id: v.stages
@@ -151,16 +156,7 @@ async def test_rotation_on_a_stopped_instance_fails_and_says_why(
     await create(gateway)
     sandbox.set_instance_status("cn-hangzhou", "i-web3", "Stopped")
     await gateway.rotate_secret("cn-hangzhou", "acs/ecs/web-3-root", version_id="r1")
-    status = await watch_rotation(
-        gateway,
-        "cn-hangzhou",
-        "acs/ecs/web-3-root",
-        "r1",
-        deadline=datetime.now(UTC) + timedelta(seconds=10),
-        clock=lambda: datetime.now(UTC),
-        first_delay=0.02,
-        max_delay=0.1,
-    )
+    status = await watch(gateway, "r1")
     assert status.state == "failed"
     assert "is Stopped, not Running" in status.reason
     assert "Start the instance" in status.reason
@@ -195,16 +191,7 @@ async def test_custom_value_is_put_and_can_be_refused(
     await gateway.put_secret_value(
         "cn-hangzhou", "acs/ecs/web-3-root", version_id="c1", value=value
     )
-    status = await watch_rotation(
-        gateway,
-        "cn-hangzhou",
-        "acs/ecs/web-3-root",
-        "c1",
-        deadline=datetime.now(UTC) + timedelta(seconds=10),
-        clock=lambda: datetime.now(UTC),
-        first_delay=0.02,
-        max_delay=0.1,
-    )
+    status = await watch(gateway, "c1")
     assert status.state == "completed"
     sandbox.refuse_custom_values = True
     with pytest.raises(CloudClientError) as caught:
