@@ -26,9 +26,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
 from ecs_secret_bot.commands.core import build_core
 from ecs_secret_bot.commands.duties import DutyRunner
-from ecs_secret_bot.commands.gateway import AlibabaCloudGateway
 from ecs_secret_bot.config import parse_settings
 from ecs_secret_bot.storage import open_database, pending
 from ecs_secret_bot.storage.pending import NewPending, PendingDeletion

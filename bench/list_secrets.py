@@ -34,11 +34,11 @@ from pathlib import Path
 from alibabacloud_credentials.client import Client as CredentialClient
 from alibabacloud_credentials.models import Config as CredentialConfig
 
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.core import Core, build_core
-from ecs_secret_bot.commands.gateway import AlibabaCloudGateway
+from ecs_secret_bot.commands.queries import list_secrets
 from ecs_secret_bot.commands.requests import ListRequest
-from ecs_secret_bot.commands.views import list_secrets
 from ecs_secret_bot.config import parse_settings
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import open_database

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.policy import AccessConfig
-from ecs_secret_bot.commands.policy_config import parse_access_config
+from ecs_secret_bot.commands.policy.config import parse_access_config
+from ecs_secret_bot.commands.policy.engine import AccessConfig
 
 SEED = 20250601
 POLICIES = 200

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
-from ecs_secret_bot.commands.errors import BotError, CloudError
-from ecs_secret_bot.commands.gateway import AlibabaCloudGateway, RetryPolicy
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy
 from ecs_secret_bot.config import Settings, load_settings
+from ecs_secret_bot.errors import BotError, CloudError
 from ecs_secret_bot.storage import open_database, parse_data_key
 
 if TYPE_CHECKING:

@@ -128,8 +128,8 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
     """Read the environment, check it, and run the Slack app until SIGTERM or SIGINT."""
     from ecs_secret_bot.bot.server import ServeOptions, run
     from ecs_secret_bot.bot.services import DEFAULT_SLACK_API_URL, SlackSettings
-    from ecs_secret_bot.commands.errors import BotError
     from ecs_secret_bot.config import load_settings
+    from ecs_secret_bot.errors import BotError
     from ecs_secret_bot.storage.keys import parse_data_key
 
     _configure_logging()

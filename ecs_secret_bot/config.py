@@ -18,12 +18,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ecs_secret_bot.commands.approval_config import parse_approval_config
-from ecs_secret_bot.commands.approval_rules import ApprovalConfig
+from ecs_secret_bot.commands.approval.config import parse_approval_config
+from ecs_secret_bot.commands.approval.rules import ApprovalConfig
 from ecs_secret_bot.commands.durations import parse_duration
-from ecs_secret_bot.commands.errors import ConfigError
-from ecs_secret_bot.commands.policy import AccessConfig
-from ecs_secret_bot.commands.policy_config import parse_access_config
+from ecs_secret_bot.commands.policy.config import parse_access_config
+from ecs_secret_bot.commands.policy.engine import AccessConfig
+from ecs_secret_bot.commands.settings import CloudSettings, RegionDefaults, RotationSettings
+from ecs_secret_bot.errors import ConfigError
 
 __all__ = [
     "CloudSettings",
@@ -43,52 +44,11 @@ _ENDPOINT = re.compile(r"^(https?://)?[A-Za-z0-9.-]+(:\d{1,5})?/?$")
 
 
 @dataclass(frozen=True)
-class RegionDefaults:
-    """Where new secrets of one region are kept (KMS 3.0 needs an instance and a key)."""
-
-    dkms_instance_id: str | None = None
-    encryption_key_id: str | None = None
-
-
-@dataclass(frozen=True)
-class CloudSettings:
-    """How to reach Alibaba Cloud and which regions the bot manages."""
-
-    default_region: str = "cn-hangzhou"
-    regions: tuple[str, ...] = ("cn-hangzhou",)
-    account_id: str = "*"
-    kms_endpoint: str | None = None
-    ecs_endpoint: str | None = None
-    defaults: RegionDefaults = RegionDefaults()
-    region_defaults: Mapping[str, RegionDefaults] = field(default_factory=dict)
-    read_timeout: timedelta = timedelta(seconds=10)
-    connect_timeout: timedelta = timedelta(seconds=5)
-    max_attempts: int = 4
-
-    def defaults_for(self, region: str) -> RegionDefaults:
-        """Return the KMS instance and key for new secrets in ``region``."""
-        override = self.region_defaults.get(region)
-        if override is None:
-            return self.defaults
-        return RegionDefaults(
-            dkms_instance_id=override.dkms_instance_id or self.defaults.dkms_instance_id,
-            encryption_key_id=override.encryption_key_id or self.defaults.encryption_key_id,
-        )
-
-
-@dataclass(frozen=True)
 class StorageSettings:
     """Where the SQLite database (and, by default, its data key file) live."""
 
     path: Path = Path("ecs-secret-bot.db")
     key_file: Path | None = None
-
-
-@dataclass(frozen=True)
-class RotationSettings:
-    """How long a triggered rotation is watched before it is called timed out."""
-
-    follow_up_timeout: timedelta = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)

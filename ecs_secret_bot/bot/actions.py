@@ -33,15 +33,15 @@ from ecs_secret_bot.bot.submissions import outcome_notice
 from ecs_secret_bot.bot.views.blocks import context as note
 from ecs_secret_bot.bot.views.blocks import esc, mention, plain, short_name
 from ecs_secret_bot.bot.views.modals import notice_modal, toggle_custom
-from ecs_secret_bot.commands import views
+from ecs_secret_bot.commands import queries as views
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_requests import VoteResult
-from ecs_secret_bot.commands.approve import ApprovalStep, approve_request, deny_request
-from ecs_secret_bot.commands.delete import delete_secret
-from ecs_secret_bot.commands.errors import BotError
+from ecs_secret_bot.commands.approval.requests import VoteResult
+from ecs_secret_bot.commands.approval.votes import ApprovalStep, approve_request, deny_request
+from ecs_secret_bot.commands.operations.delete import delete_secret
+from ecs_secret_bot.commands.operations.restore import restore_secret
 from ecs_secret_bot.commands.outcomes import RestoreResult
 from ecs_secret_bot.commands.requests import DeleteRequest, RestoreRequest
-from ecs_secret_bot.commands.restore import restore_secret
+from ecs_secret_bot.errors import BotError
 
 __all__ = ["register_actions"]
 

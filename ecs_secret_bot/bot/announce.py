@@ -28,8 +28,9 @@ from ecs_secret_bot.bot.views.messages import (
     rotation_triggered_message,
 )
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approve import attach_approval_message
-from ecs_secret_bot.commands.delete import attach_deletion_message
+from ecs_secret_bot.commands.approval.votes import attach_approval_message
+from ecs_secret_bot.commands.operations.delete import attach_deletion_message
+from ecs_secret_bot.commands.operations.rotate import attach_rotation_message, follow_rotation
 from ecs_secret_bot.commands.outcomes import (
     CreateResult,
     DeleteResult,
@@ -40,7 +41,6 @@ from ecs_secret_bot.commands.outcomes import (
     RotateResult,
     RotationPolicyResult,
 )
-from ecs_secret_bot.commands.rotate import attach_rotation_message, follow_rotation
 from ecs_secret_bot.storage.approvals import ApprovalRow
 
 __all__ = [

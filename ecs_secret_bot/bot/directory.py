@@ -22,8 +22,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.errors import BotError
 from ecs_secret_bot.config import Settings
+from ecs_secret_bot.errors import BotError
 
 __all__ = ["TTLCache", "SlackDirectory", "UserFacts", "usergroup_ids"]
 

@@ -24,7 +24,7 @@ from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.blocks import esc
 from ecs_secret_bot.bot.views.messages import error_blocks
 from ecs_secret_bot.bot.views.modals import notice_modal
-from ecs_secret_bot.commands.errors import BotError, CloudError
+from ecs_secret_bot.errors import BotError, CloudError
 
 __all__ = ["describe", "later", "reference_message", "register_error_handler", "where_of"]
 

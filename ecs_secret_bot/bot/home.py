@@ -18,9 +18,9 @@ from ecs_secret_bot.bot.replies import Where
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.home import home_view
 from ecs_secret_bot.bot.views.listings import audit_message
-from ecs_secret_bot.commands import views
+from ecs_secret_bot.commands import queries as views
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.errors import BotError
+from ecs_secret_bot.errors import BotError
 
 __all__ = ["publish_home", "register_home"]
 

@@ -23,10 +23,10 @@ from ecs_secret_bot.bot.views.duties import (
     stale_reply,
 )
 from ecs_secret_bot.bot.views.messages import rotation_finished_message
-from ecs_secret_bot.commands.approve import attach_approval_message
-from ecs_secret_bot.commands.delete import attach_deletion_message
+from ecs_secret_bot.commands.approval.votes import attach_approval_message
+from ecs_secret_bot.commands.operations.delete import attach_deletion_message
+from ecs_secret_bot.commands.operations.rotate import FollowUp
 from ecs_secret_bot.commands.outcomes import RotateResult
-from ecs_secret_bot.commands.rotate import FollowUp
 from ecs_secret_bot.storage.approvals import ApprovalRow
 from ecs_secret_bot.storage.pending import PendingDeletion
 

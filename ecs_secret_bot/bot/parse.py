@@ -13,7 +13,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from ecs_secret_bot.commands.errors import InvalidInput
+from ecs_secret_bot.errors import InvalidInput
 
 __all__ = [
     "MUTATING",

@@ -27,10 +27,11 @@ from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
 from ecs_secret_bot.bot.http import build_web_app
 from ecs_secret_bot.bot.notifier import SlackNotifier
 from ecs_secret_bot.bot.services import BotServices, SlackSettings, make_client
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
 from ecs_secret_bot.commands.core import build_core, utcnow
 from ecs_secret_bot.commands.directory import LocalDirectory
 from ecs_secret_bot.commands.duties import DutyRunner
-from ecs_secret_bot.commands.gateway import AlibabaCloudGateway, CloudGateway
+from ecs_secret_bot.commands.gateway import CloudGateway
 from ecs_secret_bot.config import Settings
 from ecs_secret_bot.storage import Database, open_database
 

@@ -36,10 +36,13 @@ from ecs_secret_bot.bot.views.modals import (
     notice_modal,
     rotate_modal,
 )
-from ecs_secret_bot.commands import views
+from ecs_secret_bot.commands import queries as views
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.delete import delete_secret
-from ecs_secret_bot.commands.errors import BotError
+from ecs_secret_bot.commands.operations.delete import delete_secret
+from ecs_secret_bot.commands.operations.restore import restore_secret
+from ecs_secret_bot.commands.operations.rotate import rotate_secret
+from ecs_secret_bot.commands.operations.rotation_policy import set_rotation_policy
+from ecs_secret_bot.commands.queries.access import require_bound
 from ecs_secret_bot.commands.requests import (
     DeleteRequest,
     ListRequest,
@@ -47,10 +50,7 @@ from ecs_secret_bot.commands.requests import (
     RotateRequest,
     RotationPolicyRequest,
 )
-from ecs_secret_bot.commands.restore import restore_secret
-from ecs_secret_bot.commands.rotate import rotate_secret
-from ecs_secret_bot.commands.rotation_policy import set_rotation_policy
-from ecs_secret_bot.commands.views_access import require_bound
+from ecs_secret_bot.errors import BotError
 
 __all__ = ["COMMAND", "register_slash"]
 

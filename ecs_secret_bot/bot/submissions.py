@@ -27,11 +27,11 @@ from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.blocks import esc, short_name
 from ecs_secret_bot.bot.views.modals import delete_confirm_modal, notice_modal
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.create import create_secret
-from ecs_secret_bot.commands.errors import BotError, InvalidInput
+from ecs_secret_bot.commands.operations.create import create_secret
+from ecs_secret_bot.commands.operations.rotate import rotate_secret
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval
 from ecs_secret_bot.commands.requests import CreateRequest, RotateRequest
-from ecs_secret_bot.commands.rotate import rotate_secret
+from ecs_secret_bot.errors import BotError, InvalidInput
 
 __all__ = [
     "CREATE_FIELDS",

@@ -13,15 +13,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ecs_secret_bot.commands.approval import ApprovalWorkflow
-from ecs_secret_bot.commands.approval_requests import ActorDirectory
-from ecs_secret_bot.commands.approval_rules import ApprovalConfig
-from ecs_secret_bot.commands.errors import InvalidInput
+from ecs_secret_bot.commands.approval.requests import ActorDirectory
+from ecs_secret_bot.commands.approval.rules import ApprovalConfig
+from ecs_secret_bot.commands.approval.workflow import ApprovalWorkflow
 from ecs_secret_bot.commands.gateway import CloudGateway
+from ecs_secret_bot.commands.instance_directory import InstanceDirectory
 from ecs_secret_bot.commands.names import collection_arn, full_secret_name, secret_arn
-from ecs_secret_bot.commands.policy import AccessConfig
-from ecs_secret_bot.commands.views_directory import InstanceDirectory
-from ecs_secret_bot.config import Settings
+from ecs_secret_bot.commands.policy.engine import AccessConfig
+from ecs_secret_bot.commands.settings import CoreSettings
+from ecs_secret_bot.errors import InvalidInput
 from ecs_secret_bot.storage.db import Database
 
 __all__ = ["Core", "SecretRef", "build_core", "utcnow"]
@@ -50,7 +50,7 @@ class SecretRef:
 class Core:
     """What every operation needs."""
 
-    settings: Settings
+    settings: CoreSettings
     gateway: CloudGateway
     db: Database
     workflow: ApprovalWorkflow
@@ -102,7 +102,7 @@ class Core:
 
 
 def build_core(
-    settings: Settings,
+    settings: CoreSettings,
     *,
     gateway: CloudGateway,
     db: Database,

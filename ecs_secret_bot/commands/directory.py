@@ -15,7 +15,7 @@ so it can run a request made at a terminal once it is approved in Slack. Never g
 from __future__ import annotations
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_requests import ActorDirectory
+from ecs_secret_bot.commands.approval.requests import ActorDirectory
 
 __all__ = ["LOCAL_PREFIX", "LocalDirectory", "local_actor"]
 

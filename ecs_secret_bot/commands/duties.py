@@ -25,10 +25,10 @@ from functools import partial
 from typing import Protocol
 
 from ecs_secret_bot.commands.core import Core
-from ecs_secret_bot.commands.delete import SETTLE_AFTER
 from ecs_secret_bot.commands.durations import format_duration
-from ecs_secret_bot.commands.errors import CloudError
-from ecs_secret_bot.commands.rotate import FollowUp, follow_rotation
+from ecs_secret_bot.commands.operations.delete import SETTLE_AFTER
+from ecs_secret_bot.commands.operations.rotate import FollowUp, follow_rotation
+from ecs_secret_bot.errors import CloudError
 from ecs_secret_bot.storage import idempotency, leases, pending, rotations
 from ecs_secret_bot.storage.approvals import ApprovalRow, list_approvals
 from ecs_secret_bot.storage.pending import PendingDeletion

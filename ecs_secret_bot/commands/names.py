@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ecs_secret_bot.commands.errors import InvalidInput
+from ecs_secret_bot.errors import InvalidInput
 
 __all__ = [
     "ECS_PREFIX",

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_requests import ActionRequest
-from ecs_secret_bot.commands.approval_rules import RouteKind
+from ecs_secret_bot.commands.approval.requests import ActionRequest
+from ecs_secret_bot.commands.approval.rules import RouteKind
 from ecs_secret_bot.commands.core import Core
-from ecs_secret_bot.commands.errors import BotError, CloudError, Conflict, StorageError
 from ecs_secret_bot.commands.outcomes import (
     DryRunReport,
     HeldForApproval,
@@ -31,6 +30,7 @@ from ecs_secret_bot.commands.outcomes import (
 )
 from ecs_secret_bot.commands.preflight import run_preflight
 from ecs_secret_bot.commands.values import SecretValue, to_payload
+from ecs_secret_bot.errors import BotError, CloudError, Conflict, StorageError
 from ecs_secret_bot.storage import idempotency
 from ecs_secret_bot.storage.approvals import ApprovalRow
 from ecs_secret_bot.storage.audit import AuditEntry, append_audit

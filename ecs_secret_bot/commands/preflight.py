@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ecs_secret_bot.commands.errors import PreflightFailed
 from ecs_secret_bot.commands.gateway import CloudGateway, Instance
+from ecs_secret_bot.errors import PreflightFailed
 
 __all__ = ["Check", "PreflightReport", "run_preflight"]
 

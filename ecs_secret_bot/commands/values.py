@@ -17,7 +17,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ecs_secret_bot.commands.errors import InvalidInput
+from ecs_secret_bot.errors import InvalidInput
 
 __all__ = [
     "ECS_PASSWORD_SPECIALS",

@@ -10,7 +10,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from ecs_secret_bot.commands.errors import StorageError
+from ecs_secret_bot.errors import StorageError
 
 __all__ = ["check_location", "create_empty", "storage_error"]
 

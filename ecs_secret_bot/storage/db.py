@@ -49,7 +49,7 @@ from typing import Any
 import aiosqlite
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ecs_secret_bot.commands.errors import StorageError
+from ecs_secret_bot.errors import StorageError
 from ecs_secret_bot.storage import keys
 from ecs_secret_bot.storage._chain import HASHED_FIELDS, SQL_FUNCTION, entry_hash
 from ecs_secret_bot.storage._checks import check_location, create_empty, storage_error

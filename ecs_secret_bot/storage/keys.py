@@ -23,7 +23,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ecs_secret_bot.commands.errors import StorageError
+from ecs_secret_bot.errors import StorageError
 
 __all__ = [
     "KEY_BYTES",

@@ -14,7 +14,7 @@ import secrets
 
 from cryptography.exceptions import InvalidTag
 
-from ecs_secret_bot.commands.errors import StorageError
+from ecs_secret_bot.errors import StorageError
 from ecs_secret_bot.storage.db import Database, Transaction
 
 __all__ = ["erase_payload", "put_payload", "read_payload"]

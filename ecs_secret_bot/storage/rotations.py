@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from ecs_secret_bot.commands.errors import Conflict
+from ecs_secret_bot.errors import Conflict
 from ecs_secret_bot.storage._codec import from_text, to_text
 from ecs_secret_bot.storage.db import Database
 

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from ecs_secret_bot.commands.operations.rotate import FollowUp
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RotateResult
-from ecs_secret_bot.commands.rotate import FollowUp
 from ecs_secret_bot.terminal.exit_codes import ExitCode
 from ecs_secret_bot.terminal.progress import follow_with_progress
 from ecs_secret_bot.terminal.prompts import Prompter

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecs_secret_bot.commands.errors import ConfigError
+from ecs_secret_bot.errors import ConfigError
 
 __all__ = ["DEFAULT_SLACK_API_URL", "Environment", "check_login", "login_name"]
 

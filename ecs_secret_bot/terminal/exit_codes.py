@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from ecs_secret_bot.commands.errors import (
+from ecs_secret_bot.errors import (
     AccessDenied,
     ApprovalError,
     BotError,

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ecs_secret_bot.commands.errors import BotError
+from ecs_secret_bot.errors import BotError
 from ecs_secret_bot.terminal.environment import (
     DEFAULT_SLACK_API_URL,
     Environment,

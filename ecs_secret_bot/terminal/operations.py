@@ -14,10 +14,20 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecs_secret_bot.commands.create import create_secret
-from ecs_secret_bot.commands.delete import delete_secret
-from ecs_secret_bot.commands.errors import Conflict, InvalidInput
+from ecs_secret_bot.commands.operations.create import create_secret
+from ecs_secret_bot.commands.operations.delete import delete_secret
+from ecs_secret_bot.commands.operations.restore import restore_secret
+from ecs_secret_bot.commands.operations.rotate import rotate_secret
+from ecs_secret_bot.commands.operations.rotation_policy import set_rotation_policy
 from ecs_secret_bot.commands.outcomes import RotateResult
+from ecs_secret_bot.commands.queries import (
+    audit_view,
+    list_approvals,
+    list_pending,
+    list_secrets,
+    show_secret,
+    whoami,
+)
 from ecs_secret_bot.commands.requests import (
     CreateRequest,
     DeleteRequest,
@@ -26,17 +36,7 @@ from ecs_secret_bot.commands.requests import (
     RotateRequest,
     RotationPolicyRequest,
 )
-from ecs_secret_bot.commands.restore import restore_secret
-from ecs_secret_bot.commands.rotate import rotate_secret
-from ecs_secret_bot.commands.rotation_policy import set_rotation_policy
-from ecs_secret_bot.commands.views import (
-    audit_view,
-    list_approvals,
-    list_pending,
-    list_secrets,
-    show_secret,
-    whoami,
-)
+from ecs_secret_bot.errors import Conflict, InvalidInput
 from ecs_secret_bot.storage.rotations import RotationActive
 from ecs_secret_bot.terminal.answers import (
     Answer,

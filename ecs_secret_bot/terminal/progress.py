@@ -12,7 +12,7 @@ import time
 from typing import TextIO
 
 from ecs_secret_bot.commands.core import Core
-from ecs_secret_bot.commands.rotate import FollowUp, follow_rotation
+from ecs_secret_bot.commands.operations.rotate import FollowUp, follow_rotation
 
 __all__ = ["follow_with_progress"]
 

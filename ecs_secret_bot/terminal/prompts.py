@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from ecs_secret_bot.commands.errors import InvalidInput
+from ecs_secret_bot.errors import InvalidInput
 
 __all__ = ["Prompter"]
 

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ecs_secret_bot.commands.durations import format_duration
-from ecs_secret_bot.commands.errors import BotError, CloudError, InvalidInput
 from ecs_secret_bot.commands.outcomes import (
     CreateResult,
     DeleteResult,
@@ -24,7 +23,7 @@ from ecs_secret_bot.commands.outcomes import (
     RestoreResult,
     RotationPolicyResult,
 )
-from ecs_secret_bot.commands.views import (
+from ecs_secret_bot.commands.queries import (
     ApprovalItem,
     ApprovalsListing,
     AuditRow,
@@ -33,6 +32,7 @@ from ecs_secret_bot.commands.views import (
     SecretView,
     WhoAmI,
 )
+from ecs_secret_bot.errors import BotError, CloudError, InvalidInput
 
 __all__ = [
     "describe_error",

@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_requests import ActorDirectory
+from ecs_secret_bot.commands.approval.requests import ActorDirectory
 from ecs_secret_bot.commands.core import Core, build_core
 from ecs_secret_bot.commands.directory import LocalDirectory, local_actor
-from ecs_secret_bot.commands.gateway import AlibabaCloudGateway
 from ecs_secret_bot.config import Settings, load_settings, parse_settings
 from ecs_secret_bot.storage import Database, open_database, parse_data_key
 from ecs_secret_bot.terminal.environment import Environment

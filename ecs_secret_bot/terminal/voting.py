@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ecs_secret_bot.commands.approval_requests import VoteResult
-from ecs_secret_bot.commands.approve import ApprovalStep, approve_request, deny_request
+from ecs_secret_bot.commands.approval.requests import VoteResult
+from ecs_secret_bot.commands.approval.votes import ApprovalStep, approve_request, deny_request
 from ecs_secret_bot.commands.directory import LOCAL_PREFIX, LocalDirectory
-from ecs_secret_bot.commands.errors import ApprovalError
 from ecs_secret_bot.commands.outcomes import RotateResult
+from ecs_secret_bot.errors import ApprovalError
 from ecs_secret_bot.terminal.answers import Answer, Context, follow, rotation_answer
 from ecs_secret_bot.terminal.exit_codes import ExitCode, exit_code_of
 from ecs_secret_bot.terminal.render import describe_error, short, text_of

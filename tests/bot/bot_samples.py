@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ecs_secret_bot.commands.approval_rules import RouteKind
-from ecs_secret_bot.commands.follow_up import RotationStatus
+from ecs_secret_bot.commands.approval.rules import RouteKind
 from ecs_secret_bot.commands.outcomes import (
     CreateResult,
     DeleteResult,
@@ -15,7 +14,7 @@ from ecs_secret_bot.commands.outcomes import (
     RotateResult,
     RotationPolicyResult,
 )
-from ecs_secret_bot.commands.views import (
+from ecs_secret_bot.commands.queries import (
     Access,
     ApprovalItem,
     ApprovalsListing,
@@ -28,6 +27,7 @@ from ecs_secret_bot.commands.views import (
     SecretView,
     WhoAmI,
 )
+from ecs_secret_bot.commands.tracker import RotationStatus
 from ecs_secret_bot.storage.approvals import ApprovalRow, Vote
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

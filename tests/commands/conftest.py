@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from fakes.cloud import populate, sandbox_gateway
 
-from ecs_secret_bot.commands.gateway import AlibabaCloudGateway
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
 from ecs_secret_bot.sandbox import Sandbox
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 from fakes.core import ADMIN_POLICIES, CoreHarness, actor
 
-from ecs_secret_bot.commands.approval_requests import VoteResult
-from ecs_secret_bot.commands.approve import approve_request, deny_request
-from ecs_secret_bot.commands.create import create_secret
-from ecs_secret_bot.commands.delete import delete_secret
-from ecs_secret_bot.commands.errors import PreflightFailed
+from ecs_secret_bot.commands.approval.requests import VoteResult
+from ecs_secret_bot.commands.approval.votes import approve_request, deny_request
+from ecs_secret_bot.commands.operations.create import create_secret
+from ecs_secret_bot.commands.operations.delete import delete_secret
+from ecs_secret_bot.commands.operations.restore import restore_secret
+from ecs_secret_bot.commands.operations.rotation_policy import set_rotation_policy
 from ecs_secret_bot.commands.outcomes import (
     CreateResult,
     DeleteResult,
@@ -32,8 +33,7 @@ from ecs_secret_bot.commands.requests import (
     RestoreRequest,
     RotationPolicyRequest,
 )
-from ecs_secret_bot.commands.restore import restore_secret
-from ecs_secret_bot.commands.rotation_policy import set_rotation_policy
+from ecs_secret_bot.errors import PreflightFailed
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import open_database, pending
 from ecs_secret_bot.storage.audit import list_audit

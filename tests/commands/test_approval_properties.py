@@ -25,7 +25,7 @@ from test_approval_workflow import (
     workflow,
 )
 
-from ecs_secret_bot.commands.approval_requests import ActionRequest
+from ecs_secret_bot.commands.approval.requests import ActionRequest
 from ecs_secret_bot.storage.db import open_database
 
 VOTERS = [BOTH, SEC1, SEC2, SRE2, MATE, GUEST]

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_config import parse_approval_config
-from ecs_secret_bot.commands.approval_rules import ApprovalConfig, Route, RouteKind, tally
-from ecs_secret_bot.commands.errors import ConfigError
-from ecs_secret_bot.commands.policy import AccessConfig
+from ecs_secret_bot.commands.approval.config import parse_approval_config
+from ecs_secret_bot.commands.approval.rules import ApprovalConfig, Route, RouteKind, tally
+from ecs_secret_bot.commands.policy.engine import AccessConfig
 from ecs_secret_bot.config import Settings, parse_settings
+from ecs_secret_bot.errors import ConfigError
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 DB = "acs:kms:cn-hangzhou:*:secret/acs/ecs/web-3-root"

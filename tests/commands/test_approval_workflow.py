@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval import CLAIM_WINDOW, ApprovalWorkflow
-from ecs_secret_bot.commands.approval_requests import ActionRequest, VoteResult
-from ecs_secret_bot.commands.approval_rules import RouteKind
-from ecs_secret_bot.commands.errors import AccessDenied, ApprovalError, NotFound
+from ecs_secret_bot.commands.approval.requests import ActionRequest, VoteResult
+from ecs_secret_bot.commands.approval.rules import RouteKind
+from ecs_secret_bot.commands.approval.workflow import CLAIM_WINDOW, ApprovalWorkflow
 from ecs_secret_bot.config import Settings, parse_settings
+from ecs_secret_bot.errors import AccessDenied, ApprovalError, NotFound
 from ecs_secret_bot.storage.approvals import ApprovalRow
 from ecs_secret_bot.storage.db import Database, open_database
 from ecs_secret_bot.storage.payloads import read_payload

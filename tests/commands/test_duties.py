@@ -14,9 +14,9 @@ from fakes.cloud import populate
 from fakes.core import ADMIN_POLICIES, Clock, CoreHarness, actor
 
 from ecs_secret_bot.commands.duties import DutyRunner
+from ecs_secret_bot.commands.operations.rotate import FollowUp, rotate_secret
 from ecs_secret_bot.commands.outcomes import HeldForApproval, RotateResult
 from ecs_secret_bot.commands.requests import DeleteRequest, RotateRequest
-from ecs_secret_bot.commands.rotate import FollowUp, rotate_secret
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import open_database, payloads, pending
 from ecs_secret_bot.storage.approvals import ApprovalRow
@@ -264,7 +264,7 @@ async def test_deletions_scheduled_outside_the_bot_are_discovered_once(
 async def test_expired_approvals_are_closed_once_and_their_payload_erased(
     h: CoreHarness, clock: Clock
 ) -> None:
-    from ecs_secret_bot.commands.delete import delete_secret
+    from ecs_secret_bot.commands.operations.delete import delete_secret
 
     held = await delete_secret(
         DeleteRequest("web-3-root", immediately=True), actor=ADMIN, core=h.core
@@ -281,7 +281,7 @@ async def test_expired_approvals_are_closed_once_and_their_payload_erased(
 async def test_a_stale_request_is_reannounced_once(
     tmp_path: Path, sb: Sandbox, clock: Clock
 ) -> None:
-    from ecs_secret_bot.commands.delete import delete_secret
+    from ecs_secret_bot.commands.operations.delete import delete_secret
 
     policies = ADMIN_POLICIES.replace(
         '[approval]\nchannel = "CSECOPS"', '[approval]\nchannel = "CSECOPS"\nstale_after = "30m"'
@@ -400,7 +400,7 @@ async def test_two_processes_send_each_reminder_once_and_fail_over(
 
 async def test_a_request_nobody_announced_gets_its_card_once(h: CoreHarness, clock: Clock) -> None:
     from ecs_secret_bot.commands.actor import Actor
-    from ecs_secret_bot.commands.delete import delete_secret
+    from ecs_secret_bot.commands.operations.delete import delete_secret
 
     held = await delete_secret(
         DeleteRequest("web-3-root", immediately=True),

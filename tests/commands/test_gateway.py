@@ -7,21 +7,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fakes.cloud import cloud_settings, sandbox_credential
 
-from ecs_secret_bot.commands.errors import (
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy, parse_cloud_time
+from ecs_secret_bot.commands.gateway import CreateSecretCall
+from ecs_secret_bot.commands.preflight import run_preflight
+from ecs_secret_bot.commands.tracker import RotationStatus, probe_rotation, watch_rotation
+from ecs_secret_bot.commands.values import PasswordValue
+from ecs_secret_bot.errors import (
     CloudClientError,
     CloudThrottled,
     CloudUnavailable,
     InvalidInput,
 )
-from ecs_secret_bot.commands.follow_up import RotationStatus, probe_rotation, watch_rotation
-from ecs_secret_bot.commands.gateway import (
-    AlibabaCloudGateway,
-    CreateSecretCall,
-    RetryPolicy,
-    parse_cloud_time,
-)
-from ecs_secret_bot.commands.preflight import run_preflight
-from ecs_secret_bot.commands.values import PasswordValue
 from ecs_secret_bot.sandbox import Sandbox
 
 CANARY = "Canary#Pw9-gateway"

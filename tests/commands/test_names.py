@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ecs_secret_bot.commands.errors import InvalidInput
 from ecs_secret_bot.commands.names import (
     collection_arn,
     full_secret_name,
     secret_arn,
     short_secret_name,
 )
+from ecs_secret_bot.errors import InvalidInput
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from fakes.core import CoreHarness, actor
 
-from ecs_secret_bot.commands.create import create_secret
-from ecs_secret_bot.commands.errors import (
+from ecs_secret_bot.commands.operations.create import create_secret
+from ecs_secret_bot.commands.outcomes import CreateResult, DryRunReport
+from ecs_secret_bot.commands.requests import CreateRequest
+from ecs_secret_bot.errors import (
     AccessDenied,
     CloudClientError,
     CloudThrottled,
@@ -23,8 +25,6 @@ from ecs_secret_bot.commands.errors import (
     InvalidInput,
     PreflightFailed,
 )
-from ecs_secret_bot.commands.outcomes import CreateResult, DryRunReport
-from ecs_secret_bot.commands.requests import CreateRequest
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import open_database
 from ecs_secret_bot.storage.audit import list_audit, verify_audit_chain

@@ -16,8 +16,12 @@ import pytest
 from fakes.cloud import sandbox_credential
 from fakes.core import ADMIN_POLICIES, CoreHarness, actor
 
-from ecs_secret_bot.commands.delete import attach_deletion_message, delete_secret
-from ecs_secret_bot.commands.errors import (
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy
+from ecs_secret_bot.commands.operations.delete import attach_deletion_message, delete_secret
+from ecs_secret_bot.commands.operations.restore import restore_secret
+from ecs_secret_bot.commands.outcomes import DeleteResult, DryRunReport, HeldForApproval
+from ecs_secret_bot.commands.requests import DeleteRequest, RestoreRequest
+from ecs_secret_bot.errors import (
     AccessDenied,
     CloudClientError,
     CloudThrottled,
@@ -25,10 +29,6 @@ from ecs_secret_bot.commands.errors import (
     Conflict,
     InvalidInput,
 )
-from ecs_secret_bot.commands.gateway import AlibabaCloudGateway, RetryPolicy
-from ecs_secret_bot.commands.outcomes import DeleteResult, DryRunReport, HeldForApproval
-from ecs_secret_bot.commands.requests import DeleteRequest, RestoreRequest
-from ecs_secret_bot.commands.restore import restore_secret
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import pending
 from ecs_secret_bot.storage.audit import list_audit

@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from fakes.core import CoreHarness, actor
 
-from ecs_secret_bot.commands.create import create_secret
-from ecs_secret_bot.commands.delete import delete_secret
-from ecs_secret_bot.commands.errors import AccessDenied
+from ecs_secret_bot.commands.operations.create import create_secret
+from ecs_secret_bot.commands.operations.delete import delete_secret
+from ecs_secret_bot.commands.operations.restore import restore_secret
+from ecs_secret_bot.commands.operations.rotate import rotate_secret
+from ecs_secret_bot.commands.operations.rotation_policy import set_rotation_policy
 from ecs_secret_bot.commands.outcomes import DryRunReport
 from ecs_secret_bot.commands.requests import (
     CreateRequest,
@@ -20,9 +22,7 @@ from ecs_secret_bot.commands.requests import (
     RotateRequest,
     RotationPolicyRequest,
 )
-from ecs_secret_bot.commands.restore import restore_secret
-from ecs_secret_bot.commands.rotate import rotate_secret
-from ecs_secret_bot.commands.rotation_policy import set_rotation_policy
+from ecs_secret_bot.errors import AccessDenied
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage.audit import list_audit
 

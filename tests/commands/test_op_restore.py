@@ -9,14 +9,8 @@ from pathlib import Path
 import pytest
 from fakes.core import CoreHarness, actor
 
-from ecs_secret_bot.commands.delete import delete_secret
-from ecs_secret_bot.commands.errors import (
-    AccessDenied,
-    CloudClientError,
-    CloudThrottled,
-    Conflict,
-    InvalidInput,
-)
+from ecs_secret_bot.commands.operations.delete import delete_secret
+from ecs_secret_bot.commands.operations.restore import restore_secret
 from ecs_secret_bot.commands.outcomes import (
     DeleteResult,
     DryRunReport,
@@ -24,7 +18,13 @@ from ecs_secret_bot.commands.outcomes import (
     RestoreResult,
 )
 from ecs_secret_bot.commands.requests import DeleteRequest, RestoreRequest
-from ecs_secret_bot.commands.restore import restore_secret
+from ecs_secret_bot.errors import (
+    AccessDenied,
+    CloudClientError,
+    CloudThrottled,
+    Conflict,
+    InvalidInput,
+)
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import pending
 from ecs_secret_bot.storage.audit import list_audit

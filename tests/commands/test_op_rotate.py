@@ -10,16 +10,20 @@ from pathlib import Path
 import pytest
 from fakes.core import CoreHarness, actor
 
-from ecs_secret_bot.commands.errors import (
+from ecs_secret_bot.commands.operations.rotate import (
+    CustomValueRefused,
+    follow_rotation,
+    rotate_secret,
+)
+from ecs_secret_bot.commands.outcomes import DryRunReport, RotateResult
+from ecs_secret_bot.commands.requests import RotateRequest
+from ecs_secret_bot.errors import (
     AccessDenied,
     CloudClientError,
     Conflict,
     InvalidInput,
     PreflightFailed,
 )
-from ecs_secret_bot.commands.outcomes import DryRunReport, RotateResult
-from ecs_secret_bot.commands.requests import RotateRequest
-from ecs_secret_bot.commands.rotate import CustomValueRefused, follow_rotation, rotate_secret
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage.audit import list_audit, verify_audit_chain
 

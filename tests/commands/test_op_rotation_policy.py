@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from fakes.core import CoreHarness, actor
 
-from ecs_secret_bot.commands.errors import (
+from ecs_secret_bot.commands.operations.rotation_policy import set_rotation_policy
+from ecs_secret_bot.commands.outcomes import DryRunReport, RotationPolicyResult
+from ecs_secret_bot.commands.requests import RotationPolicyRequest
+from ecs_secret_bot.errors import (
     AccessDenied,
     CloudClientError,
     CloudThrottled,
     Conflict,
     InvalidInput,
 )
-from ecs_secret_bot.commands.outcomes import DryRunReport, RotationPolicyResult
-from ecs_secret_bot.commands.requests import RotationPolicyRequest
-from ecs_secret_bot.commands.rotation_policy import set_rotation_policy
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage.audit import list_audit
 

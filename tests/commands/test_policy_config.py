@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ecs_secret_bot.commands.errors import ConfigError
-from ecs_secret_bot.commands.policy_config import parse_access_config
+from ecs_secret_bot.commands.policy.config import parse_access_config
 from ecs_secret_bot.config import load_settings, parse_settings
+from ecs_secret_bot.errors import ConfigError
 
 BIND = """
 [[access.bindings]]

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.errors import AccessDenied
-from ecs_secret_bot.commands.policy import AccessConfig
-from ecs_secret_bot.commands.policy_config import parse_access_config
+from ecs_secret_bot.commands.policy.config import parse_access_config
+from ecs_secret_bot.commands.policy.engine import AccessConfig
+from ecs_secret_bot.errors import AccessDenied
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 PROD_DB = "acs:kms:cn-hangzhou:*:secret/acs/ecs/prod-db"

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.policy import AccessConfig, request_context
-from ecs_secret_bot.commands.policy_config import parse_access_config
+from ecs_secret_bot.commands.policy.config import parse_access_config
+from ecs_secret_bot.commands.policy.engine import AccessConfig, request_context
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 ACTIONS = ["kms:RotateSecret", "kms:DeleteSecret", "kms:DescribeSecret", "ecs:DescribeInstances"]

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from ecs_secret_bot.commands._sdk_loop import run_on_sdk_loop
+from ecs_secret_bot.cloud.sdk_loop import run_on_sdk_loop
 
 
 async def test_a_call_runs_on_the_sdk_thread_and_returns_its_result() -> None:

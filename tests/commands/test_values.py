@@ -6,7 +6,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from ecs_secret_bot.commands.errors import InvalidInput
 from ecs_secret_bot.commands.values import (
     PasswordValue,
     check_ecs_password,
@@ -16,6 +15,7 @@ from ecs_secret_bot.commands.values import (
     ssh_key_value,
     to_payload,
 )
+from ecs_secret_bot.errors import InvalidInput
 
 CANARY = "Canary#Pw9-zz"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fakes.core import ADMIN_POLICIES, CoreHarness, actor
 
-from ecs_secret_bot.commands.views import WhoAmI, available_subcommands, whoami
+from ecs_secret_bot.commands.queries import WhoAmI, available_subcommands, whoami
 from ecs_secret_bot.sandbox import Sandbox
 
 ADMIN = actor("UADMIN")

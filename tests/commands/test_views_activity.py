@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fakes.core import ADMIN_POLICIES, CoreHarness, actor
 
-from ecs_secret_bot.commands.approval_requests import ActionRequest
-from ecs_secret_bot.commands.approval_rules import RouteKind
-from ecs_secret_bot.commands.errors import AccessDenied
-from ecs_secret_bot.commands.views import audit_view, list_approvals, list_pending
+from ecs_secret_bot.commands.approval.requests import ActionRequest
+from ecs_secret_bot.commands.approval.rules import RouteKind
+from ecs_secret_bot.commands.queries import audit_view, list_approvals, list_pending
+from ecs_secret_bot.errors import AccessDenied
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage.audit import AuditEntry, append_audit
 from ecs_secret_bot.storage.pending import record_pending, set_pending_status

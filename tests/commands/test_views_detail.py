@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from fakes.core import ADMIN_POLICIES, CoreHarness, actor
 
-from ecs_secret_bot.commands.approval_rules import RouteKind
-from ecs_secret_bot.commands.errors import AccessDenied, CloudClientError, Conflict
-from ecs_secret_bot.commands.views import prepare_rotation, show_secret
+from ecs_secret_bot.commands.approval.rules import RouteKind
+from ecs_secret_bot.commands.queries import prepare_rotation, show_secret
+from ecs_secret_bot.errors import AccessDenied, CloudClientError, Conflict
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage.pending import record_pending
 from ecs_secret_bot.storage.rotations import start_rotation

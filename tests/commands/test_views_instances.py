@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fakes.core import CoreHarness, actor
 
-from ecs_secret_bot.commands.errors import AccessDenied, CloudError, InvalidInput
-from ecs_secret_bot.commands.views import InstanceDirectory, search_instances
+from ecs_secret_bot.commands.queries import InstanceDirectory, search_instances
+from ecs_secret_bot.errors import AccessDenied, CloudError, InvalidInput
 from ecs_secret_bot.sandbox import Sandbox
 
 ADMIN = actor("UADMIN")

@@ -12,10 +12,10 @@ import pytest
 from fakes.cloud import sandbox_gateway
 from fakes.core import CoreHarness, actor
 
-from ecs_secret_bot.commands.errors import AccessDenied, InvalidInput
-from ecs_secret_bot.commands.gateway import AlibabaCloudGateway
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
+from ecs_secret_bot.commands.queries import list_secrets
 from ecs_secret_bot.commands.requests import ListRequest
-from ecs_secret_bot.commands.views import list_secrets
+from ecs_secret_bot.errors import AccessDenied, InvalidInput
 from ecs_secret_bot.sandbox import Sandbox
 
 ADMIN = actor("UADMIN")

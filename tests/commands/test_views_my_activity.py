@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from fakes.core import CoreHarness, actor
 
-from ecs_secret_bot.commands.errors import AccessDenied
+from ecs_secret_bot.commands.operations.rotate import rotate_secret
+from ecs_secret_bot.commands.queries import my_activity
 from ecs_secret_bot.commands.requests import RotateRequest
-from ecs_secret_bot.commands.rotate import rotate_secret
-from ecs_secret_bot.commands.views import my_activity
+from ecs_secret_bot.errors import AccessDenied
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage.audit import AuditEntry, append_audit
 

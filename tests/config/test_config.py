@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ecs_secret_bot.commands.errors import ConfigError
 from ecs_secret_bot.config import load_settings
+from ecs_secret_bot.errors import ConfigError
 
 
 def _write(tmp_path: Path, text: str) -> Path:

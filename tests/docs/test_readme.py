@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from readme_blocks import README, Block, blocks, reference_keys, section_text
 
-from ecs_secret_bot.commands.errors import ConfigError
 from ecs_secret_bot.config import load_settings, parse_settings
+from ecs_secret_bot.errors import ConfigError
 
 REPO = README.parent
 BIN = Path(sys.executable).parent

@@ -22,7 +22,7 @@ from ecs_secret_bot.bot.app import build_app
 from ecs_secret_bot.bot.http import build_web_app
 from ecs_secret_bot.bot.server import make_services
 from ecs_secret_bot.bot.services import BotServices, SlackSettings
-from ecs_secret_bot.commands.gateway import AlibabaCloudGateway
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
 from ecs_secret_bot.config import parse_settings
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import open_database

@@ -9,7 +9,7 @@ from __future__ import annotations
 from alibabacloud_credentials.client import Client as CredentialClient
 from alibabacloud_credentials.models import Config as CredentialConfig
 
-from ecs_secret_bot.commands.gateway import AlibabaCloudGateway, RetryPolicy
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy
 from ecs_secret_bot.config import CloudSettings
 from ecs_secret_bot.sandbox import Sandbox
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.core import Core, build_core
-from ecs_secret_bot.commands.gateway import AlibabaCloudGateway
 from ecs_secret_bot.config import parse_settings
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import open_database

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway  # noqa: E402
 from ecs_secret_bot.commands.core import build_core  # noqa: E402
 from ecs_secret_bot.commands.duties import DutyRunner  # noqa: E402
-from ecs_secret_bot.commands.gateway import AlibabaCloudGateway  # noqa: E402
 from ecs_secret_bot.config import load_settings  # noqa: E402
 from ecs_secret_bot.storage import open_database  # noqa: E402
 from fakes.cloud import fast_retry, sandbox_credential  # noqa: E402

@@ -19,9 +19,9 @@ from ecs_secret_bot.bot.ids import Action, Block
 from ecs_secret_bot.bot.notifier import SlackNotifier
 from ecs_secret_bot.commands.core import utcnow
 from ecs_secret_bot.commands.duties import DutyRunner
+from ecs_secret_bot.commands.operations.rotate import attach_rotation_message, rotate_secret
 from ecs_secret_bot.commands.outcomes import RotateResult
 from ecs_secret_bot.commands.requests import RotateRequest
-from ecs_secret_bot.commands.rotate import attach_rotation_message, rotate_secret
 
 POLICIES = (
     BOT_POLICIES.replace("[approval]\n", '[approval]\nstale_after = "30m"\n', 1)
@@ -151,7 +151,7 @@ async def test_a_request_made_outside_slack_gets_its_card_in_the_approval_channe
     bot: BotHarness,
 ) -> None:
     from ecs_secret_bot.commands.actor import Actor
-    from ecs_secret_bot.commands.delete import delete_secret
+    from ecs_secret_bot.commands.operations.delete import delete_secret
     from ecs_secret_bot.commands.requests import DeleteRequest
 
     await delete_secret(
@@ -172,7 +172,7 @@ async def test_a_request_made_outside_slack_gets_its_card_in_the_approval_channe
 
 async def test_a_card_voted_on_elsewhere_is_brought_up_to_date_once(bot: BotHarness) -> None:
     from ecs_secret_bot.commands.actor import Actor
-    from ecs_secret_bot.commands.approve import approve_request
+    from ecs_secret_bot.commands.approval.votes import approve_request
 
     await review(bot, "delete batch-7-root --now", delete_values("now", name="batch-7-root"))
     await bot.click(Action.DELETE_GO, view=bot.modal(), block_id=Block.DELETE_GO, value="go")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from storage_testdata import KEY
 
-from ecs_secret_bot.commands.errors import StorageError
+from ecs_secret_bot.errors import StorageError
 from ecs_secret_bot.storage import SCHEMA_VERSION, open_database, pending
 from ecs_secret_bot.storage.db import APPLICATION_ID, default_key_file
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from storage_testdata import KEY
 
-from ecs_secret_bot.commands.errors import StorageError
+from ecs_secret_bot.errors import StorageError
 from ecs_secret_bot.storage import Database, approvals, open_database, payloads
 from ecs_secret_bot.storage.approvals import NewApproval
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from storage_testdata import NOW
 
-from ecs_secret_bot.commands.errors import Conflict
+from ecs_secret_bot.errors import Conflict
 from ecs_secret_bot.storage import Database, pending
 from ecs_secret_bot.storage.pending import AlreadyPending, NewPending
 

@@ -17,7 +17,7 @@ import ecs_secret_bot.storage as storage
 
 FOLDER = Path(storage.__file__).parent
 MODULES = sorted(p for p in FOLDER.glob("*.py"))
-ALLOWED_BOT_IMPORTS = ("ecs_secret_bot.storage", "ecs_secret_bot.commands.errors")
+ALLOWED_BOT_IMPORTS = ("ecs_secret_bot.storage", "ecs_secret_bot.errors")
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)

@@ -13,7 +13,7 @@ from typing import Any
 from ecs_secret_bot.bot.views.blocks import Block, context, divider, esc, header, section
 from ecs_secret_bot.bot.views.listings import approval_line, home_refresh, pending_rows
 from ecs_secret_bot.bot.views.messages import Message
-from ecs_secret_bot.commands.views import ApprovalsListing, AuditRow, PendingListing
+from ecs_secret_bot.commands.queries import ApprovalsListing, AuditRow, PendingListing
 
 __all__ = ["home_view"]
 

@@ -24,7 +24,7 @@ from ecs_secret_bot.bot.views.blocks import (
     slack_date,
 )
 from ecs_secret_bot.bot.views.messages import Message, restore_value
-from ecs_secret_bot.commands.views import (
+from ecs_secret_bot.commands.queries import (
     ApprovalItem,
     ApprovalsListing,
     AuditRow,

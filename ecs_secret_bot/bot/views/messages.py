@@ -26,7 +26,6 @@ from ecs_secret_bot.bot.views.blocks import (
     short_name,
     slack_date,
 )
-from ecs_secret_bot.commands.follow_up import RotationStatus
 from ecs_secret_bot.commands.outcomes import (
     CreateResult,
     DeleteResult,
@@ -36,6 +35,7 @@ from ecs_secret_bot.commands.outcomes import (
     RotateResult,
     RotationPolicyResult,
 )
+from ecs_secret_bot.commands.tracker import RotationStatus
 
 __all__ = [
     "Message",

@@ -28,7 +28,7 @@ from ecs_secret_bot.bot.views.blocks import (
     short_name,
     slack_date,
 )
-from ecs_secret_bot.commands.views_detail import SecretView
+from ecs_secret_bot.commands.queries.detail import SecretView
 
 __all__ = [
     "VALUE_HINT",

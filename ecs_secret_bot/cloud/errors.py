@@ -17,7 +17,7 @@ from alibabacloud_tea_openapi.exceptions import (
     ThrottlingException,
 )
 
-from ecs_secret_bot.commands.errors import (
+from ecs_secret_bot.errors import (
     CloudClientError,
     CloudError,
     CloudThrottled,

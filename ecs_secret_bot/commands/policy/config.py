@@ -15,15 +15,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ecs_secret_bot.commands.builtin_policies import BUILTIN_POLICY_DOCUMENTS, builtin_policies
-from ecs_secret_bot.commands.errors import ConfigError
-from ecs_secret_bot.commands.policy import AccessConfig, Binding, Guardrail
-from ecs_secret_bot.commands.policy_documents import (
+from ecs_secret_bot.commands.policy.builtins import BUILTIN_POLICY_DOCUMENTS, builtin_policies
+from ecs_secret_bot.commands.policy.documents import (
     PolicyDocument,
     PolicyError,
     parse_policy_document,
 )
-from ecs_secret_bot.commands.policy_patterns import check_principal_pattern
+from ecs_secret_bot.commands.policy.engine import AccessConfig, Binding, Guardrail
+from ecs_secret_bot.commands.policy.patterns import check_principal_pattern
+from ecs_secret_bot.errors import ConfigError
 
 __all__ = ["parse_access_config", "read_principals"]
 

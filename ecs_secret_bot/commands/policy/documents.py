@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ecs_secret_bot.commands.policy_conditions import Condition, parse_condition
-from ecs_secret_bot.commands.policy_patterns import (
+from ecs_secret_bot.commands.policy.conditions import Condition, parse_condition
+from ecs_secret_bot.commands.policy.patterns import (
     PatternSet,
     check_action_pattern,
     check_resource_pattern,

@@ -31,11 +31,11 @@ from typing import Any, Literal, TypeVar
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.core import Core
-from ecs_secret_bot.commands.errors import CloudError, InvalidInput
 from ecs_secret_bot.commands.gateway import CloudGateway, SecretPage
 from ecs_secret_bot.commands.names import ECS_PREFIX, MAX_NAME_LENGTH, short_secret_name
+from ecs_secret_bot.commands.queries.access import LIST, permitted_regions
 from ecs_secret_bot.commands.requests import ListRequest
-from ecs_secret_bot.commands.views_access import LIST, permitted_regions
+from ecs_secret_bot.errors import CloudError, InvalidInput
 
 __all__ = [
     "MAX_IN_FLIGHT_PER_REGION",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.gateway import Instance
-from ecs_secret_bot.commands.views_access import INSTANCES, authorize
+from ecs_secret_bot.commands.queries.access import INSTANCES, authorize
 
 __all__ = ["MAX_OPTIONS", "InstanceOption", "search_instances"]
 

@@ -16,13 +16,14 @@ dataclasses with no Slack in them and never a secret value. Nothing here changes
 
 from __future__ import annotations
 
-from ecs_secret_bot.commands.views_access import (
+from ecs_secret_bot.commands.instance_directory import InstanceDirectory
+from ecs_secret_bot.commands.queries.access import (
     Access,
     WhoAmI,
     available_subcommands,
     whoami,
 )
-from ecs_secret_bot.commands.views_activity import (
+from ecs_secret_bot.commands.queries.activity import (
     ApprovalItem,
     ApprovalsListing,
     AuditRow,
@@ -33,16 +34,15 @@ from ecs_secret_bot.commands.views_activity import (
     list_pending,
     my_activity,
 )
-from ecs_secret_bot.commands.views_detail import (
+from ecs_secret_bot.commands.queries.detail import (
     ActiveRotation,
     PendingInfo,
     SecretView,
     prepare_rotation,
     show_secret,
 )
-from ecs_secret_bot.commands.views_directory import InstanceDirectory
-from ecs_secret_bot.commands.views_instances import InstanceOption, search_instances
-from ecs_secret_bot.commands.views_secrets import (
+from ecs_secret_bot.commands.queries.instances import InstanceOption, search_instances
+from ecs_secret_bot.commands.queries.secrets import (
     RegionListing,
     SecretListing,
     SecretRow,

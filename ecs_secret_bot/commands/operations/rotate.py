@@ -19,16 +19,8 @@ from dataclasses import dataclass
 from typing import cast
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_requests import ActionRequest
+from ecs_secret_bot.commands.approval.requests import ActionRequest
 from ecs_secret_bot.commands.core import Core, SecretRef
-from ecs_secret_bot.commands.errors import (
-    BotError,
-    CloudClientError,
-    Conflict,
-    InvalidInput,
-    NotFound,
-)
-from ecs_secret_bot.commands.follow_up import RotationStatus, State, watch_rotation
 from ecs_secret_bot.commands.gateway import SecretDetail
 from ecs_secret_bot.commands.names import secret_arn
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RotateResult
@@ -42,11 +34,19 @@ from ecs_secret_bot.commands.pipeline import (
 )
 from ecs_secret_bot.commands.preflight import run_preflight
 from ecs_secret_bot.commands.requests import RotateRequest
+from ecs_secret_bot.commands.tracker import RotationStatus, State, watch_rotation
 from ecs_secret_bot.commands.values import (
     PasswordValue,
     SecretValue,
     check_ecs_password,
     ssh_key_value,
+)
+from ecs_secret_bot.errors import (
+    BotError,
+    CloudClientError,
+    Conflict,
+    InvalidInput,
+    NotFound,
 )
 from ecs_secret_bot.storage import rotations
 from ecs_secret_bot.storage.rotations import RotationRow

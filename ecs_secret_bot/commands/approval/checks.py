@@ -14,15 +14,15 @@ from dataclasses import replace
 from datetime import datetime
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_requests import ActionRequest, ActorDirectory, request_of
-from ecs_secret_bot.commands.approval_rules import (
+from ecs_secret_bot.commands.approval.requests import ActionRequest, ActorDirectory, request_of
+from ecs_secret_bot.commands.approval.rules import (
     ApprovalConfig,
     ApprovalRule,
     RouteKind,
     Tally,
     tally,
 )
-from ecs_secret_bot.commands.policy import AccessConfig
+from ecs_secret_bot.commands.policy.engine import AccessConfig
 from ecs_secret_bot.storage.approvals import ApprovalRow
 
 __all__ = ["approver_problem", "execution_problem", "progress"]

@@ -16,10 +16,10 @@ import logging
 from dataclasses import replace
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_requests import ActionRequest
+from ecs_secret_bot.commands.approval.requests import ActionRequest
 from ecs_secret_bot.commands.core import Core, SecretRef
-from ecs_secret_bot.commands.errors import Conflict
 from ecs_secret_bot.commands.gateway import SecretDetail
+from ecs_secret_bot.commands.operations.rotate import describe_ecs_secret
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RestoreResult
 from ecs_secret_bot.commands.pipeline import (
     Execution,
@@ -30,7 +30,7 @@ from ecs_secret_bot.commands.pipeline import (
     run_mutation,
 )
 from ecs_secret_bot.commands.requests import RestoreRequest
-from ecs_secret_bot.commands.rotate import describe_ecs_secret
+from ecs_secret_bot.errors import Conflict
 from ecs_secret_bot.storage import pending
 
 __all__ = ["execute_restore", "restore_secret"]

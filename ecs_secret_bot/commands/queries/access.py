@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_requests import ActionRequest
-from ecs_secret_bot.commands.approval_rules import RouteKind
+from ecs_secret_bot.commands.approval.requests import ActionRequest
+from ecs_secret_bot.commands.approval.rules import RouteKind
 from ecs_secret_bot.commands.core import Core
-from ecs_secret_bot.commands.errors import AccessDenied
 from ecs_secret_bot.commands.names import ECS_PREFIX, secret_arn
-from ecs_secret_bot.commands.policy import Decision, Guardrail, channel_label
+from ecs_secret_bot.commands.policy.engine import Decision, Guardrail, channel_label
+from ecs_secret_bot.errors import AccessDenied
 
 __all__ = [
     "Access",

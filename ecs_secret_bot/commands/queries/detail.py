@@ -18,12 +18,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_rules import RouteKind
+from ecs_secret_bot.commands.approval.rules import RouteKind
 from ecs_secret_bot.commands.core import Core, SecretRef
-from ecs_secret_bot.commands.errors import AccessDenied, CloudError, Conflict
 from ecs_secret_bot.commands.gateway import InstancePage
-from ecs_secret_bot.commands.rotate import describe_ecs_secret
-from ecs_secret_bot.commands.views_access import (
+from ecs_secret_bot.commands.operations.rotate import describe_ecs_secret
+from ecs_secret_bot.commands.queries.access import (
     DESCRIBE,
     PUT_VALUE,
     ROTATE,
@@ -31,6 +30,7 @@ from ecs_secret_bot.commands.views_access import (
     access_for,
     authorize,
 )
+from ecs_secret_bot.errors import AccessDenied, CloudError, Conflict
 from ecs_secret_bot.storage.pending import PendingDeletion, get_active_pending
 from ecs_secret_bot.storage.rotations import RotationRow, get_active_rotation
 

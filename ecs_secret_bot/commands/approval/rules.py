@@ -45,9 +45,9 @@ from functools import cached_property
 from typing import Any
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.policy import AccessConfig, Decision, request_context
-from ecs_secret_bot.commands.policy_conditions import Condition
-from ecs_secret_bot.commands.policy_patterns import PatternSet
+from ecs_secret_bot.commands.policy.conditions import Condition
+from ecs_secret_bot.commands.policy.engine import AccessConfig, Decision, request_context
+from ecs_secret_bot.commands.policy.patterns import PatternSet
 
 __all__ = [
     "DEFAULT_EXPIRES_AFTER",

@@ -24,10 +24,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_requests import ActionRequest, when
+from ecs_secret_bot.commands.approval.requests import ActionRequest, when
 from ecs_secret_bot.commands.core import Core, SecretRef
-from ecs_secret_bot.commands.errors import BotError, CloudUnavailable, Conflict, InvalidInput
 from ecs_secret_bot.commands.gateway import SecretDetail
+from ecs_secret_bot.commands.operations.rotate import describe_ecs_secret
 from ecs_secret_bot.commands.outcomes import DeleteResult, DryRunReport, HeldForApproval
 from ecs_secret_bot.commands.pipeline import (
     Execution,
@@ -39,7 +39,7 @@ from ecs_secret_bot.commands.pipeline import (
     run_mutation,
 )
 from ecs_secret_bot.commands.requests import DeleteRequest
-from ecs_secret_bot.commands.rotate import describe_ecs_secret
+from ecs_secret_bot.errors import BotError, CloudUnavailable, Conflict, InvalidInput
 from ecs_secret_bot.storage import pending
 from ecs_secret_bot.storage.pending import PendingDeletion
 

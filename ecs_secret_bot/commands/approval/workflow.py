@@ -29,12 +29,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_checks import (
+from ecs_secret_bot.commands.approval.checks import (
     approver_problem,
     execution_problem,
     progress,
 )
-from ecs_secret_bot.commands.approval_requests import (
+from ecs_secret_bot.commands.approval.requests import (
     INTERRUPTED,
     ActionRequest,
     ActorDirectory,
@@ -46,14 +46,14 @@ from ecs_secret_bot.commands.approval_requests import (
     stored_params,
     when,
 )
-from ecs_secret_bot.commands.approval_rules import (
+from ecs_secret_bot.commands.approval.rules import (
     ApprovalConfig,
     Route,
     RouteKind,
     Tally,
 )
-from ecs_secret_bot.commands.errors import ApprovalError, NotFound
-from ecs_secret_bot.commands.policy import AccessConfig
+from ecs_secret_bot.commands.policy.engine import AccessConfig
+from ecs_secret_bot.errors import ApprovalError, NotFound
 from ecs_secret_bot.storage.approvals import (
     ApprovalRow,
     NewApproval,

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from ecs_secret_bot.commands.errors import CloudError
 from ecs_secret_bot.commands.gateway import CloudGateway
 from ecs_secret_bot.commands.preflight import run_preflight
+from ecs_secret_bot.errors import CloudError
 
 __all__ = ["RotationStatus", "State", "probe_rotation", "watch_rotation"]
 

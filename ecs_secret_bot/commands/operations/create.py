@@ -20,12 +20,12 @@ import uuid
 from collections.abc import Sequence
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_requests import ActionRequest
+from ecs_secret_bot.commands.approval.requests import ActionRequest
 from ecs_secret_bot.commands.core import Core, SecretRef
 from ecs_secret_bot.commands.durations import format_duration
-from ecs_secret_bot.commands.errors import CloudClientError, Conflict, InvalidInput
 from ecs_secret_bot.commands.gateway import CreateSecretCall
 from ecs_secret_bot.commands.names import short_secret_name
+from ecs_secret_bot.commands.operations.rotation_policy import DEFAULT_INTERVAL, parse_interval
 from ecs_secret_bot.commands.outcomes import CreateResult, DryRunReport, HeldForApproval
 from ecs_secret_bot.commands.pipeline import (
     Execution,
@@ -36,7 +36,6 @@ from ecs_secret_bot.commands.pipeline import (
 )
 from ecs_secret_bot.commands.preflight import run_preflight
 from ecs_secret_bot.commands.requests import CreateRequest
-from ecs_secret_bot.commands.rotation_policy import DEFAULT_INTERVAL, parse_interval
 from ecs_secret_bot.commands.values import (
     PasswordValue,
     SecretValue,
@@ -44,6 +43,7 @@ from ecs_secret_bot.commands.values import (
     secret_data_json,
     ssh_key_value,
 )
+from ecs_secret_bot.errors import CloudClientError, Conflict, InvalidInput
 
 __all__ = ["MAX_DESCRIPTION", "MAX_TAGS", "create_secret", "execute_create"]
 

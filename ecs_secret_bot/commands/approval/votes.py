@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_requests import ActionRequest, VoteOutcome, VoteResult
+from ecs_secret_bot.commands.approval.requests import ActionRequest, VoteOutcome, VoteResult
 from ecs_secret_bot.commands.core import Core
-from ecs_secret_bot.commands.errors import BotError, CloudError
 from ecs_secret_bot.commands.outcomes import OperationResult
 from ecs_secret_bot.commands.pipeline import Execution, Executor, audit
 from ecs_secret_bot.commands.values import from_payload
+from ecs_secret_bot.errors import BotError, CloudError
 from ecs_secret_bot.storage.approvals import ApprovalRow, set_message
 
 __all__ = [
@@ -52,7 +52,7 @@ class ApprovalStep:
 
 def executors() -> Mapping[str, Executor]:
     """Return the executor of each action that can be held for approval."""
-    from ecs_secret_bot.commands import create, delete, restore, rotate, rotation_policy
+    from ecs_secret_bot.commands.operations import create, delete, restore, rotate, rotation_policy
 
     return {
         "kms:createsecret": create.execute_create,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from ecs_secret_bot.commands.policy_patterns import compile_glob
+from ecs_secret_bot.commands.policy.patterns import compile_glob
 
 __all__ = [
     "CONDITION_KEYS",

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from ecs_secret_bot.commands.policy_documents import PolicyDocument, parse_policy_document
+from ecs_secret_bot.commands.policy.documents import PolicyDocument, parse_policy_document
 
 __all__ = ["BUILTIN_POLICY_DOCUMENTS", "builtin_policies"]
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_requests import ActionRequest, when
+from ecs_secret_bot.commands.approval.requests import ActionRequest, when
 from ecs_secret_bot.commands.core import Core, SecretRef
 from ecs_secret_bot.commands.durations import format_duration, parse_duration
-from ecs_secret_bot.commands.errors import Conflict, InvalidInput
 from ecs_secret_bot.commands.gateway import SecretDetail
+from ecs_secret_bot.commands.operations.rotate import describe_ecs_secret
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RotationPolicyResult
 from ecs_secret_bot.commands.pipeline import (
     Execution,
@@ -29,7 +29,7 @@ from ecs_secret_bot.commands.pipeline import (
     run_mutation,
 )
 from ecs_secret_bot.commands.requests import RotationPolicyRequest
-from ecs_secret_bot.commands.rotate import describe_ecs_secret
+from ecs_secret_bot.errors import Conflict, InvalidInput
 
 __all__ = [
     "DEFAULT_INTERVAL",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from ecs_secret_bot.commands.approval_rules import (
+from ecs_secret_bot.commands.approval.rules import (
     DEFAULT_EXPIRES_AFTER,
     SINGLE_SET,
     ApprovalConfig,
@@ -22,10 +22,10 @@ from ecs_secret_bot.commands.approval_rules import (
     ApproverSet,
 )
 from ecs_secret_bot.commands.durations import parse_duration
-from ecs_secret_bot.commands.errors import ConfigError
-from ecs_secret_bot.commands.policy_conditions import Condition, parse_condition
-from ecs_secret_bot.commands.policy_config import read_principals
-from ecs_secret_bot.commands.policy_patterns import check_action_pattern, check_resource_pattern
+from ecs_secret_bot.commands.policy.conditions import Condition, parse_condition
+from ecs_secret_bot.commands.policy.config import read_principals
+from ecs_secret_bot.commands.policy.patterns import check_action_pattern, check_resource_pattern
+from ecs_secret_bot.errors import ConfigError
 
 __all__ = ["parse_approval_config"]
 

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval_rules import Tally
+from ecs_secret_bot.commands.approval.rules import Tally
 from ecs_secret_bot.storage.approvals import ApprovalRow
 
 __all__ = [

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.names import secret_arn, short_secret_name
-from ecs_secret_bot.commands.views_access import (
+from ecs_secret_bot.commands.queries.access import (
     DESCRIBE,
     LIST,
     RESTORE,

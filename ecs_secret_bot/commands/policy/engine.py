@@ -21,9 +21,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.errors import AccessDenied
-from ecs_secret_bot.commands.policy_documents import PolicyDocument, Statement
-from ecs_secret_bot.commands.policy_patterns import PatternSet, has_wildcard
+from ecs_secret_bot.commands.policy.documents import PolicyDocument, Statement
+from ecs_secret_bot.commands.policy.patterns import PatternSet, has_wildcard
+from ecs_secret_bot.errors import AccessDenied
 
 __all__ = [
     "AccessConfig",
@@ -191,7 +191,7 @@ class AccessConfig:
     @classmethod
     def empty(cls) -> AccessConfig:
         """Return a configuration with the built-ins and no bindings: everyone is denied."""
-        from ecs_secret_bot.commands.builtin_policies import builtin_policies
+        from ecs_secret_bot.commands.policy.builtins import builtin_policies
 
         return cls(policies=builtin_policies())
 

@@ -1,0 +1,78 @@
+"""The settings the core and its cloud gateway read, as frozen data.
+
+Owns: the shapes of ``[cloud]`` and ``[rotation]`` and ``CoreSettings``, the part of the
+configuration every operation may read. ``config`` parses the TOML into these; the core
+receives them and never reads a file or the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+from ecs_secret_bot.commands.approval.rules import ApprovalConfig
+from ecs_secret_bot.commands.policy.engine import AccessConfig
+
+__all__ = ["CloudSettings", "CoreSettings", "RegionDefaults", "RotationSettings"]
+
+
+@dataclass(frozen=True)
+class RegionDefaults:
+    """Where new secrets of one region are kept (KMS 3.0 needs an instance and a key)."""
+
+    dkms_instance_id: str | None = None
+    encryption_key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CloudSettings:
+    """How to reach Alibaba Cloud and which regions the bot manages."""
+
+    default_region: str = "cn-hangzhou"
+    regions: tuple[str, ...] = ("cn-hangzhou",)
+    account_id: str = "*"
+    kms_endpoint: str | None = None
+    ecs_endpoint: str | None = None
+    defaults: RegionDefaults = RegionDefaults()
+    region_defaults: Mapping[str, RegionDefaults] = field(default_factory=dict)
+    read_timeout: timedelta = timedelta(seconds=10)
+    connect_timeout: timedelta = timedelta(seconds=5)
+    max_attempts: int = 4
+
+    def defaults_for(self, region: str) -> RegionDefaults:
+        """Return the KMS instance and key for new secrets in ``region``."""
+        override = self.region_defaults.get(region)
+        if override is None:
+            return self.defaults
+        return RegionDefaults(
+            dkms_instance_id=override.dkms_instance_id or self.defaults.dkms_instance_id,
+            encryption_key_id=override.encryption_key_id or self.defaults.encryption_key_id,
+        )
+
+
+@dataclass(frozen=True)
+class RotationSettings:
+    """How long a triggered rotation is watched before it is called timed out."""
+
+    follow_up_timeout: timedelta = timedelta(minutes=10)
+
+
+class CoreSettings(Protocol):
+    """What the core reads of the configuration (``config.Settings`` is one)."""
+
+    @property
+    def cloud(self) -> CloudSettings: ...
+
+    @property
+    def rotation(self) -> RotationSettings: ...
+
+    @property
+    def policies(self) -> AccessConfig: ...
+
+    @property
+    def approval_rules(self) -> ApprovalConfig: ...
+
+    @property
+    def reminders_before(self) -> tuple[timedelta, ...]: ...
