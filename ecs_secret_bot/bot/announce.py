@@ -41,7 +41,7 @@ from ecs_secret_bot.commands.outcomes import (
     RotateResult,
     RotationPolicyResult,
 )
-from ecs_secret_bot.storage.approvals import ApprovalRow
+from ecs_secret_bot.commands.records import ApprovalRow
 
 __all__ = [
     "Outcome",

@@ -26,7 +26,6 @@ from slack_bolt.response import BoltResponse
 
 from ecs_secret_bot.bot.metadata import ModalMeta
 from ecs_secret_bot.bot.services import BotServices
-from ecs_secret_bot.storage import idempotency
 
 __all__ = ["actor_middleware", "event_dedup_middleware", "request_channel"]
 
@@ -83,11 +82,7 @@ def event_dedup_middleware(services: BotServices) -> Callable[..., Awaitable[Any
     async def dedup(body: dict[str, Any], next: Next) -> Any:
         event_id = body.get("event_id") if isinstance(body, dict) else None
         if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
-            core = services.core
-            first = await idempotency.claim_key(
-                core.db, f"slack:event:{event_id}", now=core.clock(), ttl=EVENT_TTL
-            )
-            if not first:
+            if not await services.core.claim_once(f"slack:event:{event_id}", ttl=EVENT_TTL):
                 return BoltResponse(status=200, body="")
         await next()
         return None

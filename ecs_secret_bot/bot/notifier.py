@@ -27,8 +27,7 @@ from ecs_secret_bot.commands.approval.votes import attach_approval_message
 from ecs_secret_bot.commands.operations.delete import attach_deletion_message
 from ecs_secret_bot.commands.operations.rotate import FollowUp
 from ecs_secret_bot.commands.outcomes import RotateResult
-from ecs_secret_bot.storage.approvals import ApprovalRow
-from ecs_secret_bot.storage.pending import PendingDeletion
+from ecs_secret_bot.commands.records import ApprovalRow, PendingDeletion
 
 __all__ = ["SlackNotifier"]
 

@@ -1,9 +1,11 @@
 """The core's dependencies in one place, and the rules every operation shares about them.
 
-``Core`` is built once at start-up by a front end (the Slack app, the terminal) and passed
-to every operation: the settings, the cloud gateway, the database, the approval workflow
-(which holds the policies and rules), a clock, and the instance directory (ECS instances
-cached briefly for the instance picker). Nothing here reads the environment.
+``Core`` is built once at start-up by ``runtime``, for a front end (the Slack app, the
+terminal), and passed to every operation: the settings, the cloud gateway, the database,
+the approval workflow (which holds the policies and rules), a clock, and the instance
+directory (ECS instances cached briefly for the instance picker). ``Core.claim_once``
+lets a front end handle a delivery once (an event Slack sends twice). Nothing here reads
+the environment.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ecs_secret_bot.commands.names import collection_arn, full_secret_name, secr
 from ecs_secret_bot.commands.policy.engine import AccessConfig
 from ecs_secret_bot.commands.settings import CoreSettings
 from ecs_secret_bot.errors import InvalidInput
+from ecs_secret_bot.storage import idempotency
 from ecs_secret_bot.storage.db import Database
 
 __all__ = ["Core", "SecretRef", "build_core", "utcnow"]
@@ -99,6 +102,10 @@ class Core:
     def instances_arn(self, region: str = "") -> str:
         """Return the ARN the instance picker is authorized on."""
         return f"acs:ecs:{self.region(region)}:{self.settings.cloud.account_id}:instance/*"
+
+    async def claim_once(self, key: str, *, ttl: timedelta) -> bool:
+        """Claim ``key`` for ``ttl``: True the first time (go ahead), False while it is held."""
+        return await idempotency.claim_key(self.db, key, now=self.clock(), ttl=ttl)
 
 
 def build_core(

@@ -17,7 +17,7 @@ from typing import Any
 from ecs_secret_bot.commands.operations.create import create_secret
 from ecs_secret_bot.commands.operations.delete import delete_secret
 from ecs_secret_bot.commands.operations.restore import restore_secret
-from ecs_secret_bot.commands.operations.rotate import rotate_secret
+from ecs_secret_bot.commands.operations.rotate import RotationInProgress, rotate_secret
 from ecs_secret_bot.commands.operations.rotation_policy import set_rotation_policy
 from ecs_secret_bot.commands.outcomes import RotateResult
 from ecs_secret_bot.commands.queries import (
@@ -37,7 +37,6 @@ from ecs_secret_bot.commands.requests import (
     RotationPolicyRequest,
 )
 from ecs_secret_bot.errors import Conflict, InvalidInput
-from ecs_secret_bot.storage.rotations import RotationActive
 from ecs_secret_bot.terminal.answers import (
     Answer,
     Context,
@@ -150,7 +149,7 @@ async def _rotate(args: argparse.Namespace, ctx: Context) -> Answer:
     )
     try:
         result = await rotate_secret(req, actor=session.actor, core=session.core)
-    except RotationActive as exc:
+    except RotationInProgress as exc:
         exc.next_step = f"`ecs-secret rotate {args.name} --follow` waits for it to finish."
         raise
     if not isinstance(result, RotateResult):

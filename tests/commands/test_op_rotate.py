@@ -12,6 +12,7 @@ from fakes.core import CoreHarness, actor
 
 from ecs_secret_bot.commands.operations.rotate import (
     CustomValueRefused,
+    RotationInProgress,
     follow_rotation,
     rotate_secret,
 )
@@ -105,9 +106,11 @@ async def test_preflight_stops_before_kms(h: CoreHarness, setup: object, check: 
 async def test_a_second_rotation_while_one_runs_is_refused(h: CoreHarness) -> None:
     h.sandbox.rotation_delay = 30
     await rotate_secret(RotateRequest("web-3-root"), actor=ADMIN, core=h.core)
-    with pytest.raises(Conflict) as caught:
+    with pytest.raises(RotationInProgress) as caught:
         await rotate_secret(RotateRequest("web-3-root"), actor=ADMIN, core=h.core)
+    assert isinstance(caught.value, Conflict)
     assert "still in progress" in caught.value.user_message
+    assert caught.value.existing.secret_name == "acs/ecs/web-3-root"
     assert cloud_calls(h.sandbox, "RotateSecret") == 1
 
 

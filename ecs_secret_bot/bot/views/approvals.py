@@ -24,7 +24,7 @@ from ecs_secret_bot.bot.views.blocks import (
     slack_date,
 )
 from ecs_secret_bot.bot.views.messages import Message
-from ecs_secret_bot.storage.approvals import ApprovalRow
+from ecs_secret_bot.commands.records import ApprovalRow
 
 __all__ = ["approval_card", "describe_request"]
 

@@ -18,8 +18,7 @@ from ecs_secret_bot.bot.views.blocks import (
     slack_date,
 )
 from ecs_secret_bot.bot.views.messages import Message, restore_value
-from ecs_secret_bot.storage.approvals import ApprovalRow
-from ecs_secret_bot.storage.pending import PendingDeletion
+from ecs_secret_bot.commands.records import ApprovalRow, PendingDeletion
 
 __all__ = [
     "deletion_closed_message",

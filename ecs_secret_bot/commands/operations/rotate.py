@@ -54,6 +54,7 @@ from ecs_secret_bot.storage.rotations import RotationRow
 __all__ = [
     "CustomValueRefused",
     "FollowUp",
+    "RotationInProgress",
     "attach_rotation_message",
     "describe_ecs_secret",
     "execute_rotation",
@@ -67,6 +68,14 @@ PUT_VALUE = "kms:PutSecretValue"
 
 class CustomValueRefused(CloudClientError):
     """KMS did not take a custom value for an ECS secret through the API."""
+
+
+class RotationInProgress(Conflict):
+    """The secret already has a rotation in flight; ``existing`` is that rotation."""
+
+    def __init__(self, user_message: str, *, next_step: str, existing: RotationRow) -> None:
+        super().__init__(user_message, next_step=next_step)
+        self.existing = existing
 
 
 @dataclass(frozen=True)
@@ -206,20 +215,25 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
     report.raise_if_failed()
     now = core.clock()
     version_id = f"bot-{uuid.uuid4().hex[:20]}"
-    row = await rotations.start_rotation(
-        core.db,
-        region=ref.region,
-        secret_name=ref.name,
-        version_id=version_id,
-        instance_id=instance_id,
-        custom=custom,
-        requested_by=ex.requested_by,
-        approved_by=ex.approved_by,
-        channel_id=ex.channel_id,
-        was_invalid=detail.automatic_rotation == "Invalid",
-        now=now,
-        deadline=now + core.settings.rotation.follow_up_timeout,
-    )
+    try:
+        row = await rotations.start_rotation(
+            core.db,
+            region=ref.region,
+            secret_name=ref.name,
+            version_id=version_id,
+            instance_id=instance_id,
+            custom=custom,
+            requested_by=ex.requested_by,
+            approved_by=ex.approved_by,
+            channel_id=ex.channel_id,
+            was_invalid=detail.automatic_rotation == "Invalid",
+            now=now,
+            deadline=now + core.settings.rotation.follow_up_timeout,
+        )
+    except rotations.RotationActive as exc:
+        raise RotationInProgress(
+            exc.user_message, next_step=exc.next_step, existing=exc.existing
+        ) from exc
 
     async def call() -> RotateResult:
         if ex.value is not None:
