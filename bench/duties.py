@@ -1,9 +1,9 @@
 """Benchmark one background-duty tick with 100 deletions due among 10,000 and 100,000.
 
-Run from the repository root: ``python bench/duties.py``. It builds a throw-away database,
-a real ``Core`` (its gateway points at an unused loopback port: a tick that only reminds
-makes no cloud call) and a ``DutyRunner`` with a notifier that does nothing, then measures
-in the same run:
+Run from the repository root: ``python bench/duties.py``. It opens a throw-away database
+and a real ``Core`` through ``runtime`` (its gateway points at an unused loopback port: a
+tick that only reminds makes no cloud call) and a ``DutyRunner`` with a notifier that does
+nothing, then measures in the same run:
 
 * one tick (lease renewal, reminders for the 100 rows due, expiry and staleness checks,
   rotation follow-ups), median of many runs, at 10,000 and then 100,000 pending rows
@@ -26,11 +26,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
-from ecs_secret_bot.commands.core import build_core
+from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.duties import DutyRunner
 from ecs_secret_bot.config import parse_settings
-from ecs_secret_bot.storage import open_database, pending
+from ecs_secret_bot.runtime import open_core
+from ecs_secret_bot.storage import pending
 from ecs_secret_bot.storage.pending import NewPending, PendingDeletion
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -90,46 +90,39 @@ async def measure(folder: Path) -> dict[str, float]:
         },
         source=folder / "bench.toml",
     )
-    db = await open_database(settings.storage.path)
-    core = build_core(
-        settings,
-        gateway=AlibabaCloudGateway(settings.cloud),
-        db=db,
-        directory=NoDirectory(),
-        clock=lambda: NOW,
-    )
+    async with open_core(settings, directory=NoDirectory(), clock=lambda: NOW) as core:
+        return await _ticks(core)
+
+
+async def _ticks(core: Core) -> dict[str, float]:
+    db = core.db
     runner = DutyRunner(core, QuietNotifier(), owner="bench", reconcile_every=timedelta(days=365))
     runner._last_reconcile = NOW  # reconciliation runs every 10 minutes, not every tick
     due = [i + 1 for i in range(DUE)]  # the ids of the due rows (inserted first)
     figures: dict[str, float] = {}
     filled = 0
-    try:
-        for size in SIZES:
-            await pending.record_pending_batch(db, rows(filled, size), now=NOW)
-            filled = size
-            times = []
-            for _ in range(RUNS):
-                for pending_id in due:
-                    for label in ("1d", "3d"):
-                        await pending.unmark_reminder(db, pending_id, label)
-                start = time.perf_counter()
-                report = await runner.tick()
-                times.append((time.perf_counter() - start) * 1000)
-                assert report.reminders == DUE, report
-            figures[f"tick_ms_{size // 1000}k"] = statistics.median(times)
-            tick_ms = figures[f"tick_ms_{size // 1000}k"]
-            print(f"one tick, {DUE} due among {size:,} rows: {tick_ms:.2f} ms")
-        reference = []
-        for _ in range(RUNS * 5):
+    for size in SIZES:
+        await pending.record_pending_batch(db, rows(filled, size), now=NOW)
+        filled = size
+        times = []
+        for _ in range(RUNS):
+            for pending_id in due:
+                for label in ("1d", "3d"):
+                    await pending.unmark_reminder(db, pending_id, label)
             start = time.perf_counter()
-            await pending.due_for_reminder(db, now=NOW, within=timedelta(days=1), reminder="1d")
-            reference.append((time.perf_counter() - start) * 1000)
-        figures["reference_ms_100k"] = statistics.median(reference)
-        print(
-            f"reference, the bare due query on 100,000 rows: {figures['reference_ms_100k']:.3f} ms"
-        )
-    finally:
-        await db.close()
+            report = await runner.tick()
+            times.append((time.perf_counter() - start) * 1000)
+            assert report.reminders == DUE, report
+        figures[f"tick_ms_{size // 1000}k"] = statistics.median(times)
+        tick_ms = figures[f"tick_ms_{size // 1000}k"]
+        print(f"one tick, {DUE} due among {size:,} rows: {tick_ms:.2f} ms")
+    reference = []
+    for _ in range(RUNS * 5):
+        start = time.perf_counter()
+        await pending.due_for_reminder(db, now=NOW, within=timedelta(days=1), reminder="1d")
+        reference.append((time.perf_counter() - start) * 1000)
+    figures["reference_ms_100k"] = statistics.median(reference)
+    print(f"reference, the bare due query on 100,000 rows: {figures['reference_ms_100k']:.3f} ms")
     return figures
 
 

@@ -29,19 +29,19 @@ import statistics
 import tempfile
 import time
 import tomllib
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from alibabacloud_credentials.client import Client as CredentialClient
 from alibabacloud_credentials.models import Config as CredentialConfig
 
-from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.core import Core, build_core
+from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.queries import list_secrets
 from ecs_secret_bot.commands.requests import ListRequest
 from ecs_secret_bot.config import parse_settings
+from ecs_secret_bot.runtime import open_core
 from ecs_secret_bot.sandbox import Sandbox
-from ecs_secret_bot.storage import open_database
 
 REGIONS = ("cn-hangzhou", "cn-shanghai", "cn-beijing")
 SECRETS_PER_REGION = 500
@@ -67,8 +67,8 @@ def seed(sb: Sandbox) -> None:
             sb.add_ecs_secret(region, f"bench-{n:04d}-root", instance_id=instance)
 
 
-async def build(sb: Sandbox, folder: Path) -> Core:
-    """Build the core a front end would, pointed at the sandbox."""
+def build(sb: Sandbox, folder: Path) -> AbstractAsyncContextManager[Core]:
+    """Open the core a front end would, pointed at the sandbox."""
     text = f"""
 [cloud]
 default_region = "{REGIONS[0]}"
@@ -91,9 +91,7 @@ policies = ["AliyunKMSSecretAdminAccess"]
             type="access_key", access_key_id="sandbox", access_key_secret="sandbox-secret"
         )
     )
-    gateway = AlibabaCloudGateway(settings.cloud, credential=credential)
-    db = await open_database(settings.storage.path)
-    return build_core(settings, gateway=gateway, db=db, directory=NoDirectory())
+    return open_core(settings, directory=NoDirectory(), credential=credential)
 
 
 async def page_round_trip(core: Core) -> float:
@@ -134,28 +132,27 @@ async def main() -> dict[str, object]:
     seed(sb)
     await sb.start(port=0)
     with tempfile.TemporaryDirectory() as folder:
-        core = await build(sb, Path(folder))
         try:
-            # warm up: clients, connections, caches (not measured, not counted)
-            await list_secrets(ListRequest(), actor=ADMIN, core=core)
-            processing = statistics.median([await timed(core) for _ in range(RUNS)])
-            sb.faults.add(action="*", kind="latency", latency=LATENCY)
-            rtt = await page_round_trip(core)
+            async with build(sb, Path(folder)) as core:
+                # warm up: clients, connections, caches (not measured, not counted)
+                await list_secrets(ListRequest(), actor=ADMIN, core=core)
+                processing = statistics.median([await timed(core) for _ in range(RUNS)])
+                sb.faults.add(action="*", kind="latency", latency=LATENCY)
+                rtt = await page_round_trip(core)
 
-            sb.calls.clear()
-            walls = []
-            for run in range(RUNS):
-                started = time.perf_counter()
-                listing = await list_secrets(ListRequest(), actor=ADMIN, core=core)
-                walls.append(time.perf_counter() - started)
-                if run == 0:
-                    calls = sb.calls.total("ListSecrets")
-                    rows = len(listing.rows)
-                    assert listing.complete and calls == listing.calls
-            wall, best = statistics.median(walls), min(walls)
-            naive, naive_rows = await sequential(core)
+                sb.calls.clear()
+                walls = []
+                for run in range(RUNS):
+                    started = time.perf_counter()
+                    listing = await list_secrets(ListRequest(), actor=ADMIN, core=core)
+                    walls.append(time.perf_counter() - started)
+                    if run == 0:
+                        calls = sb.calls.total("ListSecrets")
+                        rows = len(listing.rows)
+                        assert listing.complete and calls == listing.calls
+                wall, best = statistics.median(walls), min(walls)
+                naive, naive_rows = await sequential(core)
         finally:
-            await core.db.close()
             await sb.stop()
     min_calls = len(REGIONS) * math.ceil(SECRETS_PER_REGION / PAGE_SIZE)
     figures: dict[str, object] = {

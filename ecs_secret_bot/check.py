@@ -7,7 +7,8 @@ rules included) loads; the database opens with its data key; Slack accepts the b
 (``auth.test``) and, for Socket Mode, the app-level token (``apps.connections.open``) or,
 for HTTP mode, a signing secret is set; KMS answers ``ListSecrets`` and ECS answers
 ``DescribeInstances`` in every configured region with the credentials of the default
-chain. Never prints a token, a key or a secret value; never changes anything in the cloud
+chain. The database and the gateway are opened through ``runtime``, as ``serve`` opens
+them. Never prints a token, a key or a secret value; never changes anything in the cloud
 (opening the database creates it, and its key file, if they do not exist yet, as ``serve``
 would).
 """
@@ -16,14 +17,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
-from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy
 from ecs_secret_bot.config import Settings, load_settings
 from ecs_secret_bot.errors import BotError, CloudError
-from ecs_secret_bot.storage import open_database, parse_data_key
+from ecs_secret_bot.runtime import cloud_gateway, open_storage
 
 if TYPE_CHECKING:
     from alibabacloud_credentials.client import Client as CredentialClient
@@ -59,8 +59,7 @@ async def _storage(settings: Settings, data_key: str) -> CheckLine:
     path = settings.storage.path
     existed = path.exists()
     try:
-        key = parse_data_key(data_key) if data_key else None
-        db = await open_database(path, data_key=key, key_file=settings.storage.key_file)
+        db = await open_storage(settings, data_key=data_key)
     except BotError as exc:
         return _fail("storage", exc)
     await db.close()
@@ -180,9 +179,7 @@ async def _cloud(settings: Settings, credential: CredentialClient | None) -> lis
     if not usable:
         return [found, CheckLine("kms, ecs", "SKIP", "not called without credentials")]
     # One attempt each: a check should answer fast and say what is wrong, not retry it away.
-    gateway = AlibabaCloudGateway(
-        settings.cloud, credential=credential, retry=RetryPolicy(max_attempts=1)
-    )
+    gateway = cloud_gateway(replace(settings.cloud, max_attempts=1), credential=credential)
     cloud = settings.cloud
     kms_where = cloud.kms_endpoint or "kms.<region>.aliyuncs.com"
     ecs_where = cloud.ecs_endpoint or "ecs.<region>.aliyuncs.com"

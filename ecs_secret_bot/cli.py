@@ -1,7 +1,9 @@
-"""The ``ecs-secret-bot`` program: ``serve`` the Slack app, run the ``sandbox`` cloud.
+"""The entry points of both programs: ``ecs-secret-bot`` (``serve`` the Slack app, ``check``
+a configuration, run the ``sandbox`` cloud) and ``ecs-secret`` (the terminal).
 
 The only module that reads the process environment; it hands what it read, as typed
-values, to the rest.
+values, to ``runtime`` (which composes the core) and to the front ends. Imports lazily,
+so ``--help`` and usage errors answer at once.
 """
 
 from __future__ import annotations
@@ -13,11 +15,18 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from ecs_secret_bot import __version__
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from ecs_secret_bot.config import Settings
+    from ecs_secret_bot.terminal.environment import Environment
+    from ecs_secret_bot.terminal.session import Session
+
+__all__ = ["main", "terminal_main"]
 
 DEFAULT_CONFIG = "ecs-secret-bot.toml"
 
@@ -126,11 +135,11 @@ def _configure_logging() -> None:
 
 def _serve(args: argparse.Namespace, config_path: Path) -> int:
     """Read the environment, check it, and run the Slack app until SIGTERM or SIGINT."""
-    from ecs_secret_bot.bot.server import ServeOptions, run
+    from ecs_secret_bot.bot.server import ServeOptions
     from ecs_secret_bot.bot.services import DEFAULT_SLACK_API_URL, SlackSettings
     from ecs_secret_bot.config import load_settings
     from ecs_secret_bot.errors import BotError
-    from ecs_secret_bot.storage.keys import parse_data_key
+    from ecs_secret_bot.runtime import serve
 
     _configure_logging()
     env = os.environ
@@ -151,8 +160,6 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
         return _fail(f"the port {port_text!r} is not a TCP port (1-65535); check --port or PORT.")
     try:
         settings = load_settings(config_path)
-        raw_key = env.get("ECS_SECRET_BOT_DATA_KEY")
-        data_key = parse_data_key(raw_key) if raw_key else None
     except BotError as exc:
         return _fail(str(exc))
     except OSError as exc:
@@ -163,17 +170,25 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
         app_token=app_token,
         api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
     )
-    options = ServeOptions(port=int(port_text), sandbox=args.sandbox, data_key=data_key)
+    options = ServeOptions(port=int(port_text))
 
-    async def serve() -> None:
+    async def serve_until_signalled() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await run(settings, slack, options, stop=stop, say=lambda line: print(line, flush=True))
+        await serve(
+            settings,
+            slack,
+            options,
+            stop=stop,
+            sandbox=args.sandbox,
+            data_key=env.get("ECS_SECRET_BOT_DATA_KEY", ""),
+            say=lambda line: print(line, flush=True),
+        )
 
     try:
-        asyncio.run(serve())
+        asyncio.run(serve_until_signalled())
     except BotError as exc:
         return _fail(str(exc))
     except OSError as exc:
@@ -201,6 +216,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(check_command(config_path, env=os.environ))
     parser.error(f"unknown command {args.command!r}")
     return 2  # pragma: no cover - parser.error exits
+
+
+def _terminal_environment() -> Environment:
+    """Read what ``ecs-secret`` takes from its process: variables, login, folder."""
+    from ecs_secret_bot.terminal.environment import (
+        DEFAULT_SLACK_API_URL,
+        Environment,
+        login_name,
+    )
+
+    config = os.environ.get("ECS_SECRET_BOT_CONFIG", "")
+    return Environment(
+        login=login_name(),
+        cwd=Path.cwd(),
+        config_path=Path(config) if config else None,
+        data_key=os.environ.get("ECS_SECRET_BOT_DATA_KEY", ""),
+        slack_bot_token=os.environ.get("SLACK_BOT_TOKEN", ""),
+        slack_api_url=os.environ.get("SLACK_API_URL", "") or DEFAULT_SLACK_API_URL,
+    )
+
+
+def _open_terminal(
+    settings: Settings, env: Environment, *, sandbox: bool, banner: TextIO
+) -> AbstractAsyncContextManager[Session]:
+    """Open the session of one ``ecs-secret`` run (``runtime`` imported only now)."""
+    from ecs_secret_bot.runtime import open_terminal
+
+    return open_terminal(settings, env, sandbox=sandbox, banner=banner)
+
+
+def terminal_main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ecs-secret``; return its exit code."""
+    from ecs_secret_bot.terminal.main import main as run_terminal
+
+    return run_terminal(argv, environment=_terminal_environment, open_session=_open_terminal)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,7 @@
 """The Slack layer: bolt wiring, parsing, Block Kit. No SQL, no cloud calls, no policy decisions.
 
-``build_app(slack, services)`` returns the ``AsyncApp``; ``make_services`` wires what it
-needs; ``server.run`` serves it over HTTP or Socket Mode. Modules: ``slash`` (the one
+``build_app(slack, services)`` returns the ``AsyncApp``; ``runtime`` wires what it needs
+(``BotServices``); ``server.run`` serves it over HTTP or Socket Mode. Modules: ``slash`` (the one
 ``/ecs-secret`` router), ``parse`` (its grammar), ``submissions`` (modals), ``actions``
 (buttons and pickers), ``home`` (App Home), ``announce`` (outcomes into messages),
 ``middleware`` (the ``Actor``, events seen twice), ``directory`` (users and groups, cached),

@@ -1,12 +1,13 @@
-"""Running the app: wiring the services, HTTP or Socket Mode, and a clean shutdown.
+"""Serving the app: HTTP or Socket Mode beside the background duties, and a clean shutdown.
 
-``make_services`` wires the Slack client, the directory and the core (the same for the
-server, the tests and the benchmark). ``run`` serves until ``stop`` is set, with the
-background duties (reminders, reconciliation, approval expiry, rotation follow-ups after a
-restart) running beside it under their lease; then it stops accepting (closes the listener
-or the socket), lets in-flight work finish (rotation follow-ups, handlers past their ack)
-for a grace period, stops the duties (releasing the lease), then closes storage. Never
-reads the environment: ``cli.py`` does.
+``run`` serves the app built over ``services`` (which ``runtime`` composed: the core, the
+Web API client, the directory) until ``stop`` is set, with the background duties
+(reminders, reconciliation, approval expiry, rotation follow-ups after a restart) running
+beside it under their lease; then it stops accepting (closes the listener or the socket),
+lets in-flight work finish (rotation follow-ups, handlers past their ack) for a grace
+period and stops the duties (releasing the lease). ``runtime`` then closes storage and
+the sandbox. Never reads the environment (``cli.py`` does) and never opens what it serves
+on.
 """
 
 from __future__ import annotations
@@ -17,62 +18,31 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from ecs_secret_bot.bot.app import build_app
-from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
 from ecs_secret_bot.bot.http import build_web_app
 from ecs_secret_bot.bot.notifier import SlackNotifier
-from ecs_secret_bot.bot.services import BotServices, SlackSettings, make_client
-from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
-from ecs_secret_bot.commands.core import build_core, utcnow
-from ecs_secret_bot.commands.directory import LocalDirectory
+from ecs_secret_bot.bot.services import BotServices, SlackSettings
 from ecs_secret_bot.commands.duties import DutyRunner
-from ecs_secret_bot.commands.gateway import CloudGateway
-from ecs_secret_bot.config import Settings
-from ecs_secret_bot.storage import Database, open_database
 
-__all__ = ["ServeOptions", "make_services", "run"]
+__all__ = ["ServeOptions", "run"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """How to serve: port, address, the sandbox switch, the data key, the grace period."""
+    """How to serve: port, address, the grace period, how often the duties run."""
 
     port: int = 3000
     host: str = "0.0.0.0"
-    sandbox: bool = False
-    data_key: bytes | None = None
     grace: float = 10.0
     duty_interval: timedelta = timedelta(seconds=30)
     """How often the background duties (reminders, reconciliation, expiry) run."""
-
-
-def make_services(
-    settings: Settings,
-    slack: SlackSettings,
-    *,
-    gateway: CloudGateway,
-    db: Database,
-    clock: Callable[[], datetime] = utcnow,
-) -> BotServices:
-    """Wire the Slack client, the directory and the core."""
-    client = make_client(slack)
-    directory = SlackDirectory(client, group_ids=usergroup_ids(settings))
-    # Requests made at a terminal have local requesters: the core must know them too.
-    core = build_core(
-        settings,
-        gateway=gateway,
-        db=db,
-        directory=LocalDirectory(fallback=directory),
-        clock=clock,
-    )
-    return BotServices(core=core, client=client, directory=directory)
 
 
 async def _other_tasks(grace: float) -> None:
@@ -84,28 +54,16 @@ async def _other_tasks(grace: float) -> None:
 
 
 async def run(
-    settings: Settings,
+    services: BotServices,
     slack: SlackSettings,
     options: ServeOptions,
     *,
     stop: asyncio.Event,
     say: Callable[[str], None] = print,
 ) -> None:
-    """Serve the app until ``stop`` is set; then finish in-flight work and close storage."""
-    sandbox = None
-    credential = None
-    if options.sandbox:
-        from ecs_secret_bot.bot.sandboxed import start_sandbox
-
-        sandbox, settings, credential = await start_sandbox(settings, say=say)
-    db = await open_database(
-        settings.storage.path, data_key=options.data_key, key_file=settings.storage.key_file
-    )
-    services: BotServices | None = None
+    """Serve the app until ``stop`` is set; then finish in-flight work and stop the duties."""
     duties_task: asyncio.Task[None] | None = None
     try:
-        gateway = AlibabaCloudGateway(settings.cloud, credential=credential)
-        services = make_services(settings, slack, gateway=gateway, db=db)
         app = build_app(slack, services)
         duties = DutyRunner(
             services.core,
@@ -143,9 +101,4 @@ async def run(
         stop.set()  # on an error too: the duties end with the server
         if duties_task is not None:
             await asyncio.wait([duties_task], timeout=options.grace)
-        if services is not None:
-            await services.tasks.drain(0.1)
-        await db.close()
-        if sandbox is not None:
-            await sandbox.stop()
-    say("ecs-secret-bot: stopped cleanly")
+        await services.tasks.drain(0.1)

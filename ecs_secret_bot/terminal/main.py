@@ -1,11 +1,12 @@
-"""``ecs-secret``: the terminal front end over the same ``commands/`` core as the Slack app.
+"""``ecs-secret``: one command line run over the same ``commands/`` core as the Slack app.
 
-The entry point, and the only module of the terminal that reads the process environment
-(``ECS_SECRET_BOT_CONFIG``, ``ECS_SECRET_BOT_DATA_KEY``, ``SLACK_BOT_TOKEN``,
-``SLACK_API_URL``) and the login. It opens a session, runs one subcommand, prints its
-answer (text on stdout, or one JSON object with ``--json``; errors and progress on
-stderr) and returns the exit code the answer means (see ``exit_codes``). An unexpected
-failure prints a reference and its type, never a traceback or a value.
+Owns ``main`` (parse; ``--help``, ``--version`` and usage errors answered before anything
+heavy is imported) and ``run`` (load the configuration, open the session, run one
+subcommand, print its answer: text on stdout, or one JSON object with ``--json``; errors
+and progress on stderr; and return the exit code the answer means, see ``exit_codes``).
+An unexpected failure prints a reference and its type, never a traceback or a value. The
+entry point (``cli.terminal_main``) gives it what it never takes itself: the environment,
+read once, and ``open_session`` (``runtime.open_terminal``, which composes the core).
 """
 
 from __future__ import annotations
@@ -13,42 +14,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import uuid
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ecs_secret_bot.errors import BotError
-from ecs_secret_bot.terminal.environment import (
-    DEFAULT_SLACK_API_URL,
-    Environment,
-    check_login,
-    login_name,
-)
+from ecs_secret_bot.terminal.environment import Environment, check_login
 from ecs_secret_bot.terminal.exit_codes import ExitCode, exit_code_of
 from ecs_secret_bot.terminal.parser import build_parser
 from ecs_secret_bot.terminal.prompts import Prompter
 
 if TYPE_CHECKING:
-    from alibabacloud_credentials.client import Client as CredentialClient
-
     from ecs_secret_bot.terminal.answers import Answer
+    from ecs_secret_bot.terminal.session import OpenSession
 
 __all__ = ["main", "run"]
-
-
-def _environment() -> Environment:
-    config = os.environ.get("ECS_SECRET_BOT_CONFIG", "")
-    return Environment(
-        login=login_name(),
-        cwd=Path.cwd(),
-        config_path=Path(config) if config else None,
-        data_key=os.environ.get("ECS_SECRET_BOT_DATA_KEY", ""),
-        slack_bot_token=os.environ.get("SLACK_BOT_TOKEN", ""),
-        slack_api_url=os.environ.get("SLACK_API_URL", "") or DEFAULT_SLACK_API_URL,
-    )
 
 
 def _print_answer(args: argparse.Namespace, answer: Answer, out: TextIO) -> None:
@@ -91,48 +73,50 @@ async def run(
     args: argparse.Namespace,
     env: Environment,
     *,
+    open_session: OpenSession,
     prompter: Prompter,
     out: TextIO,
     err: TextIO,
-    credential: CredentialClient | None = None,
 ) -> int:
-    """Run one parsed command line; return its exit code.
-
-    ``credential`` replaces the default credential chain (tests aim it at a sandbox).
-    """
+    """Run one parsed command line on a session ``open_session`` opens; return its exit code."""
     # Imported here: the core and the cloud SDKs are what make start-up slow, and --help,
     # --version and usage errors never need them.
     from ecs_secret_bot.terminal.answers import Context
     from ecs_secret_bot.terminal.operations import OPERATIONS
-    from ecs_secret_bot.terminal.session import open_session
+    from ecs_secret_bot.terminal.session import terminal_settings
 
-    try:
-        check_login(env.login)
-        session = await open_session(
-            env, config=args.config, sandbox=args.sandbox, banner=err, credential=credential
-        )
-    except BotError as exc:
-        return _print_error(args, exc, out, err)
-    try:
-        answer = await OPERATIONS[args.command](args, Context(session, prompter, err))
-    except BotError as exc:
-        return _print_error(args, exc, out, err)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: a reference, no trace
-        reference = uuid.uuid4().hex[:12]
-        print(
-            f"ecs-secret {args.command}: unexpected error {type(exc).__name__} "
-            f"(reference {reference}); nothing was changed unless a message said so.",
-            file=err,
-        )
-        return int(ExitCode.UNEXPECTED)
-    finally:
-        await session.close()
+    async with AsyncExitStack() as stack:
+        try:
+            check_login(env.login)
+            settings = terminal_settings(env, config=args.config, sandbox=args.sandbox)
+            session = await stack.enter_async_context(
+                open_session(settings, env, sandbox=args.sandbox, banner=err)
+            )
+        except BotError as exc:
+            return _print_error(args, exc, out, err)
+        try:
+            answer = await OPERATIONS[args.command](args, Context(session, prompter, err))
+        except BotError as exc:
+            return _print_error(args, exc, out, err)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: a reference, no trace
+            reference = uuid.uuid4().hex[:12]
+            print(
+                f"ecs-secret {args.command}: unexpected error {type(exc).__name__} "
+                f"(reference {reference}); nothing was changed unless a message said so.",
+                file=err,
+            )
+            return int(ExitCode.UNEXPECTED)
     _print_answer(args, answer, out)
     return int(answer.code)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``ecs-secret``; return its exit code."""
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    environment: Callable[[], Environment],
+    open_session: OpenSession,
+) -> int:
+    """Run ``ecs-secret``; return its exit code. ``environment`` is read after parsing."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -143,7 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.INVALID)
     try:
         return asyncio.run(
-            run(args, _environment(), prompter=Prompter(), out=sys.stdout, err=sys.stderr)
+            run(
+                args,
+                environment(),
+                open_session=open_session,
+                prompter=Prompter(),
+                out=sys.stdout,
+                err=sys.stderr,
+            )
         )
     except KeyboardInterrupt:
         print(
@@ -152,7 +143,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -20,12 +20,10 @@ from slack_bolt.async_app import AsyncApp
 
 from ecs_secret_bot.bot.app import build_app
 from ecs_secret_bot.bot.http import build_web_app
-from ecs_secret_bot.bot.server import make_services
 from ecs_secret_bot.bot.services import BotServices, SlackSettings
-from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
 from ecs_secret_bot.config import parse_settings
+from ecs_secret_bot.runtime import open_bot
 from ecs_secret_bot.sandbox import Sandbox
-from ecs_secret_bot.storage import open_database
 
 from . import workspace as ws
 from .cloud import fast_retry, sandbox_credential
@@ -211,7 +209,8 @@ async def wired_bot(
     app_token: str = "",
     cloud_url: str | None = None,
 ) -> AsyncIterator[WiredBot]:
-    """Start the sandbox (unless ``cloud_url`` names one) and storage; build the app."""
+    """Start the sandbox (unless ``cloud_url`` names one); open the core as ``serve`` does;
+    build the app."""
     slack.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
     slack.set_usergroup(SEC, [ws.ADMIN_ID], handle="security")
     async with AsyncExitStack() as stack:
@@ -238,26 +237,21 @@ follow_up_timeout = "1m"
         config = tmp_path / "bot.toml"
         config.write_text(text, encoding="utf-8")
         settings = parse_settings(tomllib.loads(text), source=config)
-        db = await open_database(settings.storage.path)
         slack_settings = SlackSettings(
             bot_token=ws.BOT_TOKEN,
             signing_secret=SIGNING_SECRET,
             app_token=app_token,
             api_url=slack.url,
         )
-        gateway = AlibabaCloudGateway(
-            settings.cloud, credential=sandbox_credential(), retry=fast_retry()
+        services = await stack.enter_async_context(
+            open_bot(settings, slack_settings, credential=sandbox_credential(), retry=fast_retry())
         )
-        services = make_services(settings, slack_settings, gateway=gateway, db=db)
         services.core.follow_up_first_delay = 0.02
         services.core.follow_up_max_delay = 0.1
         services.modal_budget = modal_budget
         app = build_app(slack_settings, services)
-        try:
-            yield WiredBot(sandbox, services, app, settings.storage.path)
-            await services.tasks.drain(5.0)
-        finally:
-            await db.close()
+        yield WiredBot(sandbox, services, app, settings.storage.path)
+        await services.tasks.drain(5.0)
 
 
 @asynccontextmanager

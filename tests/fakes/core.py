@@ -1,6 +1,6 @@
 """A real core for tests: settings from TOML, the sandbox cloud, SQLite under tmp_path.
 
-``CoreHarness`` builds the same ``Core`` a front end builds at start-up, from a TOML text
+``CoreHarness`` opens the same ``Core`` ``runtime`` opens for a front end, from a TOML text
 (with the sandbox's endpoints filled in), a real database file and a directory of actors.
 Nothing is mocked: the gateway speaks HTTP to the sandbox, storage writes a real file.
 """
@@ -8,16 +8,16 @@ Nothing is mocked: the gateway speaks HTTP to the sandbox, storage writes a real
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, replace
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.core import Core, build_core
+from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.config import parse_settings
+from ecs_secret_bot.runtime import open_core
 from ecs_secret_bot.sandbox import Sandbox
-from ecs_secret_bot.storage import open_database
 from fakes.cloud import REGIONS, fast_retry, sandbox_credential
 
 __all__ = ["ADMIN_POLICIES", "Clock", "CoreHarness", "Directory", "actor"]
@@ -100,6 +100,7 @@ class CoreHarness:
     directory: Directory
     clock: Clock
     db_path: Path
+    opened: AsyncExitStack = field(default_factory=AsyncExitStack)
 
     @classmethod
     async def start(
@@ -129,15 +130,23 @@ follow_up_timeout = "1m"
         config = tmp_path / "bot.toml"
         config.write_text(text, encoding="utf-8")
         settings = parse_settings(tomllib.loads(text), source=config)
-        db = await open_database(settings.storage.path)
-        gateway = AlibabaCloudGateway(
-            settings.cloud, credential=sandbox_credential(), retry=fast_retry()
-        )
         directory = Directory()
         clock = clock or Clock()
-        core = build_core(settings, gateway=gateway, db=db, directory=directory, clock=clock)
-        core = replace(core, follow_up_first_delay=0.02, follow_up_max_delay=0.1)
-        return cls(core, sandbox, directory, clock, settings.storage.path)
+        opened = AsyncExitStack()
+        core = await opened.enter_async_context(
+            open_core(
+                settings,
+                directory=directory,
+                credential=sandbox_credential(),
+                retry=fast_retry(),
+                clock=clock,
+            )
+        )
+        core.follow_up_first_delay = 0.02
+        core.follow_up_max_delay = 0.1
+        return cls(core, sandbox, directory, clock, settings.storage.path, opened)
 
     async def close(self) -> None:
+        # A test may have reopened the database (to read the file between): close that too.
         await self.core.db.close()
+        await self.opened.aclose()

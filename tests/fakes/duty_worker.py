@@ -16,11 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway  # noqa: E402
-from ecs_secret_bot.commands.core import build_core  # noqa: E402
 from ecs_secret_bot.commands.duties import DutyRunner  # noqa: E402
 from ecs_secret_bot.config import load_settings  # noqa: E402
-from ecs_secret_bot.storage import open_database  # noqa: E402
+from ecs_secret_bot.runtime import open_core  # noqa: E402
 from fakes.cloud import fast_retry, sandbox_credential  # noqa: E402
 from fakes.core import Directory  # noqa: E402
 
@@ -50,25 +48,20 @@ class FileNotifier:
 
 async def main(config: str, owner: str, output: str) -> None:
     settings = load_settings(Path(config))
-    db = await open_database(settings.storage.path)
-    gateway = AlibabaCloudGateway(
-        settings.cloud, credential=sandbox_credential(), retry=fast_retry()
-    )
-    core = build_core(settings, gateway=gateway, db=db, directory=Directory())
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    runner = DutyRunner(
-        core,
-        FileNotifier(owner, Path(output)),  # type: ignore[arg-type]
-        owner=owner,
-        interval=timedelta(seconds=0.1),
-        lease_ttl=timedelta(seconds=1),
-    )
-    print("ready", flush=True)
-    try:
+    async with open_core(
+        settings, directory=Directory(), credential=sandbox_credential(), retry=fast_retry()
+    ) as core:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        runner = DutyRunner(
+            core,
+            FileNotifier(owner, Path(output)),  # type: ignore[arg-type]
+            owner=owner,
+            interval=timedelta(seconds=0.1),
+            lease_ttl=timedelta(seconds=1),
+        )
+        print("ready", flush=True)
         await runner.run(stop)
-    finally:
-        await db.close()
 
 
 if __name__ == "__main__":

@@ -27,7 +27,10 @@ def cli_command() -> list[str]:
     if script.exists():
         return [str(script)]
     found = shutil.which("ecs-secret")
-    return [found] if found else [sys.executable, "-m", "ecs_secret_bot.terminal.main"]
+    if found:
+        return [found]
+    entry = "import sys; from ecs_secret_bot.cli import terminal_main; sys.exit(terminal_main())"
+    return [sys.executable, "-c", entry]
 
 
 def sandbox_env(**extra: str) -> dict[str, str]:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from cli_runner import CliResult, run_cli, sandbox_env
 from fakes.cloud import sandbox_credential
 
+from ecs_secret_bot.runtime import open_terminal
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.terminal.environment import Environment, login_name
 from ecs_secret_bot.terminal.main import run
@@ -103,9 +105,8 @@ class Terminal:
             stdin=_Stdin(stdin, tty=tty), stderr=err, read_hidden=typed or _no_prompt
         )
         env = Environment(login=LOGIN, cwd=self.cwd, config_path=self.config)
-        code = await run(
-            parsed, env, prompter=prompter, out=out, err=err, credential=sandbox_credential()
-        )
+        opener = partial(open_terminal, credential=sandbox_credential())
+        code = await run(parsed, env, open_session=opener, prompter=prompter, out=out, err=err)
         return CliResult(code, out.getvalue(), err.getvalue())
 
 

@@ -1,0 +1,261 @@
+"""The one composition root: validated settings in, a running core out, closed in order.
+
+Owns ``open_core``: the ``--sandbox`` switch (an emulated cloud started in this process,
+the settings aimed at it, its public AccessKey, the deletions the database tracks replayed
+into it, and the banner that says so before anything else), the database opened with its
+data key, the cloud gateway, and the ``Core`` built over them with the directory its front
+end brings; on the way out it closes the database, then stops the sandbox. And what each
+program gets from it:
+
+- ``ecs-secret-bot serve``: ``serve`` hands ``bot.server.run`` the ``BotServices`` that
+  ``open_bot`` opens (the Web API client, the Slack directory, and the core, whose
+  directory knows local principals and asks Slack about everyone else);
+- ``ecs-secret``: ``open_terminal`` yields the ``terminal.session.Session`` (the core,
+  whose directory knows local principals and, when ``SLACK_BOT_TOKEN`` is set, asks Slack
+  about the others, so approvals cross front ends; and the person at the terminal);
+  ``cli.terminal_main`` hands it to ``terminal.main`` as its session opener;
+- ``ecs-secret-bot check``: ``open_storage`` and ``cloud_gateway``, the same pieces opened
+  one at a time, so that each can fail on its own.
+
+The only module that imports ``sandbox`` for a product code path (``cli.py`` imports it
+for the ``ecs-secret-bot sandbox`` program). Never reads the environment or a
+configuration file (``cli.py`` and ``config.py`` do), never serves a request, and never
+words anything but the sandbox banners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, TextIO
+
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy
+from ecs_secret_bot.commands.approval.requests import ActorDirectory
+from ecs_secret_bot.commands.core import Core, build_core, utcnow
+from ecs_secret_bot.commands.directory import LocalDirectory, local_actor
+from ecs_secret_bot.commands.gateway import CloudGateway
+from ecs_secret_bot.commands.settings import CloudSettings
+from ecs_secret_bot.config import Settings
+from ecs_secret_bot.storage import Database, open_database, parse_data_key, pending
+from ecs_secret_bot.terminal.environment import Environment
+from ecs_secret_bot.terminal.session import Session
+
+if TYPE_CHECKING:
+    from alibabacloud_credentials.client import Client as CredentialClient
+
+    from ecs_secret_bot.bot.server import ServeOptions
+    from ecs_secret_bot.bot.services import BotServices, SlackSettings
+    from ecs_secret_bot.sandbox import Sandbox
+
+__all__ = [
+    "SANDBOX_ROTATION_DELAY",
+    "cloud_gateway",
+    "open_bot",
+    "open_core",
+    "open_storage",
+    "open_terminal",
+    "serve",
+]
+
+SANDBOX_ROTATION_DELAY = 3.0
+"""Seconds a rotation takes in the in-process sandbox (as ``ecs-secret-bot sandbox``)."""
+
+Announce = Callable[[str, Settings], None]
+"""Hears the sandbox's URL and the settings aimed at it, before anything else happens."""
+
+
+def cloud_gateway(
+    cloud: CloudSettings,
+    *,
+    credential: CredentialClient | None = None,
+    retry: RetryPolicy | None = None,
+) -> CloudGateway:
+    """Return the gateway to Alibaba Cloud: the default credential chain unless given one."""
+    return AlibabaCloudGateway(cloud, credential=credential, retry=retry)
+
+
+async def _open_database(settings: Settings, key: bytes | None) -> Database:
+    return await open_database(
+        settings.storage.path, data_key=key, key_file=settings.storage.key_file
+    )
+
+
+async def open_storage(settings: Settings, *, data_key: str = "") -> Database:
+    """Open the configured database with the data key as written in the environment."""
+    return await _open_database(settings, parse_data_key(data_key) if data_key else None)
+
+
+async def _start_sandbox(
+    stack: AsyncExitStack, settings: Settings
+) -> tuple[Sandbox, Settings, CredentialClient]:
+    """Start a seeded sandbox until ``stack`` closes; return it, settings aimed at it, a key."""
+    from alibabacloud_credentials.client import Client as CredentialClient
+    from alibabacloud_credentials.models import Config as CredentialConfig
+
+    from ecs_secret_bot.sandbox import Sandbox
+
+    sandbox = await stack.enter_async_context(
+        Sandbox(seed=True, rotation_delay=SANDBOX_ROTATION_DELAY)
+    )
+    cloud = dataclasses.replace(settings.cloud, kms_endpoint=sandbox.url, ecs_endpoint=sandbox.url)
+    # The sandbox's public AccessKey; a real cloud is reached through the default chain.
+    credential = CredentialClient(
+        CredentialConfig(
+            type="access_key", access_key_id="sandbox", access_key_secret="sandbox-secret"
+        )
+    )
+    return sandbox, dataclasses.replace(settings, cloud=cloud), credential
+
+
+async def _replay_deletions(sandbox: Sandbox, db: Database) -> None:
+    """Re-apply the deletions the database tracks, so the fresh sandbox agrees with it."""
+    for row in await pending.list_pending(db):
+        try:
+            sandbox.delete_out_of_band(row.region, row.secret_name, planned=row.planned_delete_time)
+        except (LookupError, ValueError):
+            continue  # made in an earlier sandbox that no longer exists
+
+
+@asynccontextmanager
+async def open_core(
+    settings: Settings,
+    *,
+    directory: ActorDirectory,
+    sandbox: bool = False,
+    announce: Announce | None = None,
+    data_key: str = "",
+    credential: CredentialClient | None = None,
+    retry: RetryPolicy | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> AsyncIterator[Core]:
+    """Open the database, build the gateway and the core; with ``sandbox``, start one first.
+
+    ``data_key`` is the key as written in the environment (checked before anything starts);
+    ``credential`` and ``retry`` replace the default credential chain and backoff (tests).
+    """
+    key = parse_data_key(data_key) if data_key else None
+    async with AsyncExitStack() as stack:
+        started: Sandbox | None = None
+        if sandbox:
+            started, settings, credential = await _start_sandbox(stack, settings)
+            if announce is not None:
+                announce(started.url, settings)
+        db = await _open_database(settings, key)
+        stack.push_async_callback(db.close)  # closed before the sandbox stops
+        if started is not None:
+            await _replay_deletions(started, db)
+        gateway = cloud_gateway(settings.cloud, credential=credential, retry=retry)
+        yield build_core(settings, gateway=gateway, db=db, directory=directory, clock=clock)
+
+
+# --- ecs-secret-bot serve ------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def open_bot(
+    settings: Settings,
+    slack: SlackSettings,
+    *,
+    sandbox: bool = False,
+    data_key: str = "",
+    say: Callable[[str], None] = print,
+    credential: CredentialClient | None = None,
+    retry: RetryPolicy | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> AsyncIterator[BotServices]:
+    """Open what the Slack app runs on: the Web API client, the directory, the core."""
+    # Imported here: the terminal imports this module, and needs Slack only with a token.
+    from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
+    from ecs_secret_bot.bot.services import BotServices, make_client
+
+    def announce(url: str, _: Settings) -> None:
+        say(
+            f"SANDBOX: the cloud is the in-process emulated KMS + ECS at {url}, seeded "
+            "with demo instances and secrets in cn-hangzhou. Nothing reaches Alibaba Cloud."
+        )
+
+    client = make_client(slack)
+    slack_directory = SlackDirectory(client, group_ids=usergroup_ids(settings))
+    async with open_core(
+        settings,
+        # Requests made at a terminal have local requesters: the core must know them too.
+        directory=LocalDirectory(fallback=slack_directory),
+        sandbox=sandbox,
+        announce=announce,
+        data_key=data_key,
+        credential=credential,
+        retry=retry,
+        clock=clock,
+    ) as core:
+        yield BotServices(core=core, client=client, directory=slack_directory)
+
+
+async def serve(
+    settings: Settings,
+    slack: SlackSettings,
+    options: ServeOptions,
+    *,
+    stop: asyncio.Event,
+    sandbox: bool = False,
+    data_key: str = "",
+    say: Callable[[str], None] = print,
+) -> None:
+    """Serve the Slack app until ``stop`` is set; then close the core, then say so."""
+    from ecs_secret_bot.bot.server import run
+
+    async with open_bot(settings, slack, sandbox=sandbox, data_key=data_key, say=say) as services:
+        await run(services, slack, options, stop=stop, say=say)
+    say("ecs-secret-bot: stopped cleanly")
+
+
+# --- ecs-secret ----------------------------------------------------------------------------
+
+
+def _terminal_directory(settings: Settings, env: Environment) -> LocalDirectory:
+    if not env.slack_bot_token:
+        return LocalDirectory()
+    # Only with a token: approvals involving Slack users are then checked with users.info.
+    from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
+    from ecs_secret_bot.bot.services import SlackSettings, make_client
+
+    client = make_client(SlackSettings(bot_token=env.slack_bot_token, api_url=env.slack_api_url))
+    return LocalDirectory(fallback=SlackDirectory(client, group_ids=usergroup_ids(settings)))
+
+
+@asynccontextmanager
+async def open_terminal(
+    settings: Settings,
+    env: Environment,
+    *,
+    sandbox: bool,
+    banner: TextIO | None = None,
+    credential: CredentialClient | None = None,
+) -> AsyncIterator[Session]:
+    """Open one ``ecs-secret`` run: the core over ``settings``, and the person at the terminal.
+
+    ``credential`` replaces the default credential chain (tests aim it at a sandbox).
+    """
+
+    def announce(url: str, running: Settings) -> None:
+        if banner is not None:
+            print(
+                f"SANDBOX: an emulated KMS + ECS cloud at {url}, seeded with demo instances "
+                f"and secrets in cn-hangzhou, for this command only; database "
+                f"{running.storage.path}",
+                file=banner,
+            )
+
+    async with open_core(
+        settings,
+        directory=_terminal_directory(settings, env),
+        sandbox=sandbox,
+        announce=announce,
+        data_key=env.data_key,
+        credential=credential,
+    ) as core:
+        # One person is watching: look sooner than the Slack app's background follow-up does.
+        watching = dataclasses.replace(core, follow_up_first_delay=1.0, follow_up_max_delay=5.0)
+        yield Session(core=watching, actor=local_actor(env.login))
