@@ -25,13 +25,14 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from ecs_secret_bot.bot.app import build_app
 from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
 from ecs_secret_bot.bot.http import build_web_app
-from ecs_secret_bot.bot.notifier import SlackNotifier
+from ecs_secret_bot.bot.notifier import SlackNotifier, SlackRotationNotifier
 from ecs_secret_bot.bot.services import BotServices, SlackSettings, make_client
 from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
 from ecs_secret_bot.commands.core import build_core, utcnow
 from ecs_secret_bot.commands.directory import LocalDirectory
 from ecs_secret_bot.commands.duties import DutyRunner
 from ecs_secret_bot.commands.gateway import CloudGateway
+from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.config import Settings
 from ecs_secret_bot.storage import Database, open_database
 
@@ -61,7 +62,7 @@ def make_services(
     db: Database,
     clock: Callable[[], datetime] = utcnow,
 ) -> BotServices:
-    """Wire the Slack client, the directory and the core."""
+    """Wire the Slack client, the directory, the core and its rotation tracker."""
     client = make_client(slack)
     directory = SlackDirectory(client, group_ids=usergroup_ids(settings))
     # Requests made at a terminal have local requesters: the core must know them too.
@@ -72,7 +73,14 @@ def make_services(
         directory=LocalDirectory(fallback=directory),
         clock=clock,
     )
-    return BotServices(core=core, client=client, directory=directory)
+    tracker = RotationTracker(core, SlackRotationNotifier(client))
+    return BotServices(core=core, client=client, directory=directory, tracker=tracker)
+
+
+async def _drain(services: BotServices, grace: float) -> int:
+    """Let work past its ack and rotation follow-ups finish within ``grace``; count the rest."""
+    left = await asyncio.gather(services.tasks.drain(grace), services.tracker.drain(grace))
+    return sum(left)
 
 
 async def _other_tasks(grace: float) -> None:
@@ -112,7 +120,7 @@ async def run(
             SlackNotifier(services),
             owner=f"{socket.gethostname()}:{os.getpid()}",
             interval=options.duty_interval,
-            watching=services.following,
+            tracker=services.tracker,
         )
         duties_task = asyncio.create_task(duties.run(stop), name="duties")
         if slack.socket_mode:
@@ -131,20 +139,20 @@ async def run(
             say(f"ecs-secret-bot: serving /slack/events and /healthz on port {options.port}")
             await stop.wait()
             await site.stop()
-            left = await services.tasks.drain(options.grace)
+            left = await _drain(services, options.grace)
             await _other_tasks(options.grace)
             await runner.cleanup()
             if left:
                 logger.warning("%d follow-up(s) were still running at shutdown", left)
         if slack.socket_mode:
-            await services.tasks.drain(options.grace)
+            await _drain(services, options.grace)
             await _other_tasks(options.grace)
     finally:
         stop.set()  # on an error too: the duties end with the server
         if duties_task is not None:
             await asyncio.wait([duties_task], timeout=options.grace)
         if services is not None:
-            await services.tasks.drain(0.1)
+            await _drain(services, 0.1)
         await db.close()
         if sandbox is not None:
             await sandbox.stop()

@@ -256,6 +256,7 @@ follow_up_timeout = "1m"
         try:
             yield WiredBot(sandbox, services, app, settings.storage.path)
             await services.tasks.drain(5.0)
+            await services.tracker.drain(5.0)
         finally:
             await db.close()
 
