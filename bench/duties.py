@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.duties import DutyRunner
+from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.config import parse_settings
 from ecs_secret_bot.runtime import open_core
 from ecs_secret_bot.storage import pending
@@ -51,7 +52,7 @@ class QuietNotifier:
     async def approval_expired(self, row: object) -> None: ...
     async def approval_changed(self, row: object) -> None: ...
     async def approval_stale(self, row: object) -> None: ...
-    async def rotation_finished(self, follow: object) -> None: ...
+    async def rotation_finished(self, outcome: object) -> None: ...
 
 
 class NoDirectory:
@@ -96,7 +97,14 @@ async def measure(folder: Path) -> dict[str, float]:
 
 async def _ticks(core: Core) -> dict[str, float]:
     db = core.db
-    runner = DutyRunner(core, QuietNotifier(), owner="bench", reconcile_every=timedelta(days=365))
+    quiet = QuietNotifier()
+    runner = DutyRunner(
+        core,
+        quiet,
+        owner="bench",
+        reconcile_every=timedelta(days=365),
+        tracker=RotationTracker(core, quiet),
+    )
     runner._last_reconcile = NOW  # reconciliation runs every 10 minutes, not every tick
     due = [i + 1 for i in range(DUE)]  # the ids of the due rows (inserted first)
     figures: dict[str, float] = {}

@@ -38,6 +38,7 @@ from ecs_secret_bot.commands.core import Core, build_core, utcnow
 from ecs_secret_bot.commands.directory import LocalDirectory, local_actor
 from ecs_secret_bot.commands.gateway import CloudGateway
 from ecs_secret_bot.commands.settings import CloudSettings
+from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.config import Settings
 from ecs_secret_bot.storage import Database, open_database, parse_data_key, pending
 from ecs_secret_bot.terminal.environment import Environment
@@ -169,6 +170,7 @@ async def open_bot(
     """Open what the Slack app runs on: the Web API client, the directory, the core."""
     # Imported here: the terminal imports this module, and needs Slack only with a token.
     from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
+    from ecs_secret_bot.bot.notifier import SlackRotationNotifier
     from ecs_secret_bot.bot.services import BotServices, make_client
 
     def announce(url: str, _: Settings) -> None:
@@ -190,7 +192,8 @@ async def open_bot(
         retry=retry,
         clock=clock,
     ) as core:
-        yield BotServices(core=core, client=client, directory=slack_directory)
+        tracker = RotationTracker(core, SlackRotationNotifier(client))
+        yield BotServices(core=core, client=client, directory=slack_directory, tracker=tracker)
 
 
 async def serve(

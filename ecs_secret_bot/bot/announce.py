@@ -4,13 +4,12 @@ Owns turning a core outcome (``Result``, ``HeldForApproval``, ``DryRunReport``) 
 right messages in the right places: a result in the channel it was asked from (the
 person's DM for App Home and DMs), an approval card once in its channel with the
 approvers mentioned (and DMs only where the rule asks), the requester told, the
-"rotation triggered" message followed in the background and edited when it ends, a
-scheduled deletion's message remembered for its Restore button. Never decides anything.
+"rotation triggered" message remembered and its rotation handed to the tracker (which has
+the message edited when the rotation ends), a scheduled deletion's message remembered for
+its Restore button. Never decides anything.
 """
 
 from __future__ import annotations
-
-import logging
 
 from ecs_secret_bot.bot.replies import Posted, Where, post, tell, update
 from ecs_secret_bot.bot.services import BotServices
@@ -23,14 +22,13 @@ from ecs_secret_bot.bot.views.messages import (
     dry_run_message,
     held_notice,
     restored_message,
-    rotation_finished_message,
     rotation_policy_message,
     rotation_triggered_message,
 )
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.votes import attach_approval_message
 from ecs_secret_bot.commands.operations.delete import attach_deletion_message
-from ecs_secret_bot.commands.operations.rotate import attach_rotation_message, follow_rotation
+from ecs_secret_bot.commands.operations.rotate import attach_rotation_message
 from ecs_secret_bot.commands.outcomes import (
     CreateResult,
     DeleteResult,
@@ -52,8 +50,6 @@ __all__ = [
     "result_channel",
     "update_card",
 ]
-
-logger = logging.getLogger(__name__)
 
 Outcome = OperationResult | HeldForApproval | DryRunReport
 
@@ -94,7 +90,7 @@ def _message(result: OperationResult) -> Message:
 async def announce_result(
     services: BotServices, result: OperationResult, *, channel: str, asker: Where | None
 ) -> Posted | None:
-    """Post a result in ``channel`` and start what follows it (rotation follow-up)."""
+    """Post a result in ``channel`` and start what follows it (a rotation's follow-up)."""
     text, blocks = _message(result)
     posted = await post(services.client, channel, text, blocks, on_behalf_of=asker)
     core = services.core
@@ -103,27 +99,12 @@ async def announce_result(
             await attach_rotation_message(
                 result.rotation_id, channel_id=posted.channel, ts=posted.ts, core=core
             )
-        services.tasks.spawn(_follow(services, result, posted), name=f"follow-{result.rotation_id}")
+        services.tracker.follow(result.rotation_id, instance_name=result.instance_name)
     elif isinstance(result, DeleteResult) and posted is not None and result.pending_id:
         await attach_deletion_message(
             result.pending_id, channel_id=posted.channel, ts=posted.ts, core=core
         )
     return posted
-
-
-async def _follow(services: BotServices, result: RotateResult, posted: Posted | None) -> None:
-    """Watch a rotation to its end and edit the "rotation triggered" message."""
-    services.following.add(result.rotation_id)
-    try:
-        follow = await follow_rotation(result.rotation_id, core=services.core)
-    except Exception:
-        logger.exception("following rotation %s failed", result.rotation_id)
-        return
-    finally:
-        services.following.discard(result.rotation_id)
-    if follow.reported_here and posted is not None:
-        text, blocks = rotation_finished_message(result, follow.status)
-        await update(services.client, posted, text, blocks)
 
 
 def approvers_of(services: BotServices, rule_name: str) -> tuple[str, ...]:

@@ -1,15 +1,19 @@
-"""The Slack side of the background duties: ``SlackNotifier`` implements the core's
-``Notifier``, turning what the duties found into messages, edits and DMs.
+"""The Slack side of the background work: ``SlackNotifier`` implements the duties'
+``Notifier``, turning what the duties found into messages, edits and DMs;
+``SlackRotationNotifier`` implements the rotation tracker's ``RotationNotifier``.
 
 Reminders go to the channel where the deletion was scheduled and, as a DM, to whoever
 scheduled it; a closed deletion edits its original message; an expired request edits its
 card and tells its requester; a stale one gets one reply in its card's thread; a rotation
-finished after a restart edits its "rotation triggered" message. Never decides anything.
+that ended edits its "rotation triggered" message, whichever process or start followed it.
+Never decides anything.
 """
 
 from __future__ import annotations
 
 import logging
+
+from slack_sdk.web.async_client import AsyncWebClient
 
 from ecs_secret_bot.bot.announce import approvers_of, card_for, update_card
 from ecs_secret_bot.bot.replies import Posted, post, update
@@ -25,11 +29,10 @@ from ecs_secret_bot.bot.views.duties import (
 from ecs_secret_bot.bot.views.messages import rotation_finished_message
 from ecs_secret_bot.commands.approval.votes import attach_approval_message
 from ecs_secret_bot.commands.operations.delete import attach_deletion_message
-from ecs_secret_bot.commands.operations.rotate import FollowUp
-from ecs_secret_bot.commands.outcomes import RotateResult
 from ecs_secret_bot.commands.records import ApprovalRow, PendingDeletion
+from ecs_secret_bot.commands.tracker import RotationOutcome
 
-__all__ = ["SlackNotifier"]
+__all__ = ["SlackNotifier", "SlackRotationNotifier"]
 
 logger = logging.getLogger(__name__)
 
@@ -113,25 +116,16 @@ class SlackNotifier:
             channel=row.message_channel, thread_ts=row.message_ts, text=text
         )
 
-    async def rotation_finished(self, follow: FollowUp) -> None:
+
+class SlackRotationNotifier:
+    """Says in Slack how a rotation ended: its "rotation triggered" message, edited."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def rotation_finished(self, outcome: RotationOutcome) -> None:
         """Edit the "rotation triggered" message with how the rotation ended."""
-        rotation = follow.rotation
-        if not rotation.channel_id or not rotation.message_ts:
+        if not outcome.message_channel or not outcome.message_ts:
             return
-        result = RotateResult(
-            region=rotation.region,
-            secret_name=rotation.secret_name,
-            instance_id=rotation.instance_id,
-            instance_name="",
-            version_id=rotation.version_id,
-            custom=rotation.custom,
-            request_id=rotation.request_id,
-            requested_by=rotation.requested_by,
-            rotation_id=rotation.id,
-            deadline=rotation.deadline,
-            approved_by=rotation.approved_by,
-        )
-        text, blocks = rotation_finished_message(result, follow.status)
-        await update(
-            self.services.client, Posted(rotation.channel_id, rotation.message_ts), text, blocks
-        )
+        text, blocks = rotation_finished_message(outcome)
+        await update(self.client, Posted(outcome.message_channel, outcome.message_ts), text, blocks)

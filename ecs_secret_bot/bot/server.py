@@ -45,6 +45,12 @@ class ServeOptions:
     """How often the background duties (reminders, reconciliation, expiry) run."""
 
 
+async def _drain(services: BotServices, grace: float) -> int:
+    """Let work past its ack and rotation follow-ups finish within ``grace``; count the rest."""
+    left = await asyncio.gather(services.tasks.drain(grace), services.tracker.drain(grace))
+    return sum(left)
+
+
 async def _other_tasks(grace: float) -> None:
     """Let handlers still running past their ack finish, for up to ``grace`` seconds."""
     current = asyncio.current_task()
@@ -70,7 +76,7 @@ async def run(
             SlackNotifier(services),
             owner=f"{socket.gethostname()}:{os.getpid()}",
             interval=options.duty_interval,
-            watching=services.following,
+            tracker=services.tracker,
         )
         duties_task = asyncio.create_task(duties.run(stop), name="duties")
         if slack.socket_mode:
@@ -89,16 +95,16 @@ async def run(
             say(f"ecs-secret-bot: serving /slack/events and /healthz on port {options.port}")
             await stop.wait()
             await site.stop()
-            left = await services.tasks.drain(options.grace)
+            left = await _drain(services, options.grace)
             await _other_tasks(options.grace)
             await runner.cleanup()
             if left:
                 logger.warning("%d follow-up(s) were still running at shutdown", left)
         if slack.socket_mode:
-            await services.tasks.drain(options.grace)
+            await _drain(services, options.grace)
             await _other_tasks(options.grace)
     finally:
         stop.set()  # on an error too: the duties end with the server
         if duties_task is not None:
             await asyncio.wait([duties_task], timeout=options.grace)
-        await services.tasks.drain(0.1)
+        await _drain(services, 0.1)

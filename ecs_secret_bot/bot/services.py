@@ -1,10 +1,10 @@
 """What the Slack app is given at start-up: Slack settings, the core, a Web API client.
 
 Owns ``SlackSettings`` (tokens and the Web API URL, read by the entry point only),
-``BotServices`` (the injected dependencies of every handler), ``BackgroundTasks`` (work
-that runs after the ack and that a shutdown waits for) and ``make_client`` (an
-``AsyncWebClient`` aimed at ``SLACK_API_URL`` that honours ``Retry-After``). Never reads
-the environment and never decides anything.
+``BotServices`` (the injected dependencies of every handler, the process's rotation
+tracker among them), ``BackgroundTasks`` (work that runs after the ack and that a shutdown
+waits for) and ``make_client`` (an ``AsyncWebClient`` aimed at ``SLACK_API_URL`` that
+honours ``Retry-After``). Never reads the environment and never decides anything.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from ecs_secret_bot.bot.directory import SlackDirectory
 from ecs_secret_bot.commands.core import Core
+from ecs_secret_bot.commands.tracker import RotationTracker
 
 __all__ = [
     "DEFAULT_SLACK_API_URL",
@@ -125,8 +126,8 @@ class BotServices:
     core: Core
     client: AsyncWebClient
     directory: SlackDirectory
+    tracker: RotationTracker
+    """Follows every rotation of this process once (the duties hand it the others)."""
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     modal_budget: float = 2.0
     """Seconds a modal submission may wait for the core before the modal says "working"."""
-    following: set[int] = field(default_factory=set)
-    """Rotations this process is following (so the background duties don't follow twice)."""

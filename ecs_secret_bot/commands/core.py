@@ -62,7 +62,6 @@ class Core:
     idempotency_ttl: timedelta = timedelta(hours=24)
     follow_up_first_delay: float = 2.0
     follow_up_max_delay: float = 15.0
-    background: set[asyncio.Task[None]] = field(default_factory=set)
     instances: InstanceDirectory = field(default_factory=InstanceDirectory)
     """ECS instances per region, cached briefly for the instance picker."""
 

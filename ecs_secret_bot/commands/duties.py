@@ -5,13 +5,16 @@ requests; the card of a request nobody could post (made at a terminal), and each
 brought up to date once per vote or end (votes may come from a terminal); a
 re-announcement of requests waiting too long; reconciliation of pending
 deletions with KMS (restored or deleted elsewhere, ``unknown`` rows left by a crash,
-deletions scheduled outside the bot); and the follow-up of rotations that nobody in this
-process is watching (after a restart). All state is in SQLite, every "done" is a
-compare-and-set, and only the holder of the ``duties`` lease runs a tick, so a restart
-neither drops nor repeats a duty and two processes on one database do each once.
+deletions scheduled outside the bot); and handing the process's ``RotationTracker`` the
+rotations storage records in flight that nobody here follows (after a restart). All state
+is in SQLite, every "done" is a compare-and-set, and only the holder of the ``duties``
+lease runs a tick, so a restart neither drops nor repeats a duty and two processes on one
+database do each once.
 
-What people see goes through a ``Notifier`` (the Slack layer implements it). The clock is
-injected, so tests move time instead of sleeping. Never talks Slack; never decides policy.
+What people see goes through a ``Notifier`` (the Slack layer implements it; the end of a
+rotation goes through the tracker's own notifier). The clock is injected, so tests move
+time instead of sleeping. Never follows a rotation itself; never talks Slack; never
+decides policy.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from typing import Protocol
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.durations import format_duration
 from ecs_secret_bot.commands.operations.delete import SETTLE_AFTER
-from ecs_secret_bot.commands.operations.rotate import FollowUp, follow_rotation
+from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.errors import CloudError
-from ecs_secret_bot.storage import idempotency, leases, pending, rotations
+from ecs_secret_bot.storage import idempotency, leases, pending
 from ecs_secret_bot.storage.approvals import ApprovalRow, list_approvals
 from ecs_secret_bot.storage.pending import PendingDeletion
 
@@ -84,10 +87,6 @@ class Notifier(Protocol):
         """Re-announce a request that has waited too long, to its approvers."""
         ...
 
-    async def rotation_finished(self, follow: FollowUp) -> None:
-        """Edit the "rotation triggered" message with how the rotation ended."""
-        ...
-
 
 @dataclass
 class TickReport:
@@ -112,16 +111,15 @@ class DutyRunner:
     core: Core
     notifier: Notifier
     owner: str
+    tracker: RotationTracker = field(kw_only=True)
+    """The process's one rotation tracker: the duties hand it what nobody follows."""
     interval: timedelta = timedelta(seconds=30)
     lease_ttl: timedelta = timedelta(seconds=90)
     reconcile_every: timedelta = timedelta(minutes=10)
-    watching: set[int] = field(default_factory=set)
-    """Rotations this process already follows (the Slack layer adds the ones it starts)."""
     reconcile_batch: int = 100
     """Pending rows checked against KMS per tick, so a large backlog spreads over ticks."""
     _last_reconcile: datetime | None = None
     _cursor: int | None = None
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def tick(self) -> TickReport:
         """Run every duty once, if this process holds (or takes) the lease."""
@@ -149,7 +147,7 @@ class DutyRunner:
         return report
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Tick until ``stop`` is set; then release the lease and wait for follow-ups."""
+        """Tick until ``stop`` is set; then release the lease."""
         try:
             while not stop.is_set():
                 await self.tick()
@@ -159,9 +157,6 @@ class DutyRunner:
                     pass
         finally:
             await leases.release_lease(self.core.db, LEASE, owner=self.owner)
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # reminders -------------------------------------------------------------------------
 
@@ -367,25 +362,5 @@ class DutyRunner:
     # rotations -------------------------------------------------------------------------
 
     async def _rotations(self, report: TickReport) -> None:
-        for row in await rotations.active_rotations(self.core.db):
-            if row.id in self.watching:
-                continue
-            self.watching.add(row.id)
-            report.followed += 1
-            task = asyncio.create_task(self._follow(row.id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _follow(self, rotation_id: int) -> None:
-        try:
-            follow = await follow_rotation(rotation_id, core=self.core)
-            if follow.reported_here:
-                await self.notifier.rotation_finished(follow)
-        except Exception:
-            logger.exception("following rotation %s failed", rotation_id)
-        finally:
-            self.watching.discard(rotation_id)
-
-    async def settle(self) -> None:
-        """Wait for the rotation follow-ups this runner started (tests)."""
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        """Have the tracker follow the rotations in flight that nobody here follows."""
+        report.followed += await self.tracker.follow_recorded()

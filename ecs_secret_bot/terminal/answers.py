@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from ecs_secret_bot.commands.operations.rotate import FollowUp
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RotateResult
+from ecs_secret_bot.commands.tracker import RotationOutcome
 from ecs_secret_bot.terminal.exit_codes import ExitCode
 from ecs_secret_bot.terminal.progress import follow_with_progress
 from ecs_secret_bot.terminal.prompts import Prompter
@@ -75,11 +75,9 @@ async def follow(result: RotateResult, ctx: Context) -> Answer:
     return rotation_answer(result, follow)
 
 
-def rotation_answer(result: Any, follow: FollowUp | None) -> Answer:
-    where = getattr(result, "instance_id", "") or (follow.rotation.instance_id if follow else "")
-    name = short(
-        getattr(result, "secret_name", "") or (follow.rotation.secret_name if follow else "")
-    )
+def rotation_answer(result: Any, follow: RotationOutcome | None) -> Answer:
+    where = getattr(result, "instance_id", "") or (follow.instance_id if follow else "")
+    name = short(getattr(result, "secret_name", "") or (follow.secret_name if follow else ""))
     lines = []
     if isinstance(result, RotateResult):
         kind = "a custom value" if result.custom else "a KMS-generated value"
@@ -90,10 +88,10 @@ def rotation_answer(result: Any, follow: FollowUp | None) -> Answer:
     if follow is None:
         lines.append(f"Not waiting for it: `ecs-secret rotate {name} --follow` waits for it.")
         return Answer(result, "\n".join(lines), extra={"rotation": "in_progress"})
-    state = follow.status.state
-    extra = {"rotation": state, "rotation_reason": follow.status.reason}
+    state = follow.state
+    extra = {"rotation": state, "rotation_reason": follow.reason}
     if state == "completed":
         lines.append(f"Rotation completed on {where}: the new version is current.")
         return Answer(result, "\n".join(lines), extra=extra)
-    lines.append(f"Rotation {state.replace('_', ' ')}: {follow.status.reason}")
+    lines.append(f"Rotation {state.replace('_', ' ')}: {follow.reason}")
     return Answer(result, "\n".join(lines), ExitCode.CLOUD, "failed", extra)

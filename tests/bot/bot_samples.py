@@ -27,7 +27,7 @@ from ecs_secret_bot.commands.queries import (
     SecretView,
     WhoAmI,
 )
-from ecs_secret_bot.commands.tracker import RotationStatus
+from ecs_secret_bot.commands.tracker import RotationOutcome, State
 from ecs_secret_bot.storage.approvals import ApprovalRow, Vote
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -72,8 +72,24 @@ def rotate_result(text: str = "web-3") -> RotateResult:
     )
 
 
-def status(state: str = "failed", reason: str = "Cloud Assistant offline") -> RotationStatus:
-    return RotationStatus(state, "cn-hangzhou", "acs/ecs/web-3-root", "v2", reason)  # type: ignore[arg-type]
+def outcome(
+    state: State = "failed", reason: str = "Cloud Assistant offline", instance_name: str = "web-3"
+) -> RotationOutcome:
+    return RotationOutcome(
+        rotation_id=1,
+        state=state,
+        reason=reason,
+        region="cn-hangzhou",
+        secret_name="acs/ecs/web-3-root",
+        version_id="v2",
+        instance_id="i-web3",
+        instance_name=instance_name,
+        requested_by=USER,
+        approved_by=(),
+        message_channel="CINC",
+        message_ts="1.2",
+        reported_here=True,
+    )
 
 
 def delete_result(immediately: bool = False) -> DeleteResult:

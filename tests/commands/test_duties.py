@@ -14,9 +14,10 @@ from fakes.cloud import populate
 from fakes.core import ADMIN_POLICIES, Clock, CoreHarness, actor
 
 from ecs_secret_bot.commands.duties import DutyRunner
-from ecs_secret_bot.commands.operations.rotate import FollowUp, rotate_secret
+from ecs_secret_bot.commands.operations.rotate import rotate_secret
 from ecs_secret_bot.commands.outcomes import HeldForApproval, RotateResult
 from ecs_secret_bot.commands.requests import DeleteRequest, RotateRequest
+from ecs_secret_bot.commands.tracker import RotationOutcome, RotationTracker
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import open_database, payloads, pending
 from ecs_secret_bot.storage.approvals import ApprovalRow
@@ -27,7 +28,7 @@ ADMIN = actor("UADMIN")
 
 @dataclass
 class RecordingNotifier:
-    """Records what the duties said; can be told to fail."""
+    """Records what the duties and the rotation tracker said; can be told to fail."""
 
     said: list[tuple[str, str]] = field(default_factory=list)
     fail_next: int = 0
@@ -59,8 +60,8 @@ class RecordingNotifier:
     async def approval_stale(self, row: ApprovalRow) -> None:
         self._note("stale", row.id)
 
-    async def rotation_finished(self, follow: FollowUp) -> None:
-        self._note("rotation", f"{follow.rotation.secret_name} {follow.status.state}")
+    async def rotation_finished(self, outcome: RotationOutcome) -> None:
+        self._note("rotation", f"{outcome.secret_name} {outcome.state}")
 
     def kinds(self, kind: str) -> list[str]:
         return [what for k, what in self.said if k == kind]
@@ -98,7 +99,13 @@ async def h(tmp_path: Path, sb: Sandbox, clock: Clock) -> AsyncIterator[CoreHarn
 
 
 def runner(h: CoreHarness, notifier: RecordingNotifier, owner: str = "p1") -> DutyRunner:
-    return DutyRunner(h.core, notifier, owner=owner, reconcile_every=timedelta(0))
+    return DutyRunner(
+        h.core,
+        notifier,
+        owner=owner,
+        reconcile_every=timedelta(0),
+        tracker=RotationTracker(h.core, notifier),
+    )
 
 
 async def schedule(h: CoreHarness, name: str, days: int) -> PendingDeletion:
@@ -318,7 +325,7 @@ async def test_a_rotation_triggered_before_a_restart_is_still_reported(
         report = await duty.tick()
         assert report.followed == 1
         await duty.tick()  # already being followed: not twice
-        await duty.settle()
+        await duty.tracker.settle()
         assert notes.kinds("rotation") == ["acs/ecs/web-3-root completed"]
     finally:
         await h.close()
@@ -434,7 +441,14 @@ async def test_a_large_backlog_is_reconciled_in_batches_then_discovery_runs(
         )  # KMS says none of them is scheduled: each will be closed as restored
     sb.delete_out_of_band("cn-hangzhou", "old-batch-root", planned=timedelta(days=20))
     notes = RecordingNotifier()
-    duty = DutyRunner(h.core, notes, owner="p1", reconcile_every=timedelta(0), reconcile_batch=2)
+    duty = DutyRunner(
+        h.core,
+        notes,
+        owner="p1",
+        reconcile_every=timedelta(0),
+        reconcile_batch=2,
+        tracker=RotationTracker(h.core, notes),
+    )
     closed_per_tick = []
     for _ in range(3):
         report = await duty.tick()

@@ -13,11 +13,11 @@ from fakes.core import CoreHarness, actor
 from ecs_secret_bot.commands.operations.rotate import (
     CustomValueRefused,
     RotationInProgress,
-    follow_rotation,
     rotate_secret,
 )
 from ecs_secret_bot.commands.outcomes import DryRunReport, RotateResult
 from ecs_secret_bot.commands.requests import RotateRequest
+from ecs_secret_bot.commands.tracker import follow_rotation
 from ecs_secret_bot.errors import (
     AccessDenied,
     CloudClientError,
@@ -27,6 +27,7 @@ from ecs_secret_bot.errors import (
 )
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage.audit import list_audit, verify_audit_chain
+from ecs_secret_bot.storage.rotations import get_rotation
 
 ADMIN = actor("UADMIN")
 READER = actor("UREADER")
@@ -61,11 +62,12 @@ async def test_generated_rotation_is_triggered_followed_and_audited(h: CoreHarne
     )
     assert not result.custom and result.request_id
     follow = await follow_rotation(result.rotation_id, core=h.core)
-    assert follow.status.state == "completed"
-    assert follow.reported_here and follow.rotation.status == "completed"
+    assert follow.state == "completed" and follow.reported_here
+    row = await get_rotation(h.core.db, result.rotation_id)
+    assert row is not None and row.status == "completed"
     # a second watcher learns the end without reporting it again
     again = await follow_rotation(result.rotation_id, core=h.core)
-    assert again.status.state == "completed" and not again.reported_here
+    assert again.state == "completed" and not again.reported_here
     outcomes = [row.outcome for row in reversed(await list_audit(h.core.db))]
     assert outcomes == ["started", "executed", "rotation completed"]
     assert (await verify_audit_chain(h.core.db)).ok
@@ -122,8 +124,8 @@ async def test_rotation_failing_on_the_instance_is_reported_with_the_reason(
     assert isinstance(result, RotateResult)
     h.sandbox.set_instance_status("cn-hangzhou", "i-web3", "Stopped")
     follow = await follow_rotation(result.rotation_id, core=h.core)
-    assert follow.status.state == "failed"
-    assert "Stopped" in follow.status.reason
+    assert follow.state == "failed"
+    assert "Stopped" in follow.reason
     [last, *_] = await list_audit(h.core.db)
     assert last.outcome.startswith("rotation failed")
 
@@ -134,8 +136,8 @@ async def test_rotation_past_the_follow_up_timeout_is_timed_out(h: CoreHarness) 
     assert isinstance(result, RotateResult)
     h.clock.advance(timedelta(minutes=2))
     follow = await follow_rotation(result.rotation_id, core=h.core)
-    assert follow.status.state == "timed_out"
-    assert "may still finish" in follow.status.reason
+    assert follow.state == "timed_out"
+    assert "may still finish" in follow.reason
 
 
 async def test_custom_password_is_put_and_never_written_anywhere(
@@ -149,7 +151,7 @@ async def test_custom_password_is_put_and_never_written_anywhere(
     assert cloud_calls(h.sandbox, "PutSecretValue") == 1
     assert cloud_calls(h.sandbox, "RotateSecret") == 0
     follow = await follow_rotation(result.rotation_id, core=h.core)
-    assert follow.status.state == "completed"
+    assert follow.state == "completed"
     [started] = [r for r in await list_audit(h.core.db) if r.outcome == "started"]
     assert started.action == "kms:PutSecretValue"
     await h.core.db.close()

@@ -252,6 +252,7 @@ follow_up_timeout = "1m"
         app = build_app(slack_settings, services)
         yield WiredBot(sandbox, services, app, settings.storage.path)
         await services.tasks.drain(5.0)
+        await services.tracker.drain(5.0)
 
 
 @asynccontextmanager

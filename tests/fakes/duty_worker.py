@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ecs_secret_bot.commands.duties import DutyRunner  # noqa: E402
+from ecs_secret_bot.commands.tracker import RotationOutcome, RotationTracker  # noqa: E402
 from ecs_secret_bot.config import load_settings  # noqa: E402
 from ecs_secret_bot.runtime import open_core  # noqa: E402
 from fakes.cloud import fast_retry, sandbox_credential  # noqa: E402
@@ -43,7 +44,7 @@ class FileNotifier:
     async def approval_expired(self, row: object) -> None: ...
     async def approval_changed(self, row: object) -> None: ...
     async def approval_stale(self, row: object) -> None: ...
-    async def rotation_finished(self, follow: object) -> None: ...
+    async def rotation_finished(self, outcome: RotationOutcome) -> None: ...
 
 
 async def main(config: str, owner: str, output: str) -> None:
@@ -53,12 +54,14 @@ async def main(config: str, owner: str, output: str) -> None:
     ) as core:
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        notifier = FileNotifier(owner, Path(output))
         runner = DutyRunner(
             core,
-            FileNotifier(owner, Path(output)),  # type: ignore[arg-type]
+            notifier,
             owner=owner,
             interval=timedelta(seconds=0.1),
             lease_ttl=timedelta(seconds=1),
+            tracker=RotationTracker(core, notifier),
         )
         print("ready", flush=True)
         await runner.run(stop)

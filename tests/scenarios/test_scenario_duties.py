@@ -41,7 +41,7 @@ def duties(bot: BotHarness) -> DutyRunner:
         SlackNotifier(bot.services),
         owner="test",
         reconcile_every=timedelta(0),
-        watching=bot.services.following,
+        tracker=bot.services.tracker,
     )
 
 
@@ -142,7 +142,7 @@ async def test_a_rotation_nobody_follows_is_reported_by_the_duties(bot: BotHarne
     )
     runner = duties(bot)
     assert (await runner.tick()).followed == 1
-    await runner.settle()
+    await bot.services.tracker.settle()
     edit = await bot.slack.wait_for("chat.update", lambda c: c.payload["ts"] == posted["ts"])
     assert edit.payload["text"].startswith("Rotation completed on `i-")
 

@@ -35,7 +35,7 @@ from ecs_secret_bot.commands.outcomes import (
     RotateResult,
     RotationPolicyResult,
 )
-from ecs_secret_bot.commands.tracker import RotationStatus
+from ecs_secret_bot.commands.tracker import RotationOutcome
 
 __all__ = [
     "Message",
@@ -162,20 +162,20 @@ def rotation_triggered_message(result: RotateResult) -> Message:
     return text, blocks
 
 
-def rotation_finished_message(result: RotateResult, status: RotationStatus) -> Message:
+def rotation_finished_message(outcome: RotationOutcome) -> Message:
     """Return the edited rotation message: completed, failed or timed out."""
-    name = esc(short_name(result.secret_name))
-    instance = _instance(result.instance_id, result.instance_name)
-    who = _who(result.requested_by)
-    if status.state == "completed":
+    name = esc(short_name(outcome.secret_name))
+    instance = _instance(outcome.instance_id, outcome.instance_name)
+    who = _who(outcome.requested_by)
+    if outcome.state == "completed":
         text = f"Rotation completed on {instance}: `{name}` has a new value (asked by {who})."
         icon, step = ":white_check_mark:", "Nothing to do."
-    elif status.state == "timed_out":
+    elif outcome.state == "timed_out":
         text = f"Rotation of `{name}` on {instance} did not finish in time (asked by {who})."
         icon = ":hourglass:"
         step = f"Check it with `/ecs-secret show {name}` or in the KMS console before retrying."
     else:
-        reason = esc(status.reason or "KMS reported the rotation as failed")
+        reason = esc(outcome.reason or "KMS reported the rotation as failed")
         text = f"Rotation failed: {reason}. Secret `{name}` on {instance} (asked by {who})."
         icon = ":x:"
         step = (

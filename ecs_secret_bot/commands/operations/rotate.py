@@ -1,4 +1,4 @@
-"""Rotate a dynamic ECS secret now, with a KMS-generated value or a custom one, and follow it.
+"""Rotate a dynamic ECS secret now, with a KMS-generated value or a custom one.
 
 A generated value goes through RotateSecret (authorized as ``kms:RotateSecret``); a custom
 value through PutSecretValue, the only call that carries a value (authorized as
@@ -6,35 +6,30 @@ value through PutSecretValue, the only call that carries a value (authorized as
 PutSecretValue for generic secrets only: when KMS refuses it, the user is told so plainly,
 with the ways forward, and nothing falls back to a generated rotation.
 
-A rotation is done only when KMS reports its version as ACSCurrent: ``follow_rotation``
-watches it and records completed, failed or timed out, once, in storage. The custom value
-leaves this module only towards the cloud call and, encrypted, towards storage while an
-approval is pending.
+A rotation is done only when KMS reports its version as ACSCurrent: this module records it
+in storage as in flight, and ``commands.tracker`` follows it to completed, failed or timed
+out. The custom value leaves this module only towards the cloud call and, encrypted,
+towards storage while an approval is pending.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import cast
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest
 from ecs_secret_bot.commands.core import Core, SecretRef
 from ecs_secret_bot.commands.gateway import SecretDetail
-from ecs_secret_bot.commands.names import secret_arn
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RotateResult
 from ecs_secret_bot.commands.pipeline import (
     Execution,
     Plan,
-    audit,
     refuse_early,
     run_cloud_step,
     run_mutation,
 )
 from ecs_secret_bot.commands.preflight import run_preflight
 from ecs_secret_bot.commands.requests import RotateRequest
-from ecs_secret_bot.commands.tracker import RotationStatus, State, watch_rotation
 from ecs_secret_bot.commands.values import (
     PasswordValue,
     SecretValue,
@@ -46,19 +41,16 @@ from ecs_secret_bot.errors import (
     CloudClientError,
     Conflict,
     InvalidInput,
-    NotFound,
 )
 from ecs_secret_bot.storage import rotations
 from ecs_secret_bot.storage.rotations import RotationRow
 
 __all__ = [
     "CustomValueRefused",
-    "FollowUp",
     "RotationInProgress",
     "attach_rotation_message",
     "describe_ecs_secret",
     "execute_rotation",
-    "follow_rotation",
     "rotate_secret",
 ]
 
@@ -76,15 +68,6 @@ class RotationInProgress(Conflict):
     def __init__(self, user_message: str, *, next_step: str, existing: RotationRow) -> None:
         super().__init__(user_message, next_step=next_step)
         self.existing = existing
-
-
-@dataclass(frozen=True)
-class FollowUp:
-    """How a followed rotation ended, and whether this caller is the one to report it."""
-
-    status: RotationStatus
-    rotation: RotationRow
-    reported_here: bool
 
 
 async def describe_ecs_secret(core: Core, ref: SecretRef) -> SecretDetail:
@@ -294,56 +277,6 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
         request_id=result.request_id,
     )
     return result  # type: ignore[return-value]
-
-
-async def follow_rotation(rotation_id: int, *, core: Core) -> FollowUp:
-    """Watch a triggered rotation until it finishes; record and audit its end once."""
-    row = await rotations.get_rotation(core.db, rotation_id)
-    if row is None:
-        raise NotFound(f"There is no rotation {rotation_id}.")
-    if not row.active:
-        state = cast(State, row.status)
-        status = RotationStatus(state, row.region, row.secret_name, row.version_id, row.reason)
-        return FollowUp(status, row, reported_here=False)
-    status = await watch_rotation(
-        core.gateway,
-        row.region,
-        row.secret_name,
-        row.version_id,
-        deadline=row.deadline,
-        clock=core.clock,
-        sleep=core.sleep,
-        first_delay=core.follow_up_first_delay,
-        max_delay=core.follow_up_max_delay,
-        was_invalid=row.was_invalid,
-    )
-    won = await rotations.set_rotation_status(
-        core.db,
-        row.id,
-        expected=("starting", "in_progress"),
-        new=status.state,
-        now=core.clock(),
-        reason=status.reason,
-    )
-    if won:
-        await audit(
-            core,
-            actor=row.requested_by,
-            request=ActionRequest(
-                action=PUT_VALUE if row.custom else ROTATE,
-                resource=secret_arn(row.region, core.settings.cloud.account_id, row.secret_name),
-                region=row.region,
-                secret_name=row.secret_name,
-            ),
-            channel_id=row.channel_id,
-            decision="allow",
-            reason="rotation follow-up",
-            outcome=f"rotation {status.state}" + (f": {status.reason}" if status.reason else ""),
-            request_id=row.request_id,
-            required=False,
-        )
-    final = await rotations.get_rotation(core.db, row.id)
-    return FollowUp(status, final or row, reported_here=won)
 
 
 async def attach_rotation_message(
