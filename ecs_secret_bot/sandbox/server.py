@@ -24,7 +24,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -110,12 +109,7 @@ class Sandbox(World):
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
     @property
