@@ -19,6 +19,7 @@ and ``acs/ecs/batch-7-root`` (rotation fails: Cloud Assistant offline).
 
 Seeded values are random passwords and one RSA key pair generated once per process
 (key generation is slow and a demo key need not be unique); nothing prints them.
+Owns the demo data only; validating and storing it is ``world.World``'s job.
 """
 
 from __future__ import annotations
