@@ -123,12 +123,8 @@ class _Table:
     def finish(self, allowed_hint: str = "") -> None:
         unknown = sorted(set(self.data) - self._seen)
         if unknown:
-            known = ", ".join(sorted(self._seen))
-            raise ConfigError(
-                f"unknown key {unknown[0]!r}",
-                file=self.file,
-                key=self._path(unknown[0]),
-                next_step=f"The keys allowed here are: {known}." + allowed_hint,
+            raise ConfigError.unknown_key(
+                unknown[0], table=self.key, allowed=self._seen, file=self.file, hint=allowed_hint
             )
 
 

@@ -23,6 +23,8 @@ value: messages name secrets, instances, fields and cloud error codes, never dat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "AccessDenied",
     "ApprovalClosed",
@@ -67,6 +69,18 @@ class ConfigError(BotError):
         super().__init__(f"{where}: {user_message}" if where else user_message, next_step=next_step)
         self.file = file
         self.key = key
+
+    @classmethod
+    def unknown_key(
+        cls, key: str, *, table: str, allowed: Iterable[str], file: str, hint: str = ""
+    ) -> ConfigError:
+        """Return the error for ``key`` in ``table`` (a dotted path), which takes ``allowed``."""
+        return cls(
+            f"unknown key {key!r}",
+            file=file,
+            key=f"{table}.{key}" if table else key,
+            next_step=f"The keys allowed here are: {', '.join(sorted(allowed))}." + hint,
+        )
 
 
 class InvalidInput(BotError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -34,8 +35,9 @@ from ecs_secret_bot.commands.requests import CreateRequest, RotateRequest
 from ecs_secret_bot.errors import BotError, InvalidInput
 
 __all__ = [
-    "CREATE_FIELDS",
-    "ROTATE_FIELDS",
+    "CREATE_FORM",
+    "ROTATE_FORM",
+    "ModalForm",
     "outcome_notice",
     "register_submissions",
     "run_in_modal",
@@ -43,26 +45,41 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-CREATE_FIELDS: Mapping[str, str] = {
-    "name": Block.NAME,
-    "region": Block.REGION,
-    "instance_id": Block.INSTANCE,
-    "user_name": Block.USER,
-    "kind": Block.KIND,
-    "password": Block.PASSWORD,
-    "private_key": Block.PRIVATE_KEY,
-    "public_key": Block.PRIVATE_KEY,
-    "automatic_rotation": Block.AUTO_ROTATE,
-    "rotation_interval": Block.INTERVAL,
-    "description": Block.DESCRIPTION,
-    "reason": Block.REASON,
-}
-ROTATE_FIELDS: Mapping[str, str] = {
-    "custom_password": Block.PASSWORD,
-    "custom_private_key": Block.PRIVATE_KEY,
-    "custom_public_key": Block.PUBLIC_KEY,
-    "reason": Block.REASON,
-}
+
+@dataclass(frozen=True)
+class ModalForm:
+    """A submission's modal title, and the block that shows each request field's error."""
+
+    title: str
+    fields: Mapping[str, str]
+
+
+CREATE_FORM = ModalForm(
+    "Create ECS secret",
+    {
+        "name": Block.NAME,
+        "region": Block.REGION,
+        "instance_id": Block.INSTANCE,
+        "user_name": Block.USER,
+        "kind": Block.KIND,
+        "password": Block.PASSWORD,
+        "private_key": Block.PRIVATE_KEY,
+        "public_key": Block.PRIVATE_KEY,
+        "automatic_rotation": Block.AUTO_ROTATE,
+        "rotation_interval": Block.INTERVAL,
+        "description": Block.DESCRIPTION,
+        "reason": Block.REASON,
+    },
+)
+ROTATE_FORM = ModalForm(
+    "Rotate secret",
+    {
+        "custom_password": Block.PASSWORD,
+        "custom_private_key": Block.PRIVATE_KEY,
+        "custom_public_key": Block.PUBLIC_KEY,
+        "reason": Block.REASON,
+    },
+)
 
 
 def outcome_notice(outcome: Outcome) -> str:
@@ -82,16 +99,16 @@ def outcome_notice(outcome: Outcome) -> str:
 
 
 async def run_in_modal(
-    *,
     ack: AsyncAck,
+    *,
     body: dict[str, Any],
     services: BotServices,
     actor: Actor,
     work: Coroutine[Any, Any, Outcome],
-    fields: Mapping[str, str],
-    title: str,
+    form: ModalForm,
 ) -> None:
     """Run ``work`` for a submission and answer in the modal within Slack's time."""
+    title, fields = form.title, form.fields
     where = Where(actor.user_id, channel_id=actor.channel_id)
     task = asyncio.ensure_future(work)
     done, _ = await asyncio.wait({task}, timeout=services.modal_budget)
@@ -125,26 +142,6 @@ async def run_in_modal(
     outcome = task.result()
     await ack(response_action="update", view=notice_modal(title, outcome_notice(outcome)))
     later(services, where, announce(services, outcome, actor=actor, where=where))
-
-
-async def _finish_slowly(
-    services: BotServices,
-    task: asyncio.Future[Outcome],
-    view_id: str,
-    actor: Actor,
-    where: Where,
-    title: str,
-) -> None:
-    """Wait for a core call that outlived the budget; show its end in the modal."""
-    try:
-        outcome = await task
-    except BotError as exc:
-        failed = notice_modal(title, describe(exc))
-        await services.client.views_update(view_id=view_id, view=failed)
-        return
-    done = notice_modal(title, outcome_notice(outcome))
-    await services.client.views_update(view_id=view_id, view=done)
-    await announce(services, outcome, actor=actor, where=where)
 
 
 def _request_id(body: dict[str, Any]) -> str:
@@ -240,15 +237,10 @@ def register_submissions(app: AsyncApp, services: BotServices) -> None:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        work = create_secret(req, actor=context["actor"], core=services.core)
+        actor = context["actor"]
+        work = create_secret(req, actor=actor, core=services.core)
         await run_in_modal(
-            ack=ack,
-            body=body,
-            services=services,
-            actor=context["actor"],
-            work=work,
-            fields=CREATE_FIELDS,
-            title="Create ECS secret",
+            ack, body=body, services=services, actor=actor, work=work, form=CREATE_FORM
         )
 
     @app.view(Callback.ROTATE)
@@ -261,15 +253,10 @@ def register_submissions(app: AsyncApp, services: BotServices) -> None:
             await ack(response_action="errors", errors=errors)
             return
         req = _rotate_request(values, meta, _request_id(body))
-        work = rotate_secret(req, actor=context["actor"], core=services.core)
+        actor = context["actor"]
+        work = rotate_secret(req, actor=actor, core=services.core)
         await run_in_modal(
-            ack=ack,
-            body=body,
-            services=services,
-            actor=context["actor"],
-            work=work,
-            fields=ROTATE_FIELDS,
-            title="Rotate secret",
+            ack, body=body, services=services, actor=actor, work=work, form=ROTATE_FORM
         )
 
     @app.view(Callback.DELETE)

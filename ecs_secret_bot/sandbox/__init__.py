@@ -14,7 +14,8 @@ both services), signed with the AccessKey pair ``sandbox`` / ``sandbox-secret``:
 
 Production code never imports it, except behind the ``--sandbox`` switch.
 
-Modules: ``server`` (the ``Sandbox`` and its HTTP dispatch), ``protocol`` (V3
+Modules: ``server`` (the ``Sandbox`` and its HTTP dispatch), ``world`` (the state and
+the console-like steering a ``Sandbox`` serves), ``protocol`` (V3
 signatures, error bodies), ``kms_state`` (secrets, versions, rotation and deletion
 state machine), ``kms_api`` (KMS actions), ``validation`` (KMS parameter rules),
 ``ecs`` (instances, ECS actions), ``faults``, ``calls``, ``clock``, ``control`` (the

@@ -33,23 +33,21 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from ecs_secret_bot.sandbox.clock import format_utc
-
-if TYPE_CHECKING:
-    from ecs_secret_bot.sandbox.server import Sandbox
+from ecs_secret_bot.sandbox.world import World
 
 __all__ = ["add_control_routes"]
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def add_control_routes(app: web.Application, sandbox: Sandbox) -> None:
-    """Add the ``/_sandbox`` routes for ``sandbox`` to ``app``."""
-    routes = _Routes(sandbox)
+def add_control_routes(app: web.Application, world: World, *, endpoint: Callable[[], str]) -> None:
+    """Add the ``/_sandbox`` routes steering ``world``, served at ``endpoint()``, to ``app``."""
+    routes = _Routes(world, endpoint)
     table: list[tuple[str, str, _Handler]] = [
         ("GET", "", routes.info),
         ("GET", "/calls", routes.get_calls),
@@ -111,13 +109,14 @@ def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> An
 
 
 class _Routes:
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sb = sandbox
+    def __init__(self, world: World, endpoint: Callable[[], str]) -> None:
+        self.sb = world
+        self.endpoint = endpoint
 
     async def info(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(
             {
-                "endpoint": self.sb.endpoint,
+                "endpoint": self.endpoint(),
                 "access_key_ids": sorted(self.sb.access_keys),
                 "regions": sorted({r for r, _ in self.sb.calls} | {"cn-hangzhou"}),
                 "refuse_custom_values": self.sb.refuse_custom_values,
@@ -205,8 +204,7 @@ class _Routes:
         region = request.query.get("region", "cn-hangzhou")
         name = request.query.get("name", "")
         failure = self.sb.rotation_failure(region, name)
-        secret = self.sb.kms.find(region, name) or self.sb.kms.find(region, "acs/ecs/" + name)
-        assert secret is not None  # rotation_failure raised LookupError otherwise
+        secret = self.sb.secret(region, name)
         return web.json_response(
             {
                 "secretName": secret.name,

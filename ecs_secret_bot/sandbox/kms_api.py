@@ -161,19 +161,9 @@ class KmsApi(KmsReader):
         if data_type not in ("text", "binary"):
             raise invalid_parameter("SecretDataType", "use text or binary.")
         stages = _version_stages(params.text("VersionStages"))
-        existing = secret.versions.get(version_id)
+        existing = _same_version(secret, version_id, data)
         if existing is not None:
-            if existing.data != data:
-                raise ApiError(
-                    409,
-                    "Rejected.ResourceExist",
-                    f"Version {version_id!r} already exists with another value.",
-                )
-            return {
-                "SecretName": secret.name,
-                "VersionId": version_id,
-                "VersionStages": self._stages(existing),
-            }
+            return self._put_body(secret, existing)
         now = self.state.clock()
         version = Version(version_id, data, data_type, now, [])
         for stage in stages:
@@ -188,9 +178,12 @@ class KmsApi(KmsReader):
             version.stages.append(stage)
         secret.versions[version_id] = version
         secret.updated = now
+        return self._put_body(secret, version)
+
+    def _put_body(self, secret: Secret, version: Version) -> Body:
         return {
             "SecretName": secret.name,
-            "VersionId": version_id,
+            "VersionId": version.version_id,
             "VersionStages": self._stages(version),
         }
 
@@ -207,21 +200,11 @@ class KmsApi(KmsReader):
         parsed = check_ecs_secret_data(data, sub_type=secret.sub_type)
         if parsed["UserName"] != user_name_of(secret.current().data):
             raise invalid_parameter("SecretData", "UserName must stay the user of the secret.")
-        existing = secret.versions.get(version_id)
-        if existing is None:
+        version = _same_version(secret, version_id, data)
+        if version is None:
             self._check_rate(secret)
-            existing = self.state.begin_change(secret, version_id, data)
-        elif existing.data != data:
-            raise ApiError(
-                409,
-                "Rejected.ResourceExist",
-                f"Version {version_id!r} already exists with another value.",
-            )
-        return {
-            "SecretName": secret.name,
-            "VersionId": version_id,
-            "VersionStages": self._stages(existing),
-        }
+            version = self.state.begin_change(secret, version_id, data)
+        return self._put_body(secret, version)
 
     def _check_rate(self, secret: Secret) -> None:
         self.state.check_can_change(secret)
@@ -302,6 +285,18 @@ class KmsApi(KmsReader):
             interval = parse_rotation_interval(text)
         self.state.set_rotation_policy(secret, enabled=enabled, interval=interval)
         return {"SecretName": secret.name}
+
+
+def _same_version(secret: Secret, version_id: str, data: str) -> Version | None:
+    """Return the version ``version_id`` if it exists (a repeated put); 409 if its value differs."""
+    existing = secret.versions.get(version_id)
+    if existing is not None and existing.data != data:
+        raise ApiError(
+            409,
+            "Rejected.ResourceExist",
+            f"Version {version_id!r} already exists with another value.",
+        )
+    return existing
 
 
 def _version_stages(value: str | None) -> list[str]:

@@ -2,8 +2,8 @@
 
 Owns the HTTP side (``POST /`` for both services, dispatched by ``x-acs-version``:
 ``2016-01-20`` is KMS, ``2014-05-26`` is ECS; ``/_sandbox/...`` control routes) and the
-Python API tests and benchmarks drive (``Sandbox``). Never decides what an action
-does: ``kms_api``/``kms_state`` and ``ecs`` do.
+life cycle of ``Sandbox``, the ``world.World`` tests and benchmarks drive, put behind a
+port. Never decides what an action does: ``kms_api``/``kms_state`` and ``ecs`` do.
 
 Regions: any region id is accepted. A KMS call's region comes from the header
 ``x-acs-region-id`` when present, else from a Host like ``kms.<region>.aliyuncs.com``,
@@ -24,44 +24,36 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ecs_secret_bot.sandbox.calls import CallLog
-from ecs_secret_bot.sandbox.clock import Clock, OffsetClock
+from ecs_secret_bot.sandbox.clock import Clock
 from ecs_secret_bot.sandbox.control import add_control_routes
-from ecs_secret_bot.sandbox.ecs import INSTANCE_STATUSES, EcsState, Instance
 from ecs_secret_bot.sandbox.errors import ApiError
-from ecs_secret_bot.sandbox.faults import Faults
 from ecs_secret_bot.sandbox.kms_api import KMS_ACTIONS, KmsApi
-from ecs_secret_bot.sandbox.kms_state import KmsState, RotationEvent, Secret, loop_scheduler
 from ecs_secret_bot.sandbox.params import Params
 from ecs_secret_bot.sandbox.protocol import (
     DEFAULT_REGION,
     ECS_VERSION,
     KMS_VERSION,
     SignedRequest,
-    Verifier,
     error_body,
     new_request_id,
     resolve_region,
 )
-from ecs_secret_bot.sandbox.seed import direct_ecs_secret, seed_demo
+from ecs_secret_bot.sandbox.seed import seed_demo
+from ecs_secret_bot.sandbox.world import DEFAULT_ACCESS_KEYS, DEFAULT_ACCOUNT_ID, World
 
 __all__ = ["DEFAULT_ACCESS_KEYS", "DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "Sandbox"]
 
-DEFAULT_ACCESS_KEYS: Mapping[str, str] = {"sandbox": "sandbox-secret"}
-DEFAULT_ACCOUNT_ID = "1234567890123456"
 ECS_ACTIONS = ("DescribeCloudAssistantStatus", "DescribeInstances")
 _logger = logging.getLogger(__name__)
 
 
-class Sandbox:
-    """An emulated KMS + ECS endpoint and the handles to steer it."""
+class Sandbox(World):
+    """An emulated KMS + ECS endpoint: a ``World`` served over HTTP on 127.0.0.1."""
 
     def __init__(
         self,
@@ -73,20 +65,13 @@ class Sandbox:
         clock: Clock | None = None,
         account_id: str = DEFAULT_ACCOUNT_ID,
     ) -> None:
-        self._offset_clock: OffsetClock | None = None
-        if clock is None:
-            self._offset_clock = OffsetClock()
-            clock = self._offset_clock
-        self.clock: Clock = clock
-        self.verifier = Verifier(DEFAULT_ACCESS_KEYS if access_keys is None else access_keys)
-        self.faults = Faults()
-        self.calls = CallLog()
-        self.ecs = EcsState(self.clock)
-        self.kms = KmsState(
-            clock=self.clock, ecs=self.ecs, rotation_delay=rotation_delay, scheduler=loop_scheduler
+        super().__init__(
+            access_keys=access_keys,
+            rotation_delay=rotation_delay,
+            refuse_custom_values=refuse_custom_values,
+            clock=clock,
+            account_id=account_id,
         )
-        self.kms.refuse_custom_values = refuse_custom_values
-        self.account_id = account_id
         self._kms_api = KmsApi(self.kms, account_id=account_id)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -101,7 +86,7 @@ class Sandbox:
             raise RuntimeError("the sandbox is already running")
         app = web.Application()
         app.router.add_route("*", "/", self._handle)
-        add_control_routes(app, self)
+        add_control_routes(app, self, endpoint=lambda: self.endpoint)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", port)
@@ -124,12 +109,7 @@ class Sandbox:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
     @property
@@ -141,164 +121,6 @@ class Sandbox:
     def url(self) -> str:
         """Return ``http://127.0.0.1:PORT``."""
         return f"http://{self.endpoint}"
-
-    @property
-    def access_keys(self) -> dict[str, str]:
-        """Return the accepted AccessKey pairs (ID to secret); mutable."""
-        return self.verifier.access_keys
-
-    # -- settings and time ---------------------------------------------------------------
-
-    @property
-    def refuse_custom_values(self) -> bool:
-        """Whether PutSecretValue on an ECS secret is refused (400 InvalidParameter)."""
-        return self.kms.refuse_custom_values
-
-    @refuse_custom_values.setter
-    def refuse_custom_values(self, value: bool) -> None:
-        self.kms.refuse_custom_values = value
-
-    @property
-    def rotation_delay(self) -> float:
-        """Seconds of real time a rotation takes to reach the instance."""
-        return self.kms.rotation_delay
-
-    @rotation_delay.setter
-    def rotation_delay(self, value: float) -> None:
-        self.kms.rotation_delay = value
-
-    def now(self) -> datetime:
-        """Return the sandbox time."""
-        return self.clock()
-
-    def advance(self, delta: timedelta) -> datetime:
-        """Move the built-in clock forward by ``delta`` and apply what became due."""
-        if self._offset_clock is None:
-            raise RuntimeError("this sandbox uses an injected clock; move that clock instead")
-        now = self._offset_clock.advance(delta)
-        self.kms.sweep()
-        return now
-
-    # -- ECS ---------------------------------------------------------------------------
-
-    def add_instance(
-        self,
-        region: str,
-        instance_id: str,
-        *,
-        name: str,
-        status: str = "Running",
-        os_type: str = "linux",
-        cloud_assistant_online: bool = True,
-        tags: Mapping[str, str] | None = None,
-    ) -> Instance:
-        """Add an ECS instance."""
-        return self.ecs.add(
-            Instance(
-                instance_id=instance_id,
-                name=name,
-                region=region,
-                status=status,
-                os_type=os_type,
-                cloud_assistant_online=cloud_assistant_online,
-                tags=dict(tags or {}),
-            )
-        )
-
-    def remove_instance(self, region: str, instance_id: str) -> None:
-        """Release an instance, as the console would; its secrets' rotations then fail."""
-        self.ecs.remove(region, instance_id)
-
-    def set_instance_status(self, region: str, instance_id: str, status: str) -> None:
-        """Change an instance's status (Running, Stopped, ...)."""
-        if status not in INSTANCE_STATUSES:
-            raise ValueError(f"status must be one of {', '.join(INSTANCE_STATUSES)}")
-        self.ecs.require(region, instance_id).status = status
-
-    def set_cloud_assistant(self, region: str, instance_id: str, online: bool) -> None:
-        """Bring an instance's Cloud Assistant agent online or offline."""
-        self.ecs.require(region, instance_id).cloud_assistant_online = online
-
-    # -- KMS ---------------------------------------------------------------------------
-
-    def add_ecs_secret(
-        self,
-        region: str,
-        name: str,
-        *,
-        instance_id: str,
-        user_name: str = "root",
-        sub_type: str = "Password",
-        secret_data: Mapping[str, str] | None = None,
-        version_id: str = "v1",
-        rotation_interval: str | None = None,
-        description: str = "",
-        tags: Mapping[str, str] | None = None,
-    ) -> str:
-        """Store an ECS secret directly (no call counted); return its full name."""
-        secret = direct_ecs_secret(
-            self,
-            region,
-            name,
-            instance_id=instance_id,
-            user_name=user_name,
-            sub_type=sub_type,
-            secret_data=secret_data,
-            version_id=version_id,
-            rotation_interval=rotation_interval,
-            description=description,
-            tags=tags,
-        )
-        return secret.name
-
-    def restore_out_of_band(self, region: str, name: str) -> None:
-        """Cancel a planned deletion as the console would (no call counted)."""
-        self.kms.sweep()
-        secret = self._secret(region, name)
-        if secret.planned_delete is None:
-            raise ValueError(f"secret {secret.name!r} is not scheduled for deletion")
-        self.kms.restore(secret)
-
-    def delete_out_of_band(
-        self,
-        region: str,
-        name: str,
-        *,
-        planned: datetime | timedelta | None = None,
-        force: bool = False,
-    ) -> None:
-        """Delete as the console would: at once (``force``) or at ``planned`` (default 30d)."""
-        self.kms.sweep()
-        secret = self._secret(region, name)
-        if force:
-            self.kms.remove(region, secret.name)
-            return
-        if planned is None:
-            planned = timedelta(days=30)
-        when = self.clock() + planned if isinstance(planned, timedelta) else planned
-        self.kms.schedule_deletion(secret, when)
-
-    def rotation_failure(self, region: str, name: str) -> tuple[str, str] | None:
-        """Return ``(errorCode, errorMessage)`` of the secret's failed rotation, or None."""
-        self.kms.sweep()
-        failure = self._secret(region, name).failure
-        return (failure.code, failure.message) if failure else None
-
-    def rotation_in_progress(self, region: str, name: str) -> bool:
-        """Return whether a change of the secret is still being pushed to its instance."""
-        self.kms.sweep()
-        return self._secret(region, name).pending_version is not None
-
-    @property
-    def events(self) -> list[RotationEvent]:
-        """Return the CloudMonitor-like rotation events, oldest first."""
-        return list(self.kms.events)
-
-    def _secret(self, region: str, name: str) -> Secret:
-        secret = self.kms.find(region, name) or self.kms.find(region, "acs/ecs/" + name)
-        if secret is None:
-            raise LookupError(f"no secret {name!r} in region {region!r}")
-        return secret
 
     # -- HTTP ----------------------------------------------------------------------------
 

@@ -95,10 +95,7 @@ def parse_extended_config(
         raise invalid_parameter("ExtendedConfig", "it is required for a secret of type ECS.")
     if len(value) > 1024:
         raise invalid_parameter("ExtendedConfig", "use at most 1024 characters.")
-    try:
-        config = json.loads(value)
-    except ValueError:
-        config = None
+    config = _json_or_none(value)
     if not isinstance(config, dict):
         raise invalid_parameter("ExtendedConfig", "it must be a JSON object.")
     unknown = sorted(set(config) - set(_CONFIG_KEYS))
@@ -142,10 +139,7 @@ def parse_extended_config(
 
 def check_ecs_secret_data(value: str, *, sub_type: str) -> dict[str, str]:
     """Check ECS SecretData JSON for ``sub_type``; return it parsed."""
-    try:
-        data = json.loads(value)
-    except ValueError:
-        data = None
+    data = _json_or_none(value)
     expected = (
         ("UserName", "Password")
         if sub_type == "Password"
@@ -172,14 +166,12 @@ def check_ecs_secret_data(value: str, *, sub_type: str) -> dict[str, str]:
 
 def parse_tags(value: str | None) -> list[tuple[str, str]]:
     """Parse the Tags JSON array ``[{"TagKey":..,"TagValue":..}]`` (up to 20)."""
-    if value is None:
-        return []
-    try:
-        items = json.loads(value)
-    except ValueError:
-        items = None
-    if not isinstance(items, list) or len(items) > 20:
-        raise invalid_parameter("Tags", 'use a JSON array like [{"TagKey":"k","TagValue":"v"}].')
+    items = _json_list(
+        value,
+        most=20,
+        parameter="Tags",
+        hint='use a JSON array like [{"TagKey":"k","TagValue":"v"}].',
+    )
     tags: list[tuple[str, str]] = []
     for item in items:
         if not isinstance(item, dict):
@@ -197,16 +189,12 @@ def parse_tags(value: str | None) -> list[tuple[str, str]]:
 
 def parse_filters(value: str | None) -> list[tuple[str, list[str]]]:
     """Parse ListSecrets Filters: ``[{"Key":"SecretName","Values":["a"]}]``, up to 10."""
-    if value is None:
-        return []
-    try:
-        items = json.loads(value)
-    except ValueError:
-        items = None
-    if not isinstance(items, list) or len(items) > 10:
-        raise invalid_parameter(
-            "Filters", 'use a JSON array of up to 10 {"Key":..,"Values":[..]} objects.'
-        )
+    items = _json_list(
+        value,
+        most=10,
+        parameter="Filters",
+        hint='use a JSON array of up to 10 {"Key":..,"Values":[..]} objects.',
+    )
     filters: list[tuple[str, list[str]]] = []
     for item in items:
         key = item.get("Key") if isinstance(item, dict) else None
@@ -221,3 +209,21 @@ def parse_filters(value: str | None) -> list[tuple[str, list[str]]]:
             raise invalid_parameter("Filters", f"Values of {key} must be a list of strings.")
         filters.append((key, values))
     return filters
+
+
+def _json_or_none(value: str) -> Any:
+    """Parse JSON; None where ``value`` is not JSON (the caller says what it wanted)."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+def _json_list(value: str | None, *, most: int, parameter: str, hint: str) -> list[Any]:
+    """Parse an optional JSON array of up to ``most`` items; refuse anything else with ``hint``."""
+    if value is None:
+        return []
+    items = _json_or_none(value)
+    if not isinstance(items, list) or len(items) > most:
+        raise invalid_parameter(parameter, hint)
+    return items

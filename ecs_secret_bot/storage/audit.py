@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +39,9 @@ FORBIDDEN_DETAIL_KEYS = frozenset(
 """``detail`` keys refused outright: a value under such a name is a leak waiting to happen."""
 
 _COLUMNS = ", ".join(HASHED_FIELDS[1:])  # everything but seq, in hash order
-_ROW_COLUMNS = f"seq, {_COLUMNS}, prev_hash, hash"
+_ROW_NAMES = ("seq", *HASHED_FIELDS[1:], "prev_hash", "hash")
+_ROW_COLUMNS = ", ".join(_ROW_NAMES)
+_PLACEHOLDERS = ", ".join("?" * len(_ROW_NAMES))
 _VERIFY_CHUNK = 2000
 
 _APPEND = f"""
@@ -69,40 +71,19 @@ class AuditEntry:
     detail: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class AuditRow:
+@dataclass(frozen=True, kw_only=True)
+class AuditRow(AuditEntry):
     """One stored entry, with its place in the chain."""
 
     seq: int
     at: datetime
-    actor: str
-    action: str
-    resource: str
-    channel_id: str
-    decision: str
-    reason: str
-    outcome: str
-    request_id: str
-    approval_id: str
-    detail: Mapping[str, Any]
     prev_hash: str
     hash: str
 
     @property
     def entry(self) -> AuditEntry:
         """Return the entry as it was appended."""
-        return AuditEntry(
-            actor=self.actor,
-            action=self.action,
-            resource=self.resource,
-            channel_id=self.channel_id,
-            decision=self.decision,
-            reason=self.reason,
-            outcome=self.outcome,
-            request_id=self.request_id,
-            approval_id=self.approval_id,
-            detail=self.detail,
-        )
+        return AuditEntry(**{f.name: getattr(self, f.name) for f in fields(AuditEntry)})
 
 
 @dataclass(frozen=True)
@@ -134,7 +115,7 @@ def _fields(entry: AuditEntry, at: datetime) -> tuple[Any, ...]:
     )
 
 
-def _row(row: sqlite3.Row) -> AuditRow:
+def _row(row: sqlite3.Row | Mapping[str, Any]) -> AuditRow:
     return AuditRow(
         seq=row["seq"],
         at=from_text(row["at"]),
@@ -175,27 +156,9 @@ async def append_audit_batch(
             out.append((seq, *values, prev, digest))
             prev = digest
         await tx.executemany(
-            f"INSERT INTO audit_log ({_ROW_COLUMNS}) VALUES ({', '.join('?' * 14)})", out
+            f"INSERT INTO audit_log ({_ROW_COLUMNS}) VALUES ({_PLACEHOLDERS})", out
         )
-    return [
-        AuditRow(
-            seq=row[0],
-            at=at,
-            actor=entry.actor,
-            action=entry.action,
-            resource=entry.resource,
-            channel_id=entry.channel_id,
-            decision=entry.decision,
-            reason=entry.reason,
-            outcome=entry.outcome,
-            request_id=entry.request_id,
-            approval_id=entry.approval_id,
-            detail=frozen_mapping(row[11]),
-            prev_hash=row[12],
-            hash=row[13],
-        )
-        for row, (entry, at) in zip(out, entries, strict=True)
-    ]
+    return [_row(dict(zip(_ROW_NAMES, values, strict=True))) for values in out]
 
 
 async def list_audit(

@@ -26,7 +26,7 @@ from ecs_secret_bot.commands.outcomes import (
 from ecs_secret_bot.commands.queries import (
     ApprovalItem,
     ApprovalsListing,
-    AuditRow,
+    AuditLine,
     PendingListing,
     SecretListing,
     SecretView,
@@ -260,7 +260,7 @@ def _approvals(r: ApprovalsListing) -> str:
     return "\n".join(parts)
 
 
-def _audit(rows: Sequence[AuditRow]) -> str:
+def _audit(rows: Sequence[AuditLine]) -> str:
     if not rows:
         return "The audit log has no entries you may see."
     return table(

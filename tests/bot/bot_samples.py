@@ -18,7 +18,7 @@ from ecs_secret_bot.commands.queries import (
     Access,
     ApprovalItem,
     ApprovalsListing,
-    AuditRow,
+    AuditLine,
     PendingListing,
     PendingRow,
     RegionListing,
@@ -232,9 +232,9 @@ def approvals_listing(count: int = 2, text: str = "r") -> ApprovalsListing:
     return ApprovalsListing(waiting_for_me=items, mine=items)
 
 
-def audit_rows(count: int = 5, text: str = "ok") -> tuple[AuditRow, ...]:
+def audit_lines(count: int = 5, text: str = "ok") -> tuple[AuditLine, ...]:
     return tuple(
-        AuditRow(
+        AuditLine(
             i,
             NOW,
             USER,

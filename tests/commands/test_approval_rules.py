@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakes.policies import access_toml, binding, on_call_rotate
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.config import parse_approval_config
@@ -19,48 +20,24 @@ NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 DB = "acs:kms:cn-hangzhou:*:secret/acs/ecs/web-3-root"
 PROD = "acs:kms:cn-hangzhou:*:secret/acs/ecs/prod-db"
 
-DESIGN_EXAMPLE = """
-[[access.bindings]]
-principals = ["slack:user:U01ADMIN", "slack:usergroup:S01SRE"]
-policies = ["AliyunKMSSecretAdminAccess"]
 
-[[access.bindings]]
-principals = ["slack:user:*"]
-policies = ["OnCallRotate"]
+def design_example(
+    *, everyone: str = "slack:user:*", everyones_policies: tuple[str, ...] = ("OnCallRotate",)
+) -> str:
+    """Return design.md's example configuration (``everyone`` is bound to OnCallRotate)."""
+    return access_toml(
+        admins=["slack:user:U01ADMIN", "slack:usergroup:S01SRE"],
+        channel="C0SECOPS",
+        delete_approvers=["slack:usergroup:S01SEC"],
+        restore_approvers=["slack:usergroup:S01SRE"],
+        more=binding([everyone], everyones_policies)
+        + on_call_rotate(
+            resource="acs:kms:*:*:secret/acs/ecs/prod-*", guardrail_channel="C0INCIDENTS"
+        ),
+    )
 
-[access.policies.OnCallRotate]
-Version = "1"
-[[access.policies.OnCallRotate.Statement]]
-Effect = "Allow"
-Action = ["kms:ListSecrets"]
-Resource = ["acs:kms:*:*:secret"]
-[[access.policies.OnCallRotate.Statement]]
-Effect = "Allow"
-Action = ["kms:RotateSecret", "kms:DescribeSecret"]
-Resource = ["acs:kms:*:*:secret/acs/ecs/prod-*"]
 
-[[access.guardrails]]
-channels = ["C0INCIDENTS"]
-policies = ["OnCallRotate"]
-
-[approval]
-channel = "C0SECOPS"
-
-[[approval.rules]]
-name = "immediate-delete"
-actions = ["kms:DeleteSecret"]
-condition = { Bool = { "kms:ForceDeleteWithoutRecovery" = "true" } }
-approvers = ["slack:usergroup:S01SEC"]
-min_approvals = 1
-expires_after = "2h"
-
-[[approval.rules]]
-name = "teammate-restore"
-actions = ["kms:RestoreSecret"]
-requesters = ["slack:user:*"]
-approvers = ["slack:usergroup:S01SRE"]
-min_approvals = 1
-"""
+DESIGN_EXAMPLE = design_example()
 
 ADMIN = Actor("slack:user:U01ADMIN", channel_id="C0OPS", channel_name="ops")
 TEAMMATE = Actor("slack:user:U0MATE", channel_id="C0OPS", channel_name="ops")
@@ -118,11 +95,7 @@ def test_a_held_request_says_which_rule_holds_it_and_what_it_needs() -> None:
 
 
 DENYING = (
-    DESIGN_EXAMPLE.replace(
-        'policies = ["OnCallRotate"]\n\n[access',
-        'policies = ["OnCallRotate", "NoProd"]\n\n[access',
-        1,
-    )
+    design_example(everyones_policies=("OnCallRotate", "NoProd"))
     + """
 [[approval.rules]]
 name = "anyone-anything"
@@ -160,9 +133,7 @@ def test_a_guardrail_refusal_is_never_requestable() -> None:
 
 
 def test_an_unbound_principal_cannot_even_ask() -> None:
-    toml = DESIGN_EXAMPLE.replace(
-        'principals = ["slack:user:*"]', 'principals = ["slack:user:U0*"]'
-    )
+    toml = design_example(everyone="slack:user:U0*")
     stranger = Actor("slack:user:WSTRANGER", channel_id="C0OPS")
     result = route(stranger, "kms:RestoreSecret", DB, toml)
     assert result.kind is RouteKind.REFUSE and not result.decision.bound

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakes.policies import ADMIN_ACCESS, access_toml
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest, VoteResult
@@ -25,30 +26,14 @@ START = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 KEY = bytes(range(32))
 SECRET = "acs:kms:cn-hangzhou:*:secret/acs/ecs/web-3-root"
 
-CONFIG = """
-[[access.bindings]]
-principals = ["slack:usergroup:SSRE", "slack:usergroup:SSEC"]
-policies = ["AliyunKMSSecretAdminAccess"]
-[[access.bindings]]
-principals = ["slack:user:*"]
-policies = ["AliyunKMSReadOnlyAccess"]
-
-[approval]
-channel = "C0SECOPS"
-
-[[approval.rules]]
-name = "immediate-delete"
-actions = ["kms:DeleteSecret"]
-condition = { Bool = { "kms:ForceDeleteWithoutRecovery" = "true" } }
-approvers = ["slack:usergroup:SSEC", "slack:usergroup:SJUNIOR"]
-expires_after = "2h"
-
-[[approval.rules]]
-name = "teammate-restore"
-actions = ["kms:RestoreSecret"]
-requesters = ["slack:user:*"]
-approvers = ["slack:usergroup:SSRE"]
-
+CONFIG = access_toml(
+    admins=["slack:usergroup:SSRE", "slack:usergroup:SSEC"],
+    admin_policies=[ADMIN_ACCESS],
+    readers=["slack:user:*"],
+    channel="C0SECOPS",
+    delete_approvers=["slack:usergroup:SSEC", "slack:usergroup:SJUNIOR"],
+    restore_approvers=["slack:usergroup:SSRE"],
+    more="""
 [[approval.rules]]
 name = "custom-value"
 actions = ["kms:PutSecretValue"]
@@ -59,7 +44,8 @@ approvers = ["slack:usergroup:SSRE"]
 [[approval.rules.approver_sets]]
 name = "security"
 approvers = ["slack:usergroup:SSEC"]
-"""
+""",
+)
 
 
 def person(user: str, *groups: str, **facts: object) -> Actor:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fakes.cloud import populate
-from fakes.core import ADMIN_POLICIES, Clock, CoreHarness, actor
+from fakes.core import Clock, CoreHarness, actor, admin_policies
 
 from ecs_secret_bot.commands.duties import DutyRunner
 from ecs_secret_bot.commands.operations.rotate import rotate_secret
@@ -290,10 +290,7 @@ async def test_a_stale_request_is_reannounced_once(
 ) -> None:
     from ecs_secret_bot.commands.operations.delete import delete_secret
 
-    policies = ADMIN_POLICIES.replace(
-        '[approval]\nchannel = "CSECOPS"', '[approval]\nchannel = "CSECOPS"\nstale_after = "30m"'
-    )
-    h = await start(tmp_path, sb, clock, access_toml=policies)
+    h = await start(tmp_path, sb, clock, access_toml=admin_policies(stale_after="30m"))
     try:
         held = await delete_secret(
             DeleteRequest("web-3-root", immediately=True), actor=ADMIN, core=h.core

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from fakes.core import ADMIN_POLICIES, CoreHarness, actor
+from fakes.policies import on_call_rotate
 
 from ecs_secret_bot.commands.queries import WhoAmI, available_subcommands, whoami
 from ecs_secret_bot.sandbox import Sandbox
@@ -29,22 +30,7 @@ ALL = (
     "whoami",
 )
 
-GUARDED = """
-[[access.guardrails]]
-channels = ["CINC"]
-policies = ["OnCallRotate"]
-
-[access.policies.OnCallRotate]
-Version = "1"
-[[access.policies.OnCallRotate.Statement]]
-Effect = "Allow"
-Action = ["kms:ListSecrets"]
-Resource = ["acs:kms:*:*:secret"]
-[[access.policies.OnCallRotate.Statement]]
-Effect = "Allow"
-Action = ["kms:RotateSecret", "kms:DescribeSecret"]
-Resource = ["acs:kms:*:*:secret/acs/ecs/*"]
-"""
+GUARDED = on_call_rotate(resource="acs:kms:*:*:secret/acs/ecs/*", guardrail_channel="CINC")
 
 
 @pytest.fixture

@@ -34,42 +34,38 @@ from .payloads import (
     slash_command_body,
     view_submission_payload,
 )
+from .policies import access_toml
 from .signing import SIGNING_SECRET, DriverResponse, SlackClientDriver
 from .slack_api import FakeSlackAPI
 from .slack_messages import Message
 
-__all__ = ["BOT_POLICIES", "BotHarness", "WiredBot", "running_bot", "serve_web_app", "wired_bot"]
+__all__ = [
+    "BOT_POLICIES",
+    "BotHarness",
+    "WiredBot",
+    "bot_policies",
+    "running_bot",
+    "serve_web_app",
+    "wired_bot",
+]
 
 SRE = "SSRE"
 SEC = "SSEC"
 
-BOT_POLICIES = f"""
-[[access.bindings]]
-principals = ["slack:user:{ws.ADMIN_ID}", "slack:usergroup:{SRE}", "slack:usergroup:{SEC}"]
-policies = ["AliyunKMSSecretAdminAccess"]
 
-[[access.bindings]]
-principals = ["slack:user:{ws.BOB_ID}"]
-policies = ["AliyunKMSReadOnlyAccess"]
+def bot_policies(*, stale_after: str = "") -> str:
+    """Return the policies bot tests run under: the admin, both groups, Bob reads."""
+    return access_toml(
+        admins=[f"slack:user:{ws.ADMIN_ID}", f"slack:usergroup:{SRE}", f"slack:usergroup:{SEC}"],
+        readers=[f"slack:user:{ws.BOB_ID}"],
+        channel=ws.SECOPS_CHANNEL_ID,
+        stale_after=stale_after,
+        delete_approvers=[f"slack:usergroup:{SEC}"],
+        restore_approvers=[f"slack:usergroup:{SRE}"],
+    )
 
-[approval]
-channel = "{ws.SECOPS_CHANNEL_ID}"
 
-[[approval.rules]]
-name = "immediate-delete"
-actions = ["kms:DeleteSecret"]
-condition = {{ Bool = {{ "kms:ForceDeleteWithoutRecovery" = "true" }} }}
-approvers = ["slack:usergroup:{SEC}"]
-min_approvals = 1
-expires_after = "2h"
-
-[[approval.rules]]
-name = "teammate-restore"
-actions = ["kms:RestoreSecret"]
-requesters = ["slack:user:*"]
-approvers = ["slack:usergroup:{SRE}"]
-min_approvals = 1
-"""
+BOT_POLICIES = bot_policies()
 
 
 @asynccontextmanager

@@ -19,36 +19,24 @@ from ecs_secret_bot.config import parse_settings
 from ecs_secret_bot.runtime import open_core
 from ecs_secret_bot.sandbox import Sandbox
 from fakes.cloud import REGIONS, fast_retry, sandbox_credential
+from fakes.policies import access_toml
 
-__all__ = ["ADMIN_POLICIES", "Clock", "CoreHarness", "Directory", "actor"]
+__all__ = ["ADMIN_POLICIES", "Clock", "CoreHarness", "Directory", "actor", "admin_policies"]
 
-ADMIN_POLICIES = """
-[[access.bindings]]
-principals = ["slack:user:UADMIN", "slack:usergroup:SSRE"]
-policies = ["AliyunKMSSecretAdminAccess"]
 
-[[access.bindings]]
-principals = ["slack:user:UREADER"]
-policies = ["AliyunKMSReadOnlyAccess"]
+def admin_policies(*, stale_after: str = "") -> str:
+    """Return the policies core tests run under: admins, a reader, the design's two rules."""
+    return access_toml(
+        admins=["slack:user:UADMIN", "slack:usergroup:SSRE"],
+        readers=["slack:user:UREADER"],
+        channel="CSECOPS",
+        stale_after=stale_after,
+        delete_approvers=["slack:usergroup:SSEC"],
+        restore_approvers=["slack:usergroup:SSRE"],
+    )
 
-[approval]
-channel = "CSECOPS"
 
-[[approval.rules]]
-name = "immediate-delete"
-actions = ["kms:DeleteSecret"]
-condition = { Bool = { "kms:ForceDeleteWithoutRecovery" = "true" } }
-approvers = ["slack:usergroup:SSEC"]
-min_approvals = 1
-expires_after = "2h"
-
-[[approval.rules]]
-name = "teammate-restore"
-actions = ["kms:RestoreSecret"]
-requesters = ["slack:user:*"]
-approvers = ["slack:usergroup:SSRE"]
-min_approvals = 1
-"""
+ADMIN_POLICIES = admin_policies()
 
 
 def actor(

@@ -200,7 +200,7 @@ class _Transport:
 async def test_control_routes_answer_loopback_only(peer: str, status: int) -> None:
     sandbox = Sandbox(seed=False)
     app = web.Application()
-    add_control_routes(app, sandbox)
+    add_control_routes(app, sandbox, endpoint=lambda: sandbox.endpoint)
     request = make_mocked_request("GET", "/_sandbox/calls", app=app, transport=_Transport(peer))
     match = await app.router.resolve(request)
     response = await match.handler(request)

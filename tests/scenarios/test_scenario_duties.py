@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fakes import FakeSlackAPI
 from fakes import workspace as ws
-from fakes.bot import BOT_POLICIES, BotHarness, running_bot
+from fakes.bot import BotHarness, bot_policies, running_bot
 from fakes.core import actor
 from test_scenario_delete_and_approvals import button_of, delete_values, review
 
@@ -23,10 +23,7 @@ from ecs_secret_bot.commands.operations.rotate import attach_rotation_message, r
 from ecs_secret_bot.commands.outcomes import RotateResult
 from ecs_secret_bot.commands.requests import RotateRequest
 
-POLICIES = (
-    BOT_POLICIES.replace("[approval]\n", '[approval]\nstale_after = "30m"\n', 1)
-    + '\n[reminders]\nbefore = ["31d", "3d"]\n'
-)
+POLICIES = bot_policies(stale_after="30m") + '\n[reminders]\nbefore = ["31d", "3d"]\n'
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cli_runner import CliResult, run_cli, sandbox_env
 from fakes.cloud import sandbox_credential
+from fakes.policies import ADMIN_ACCESS, access_toml
 
 from ecs_secret_bot.runtime import open_terminal
 from ecs_secret_bot.sandbox import Sandbox
@@ -23,29 +24,20 @@ __all__ = ["LOGIN", "POLICIES", "Terminal", "config_text"]
 
 LOGIN = login_name()
 
-POLICIES = f"""
-[[access.bindings]]
-principals = ["local:user:{LOGIN}", "slack:user:U01ADMIN", "slack:usergroup:SSEC"]
-policies = ["AliyunKMSSecretAdminAccess", "NoWindows"]
-
+POLICIES = access_toml(
+    admins=[f"local:user:{LOGIN}", "slack:user:U01ADMIN", "slack:usergroup:SSEC"],
+    admin_policies=[ADMIN_ACCESS, "NoWindows"],
+    channel="C0SECOPS",
+    delete_approvers=["slack:usergroup:SSEC", f"local:user:{LOGIN}"],
+    more="""
 [access.policies.NoWindows]
 Version = "1"
 [[access.policies.NoWindows.Statement]]
 Effect = "Deny"
 Action = ["kms:RotateSecret", "kms:PutSecretValue", "kms:DeleteSecret"]
 Resource = ["acs:kms:*:*:secret/acs/ecs/win-*"]
-
-[approval]
-channel = "C0SECOPS"
-
-[[approval.rules]]
-name = "immediate-delete"
-actions = ["kms:DeleteSecret"]
-condition = {{ Bool = {{ "kms:ForceDeleteWithoutRecovery" = "true" }} }}
-approvers = ["slack:usergroup:SSEC", "local:user:{LOGIN}"]
-min_approvals = 1
-expires_after = "2h"
-"""
+""",
+)
 
 
 def config_text(sandbox: Sandbox, *, policies: str = POLICIES, db: str = "bot.db") -> str:

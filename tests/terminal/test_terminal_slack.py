@@ -12,28 +12,18 @@ from fakes import FakeSlackAPI
 from fakes import workspace as ws
 from fakes.bot import BotHarness, running_bot
 from fakes.payloads import input_state, select_state
+from fakes.policies import access_toml
 from terminal_harness import LOGIN
 
 from ecs_secret_bot.bot.ids import Action, Block, Callback
 
 ME = f"local:user:{LOGIN}"
 
-POLICIES = f"""
-[[access.bindings]]
-principals = ["slack:user:{ws.ADMIN_ID}", "slack:usergroup:SSRE", "slack:usergroup:SSEC", "{ME}"]
-policies = ["AliyunKMSSecretAdminAccess"]
-
-[approval]
-channel = "{ws.SECOPS_CHANNEL_ID}"
-
-[[approval.rules]]
-name = "immediate-delete"
-actions = ["kms:DeleteSecret"]
-condition = {{ Bool = {{ "kms:ForceDeleteWithoutRecovery" = "true" }} }}
-approvers = ["slack:usergroup:SSEC", "{ME}"]
-min_approvals = 1
-expires_after = "2h"
-"""
+POLICIES = access_toml(
+    admins=[f"slack:user:{ws.ADMIN_ID}", "slack:usergroup:SSRE", "slack:usergroup:SSEC", ME],
+    channel=ws.SECOPS_CHANNEL_ID,
+    delete_approvers=["slack:usergroup:SSEC", ME],
+)
 
 
 async def terminal(bot: BotHarness, *args: str, **env: str) -> CliResult:

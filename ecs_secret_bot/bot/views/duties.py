@@ -4,12 +4,8 @@ expired approval requests. Pure builders: data in, Block Kit out, never a value.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from ecs_secret_bot.bot.ids import Action, Block
 from ecs_secret_bot.bot.views.blocks import (
-    actions,
-    button,
     context,
     esc,
     mention,
@@ -17,7 +13,7 @@ from ecs_secret_bot.bot.views.blocks import (
     short_name,
     slack_date,
 )
-from ecs_secret_bot.bot.views.messages import Message, restore_value
+from ecs_secret_bot.bot.views.messages import Message, restore_actions
 from ecs_secret_bot.commands.records import ApprovalRow, PendingDeletion
 
 __all__ = [
@@ -42,20 +38,6 @@ def _left(planned: datetime, now: datetime) -> str:
     return "within the hour"
 
 
-def _restore_button(row: PendingDeletion) -> dict[str, Any]:
-    return actions(
-        [
-            button(
-                "Restore",
-                Action.RESTORE,
-                value=restore_value(row.secret_name, row.region),
-                style="primary",
-            )
-        ],
-        block_id=Block.RESTORE_ACTIONS,
-    )
-
-
 def reminder_message(row: PendingDeletion, *, label: str, now: datetime) -> Message:
     """Return the reminder that a scheduled deletion is near, with a Restore button."""
     name = esc(short_name(row.secret_name))
@@ -71,7 +53,7 @@ def reminder_message(row: PendingDeletion, *, label: str, now: datetime) -> Mess
             "If it is still needed, restore it before then. Restore runs at once for those "
             f"allowed; for others it becomes a request for approval. ({esc(label)} reminder)"
         ),
-        _restore_button(row),
+        restore_actions(row.secret_name, row.region),
     ]
 
 
@@ -95,7 +77,7 @@ def discovered_message(row: PendingDeletion) -> Message:
         f"Secret `{name}` ({row.region}) is scheduled for deletion on {when}; it was "
         "scheduled outside the bot (console or API), and I will remind you before it goes."
     )
-    return text, [section(f":mag: {text}"), _restore_button(row)]
+    return text, [section(f":mag: {text}"), restore_actions(row.secret_name, row.region)]
 
 
 def stale_reply(row: ApprovalRow, approvers: tuple[str, ...]) -> str:

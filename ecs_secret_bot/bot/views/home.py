@@ -13,7 +13,7 @@ from typing import Any
 from ecs_secret_bot.bot.views.blocks import Block, context, divider, esc, header, section
 from ecs_secret_bot.bot.views.listings import approval_line, home_refresh, pending_rows
 from ecs_secret_bot.bot.views.messages import Message
-from ecs_secret_bot.commands.queries import ApprovalsListing, AuditRow, PendingListing
+from ecs_secret_bot.commands.queries import ApprovalsListing, AuditLine, PendingListing
 
 __all__ = ["home_view"]
 
@@ -24,7 +24,7 @@ def home_view(
     *,
     approvals: ApprovalsListing | str,
     pending: PendingListing | str,
-    activity: Sequence[AuditRow] | str,
+    activity: Sequence[AuditLine] | str,
     activity_lines: Message | None = None,
 ) -> dict[str, Any]:
     """Return the App Home view; a part given as a string is shown as that explanation."""

@@ -27,7 +27,7 @@ from ecs_secret_bot.bot.views.messages import Message, restore_value
 from ecs_secret_bot.commands.queries import (
     ApprovalItem,
     ApprovalsListing,
-    AuditRow,
+    AuditLine,
     PendingListing,
     PendingRow,
     SecretListing,
@@ -182,7 +182,7 @@ def approvals_message(listing: ApprovalsListing) -> Message:
     return title, blocks[:50]
 
 
-def audit_message(rows: Sequence[AuditRow], name: str = "") -> Message:
+def audit_message(rows: Sequence[AuditLine], name: str = "") -> Message:
     """Return recent audit entries."""
     about = f" of `{esc(short_name(name))}`" if name else ""
     title = f"Recent activity{about}"

@@ -45,6 +45,7 @@ __all__ = [
     "error_blocks",
     "held_notice",
     "help_message",
+    "restore_actions",
     "restore_value",
     "restored_message",
     "rotation_finished_message",
@@ -201,6 +202,12 @@ def restore_value(name: str, region: str) -> str:
     return json.dumps({"n": name, "r": region}, separators=(",", ":"))
 
 
+def restore_actions(name: str, region: str) -> BlockDict:
+    """Return the Restore button of a scheduled deletion, in its own actions block."""
+    restore = button("Restore", Action.RESTORE, value=restore_value(name, region), style="primary")
+    return actions([restore], block_id=Block.RESTORE_ACTIONS)
+
+
 def deletion_message(result: DeleteResult, *, restorable: bool = True) -> Message:
     """Return the channel message of a deletion (scheduled: with a Restore button)."""
     name = esc(short_name(result.secret_name))
@@ -219,19 +226,7 @@ def deletion_message(result: DeleteResult, *, restorable: bool = True) -> Messag
                 "restore; for others it becomes a restore request for approval."
             )
         )
-        blocks.append(
-            actions(
-                [
-                    button(
-                        "Restore",
-                        Action.RESTORE,
-                        value=restore_value(result.secret_name, result.region),
-                        style="primary",
-                    )
-                ],
-                block_id=Block.RESTORE_ACTIONS,
-            )
-        )
+        blocks.append(restore_actions(result.secret_name, result.region))
     return text, blocks
 
 

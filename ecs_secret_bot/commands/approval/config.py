@@ -52,14 +52,10 @@ def parse_approval_config(
     data: Mapping[str, Any], *, file: str = "configuration"
 ) -> ApprovalConfig:
     """Validate the ``[approval]`` table; raise ConfigError naming what to fix."""
-    unknown = sorted(set(data) - {"channel", "stale_after", "rules"})
+    allowed = ("channel", "stale_after", "rules")
+    unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise ConfigError(
-            f"unknown key {unknown[0]!r}",
-            file=file,
-            key=f"approval.{unknown[0]}",
-            next_step="The keys allowed here are: channel, rules, stale_after.",
-        )
+        raise ConfigError.unknown_key(unknown[0], table="approval", allowed=allowed, file=file)
     channel = data.get("channel")
     if channel is not None and (not isinstance(channel, str) or not _CHANNEL.match(channel)):
         raise ConfigError(

@@ -39,14 +39,10 @@ def parse_access_config(
     read_text: Callable[[Path], str] | None = None,
 ) -> AccessConfig:
     """Validate the ``[access]`` table; raise ConfigError naming what to fix."""
-    unknown = sorted(set(data) - {"policies", "bindings", "guardrails"})
+    allowed = ("policies", "bindings", "guardrails")
+    unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise ConfigError(
-            f"unknown key {unknown[0]!r}",
-            file=file,
-            key=f"access.{unknown[0]}",
-            next_step="The keys allowed here are: bindings, guardrails, policies.",
-        )
+        raise ConfigError.unknown_key(unknown[0], table="access", allowed=allowed, file=file)
     policies: dict[str, PolicyDocument] = builtin_policies()
     raw_policies = data.get("policies", {})
     if not isinstance(raw_policies, Mapping):

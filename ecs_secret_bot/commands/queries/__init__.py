@@ -26,7 +26,7 @@ from ecs_secret_bot.commands.queries.access import (
 from ecs_secret_bot.commands.queries.activity import (
     ApprovalItem,
     ApprovalsListing,
-    AuditRow,
+    AuditLine,
     PendingListing,
     PendingRow,
     audit_view,
@@ -54,7 +54,7 @@ __all__ = [
     "ActiveRotation",
     "ApprovalItem",
     "ApprovalsListing",
-    "AuditRow",
+    "AuditLine",
     "InstanceDirectory",
     "InstanceOption",
     "PendingInfo",

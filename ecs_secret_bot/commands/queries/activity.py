@@ -39,7 +39,7 @@ __all__ = [
     "RECENTLY_CLOSED",
     "ApprovalItem",
     "ApprovalsListing",
-    "AuditRow",
+    "AuditLine",
     "PendingListing",
     "PendingRow",
     "audit_view",
@@ -255,8 +255,8 @@ async def list_approvals(*, actor: Actor, core: Core) -> ApprovalsListing:
 
 
 @dataclass(frozen=True)
-class AuditRow:
-    """One audit entry, as people read it."""
+class AuditLine:
+    """One audit entry as people read it: its region and short secret name spelled out."""
 
     seq: int
     at: datetime
@@ -275,11 +275,11 @@ class AuditRow:
     approval_id: str
 
 
-def _audit_row(row: audit_store.AuditRow) -> AuditRow:
+def _audit_line(row: audit_store.AuditRow) -> AuditLine:
     parts = row.resource.split(":", 4)
     region = parts[2] if len(parts) == 5 and parts[0] == "acs" else ""
     _, found, name = row.resource.partition(":secret/")
-    return AuditRow(
+    return AuditLine(
         seq=row.seq,
         at=row.at,
         actor=row.actor,
@@ -303,29 +303,29 @@ async def audit_view(
     actor: Actor,
     core: Core,
     limit: int = 20,
-) -> tuple[AuditRow, ...]:
+) -> tuple[AuditLine, ...]:
     """Return the newest audit entries about one secret, or about all the actor may list."""
     limit = max(1, min(limit, _AUDIT_MAX))
     if name:
         ref = core.secret(name, region)
         authorize(core, actor, DESCRIBE, ref.arn)
         rows = await audit_store.list_audit(core.db, resource=ref.arn, limit=limit)
-        return tuple(_audit_row(row) for row in rows)
+        return tuple(_audit_line(row) for row in rows)
     regions = (core.region(region),) if region else core.settings.cloud.regions
     allowed, refused = permitted_regions(core, actor, LIST, regions)
     if not region and not refused:
         rows = await audit_store.list_audit(core.db, limit=limit)
-        return tuple(_audit_row(row) for row in rows)
+        return tuple(_audit_line(row) for row in rows)
     # Only some regions: read further back and keep theirs (the log has no region column).
     rows = await audit_store.list_audit(core.db, limit=_AUDIT_MAX * 5)
-    kept = [r for r in map(_audit_row, rows) if r.region in allowed]
+    kept = [r for r in map(_audit_line, rows) if r.region in allowed]
     return tuple(kept[:limit])
 
 
-async def my_activity(*, actor: Actor, core: Core, limit: int = 10) -> tuple[AuditRow, ...]:
+async def my_activity(*, actor: Actor, core: Core, limit: int = 10) -> tuple[AuditLine, ...]:
     """Return the actor's own newest audit entries (App Home); being bound is enough."""
     require_bound(actor, core)
     rows = await audit_store.list_audit(
         core.db, actor=actor.principal, limit=max(1, min(limit, _AUDIT_MAX))
     )
-    return tuple(_audit_row(row) for row in rows)
+    return tuple(_audit_line(row) for row in rows)
