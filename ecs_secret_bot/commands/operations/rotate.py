@@ -28,6 +28,7 @@ from ecs_secret_bot.commands.pipeline import (
     Execution,
     Plan,
     audit,
+    executor,
     refuse_early,
     run_cloud_step,
     run_mutation,
@@ -185,9 +186,10 @@ async def rotate_secret(
         execute=execute_rotation,
         dry_run=req.dry_run,
         request_id=req.request_id,
-    )  # type: ignore[return-value]
+    )
 
 
+@executor(RotateResult)
 async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
     """Pre-flight, record, and trigger the rotation of a cleared request."""
     request = ex.request
@@ -279,7 +281,7 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
         now=core.clock(),
         request_id=result.request_id,
     )
-    return result  # type: ignore[return-value]
+    return result
 
 
 async def follow_rotation(rotation_id: int, *, core: Core) -> FollowUp:
