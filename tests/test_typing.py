@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "ecs_secret_bot"
-TYPED = ("commands",)
+TYPED = ("commands", "cloud")
 
 
 def ignored_lines(source: str) -> list[int]:
