@@ -1,8 +1,9 @@
 """Turn SDK exceptions into ``CloudError``s that say what happened and what to do.
 
-Private to the gateway. Knows the KMS/ECS error codes of the fact sheet and which
-failures are worth a retry: throttling always; 5xx, timeouts and dropped connections for
-idempotent calls; a refused connection (the request never left) for any call; no other 4xx.
+Owns: the KMS/ECS error codes of the fact sheet, and which failures are worth a retry:
+throttling always; 5xx, timeouts and dropped connections for idempotent calls; a refused
+connection (the request never left) for any call; no other 4xx. Never does: the retrying
+itself (``retry``, the one user of this module), or any call.
 """
 
 from __future__ import annotations
@@ -127,8 +128,9 @@ def to_cloud_error(exc: BaseException, *, action: str, subject: str = "") -> Clo
     code = _code(exc)
     status = _status(exc)
     request_id = str(getattr(exc, "request_id", "") or "")
-    if not request_id and isinstance(getattr(exc, "data", None), dict):
-        request_id = str(exc.data.get("RequestId", "") or "")  # type: ignore[attr-defined]
+    data = getattr(exc, "data", None)
+    if not request_id and isinstance(data, dict):
+        request_id = str(data.get("RequestId", "") or "")
     what = subject or "the secret"
 
     def make(cls: type[CloudError], text: str, step: str) -> CloudError:

@@ -5,7 +5,7 @@ certifi bundle, about 70 ms of CPU. On the bot's own loop that would stall every
 request in flight (measured: 350 ms for five calls); on this thread the loading releases
 the GIL and the bot's loop keeps answering (7 ms at worst). The SDK's ``*_async`` methods
 still do the work; ``run`` hands a coroutine to this loop and awaits its result, and a
-cancellation (a timeout) cancels it there too. Private to the gateway.
+cancellation (a timeout) cancels it there too. Private to the cloud layer (``retry`` uses it).
 """
 
 from __future__ import annotations

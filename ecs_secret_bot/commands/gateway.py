@@ -1,7 +1,7 @@
 """The cloud gateway's surface: the typed results and the ``CloudGateway`` protocol.
 
 What the operations see of KMS and ECS: frozen dataclasses (no SDK model leaks upward)
-and the narrow protocol of the calls we make. ``gateway.py`` implements it over the real
+and the narrow protocol of the calls we make. ``cloud.gateway`` implements it over the real
 SDK clients; nothing here does I/O.
 """
 

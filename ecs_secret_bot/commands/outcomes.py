@@ -147,7 +147,7 @@ class RestoreResult:
 
 
 OperationResult = CreateResult | RotateResult | RotationPolicyResult | DeleteResult | RestoreResult
-_TYPES: dict[str, type[Any]] = {
+_TYPES: dict[str, type[OperationResult | HeldForApproval]] = {
     cls.__name__: cls
     for cls in (
         CreateResult,
@@ -160,7 +160,7 @@ _TYPES: dict[str, type[Any]] = {
 }
 
 
-def encode(result: Any) -> dict[str, Any]:
+def encode(result: OperationResult | HeldForApproval) -> dict[str, Any]:
     """Return a JSON-ready dict of a result (datetimes as ISO text)."""
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(result):
@@ -173,7 +173,7 @@ def encode(result: Any) -> dict[str, Any]:
     return {"type": type(result).__name__, "fields": fields}
 
 
-def decode(data: dict[str, Any]) -> Any:
+def decode(data: dict[str, Any]) -> OperationResult | HeldForApproval:
     """Rebuild a result from ``encode``'s dict."""
     cls = _TYPES[data["type"]]
     hints = typing.get_type_hints(cls)

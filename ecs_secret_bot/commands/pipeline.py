@@ -4,10 +4,10 @@
         -> pre-flight -> audit the intent -> cloud call -> record -> audit the outcome
 
 Operations build a ``Plan`` (the frozen ``ActionRequest`` that policies and approvals see,
-plus the pre-flight target and any custom value) and an ``Executor`` (the part after the
-gate, shared with the approval path). ``run_mutation`` does the rest. The audit fails
-closed: if the intent cannot be written, nothing is called. Dry runs decide and report,
-and change nothing.
+plus the pre-flight target and any custom value) and an ``Executor[R]`` (the part after the
+gate, shared with the approval path, answering an ``R``). ``run_mutation`` does the rest.
+The audit fails closed: if the intent cannot be written, nothing is called. Dry runs decide
+and report, and change nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest
@@ -42,12 +42,16 @@ __all__ = [
     "audit",
     "refuse_early",
     "earlier_answer",
+    "executor",
     "held_for_approval",
     "run_cloud_step",
     "run_mutation",
 ]
 
 logger = logging.getLogger(__name__)
+
+R = TypeVar("R", bound=OperationResult)
+R_co = TypeVar("R_co", bound=OperationResult, covariant=True)
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,21 @@ class Execution:
     value: SecretValue | None = field(default=None, repr=False)
 
 
-Executor = Callable[[Core, Execution], Awaitable[OperationResult]]
+@dataclass(frozen=True)
+class Executor(Generic[R_co]):
+    """The part of an operation after the gate: run a cleared request, answer an ``R_co``.
+
+    ``result`` is the answer's type, which a stored answer given again to a repeat is
+    checked against. Made by ``@executor(RotateResult)`` on an ``execute_*`` coroutine.
+    """
+
+    result: type[R_co]
+    run: Callable[[Core, Execution], Awaitable[R_co]]
+
+
+def executor(result: type[R]) -> Callable[[Callable[[Core, Execution], Awaitable[R]]], Executor[R]]:
+    """Make the decorated coroutine function the executor of answers of type ``result``."""
+    return lambda run: Executor(result=result, run=run)
 
 
 @dataclass(frozen=True)
@@ -233,9 +251,20 @@ async def refuse_early(
     return None  # pragma: no cover - raise_if_denied raised
 
 
+def _stored_answer(stored: Mapping[str, Any], execute: Executor[R]) -> R | HeldForApproval:
+    """Return the stored first answer, refusing one that another kind of request gave."""
+    answer = decode(dict(stored))
+    if isinstance(answer, (execute.result, HeldForApproval)):
+        return answer
+    raise Conflict(
+        "This request id was already used by another kind of request.",
+        next_step="Send the request again with a new request id.",
+    )
+
+
 async def earlier_answer(
-    core: Core, actor: Actor, request_id: str
-) -> OperationResult | HeldForApproval | None:
+    core: Core, actor: Actor, request_id: str, *, execute: Executor[R]
+) -> R | HeldForApproval | None:
     """Return the stored answer of a request id that already ran, or None.
 
     An operation whose checks depend on the secret's state (delete refuses a secret already
@@ -244,7 +273,7 @@ async def earlier_answer(
     """
     key = _idempotency_key(actor, request_id)
     stored = await idempotency.get_result(core.db, key, now=core.clock()) if key else None
-    return decode(dict(stored)) if stored is not None else None
+    return _stored_answer(stored, execute) if stored is not None else None
 
 
 async def run_mutation(
@@ -252,10 +281,10 @@ async def run_mutation(
     actor: Actor,
     plan: Plan,
     *,
-    execute: Executor,
+    execute: Executor[R],
     dry_run: bool = False,
     request_id: str = "",
-) -> OperationResult | HeldForApproval | DryRunReport:
+) -> R | HeldForApproval | DryRunReport:
     """Authorize ``plan`` for ``actor``, hold it, or run it; the same request id runs once."""
     if dry_run:
         return await _dry_run(core, actor, plan)
@@ -267,7 +296,7 @@ async def run_mutation(
         if not first:
             stored = await idempotency.get_result(core.db, key)
             if stored is not None:
-                return decode(dict(stored))  # type: ignore[no-any-return]
+                return _stored_answer(stored, execute)
             raise Conflict(
                 "This request is already being carried out.",
                 next_step="Wait for its answer instead of sending it again.",
@@ -284,8 +313,8 @@ async def run_mutation(
 
 
 async def _route_and_run(
-    core: Core, actor: Actor, plan: Plan, execute: Executor
-) -> OperationResult | HeldForApproval:
+    core: Core, actor: Actor, plan: Plan, execute: Executor[R]
+) -> R | HeldForApproval:
     request = plan.request
     route = core.workflow.route(actor, request)
 
@@ -313,7 +342,7 @@ async def _route_and_run(
         row = await core.workflow.open_request(actor, request, payload=payload)
         await note("held", "pending approval", approval_id=row.id, required=False)
         return held_for_approval(core, row, actor=actor)
-    return await execute(
+    return await execute.run(
         core,
         Execution(
             request=request,
@@ -328,8 +357,8 @@ async def _route_and_run(
 async def run_cloud_step(
     core: Core,
     execution: Execution,
-    call: Callable[[], Awaitable[OperationResult]],
-) -> OperationResult:
+    call: Callable[[], Awaitable[R]],
+) -> R:
     """Audit the intent (fail closed), run ``call``, and audit its outcome."""
     approvers = ", ".join(execution.approved_by)
     who = execution.requested_by + (f" (approved by {approvers})" if approvers else "")
@@ -361,5 +390,5 @@ async def run_cloud_step(
             request_id=cloud.request_id if cloud else "",
         )
         raise
-    await note("executed", required=False, request_id=getattr(result, "request_id", ""))
+    await note("executed", required=False, request_id=result.request_id)
     return result

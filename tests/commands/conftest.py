@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from fakes.cloud import populate, sandbox_gateway
+from fakes.cloud import running_sandbox, sandbox_gateway
 
 from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
 from ecs_secret_bot.sandbox import Sandbox
@@ -13,13 +13,8 @@ from ecs_secret_bot.sandbox import Sandbox
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    sb = Sandbox(seed=False, rotation_delay=0.05)
-    await sb.start(port=0)
-    populate(sb)
-    try:
+    async with running_sandbox() as sb:
         yield sb
-    finally:
-        await sb.stop()
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ import pytest
 from fakes.cloud import sandbox_credential
 from fakes.core import ADMIN_POLICIES, CoreHarness, actor
 
-from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
+from ecs_secret_bot.cloud.retry import RetryPolicy
 from ecs_secret_bot.commands.operations.delete import attach_deletion_message, delete_secret
 from ecs_secret_bot.commands.operations.restore import restore_secret
 from ecs_secret_bot.commands.outcomes import DeleteResult, DryRunReport, HeldForApproval

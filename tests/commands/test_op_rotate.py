@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 from fakes.core import CoreHarness, actor
 
+from ecs_secret_bot.commands.operations.delete import delete_secret
 from ecs_secret_bot.commands.operations.rotate import (
     CustomValueRefused,
     RotationInProgress,
     rotate_secret,
 )
+from ecs_secret_bot.commands.operations.rotation_policy import set_rotation_policy
 from ecs_secret_bot.commands.outcomes import DryRunReport, RotateResult
-from ecs_secret_bot.commands.requests import RotateRequest
+from ecs_secret_bot.commands.requests import DeleteRequest, RotateRequest, RotationPolicyRequest
 from ecs_secret_bot.commands.tracker import follow_rotation
 from ecs_secret_bot.errors import (
     AccessDenied,
@@ -247,3 +249,19 @@ async def test_the_same_request_id_runs_once(h: CoreHarness) -> None:
     )
     assert first == second
     assert cloud_calls(h.sandbox, "RotateSecret") == 1
+
+
+async def test_a_request_id_answered_by_a_rotation_answers_no_other_kind(h: CoreHarness) -> None:
+    await rotate_secret(RotateRequest("web-3-root", request_id="view-2"), actor=ADMIN, core=h.core)
+    with pytest.raises(Conflict, match="another kind of request"):
+        await set_rotation_policy(
+            RotationPolicyRequest("web-3-root", enabled=False, request_id="view-2"),
+            actor=ADMIN,
+            core=h.core,
+        )
+    with pytest.raises(Conflict, match="another kind of request"):
+        await delete_secret(
+            DeleteRequest("web-3-root", request_id="view-2"), actor=ADMIN, core=h.core
+        )
+    assert cloud_calls(h.sandbox, "UpdateSecretRotationPolicy") == 0
+    assert cloud_calls(h.sandbox, "DeleteSecret") == 0

@@ -6,10 +6,14 @@ through the real SDK clients (via our gateway or directly), never through mocks.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from alibabacloud_credentials.client import Client as CredentialClient
 from alibabacloud_credentials.models import Config as CredentialConfig
 
-from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
+from ecs_secret_bot.cloud.retry import RetryPolicy
 from ecs_secret_bot.config import CloudSettings
 from ecs_secret_bot.sandbox import Sandbox
 
@@ -18,6 +22,7 @@ __all__ = [
     "cloud_settings",
     "fast_retry",
     "populate",
+    "running_sandbox",
     "sandbox_credential",
     "sandbox_gateway",
 ]
@@ -64,3 +69,15 @@ def populate(sb: Sandbox) -> None:
     sb.add_instance("cn-hangzhou", "i-stopped", name="old-batch", status="Stopped")
     sb.add_instance("cn-hangzhou", "i-noagent", name="no-agent", cloud_assistant_online=False)
     sb.add_instance("cn-shanghai", "i-sh1", name="sh-1", os_type="linux")
+
+
+@asynccontextmanager
+async def running_sandbox() -> AsyncIterator[Sandbox]:
+    """Run an unseeded sandbox (rotations finish after 0.05 s) holding ``populate``'s instances."""
+    sb = Sandbox(seed=False, rotation_delay=0.05)
+    await sb.start(port=0)
+    populate(sb)
+    try:
+        yield sb
+    finally:
+        await sb.stop()

@@ -50,7 +50,7 @@ class ApprovalStep:
         return self.vote.result not in (VoteResult.REFUSED, VoteResult.DUPLICATE)
 
 
-def executors() -> Mapping[str, Executor]:
+def executors() -> Mapping[str, Executor[OperationResult]]:
     """Return the executor of each action that can be held for approval."""
     from ecs_secret_bot.commands.operations import create, delete, restore, rotate, rotation_policy
 
@@ -139,7 +139,7 @@ async def _execute(core: Core, approval_id: str, step: ApprovalStep) -> Approval
         value=from_payload(claim.payload) if claim.payload is not None else None,
     )
     try:
-        result = await execute(core, execution)
+        result = await execute.run(core, execution)
     except BotError as exc:
         await core.workflow.finish(approval_id, ok=False, outcome=f"failed: {exc.user_message}")
         return ApprovalStep(

@@ -30,6 +30,7 @@ from ecs_secret_bot.commands.outcomes import CreateResult, DryRunReport, HeldFor
 from ecs_secret_bot.commands.pipeline import (
     Execution,
     Plan,
+    executor,
     refuse_early,
     run_cloud_step,
     run_mutation,
@@ -281,7 +282,7 @@ async def create_secret(
         execute=execute_create,
         dry_run=req.dry_run,
         request_id=req.request_id,
-    )  # type: ignore[return-value]
+    )
 
 
 def _explain(exc: CloudClientError, ref: SecretRef) -> CloudClientError:
@@ -308,6 +309,7 @@ def _explain(exc: CloudClientError, ref: SecretRef) -> CloudClientError:
     )
 
 
+@executor(CreateResult)
 async def execute_create(core: Core, ex: Execution) -> CreateResult:
     """Pre-flight the instance and create the secret of a cleared request."""
     request = ex.request
@@ -368,4 +370,4 @@ async def execute_create(core: Core, ex: Execution) -> CreateResult:
             approved_by=ex.approved_by,
         )
 
-    return await run_cloud_step(core, ex, call)  # type: ignore[return-value]
+    return await run_cloud_step(core, ex, call)

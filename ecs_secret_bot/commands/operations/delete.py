@@ -34,6 +34,7 @@ from ecs_secret_bot.commands.pipeline import (
     Plan,
     audit,
     earlier_answer,
+    executor,
     refuse_early,
     run_cloud_step,
     run_mutation,
@@ -103,8 +104,10 @@ async def delete_secret(
     """Delete the secret (or hold the request for approval, or report a dry run)."""
     days = _days(req)
     ref = core.secret(req.name, req.region)
-    if not req.dry_run and (earlier := await earlier_answer(core, actor, req.request_id)):
-        return earlier  # type: ignore[return-value]
+    if not req.dry_run and (
+        earlier := await earlier_answer(core, actor, req.request_id, execute=execute_deletion)
+    ):
+        return earlier
     early_keys: dict[str, object] = {"kms:ForceDeleteWithoutRecovery": days is None}
     if days is not None:
         early_keys["kms:RecoveryWindowInDays"] = days
@@ -150,7 +153,7 @@ async def delete_secret(
         execute=execute_deletion,
         dry_run=req.dry_run,
         request_id=req.request_id,
-    )  # type: ignore[return-value]
+    )
 
 
 async def _clear_stale_row(core: Core, ref: SecretRef, row: PendingDeletion) -> None:
@@ -178,6 +181,7 @@ async def _clear_stale_row(core: Core, ref: SecretRef, row: PendingDeletion) -> 
     await pending.discard_intent(core.db, row.id)
 
 
+@executor(DeleteResult)
 async def execute_deletion(core: Core, ex: Execution) -> DeleteResult:
     """Re-check the secret, record the intent, delete, and record the outcome."""
     request = ex.request
@@ -218,7 +222,7 @@ async def execute_deletion(core: Core, ex: Execution) -> DeleteResult:
         )
 
     try:
-        result: DeleteResult = await run_cloud_step(core, ex, call)  # type: ignore[assignment]
+        result = await run_cloud_step(core, ex, call)
     except CloudUnavailable as exc:
         if exc.status_code is not None:  # KMS answered: nothing was done
             await pending.discard_intent(core.db, row.id)

@@ -25,6 +25,7 @@ from ecs_secret_bot.commands.pipeline import (
     Execution,
     Plan,
     earlier_answer,
+    executor,
     refuse_early,
     run_cloud_step,
     run_mutation,
@@ -53,8 +54,10 @@ async def restore_secret(
 ) -> RestoreResult | HeldForApproval | DryRunReport:
     """Restore the secret (or hold the request for approval, or report a dry run)."""
     ref = core.secret(req.name, req.region)
-    if not req.dry_run and (earlier := await earlier_answer(core, actor, req.request_id)):
-        return earlier  # type: ignore[return-value]
+    if not req.dry_run and (
+        earlier := await earlier_answer(core, actor, req.request_id, execute=execute_restore)
+    ):
+        return earlier
     early = await refuse_early(core, actor, action=RESTORE, resource=ref.arn, dry_run=req.dry_run)
     if early is not None:
         return early
@@ -79,9 +82,10 @@ async def restore_secret(
         execute=execute_restore,
         dry_run=req.dry_run,
         request_id=req.request_id,
-    )  # type: ignore[return-value]
+    )
 
 
+@executor(RestoreResult)
 async def execute_restore(core: Core, ex: Execution) -> RestoreResult:
     """Re-check the secret, restore it, and close its pending deletion."""
     request = ex.request
@@ -100,7 +104,7 @@ async def execute_restore(core: Core, ex: Execution) -> RestoreResult:
             approved_by=ex.approved_by,
         )
 
-    result: RestoreResult = await run_cloud_step(core, ex, call)  # type: ignore[assignment]
+    result = await run_cloud_step(core, ex, call)
     row = await pending.get_active_pending(core.db, ref.region, ref.name)
     if row is None:
         return result

@@ -24,6 +24,7 @@ from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, Rota
 from ecs_secret_bot.commands.pipeline import (
     Execution,
     Plan,
+    executor,
     refuse_early,
     run_cloud_step,
     run_mutation,
@@ -177,9 +178,10 @@ async def rotate_secret(
         execute=execute_rotation,
         dry_run=req.dry_run,
         request_id=req.request_id,
-    )  # type: ignore[return-value]
+    )
 
 
+@executor(RotateResult)
 async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
     """Pre-flight, record, and trigger the rotation of a cleared request."""
     request = ex.request
@@ -276,7 +278,7 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
         now=core.clock(),
         request_id=result.request_id,
     )
-    return result  # type: ignore[return-value]
+    return result
 
 
 async def attach_rotation_message(

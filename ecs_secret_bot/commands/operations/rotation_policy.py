@@ -24,6 +24,7 @@ from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, Rota
 from ecs_secret_bot.commands.pipeline import (
     Execution,
     Plan,
+    executor,
     refuse_early,
     run_cloud_step,
     run_mutation,
@@ -129,9 +130,10 @@ async def set_rotation_policy(
         execute=execute_rotation_policy,
         dry_run=req.dry_run,
         request_id=req.request_id,
-    )  # type: ignore[return-value]
+    )
 
 
+@executor(RotationPolicyResult)
 async def execute_rotation_policy(core: Core, ex: Execution) -> RotationPolicyResult:
     """Re-check the secret and update its rotation policy, as cleared."""
     request = ex.request
@@ -156,4 +158,4 @@ async def execute_rotation_policy(core: Core, ex: Execution) -> RotationPolicyRe
             approved_by=ex.approved_by,
         )
 
-    return await run_cloud_step(core, ex, call)  # type: ignore[return-value]
+    return await run_cloud_step(core, ex, call)

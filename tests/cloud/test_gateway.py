@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fakes.cloud import cloud_settings, sandbox_credential
 
-from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy, parse_cloud_time
+from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
+from ecs_secret_bot.cloud.kms import parse_cloud_time
+from ecs_secret_bot.cloud.retry import RetryPolicy
 from ecs_secret_bot.commands.gateway import CreateSecretCall
 from ecs_secret_bot.commands.preflight import run_preflight
 from ecs_secret_bot.commands.tracker import RotationStatus, probe_rotation, watch_rotation

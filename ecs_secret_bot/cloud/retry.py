@@ -1,0 +1,102 @@
+"""Our retries of SDK calls: the policy, and the loop that runs one call under it.
+
+Retries are ours, not darabonba's ``RetryOptions``: we need "throttling, 5xx, timeouts and
+broken connections, never another 4xx", a per-attempt timeout, and, for calls that are not
+idempotent (CreateSecret, DeleteSecret, RestoreSecret), no retry after a request that may
+have reached the service (``errors.is_retryable`` decides). Every attempt runs on the SDK
+loop (``sdk_loop``); every failure leaves as a ``CloudError`` (``errors.to_cloud_error``).
+
+Owns: backoff with full jitter, Retry-After, the attempt timeout, the retry log line.
+Never does: build requests or clients, read answers, decide what an error code means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ecs_secret_bot.cloud.errors import is_retryable, to_cloud_error
+from ecs_secret_bot.cloud.sdk_loop import run_on_sdk_loop
+
+__all__ = ["RetryPolicy", "Sender", "call_with_retries"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded exponential backoff with full jitter."""
+
+    max_attempts: int = 4
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+    attempt_timeout: float = 20.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Return how long to wait before attempt ``attempt + 1`` (attempt counts from 1)."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        wait = random.uniform(0, ceiling)
+        if retry_after is not None:
+            wait = max(wait, min(retry_after, self.max_delay))
+        return wait
+
+
+async def call_with_retries(
+    action: str,
+    call: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    idempotent: bool,
+    subject: str = "",
+) -> T:
+    """Run one SDK call on the SDK loop under ``policy``; turn failures into CloudError."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await asyncio.wait_for(run_on_sdk_loop(call), timeout=policy.attempt_timeout)
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped below
+            error = to_cloud_error(exc, action=action, subject=subject)
+            retry, retry_after = is_retryable(exc, idempotent=idempotent)
+            if not retry or attempt >= policy.max_attempts:
+                raise error from None
+            wait = policy.delay(attempt, retry_after)
+            logger.info(
+                "retrying %s after %s (attempt %d of %d, waiting %.2fs)",
+                action,
+                error.code or type(exc).__name__,
+                attempt,
+                policy.max_attempts,
+                wait,
+            )
+            await asyncio.sleep(wait)
+
+
+@dataclass(frozen=True)
+class Sender(Generic[C]):
+    """Send calls with the client (``C``) of a region, under a retry policy."""
+
+    client: Callable[[str], C]
+    """The client of a region (built on first use; refuses a region the bot does not manage)."""
+    policy: RetryPolicy
+
+    async def __call__(
+        self,
+        region: str,
+        action: str,
+        call: Callable[[C], Awaitable[T]],
+        *,
+        idempotent: bool,
+        subject: str = "",
+    ) -> T:
+        """Send ``call(client)`` as ``action`` with the region's client, retrying as it may."""
+        client = self.client(region)
+        return await call_with_retries(
+            action, lambda: call(client), policy=self.policy, idempotent=idempotent, subject=subject
+        )
