@@ -7,7 +7,7 @@ audit log, on the same database; the actor is ``local:user:<login>``. Modules: `
 (what they return), ``session`` (the core and the ``--sandbox`` switch), ``directory``
 (who a principal is, from a terminal), ``prompts`` (values without echo, typed
 confirmations), ``progress`` (waiting for a rotation), ``render`` (tables, JSON),
-``exit_codes``.
+``report`` (the one place that words an error and picks its exit code), ``exit_codes``.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ The entry point, and the only module of the terminal that reads the process envi
 (``ECS_SECRET_BOT_CONFIG``, ``ECS_SECRET_BOT_DATA_KEY``, ``SLACK_BOT_TOKEN``,
 ``SLACK_API_URL``) and the login. It opens a session, runs one subcommand, prints its
 answer (text on stdout, or one JSON object with ``--json``; errors and progress on
-stderr) and returns the exit code the answer means (see ``exit_codes``). An unexpected
-failure prints a reference and its type, never a traceback or a value.
+stderr) and returns the exit code the answer means (see ``exit_codes``). Every failure goes
+to ``report.report_error``: known ones in their words, an unexpected one as a reference and
+its type, never a traceback or a value.
 """
 
 from __future__ import annotations
@@ -15,21 +16,20 @@ import asyncio
 import json
 import os
 import sys
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ecs_secret_bot.errors import BotError
 from ecs_secret_bot.terminal.environment import (
     DEFAULT_SLACK_API_URL,
     Environment,
     check_login,
     login_name,
 )
-from ecs_secret_bot.terminal.exit_codes import ExitCode, exit_code_of
+from ecs_secret_bot.terminal.exit_codes import ExitCode
 from ecs_secret_bot.terminal.parser import build_parser
 from ecs_secret_bot.terminal.prompts import Prompter
+from ecs_secret_bot.terminal.report import report_error
 
 if TYPE_CHECKING:
     from alibabacloud_credentials.client import Client as CredentialClient
@@ -69,24 +69,6 @@ def _print_answer(args: argparse.Namespace, answer: Answer, out: TextIO) -> None
     print(json.dumps(body, ensure_ascii=False), file=out)
 
 
-def _print_error(args: argparse.Namespace, error: BotError, out: TextIO, err: TextIO) -> int:
-    from ecs_secret_bot.terminal.render import describe_error, error_json
-
-    code = exit_code_of(error)
-    if args.json:
-        body = {
-            "command": args.command,
-            "ok": False,
-            "exit_code": int(code),
-            "outcome": "error",
-            "error": error_json(error),
-        }
-        print(json.dumps(body, ensure_ascii=False), file=out)
-    else:
-        print(f"ecs-secret {args.command}: {describe_error(error)}", file=err)
-    return int(code)
-
-
 async def run(
     args: argparse.Namespace,
     env: Environment,
@@ -106,25 +88,20 @@ async def run(
     from ecs_secret_bot.terminal.operations import OPERATIONS
     from ecs_secret_bot.terminal.session import open_session
 
+    def report(error: Exception) -> int:
+        return report_error(error, command=args.command, as_json=args.json, out=out, err=err)
+
     try:
         check_login(env.login)
         session = await open_session(
             env, config=args.config, sandbox=args.sandbox, banner=err, credential=credential
         )
-    except BotError as exc:
-        return _print_error(args, exc, out, err)
+    except Exception as exc:  # noqa: BLE001 - known: its words; else a reference, no trace
+        return report(exc)
     try:
         answer = await OPERATIONS[args.command](args, Context(session, prompter, err))
-    except BotError as exc:
-        return _print_error(args, exc, out, err)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: a reference, no trace
-        reference = uuid.uuid4().hex[:12]
-        print(
-            f"ecs-secret {args.command}: unexpected error {type(exc).__name__} "
-            f"(reference {reference}); nothing was changed unless a message said so.",
-            file=err,
-        )
-        return int(ExitCode.UNEXPECTED)
+    except Exception as exc:  # noqa: BLE001 - known: its words; else a reference, no trace
+        return report(exc)
     finally:
         await session.close()
     _print_answer(args, answer, out)

@@ -2,8 +2,7 @@
 
 Owns ``jsonable`` (any result of the core as JSON values: dataclasses as objects, times as
 ISO 8601, durations as ``7d``), ``table`` and the text of each result type of the core.
-Results never hold a secret value, so nothing printed here can; errors are described by
-their message, next step and cloud code, never a traceback.
+Results never hold a secret value, so nothing printed here can. Errors are ``report``'s.
 """
 
 from __future__ import annotations
@@ -32,11 +31,8 @@ from ecs_secret_bot.commands.queries import (
     SecretView,
     WhoAmI,
 )
-from ecs_secret_bot.errors import BotError, CloudError, InvalidInput
 
 __all__ = [
-    "describe_error",
-    "error_json",
     "jsonable",
     "short",
     "table",
@@ -64,31 +60,6 @@ def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
-
-
-def error_json(error: BotError) -> dict[str, Any]:
-    """Return a known error as JSON: its kind, message, next step and identifiers."""
-    body: dict[str, Any] = {
-        "type": type(error).__name__,
-        "message": error.user_message,
-        "next_step": error.next_step,
-    }
-    if isinstance(error, CloudError):
-        body.update(code=error.code, request_id=error.request_id, action=error.action)
-    if isinstance(error, InvalidInput):
-        body["field"] = error.field
-    return body
-
-
-def describe_error(error: BotError) -> str:
-    """Return what to tell the person about a known error, with the next step."""
-    text = error.user_message
-    if isinstance(error, CloudError) and error.code and error.code not in text:
-        text += f" (cloud error {error.code}"
-        text += f", request id {error.request_id})" if error.request_id else ")"
-    if error.next_step:
-        text += f"\n{error.next_step}"
-    return text
 
 
 def when(moment: datetime | None) -> str:
