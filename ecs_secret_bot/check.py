@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy
 from ecs_secret_bot.config import Settings, load_settings
-from ecs_secret_bot.errors import BotError, CloudError
+from ecs_secret_bot.errors import BotError, CloudError, StorageFault, storage_error
 from ecs_secret_bot.storage import open_database, parse_data_key
 
 if TYPE_CHECKING:
@@ -48,7 +48,8 @@ class CheckLine:
         return self.status == "FAIL"
 
 
-def _fail(name: str, error: BotError) -> CheckLine:
+def _fail(name: str, failure: BotError | StorageFault) -> CheckLine:
+    error = storage_error(failure) if isinstance(failure, StorageFault) else failure
     detail = error.user_message
     if isinstance(error, CloudError) and error.code and error.code not in detail:
         detail += f" (error {error.code})"
@@ -61,7 +62,7 @@ async def _storage(settings: Settings, data_key: str) -> CheckLine:
     try:
         key = parse_data_key(data_key) if data_key else None
         db = await open_database(path, data_key=key, key_file=settings.storage.key_file)
-    except BotError as exc:
+    except (BotError, StorageFault) as exc:
         return _fail("storage", exc)
     await db.close()
     return CheckLine("storage", "OK", f"{path} opens" + ("" if existed else " (created now)"))

@@ -129,7 +129,7 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
     from ecs_secret_bot.bot.server import ServeOptions, run
     from ecs_secret_bot.bot.services import DEFAULT_SLACK_API_URL, SlackSettings
     from ecs_secret_bot.config import load_settings
-    from ecs_secret_bot.errors import BotError
+    from ecs_secret_bot.errors import BotError, StorageFault, storage_error
     from ecs_secret_bot.storage.keys import parse_data_key
 
     _configure_logging()
@@ -155,6 +155,8 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
         data_key = parse_data_key(raw_key) if raw_key else None
     except BotError as exc:
         return _fail(str(exc))
+    except StorageFault as exc:
+        return _fail(str(storage_error(exc)))
     except OSError as exc:
         return _fail(f"cannot read the configuration {config_path}: {exc.strerror}.")
     slack = SlackSettings(
@@ -176,6 +178,8 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
         asyncio.run(serve())
     except BotError as exc:
         return _fail(str(exc))
+    except StorageFault as exc:
+        return _fail(str(storage_error(exc)))
     except OSError as exc:
         return _fail(f"cannot listen on port {options.port}: {exc.strerror or exc}.")
     return 0

@@ -1,10 +1,10 @@
 """Where a person sees what went wrong in Slack, and in which words: the one reporter.
 
 ``report`` is the only place that tells a person about a failure, and the only place that
-decides known or unknown. A known error (``BotError``) goes back in its own words with
-its next step, a cloud error with its code and request id; anything else is logged with
-``logger.exception`` under a fresh reference id, and that id is all the person sees.
-``report`` knows the surfaces:
+decides known or unknown. A known error (``BotError``, or a storage fault that
+``errors.known_error`` words) goes back in its own words with its next step, a cloud error
+with its code and request id; anything else is logged with ``logger.exception`` under a
+fresh reference id, and that id is all the person sees. ``report`` knows the surfaces:
 
 - ``InAck``: the ack itself: ephemeral for a slash command; for a modal submission the
   field's error next to the field, else a notice in the modal; options for a picker;
@@ -33,7 +33,7 @@ from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.blocks import esc, plain
 from ecs_secret_bot.bot.views.messages import error_blocks
 from ecs_secret_bot.bot.views.modals import notice_modal
-from ecs_secret_bot.errors import BotError, CloudError, InvalidInput
+from ecs_secret_bot.errors import BotError, CloudError, InvalidInput, known_error
 
 __all__ = [
     "InAck",
@@ -131,7 +131,7 @@ class _Said:
 
 def _say(error: BaseException) -> _Said:
     """Decide known or unknown, log it so, and return what the person sees."""
-    known = error if isinstance(error, BotError) else None
+    known = known_error(error)
     if known is not None:
         logger.info("refused or failed: %s", type(known).__name__)
         return _Said(known, describe(known))

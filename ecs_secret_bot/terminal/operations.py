@@ -36,8 +36,7 @@ from ecs_secret_bot.commands.requests import (
     RotateRequest,
     RotationPolicyRequest,
 )
-from ecs_secret_bot.errors import Conflict, InvalidInput
-from ecs_secret_bot.storage.rotations import RotationActive
+from ecs_secret_bot.errors import Conflict, InvalidInput, RotationInProgress
 from ecs_secret_bot.terminal.answers import (
     Answer,
     Context,
@@ -150,9 +149,12 @@ async def _rotate(args: argparse.Namespace, ctx: Context) -> Answer:
     )
     try:
         result = await rotate_secret(req, actor=session.actor, core=session.core)
-    except RotationActive as exc:
-        exc.next_step = f"`ecs-secret rotate {args.name} --follow` waits for it to finish."
-        raise
+    except RotationInProgress as exc:
+        raise RotationInProgress(
+            exc.user_message,
+            secret_name=exc.secret_name,
+            next_step=f"`ecs-secret rotate {args.name} --follow` waits for it to finish.",
+        ) from None
     if not isinstance(result, RotateResult):
         return mutation_answer(result)
     if args.no_wait:

@@ -1,10 +1,11 @@
 """How ``ecs-secret`` reports an error: the one place that words it and picks the exit code.
 
 Owns the words of a known error (message, cloud code, next step) as text and as JSON, and
-``report_error``: a known error (a ``BotError``) prints its words, on stderr or as one JSON
-object on stdout with ``--json``, and exits with the code ``exit_codes`` gives it; anything
-else prints a reference and its type, never a traceback or a value. Imports nothing of the
-core, so reporting stays fast.
+``report_error``: a known error (a ``BotError``, or a storage fault such as a database that
+cannot be opened) prints its words, on stderr or as one JSON object on stdout with
+``--json``, and exits with the code ``exit_codes`` gives it; anything else prints a
+reference and its type, never a traceback or a value. Imports nothing of the core, so
+reporting stays fast.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import uuid
 from typing import Any, TextIO
 
-from ecs_secret_bot.errors import BotError, CloudError, InvalidInput
+from ecs_secret_bot.errors import BotError, CloudError, InvalidInput, known_error
 from ecs_secret_bot.terminal.exit_codes import ExitCode, exit_code_of
 
 __all__ = ["PROGRAM", "describe_error", "error_json", "report_error"]
@@ -50,7 +51,7 @@ def report_error(
     error: BaseException, *, command: str, as_json: bool, out: TextIO, err: TextIO
 ) -> int:
     """Tell the person what went wrong with ``command``; return the exit code it means."""
-    known = error if isinstance(error, BotError) else None
+    known = known_error(error)
     if known is None:
         reference = uuid.uuid4().hex[:12]
         print(

@@ -53,7 +53,7 @@ from ecs_secret_bot.commands.approval.rules import (
     Tally,
 )
 from ecs_secret_bot.commands.policy.engine import AccessConfig
-from ecs_secret_bot.errors import ApprovalError, NotFound
+from ecs_secret_bot.errors import ApprovalError, NotFound, StorageFault, storage_error
 from ecs_secret_bot.storage.approvals import (
     ApprovalRow,
     NewApproval,
@@ -319,7 +319,10 @@ class ApprovalWorkflow:
                 return ExecutionClaim(False, f"Nothing ran: {problem}.", latest)
             return ExecutionClaim(False, closed_message(latest), latest)
         # The payload is read before the claim: closing the request erases it.
-        payload = await read_payload(self.db, row.id)
+        try:
+            payload = await read_payload(self.db, row.id)
+        except StorageFault as exc:
+            raise storage_error(exc) from None
         won = await set_status(
             self.db,
             row.id,

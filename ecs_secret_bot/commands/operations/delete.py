@@ -97,6 +97,14 @@ def _refuse_if_scheduled(ref: SecretRef, detail: SecretDetail) -> None:
         )
 
 
+def _already_pending(existing: PendingDeletion) -> Conflict:
+    return Conflict(
+        f"{existing.secret_name} in {existing.region} is already scheduled for deletion "
+        f"(planned for {existing.planned_delete_time:%Y-%m-%d %H:%M} UTC).",
+        next_step="Restore it first, or wait for the deletion.",
+    )
+
+
 async def delete_secret(
     req: DeleteRequest, *, actor: Actor, core: Core
 ) -> DeleteResult | HeldForApproval | DryRunReport:
@@ -190,17 +198,20 @@ async def execute_deletion(core: Core, ex: Execution) -> DeleteResult:
     if stale is not None:
         await _clear_stale_row(core, ref, stale)
     now = core.clock()
-    row = await pending.record_pending(
-        core.db,
-        region=ref.region,
-        secret_name=ref.name,
-        scheduled_by=ex.requested_by,
-        channel_id=ex.channel_id,
-        planned_delete_time=now + timedelta(days=days or 0),
-        now=now,
-        status="unknown",
-        note="immediate deletion requested" if immediately else f"deletion in {days} days",
-    )
+    try:
+        row = await pending.record_pending(
+            core.db,
+            region=ref.region,
+            secret_name=ref.name,
+            scheduled_by=ex.requested_by,
+            channel_id=ex.channel_id,
+            planned_delete_time=now + timedelta(days=days or 0),
+            now=now,
+            status="unknown",
+            note="immediate deletion requested" if immediately else f"deletion in {days} days",
+        )
+    except pending.AlreadyPending as exc:
+        raise _already_pending(exc.existing) from None
 
     async def call() -> DeleteResult:
         deleted = await core.gateway.delete_secret(

@@ -47,6 +47,7 @@ from ecs_secret_bot.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    RotationInProgress,
 )
 from ecs_secret_bot.storage import rotations
 from ecs_secret_bot.storage.rotations import RotationRow
@@ -98,6 +99,15 @@ def _refuse_if_deleting(ref: SecretRef, detail: SecretDetail) -> None:
             f"{detail.planned_delete_time:%Y-%m-%d %H:%M} UTC, so it cannot be rotated.",
             next_step=f"Restore it first (/ecs-secret restore {ref.short_name}).",
         )
+
+
+def _in_progress(existing: RotationRow) -> RotationInProgress:
+    return RotationInProgress(
+        f"A rotation of {existing.secret_name} is still in progress "
+        f"(started {existing.started_at:%Y-%m-%d %H:%M} UTC by {existing.requested_by}).",
+        secret_name=existing.secret_name,
+        next_step="Wait for it to finish; its message in the channel says when it has.",
+    )
 
 
 async def _custom_value(
@@ -206,20 +216,23 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
     report.raise_if_failed()
     now = core.clock()
     version_id = f"bot-{uuid.uuid4().hex[:20]}"
-    row = await rotations.start_rotation(
-        core.db,
-        region=ref.region,
-        secret_name=ref.name,
-        version_id=version_id,
-        instance_id=instance_id,
-        custom=custom,
-        requested_by=ex.requested_by,
-        approved_by=ex.approved_by,
-        channel_id=ex.channel_id,
-        was_invalid=detail.automatic_rotation == "Invalid",
-        now=now,
-        deadline=now + core.settings.rotation.follow_up_timeout,
-    )
+    try:
+        row = await rotations.start_rotation(
+            core.db,
+            region=ref.region,
+            secret_name=ref.name,
+            version_id=version_id,
+            instance_id=instance_id,
+            custom=custom,
+            requested_by=ex.requested_by,
+            approved_by=ex.approved_by,
+            channel_id=ex.channel_id,
+            was_invalid=detail.automatic_rotation == "Invalid",
+            now=now,
+            deadline=now + core.settings.rotation.follow_up_timeout,
+        )
+    except rotations.RotationActive as exc:
+        raise _in_progress(exc.existing) from None
 
     async def call() -> RotateResult:
         if ex.value is not None:
