@@ -24,6 +24,7 @@ from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy
 from ecs_secret_bot.config import Settings, load_settings
 from ecs_secret_bot.errors import BotError, CloudError, StorageFault, storage_error
 from ecs_secret_bot.storage import open_database, parse_data_key
+from ecs_secret_bot.terminal.report import next_step_text
 
 if TYPE_CHECKING:
     from alibabacloud_credentials.client import Client as CredentialClient
@@ -53,7 +54,7 @@ def _fail(name: str, failure: BotError | StorageFault) -> CheckLine:
     detail = error.user_message
     if isinstance(error, CloudError) and error.code and error.code not in detail:
         detail += f" (error {error.code})"
-    return CheckLine(name, "FAIL", detail, error.next_step)
+    return CheckLine(name, "FAIL", detail, next_step_text(error.next_step))
 
 
 async def _storage(settings: Settings, data_key: str) -> CheckLine:

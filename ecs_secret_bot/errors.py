@@ -1,11 +1,11 @@
-"""The one error tree: what went wrong, in words the asker can act on, and storage's facts.
+"""The one error tree: what went wrong, as facts and data each front end words.
 
-Raised in ``commands/`` (and by the configuration loader); translated for people only at
-the edges (``bot/errors.py``, ``terminal/report.py``). No message here ever carries a secret
+Raised in ``commands/`` (and by the configuration loader); worded for people only at the
+edges (``bot/errors.py``, ``terminal/report.py``). No message here ever carries a secret
 value: messages name secrets, instances, fields and cloud error codes, never data.
 
     Exception
-    ├── BotError                      user_message, next_step
+    ├── BotError                      user_message, next_step (a NextStep)
     │   ├── ConfigError               file, key
     │   ├── InvalidInput              field
     │   ├── AccessDenied              reason (the deciding statement or guardrail)
@@ -24,6 +24,10 @@ value: messages name secrets, instances, fields and cloud error codes, never dat
     └── StorageFault                  problem, path: storage's own facts, never advice
         └── AlreadyRecorded           an active row for the same thing exists
 
+A next step is data: ``NextStep`` is prose, and where the person should run a subcommand,
+a ``Subcommand`` that each front end spells its own way (a slash command in Slack, a
+command line at a terminal, an object in the terminal's JSON).
+
 ``StorageFault`` is not a ``BotError``: ``storage/`` states what it found (which problem,
 which path) and never what a person should do about it, which names the configuration and
 the environment. ``storage_error`` words a fault; ``commands/`` call it, or word a fault in
@@ -33,9 +37,12 @@ their own terms, and a front end's one reporter calls ``known_error`` for what r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
+    "COMMAND_SLOT",
     "AccessDenied",
     "AlreadyRecorded",
     "ApprovalClosed",
@@ -49,36 +56,87 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "InvalidInput",
+    "NextStep",
     "NotFound",
     "PreflightFailed",
     "RotationInProgress",
     "StorageError",
     "StorageFault",
     "StorageProblem",
+    "Subcommand",
     "known_error",
     "storage_error",
 ]
+
+COMMAND_SLOT = "{command}"
+"""Where a ``NextStep``'s subcommand goes in its prose."""
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """A subcommand the person can run next, with its arguments (``restore web-3-root``)."""
+
+    name: str
+    args: tuple[str, ...] = ()
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """Return the subcommand and its arguments, as a command line has them."""
+        return (self.name, *self.args)
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What the person can do next: prose, with ``{command}`` where ``command`` goes.
+
+    Example::
+
+        NextStep("Restore it first ({command}).", Subcommand("restore", ("web-3-root",)))
+    """
+
+    text: str = ""
+    command: Subcommand | None = None
+
+    def __post_init__(self) -> None:
+        if self.command is not None and COMMAND_SLOT not in self.text:
+            raise ValueError(f"a next step with a command needs {COMMAND_SLOT} in its text")
+
+    def __bool__(self) -> bool:
+        return bool(self.text)
+
+    def worded(self, spell: Callable[[Subcommand], str]) -> str:
+        """Return the prose, with the subcommand spelled by ``spell`` (a front end's syntax)."""
+        if self.command is None:
+            return self.text
+        return self.text.replace(COMMAND_SLOT, spell(self.command))
+
+
+def _plain(command: Subcommand) -> str:
+    """Spell a subcommand in no front end's syntax: for logs, never for people."""
+    return "`" + " ".join(command.words) + "`"
 
 
 class BotError(Exception):
     """A known failure whose message goes back to the person who asked."""
 
-    def __init__(self, user_message: str, *, next_step: str = "") -> None:
+    def __init__(self, user_message: str, *, next_step: NextStep | str = "") -> None:
         super().__init__(user_message)
         self.user_message = user_message
-        self.next_step = next_step
+        self.next_step = next_step if isinstance(next_step, NextStep) else NextStep(next_step)
 
     def __str__(self) -> str:
         if not self.next_step:
             return self.user_message
         joint = " " if self.user_message.rstrip().endswith((".", "!", "?", ":")) else ". "
-        return f"{self.user_message}{joint}{self.next_step}"
+        return f"{self.user_message}{joint}{self.next_step.worded(_plain)}"
 
 
 class ConfigError(BotError):
     """The configuration file is unreadable or says something invalid."""
 
-    def __init__(self, user_message: str, *, file: str = "", key: str = "", next_step: str = ""):
+    def __init__(
+        self, user_message: str, *, file: str = "", key: str = "", next_step: NextStep | str = ""
+    ):
         where = file
         if key:
             where = f"{file}: [{key}]" if file else f"[{key}]"
@@ -90,7 +148,9 @@ class ConfigError(BotError):
 class InvalidInput(BotError):
     """A field the user gave is wrong; ``field`` names it (a modal block id or an argument)."""
 
-    def __init__(self, user_message: str, *, field: str = "", next_step: str = "") -> None:
+    def __init__(
+        self, user_message: str, *, field: str = "", next_step: NextStep | str = ""
+    ) -> None:
         super().__init__(user_message, next_step=next_step)
         self.field = field
 
@@ -98,7 +158,9 @@ class InvalidInput(BotError):
 class AccessDenied(BotError):
     """The policy said no; ``reason`` names the deciding statement, guardrail or absence."""
 
-    def __init__(self, user_message: str, *, reason: str = "", next_step: str = "") -> None:
+    def __init__(
+        self, user_message: str, *, reason: str = "", next_step: NextStep | str = ""
+    ) -> None:
         super().__init__(user_message, next_step=next_step)
         self.reason = reason
 
@@ -114,7 +176,9 @@ class Conflict(BotError):
 class RotationInProgress(Conflict):
     """The secret already has a rotation in flight (the bot's record of it)."""
 
-    def __init__(self, user_message: str, *, secret_name: str, next_step: str = "") -> None:
+    def __init__(
+        self, user_message: str, *, secret_name: str, next_step: NextStep | str = ""
+    ) -> None:
         super().__init__(user_message, next_step=next_step)
         self.secret_name = secret_name
 
@@ -123,7 +187,12 @@ class PreflightFailed(BotError):
     """The instance cannot take a rotation now (not found, not Running, agent offline)."""
 
     def __init__(
-        self, user_message: str, *, instance_id: str = "", check: str = "", next_step: str = ""
+        self,
+        user_message: str,
+        *,
+        instance_id: str = "",
+        check: str = "",
+        next_step: NextStep | str = "",
     ) -> None:
         super().__init__(user_message, next_step=next_step)
         self.instance_id = instance_id
@@ -145,7 +214,9 @@ class ApprovalClosed(ApprovalError):
 class StorageError(BotError):
     """The database cannot be opened, created, migrated or decrypted."""
 
-    def __init__(self, user_message: str, *, path: str = "", next_step: str = "") -> None:
+    def __init__(
+        self, user_message: str, *, path: str = "", next_step: NextStep | str = ""
+    ) -> None:
         super().__init__(user_message, next_step=next_step)
         self.path = path
 
@@ -161,7 +232,7 @@ class CloudError(BotError):
         request_id: str = "",
         status_code: int | None = None,
         action: str = "",
-        next_step: str = "",
+        next_step: NextStep | str = "",
     ) -> None:
         super().__init__(user_message, next_step=next_step)
         self.code = code

@@ -2,9 +2,10 @@
 
 ``report`` is the only place that tells a person about a failure, and the only place that
 decides known or unknown. A known error (``BotError``, or a storage fault that
-``errors.known_error`` words) goes back in its own words with its next step, a cloud error
-with its code and request id; anything else is logged with ``logger.exception`` under a
-fresh reference id, and that id is all the person sees. ``report`` knows the surfaces:
+``errors.known_error`` words) goes back in its own words with its next step, its
+subcommands spelled as slash commands (``/ecs-secret list``), a cloud error with its code
+and request id; anything else is logged with ``logger.exception`` under a fresh reference
+id, and that id is all the person sees. ``report`` knows the surfaces:
 
 - ``InAck``: the ack itself: ephemeral for a slash command; for a modal submission the
   field's error next to the field, else a notice in the modal; options for a picker;
@@ -28,6 +29,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
+from ecs_secret_bot.bot.parse import spell
 from ecs_secret_bot.bot.replies import Where, tell
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.blocks import esc, plain
@@ -63,7 +65,7 @@ def describe(error: BotError, *, markup: bool = True) -> str:
         text += f" (cloud error `{error.code}`"
         text += f", request id `{error.request_id}`)" if error.request_id else ")"
     if error.next_step:
-        text += f"\n{error.next_step}"
+        text += f"\n{error.next_step.worded(spell)}"
     return esc(text) if markup else text
 
 

@@ -36,7 +36,13 @@ from ecs_secret_bot.commands.requests import (
     RotateRequest,
     RotationPolicyRequest,
 )
-from ecs_secret_bot.errors import Conflict, InvalidInput, RotationInProgress
+from ecs_secret_bot.errors import (
+    Conflict,
+    InvalidInput,
+    NextStep,
+    RotationInProgress,
+    Subcommand,
+)
 from ecs_secret_bot.terminal.answers import (
     Answer,
     Context,
@@ -150,10 +156,11 @@ async def _rotate(args: argparse.Namespace, ctx: Context) -> Answer:
     try:
         result = await rotate_secret(req, actor=session.actor, core=session.core)
     except RotationInProgress as exc:
+        follow_it = Subcommand("rotate", (args.name, "--follow"))
         raise RotationInProgress(
             exc.user_message,
             secret_name=exc.secret_name,
-            next_step=f"`ecs-secret rotate {args.name} --follow` waits for it to finish.",
+            next_step=NextStep("{command} waits for it to finish.", follow_it),
         ) from None
     if not isinstance(result, RotateResult):
         return mutation_answer(result)

@@ -1,8 +1,9 @@
 """What ``ecs-secret`` prints: aligned tables and sentences, or one JSON object.
 
 Owns ``jsonable`` (any result of the core as JSON values: dataclasses as objects, times as
-ISO 8601, durations as ``7d``), ``table`` and the text of each result type of the core.
-Results never hold a secret value, so nothing printed here can. Errors are ``report``'s.
+ISO 8601, durations as ``7d``, next steps in the terminal's words), ``table`` and the text
+of each result type of the core. Results never hold a secret value, so nothing printed
+here can. Errors are ``report``'s.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from ecs_secret_bot.commands.queries import (
     SecretView,
     WhoAmI,
 )
+from ecs_secret_bot.errors import NextStep
+from ecs_secret_bot.terminal.report import next_step_text
 
 __all__ = [
     "jsonable",
@@ -43,6 +46,8 @@ __all__ = [
 
 def jsonable(value: Any) -> Any:
     """Return ``value`` as JSON values (dicts, lists, strings, numbers, booleans, null)."""
+    if isinstance(value, NextStep):
+        return next_step_text(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, datetime):
@@ -154,7 +159,8 @@ def _listing(r: SecretListing) -> str:
     for region in r.regions:
         if region.status != "listed":
             detail = region.reason + (f" ({region.code})" if region.code else "")
-            parts.append(f"{region.region}: {region.status}: {detail} {region.next_step}".rstrip())
+            step = next_step_text(region.next_step)
+            parts.append(f"{region.region}: {region.status}: {detail} {step}".rstrip())
     return "\n".join(parts)
 
 

@@ -1,13 +1,16 @@
-"""Transcripts: what a person reads when something goes wrong. A failure the bot did not
-expect shows a reference, and the log has it under that reference."""
+"""Transcripts: what a person reads when something goes wrong. Hints name slash commands;
+a failure the bot did not expect shows a reference, and the log has it under that reference."""
 
 from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 
 import pytest
 from fakes.bot import BotHarness
+
+from ecs_secret_bot.bot.ids import Callback
 
 
 async def said(bot: BotHarness, text: str) -> str:
@@ -19,6 +22,19 @@ async def said(bot: BotHarness, text: str) -> str:
     payload = calls[-1].payload
     assert payload["response_type"] == "ephemeral"
     return str(payload["text"])
+
+
+async def test_a_missing_secret_points_to_the_slash_list(bot: BotHarness) -> None:
+    text = await said(bot, "show nope")
+    assert "KMS has no acs/ecs/nope in this region." in text
+    assert "`/ecs-secret list` shows what exists" in text
+
+
+async def test_restoring_what_is_not_scheduled_points_to_the_slash_pending(
+    bot: BotHarness,
+) -> None:
+    text = await said(bot, "restore web-3-root")
+    assert "`/ecs-secret pending` lists the secrets scheduled for deletion." in text
 
 
 async def test_an_unexpected_failure_shows_only_a_reference_which_the_log_has(
@@ -33,3 +49,16 @@ async def test_an_unexpected_failure_shows_only_a_reference_which_the_log_has(
     assert record.getMessage() == f"unexpected error, reference {found.group(1)}"
     assert record.exc_info is not None
     assert "Traceback" not in text and "sqlite" not in text.lower()
+
+
+async def test_a_refusal_in_an_open_modal_names_the_slash_command_to_run(
+    bot: BotHarness,
+) -> None:
+    bot.sandbox.delete_out_of_band("cn-hangzhou", "web-3-root", planned=timedelta(days=7))
+    response = await bot.command("rotate web-3-root")
+    assert response.status == 200 and response.body == ""
+    modal = await bot.wait_modal(Callback.RESULT)
+    assert modal["title"]["text"] == "Cannot rotate"
+    assert "Restore it first (`/ecs-secret restore web-3-root`), then rotate." in str(
+        modal["blocks"]
+    )

@@ -50,7 +50,7 @@ def test_bad_keys_are_named_without_echoing_them(text: str, problem: str) -> Non
     assert message.startswith("ECS_SECRET_BOT_DATA_KEY")
     assert caught.value.problem is StorageProblem.KEY_MALFORMED
     assert "openssl" not in message  # storage states the problem; the advice is worded above
-    assert "openssl rand -base64 32" in storage_error(caught.value).next_step
+    assert "openssl rand -base64 32" in storage_error(caught.value).next_step.text
     if text.strip():
         assert text.strip() not in message
 

@@ -46,8 +46,10 @@ from ecs_secret_bot.errors import (
     CloudClientError,
     Conflict,
     InvalidInput,
+    NextStep,
     NotFound,
     RotationInProgress,
+    Subcommand,
 )
 from ecs_secret_bot.storage import rotations
 from ecs_secret_bot.storage.rotations import RotationRow
@@ -97,7 +99,9 @@ def _refuse_if_deleting(ref: SecretRef, detail: SecretDetail) -> None:
         raise Conflict(
             f"{ref.short_name} is scheduled for deletion on "
             f"{detail.planned_delete_time:%Y-%m-%d %H:%M} UTC, so it cannot be rotated.",
-            next_step=f"Restore it first (/ecs-secret restore {ref.short_name}).",
+            next_step=NextStep(
+                "Restore it first ({command}).", Subcommand("restore", (ref.short_name,))
+            ),
         )
 
 
@@ -249,10 +253,11 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
                         request_id=exc.request_id,
                         status_code=exc.status_code,
                         action="PutSecretValue",
-                        next_step=(
-                            f"Rotate with a KMS-generated value (/ecs-secret rotate "
-                            f"{ref.short_name}, without a custom value), or set the custom value "
-                            "in the KMS console (Rotate Immediately, Use Custom Secret)."
+                        next_step=NextStep(
+                            "Rotate with a KMS-generated value ({command}, without a custom "
+                            "value), or set the custom value in the KMS console (Rotate "
+                            "Immediately, Use Custom Secret).",
+                            Subcommand("rotate", (ref.short_name,)),
                         ),
                     ) from None
                 raise
