@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
 from ecs_secret_bot.config import Settings, load_settings
-from ecs_secret_bot.errors import BotError, CloudError
+from ecs_secret_bot.errors import BotError, CloudError, StorageFault, storage_error
 from ecs_secret_bot.runtime import cloud_gateway, open_storage
+from ecs_secret_bot.terminal.report import next_step_text
 
 if TYPE_CHECKING:
     from alibabacloud_credentials.client import Client as CredentialClient
@@ -48,11 +49,12 @@ class CheckLine:
         return self.status == "FAIL"
 
 
-def _fail(name: str, error: BotError) -> CheckLine:
+def _fail(name: str, failure: BotError | StorageFault) -> CheckLine:
+    error = storage_error(failure) if isinstance(failure, StorageFault) else failure
     detail = error.user_message
     if isinstance(error, CloudError) and error.code and error.code not in detail:
         detail += f" (error {error.code})"
-    return CheckLine(name, "FAIL", detail, error.next_step)
+    return CheckLine(name, "FAIL", detail, next_step_text(error.next_step))
 
 
 async def _storage(settings: Settings, data_key: str) -> CheckLine:
@@ -60,7 +62,7 @@ async def _storage(settings: Settings, data_key: str) -> CheckLine:
     existed = path.exists()
     try:
         db = await open_storage(settings, data_key=data_key)
-    except BotError as exc:
+    except (BotError, StorageFault) as exc:
         return _fail("storage", exc)
     await db.close()
     return CheckLine("storage", "OK", f"{path} opens" + ("" if existed else " (created now)"))

@@ -138,7 +138,7 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
     from ecs_secret_bot.bot.server import ServeOptions
     from ecs_secret_bot.bot.services import DEFAULT_SLACK_API_URL, SlackSettings
     from ecs_secret_bot.config import load_settings
-    from ecs_secret_bot.errors import BotError
+    from ecs_secret_bot.errors import BotError, StorageFault, storage_error
     from ecs_secret_bot.runtime import serve
 
     _configure_logging()
@@ -162,6 +162,8 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
         settings = load_settings(config_path)
     except BotError as exc:
         return _fail(str(exc))
+    except StorageFault as exc:
+        return _fail(str(storage_error(exc)))
     except OSError as exc:
         return _fail(f"cannot read the configuration {config_path}: {exc.strerror}.")
     slack = SlackSettings(
@@ -191,6 +193,8 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
         asyncio.run(serve_until_signalled())
     except BotError as exc:
         return _fail(str(exc))
+    except StorageFault as exc:
+        return _fail(str(storage_error(exc)))
     except OSError as exc:
         return _fail(f"cannot listen on port {options.port}: {exc.strerror or exc}.")
     return 0

@@ -5,7 +5,7 @@
 ``/ecs-secret`` router), ``parse`` (its grammar), ``submissions`` (modals), ``actions``
 (buttons and pickers), ``home`` (App Home), ``announce`` (outcomes into messages),
 ``middleware`` (the ``Actor``, events seen twice), ``directory`` (users and groups, cached),
-``errors`` (the one error handler), ``replies`` (where answers go), ``views/`` (builders).
+``errors`` (the one reporter of errors), ``replies`` (where answers go), ``views/`` (builders).
 """
 
 from ecs_secret_bot.bot.app import build_app

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
 from typing import Any
 
@@ -23,7 +22,7 @@ from ecs_secret_bot.bot.announce import (
     result_channel,
     update_card,
 )
-from ecs_secret_bot.bot.errors import describe, later, where_of
+from ecs_secret_bot.bot.errors import InAck, InModal, describe, later, report, where_of
 from ecs_secret_bot.bot.home import publish_home
 from ecs_secret_bot.bot.ids import Action, Block
 from ecs_secret_bot.bot.metadata import ModalMeta, state_values
@@ -44,8 +43,6 @@ from ecs_secret_bot.commands.requests import DeleteRequest, RestoreRequest
 from ecs_secret_bot.errors import BotError
 
 __all__ = ["register_actions"]
-
-logger = logging.getLogger(__name__)
 
 SLACK_USER = "slack:user:"
 
@@ -148,15 +145,13 @@ async def _delete_go(services: BotServices, body: dict[str, Any], actor: Actor) 
         reason=meta.reason,
         request_id=f"view:{view.get('id', '')}",
     )
-    client = services.client
     try:
         outcome = await delete_secret(request, actor=actor, core=services.core)
     except BotError as exc:
-        failed = notice_modal("Not deleted", describe(exc))
-        await client.views_update(view_id=view["id"], view=failed)
+        await report(services, exc, InModal(view["id"], "Not deleted"))
         return
     done = notice_modal("Delete secret", outcome_notice(outcome))
-    await client.views_update(view_id=view["id"], view=done)
+    await services.client.views_update(view_id=view["id"], view=done)
     where = Where(actor.user_id, channel_id=meta.channel_id)
     await announce(services, outcome, actor=actor, where=where)
 
@@ -205,12 +200,12 @@ def register_actions(app: AsyncApp, services: BotServices) -> None:
                 views.search_instances(region, query, actor=context["actor"], core=services.core),
                 OPTIONS_BUDGET,
             )
-        except (BotError, TimeoutError) as exc:
-            reason = "ECS is slow; type to search again."
-            if isinstance(exc, BotError):
-                reason = describe(exc)
-            logger.info("instance picker: %s", type(exc).__name__)
-            await ack(options=[{"text": plain(reason, 75), "value": "none"}])
+        except TimeoutError:
+            slow = BotError("ECS is slow; type to search again.")
+            await report(services, slow, InAck(ack, "block_suggestion"))
+            return
+        except BotError as exc:
+            await report(services, exc, InAck(ack, "block_suggestion"))
             return
         options = [{"text": plain(o.label, 75), "value": o.instance_id[:150]} for o in found]
         await ack(options=options[:100])

@@ -1,11 +1,20 @@
-"""The single ``@app.error``: where a person sees what went wrong, and in which words.
+"""Where a person sees what went wrong in Slack, and in which words: the one reporter.
 
-A known error (``BotError``: ``user_message`` and ``next_step``; a cloud error's code and
-request id) goes back to the person who asked: in the ack when nothing was acked yet
-(ephemeral for a slash command, a notice in the modal for a submission), else
-ephemerally. Anything else is logged with ``logger.exception`` under a fresh reference id,
-and that id is all the person sees. Slack always gets a 200 from here: never a 5xx, never
-a traceback, never a secret value.
+``report`` is the only place that tells a person about a failure, and the only place that
+decides known or unknown. A known error (``BotError``, or a storage fault that
+``errors.known_error`` words) goes back in its own words with its next step, its
+subcommands spelled as slash commands (``/ecs-secret list``), a cloud error with its code
+and request id; anything else is logged with ``logger.exception`` under a fresh reference
+id, and that id is all the person sees. ``report`` knows the surfaces:
+
+- ``InAck``: the ack itself: ephemeral for a slash command; for a modal submission the
+  field's error next to the field, else a notice in the modal; options for a picker;
+- ``InModal``: a modal already open, updated with a notice (``views.update``);
+- ``Where``: one person, ephemerally or by DM (``replies.tell``).
+
+``register_error_handler`` installs it as the app's ``@app.error``, and ``later`` runs work
+after the ack and reports its failure. Slack always gets a 200 from here: never a 5xx,
+never a traceback, never a secret value.
 """
 
 from __future__ import annotations
@@ -13,22 +22,36 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
+from ecs_secret_bot.bot.parse import spell
 from ecs_secret_bot.bot.replies import Where, tell
 from ecs_secret_bot.bot.services import BotServices
-from ecs_secret_bot.bot.views.blocks import esc
+from ecs_secret_bot.bot.views.blocks import esc, plain
 from ecs_secret_bot.bot.views.messages import error_blocks
 from ecs_secret_bot.bot.views.modals import notice_modal
-from ecs_secret_bot.errors import BotError, CloudError
+from ecs_secret_bot.errors import BotError, CloudError, InvalidInput, known_error
 
-__all__ = ["describe", "later", "reference_message", "register_error_handler", "where_of"]
+__all__ = [
+    "InAck",
+    "InModal",
+    "Surface",
+    "describe",
+    "later",
+    "reference_message",
+    "register_error_handler",
+    "report",
+    "where_of",
+]
 
 logger = logging.getLogger(__name__)
+
+OPTION_TEXT_MAX = 75
 
 
 def describe(error: BotError, *, markup: bool = True) -> str:
@@ -42,7 +65,7 @@ def describe(error: BotError, *, markup: bool = True) -> str:
         text += f" (cloud error `{error.code}`"
         text += f", request id `{error.request_id}`)" if error.request_id else ")"
     if error.next_step:
-        text += f"\n{error.next_step}"
+        text += f"\n{error.next_step.worded(spell)}"
     return esc(text) if markup else text
 
 
@@ -71,37 +94,83 @@ def where_of(body: dict[str, Any]) -> Where:
     )
 
 
-def _ack_body(body: dict[str, Any], text: str) -> BoltResponse:
+def ack_kind(body: dict[str, Any]) -> str:
+    """Return what the ack of ``body`` answers: a submission, a picker, a command, or other."""
     kind = body.get("type")
-    if kind == "view_submission":
-        payload: dict[str, Any] = {
-            "response_action": "update",
-            "view": notice_modal("Not done", text),
-        }
-    elif kind == "block_suggestion":
-        payload = {"options": []}
-    elif "command" in body:
-        payload = {"response_type": "ephemeral", "text": text, "blocks": error_blocks(text)}
-    else:
-        return BoltResponse(status=200, body="")
-    return BoltResponse(
-        status=200,
-        body=json.dumps(payload),
-        headers={"content-type": "application/json;charset=utf-8"},
-    )
+    if kind in ("view_submission", "block_suggestion"):
+        return str(kind)
+    return "command" if "command" in body else "other"
 
 
-async def _report(services: BotServices, where: Where, error: Exception) -> None:
-    """Tell ``where`` about a failure after the ack (known: its words; else a reference)."""
-    if isinstance(error, BotError):
-        text = describe(error)
-        logger.info("refused or failed: %s", type(error).__name__)
-    else:
-        reference = uuid.uuid4().hex[:12]
-        logger.exception("unexpected error, reference %s", reference, exc_info=error)
-        text = reference_message(reference)
-    if where.user_id:
-        await tell(services.client, where, text, error_blocks(text))
+@dataclass(frozen=True)
+class InAck:
+    """Answer in the ack of the request, shaped for what ``kind`` (``ack_kind``) it is."""
+
+    ack: Callable[..., Awaitable[Any]]
+    kind: str
+    title: str = "Not done"
+    """The title of the notice modal, for a submission."""
+    fields: Mapping[str, str] = field(default_factory=dict)
+    """``InvalidInput.field`` -> the modal's block id, for errors next to the field."""
+
+
+@dataclass(frozen=True)
+class InModal:
+    """Answer in a modal already open: its content becomes a notice."""
+
+    view_id: str
+    title: str
+
+
+Surface = InAck | InModal | Where
+
+
+@dataclass(frozen=True)
+class _Said:
+    known: BotError | None
+    text: str
+
+
+def _say(error: BaseException) -> _Said:
+    """Decide known or unknown, log it so, and return what the person sees."""
+    known = known_error(error)
+    if known is not None:
+        logger.info("refused or failed: %s", type(known).__name__)
+        return _Said(known, describe(known))
+    reference = uuid.uuid4().hex[:12]
+    logger.exception("unexpected error, reference %s", reference, exc_info=error)
+    return _Said(None, reference_message(reference))
+
+
+def _ack_payload(said: _Said, surface: InAck) -> dict[str, Any]:
+    known = said.known
+    if surface.kind == "view_submission":
+        if isinstance(known, InvalidInput) and known.field in surface.fields:
+            block = surface.fields[known.field]
+            return {
+                "response_action": "errors",
+                "errors": {block: describe(known, markup=False)[:2000]},
+            }
+        return {"response_action": "update", "view": notice_modal(surface.title, said.text)}
+    if surface.kind == "block_suggestion":
+        if known is None:
+            return {"options": []}
+        return {"options": [{"text": plain(said.text, OPTION_TEXT_MAX), "value": "none"}]}
+    if surface.kind == "command":
+        return {"response_type": "ephemeral", "text": said.text, "blocks": error_blocks(said.text)}
+    return {}
+
+
+async def report(services: BotServices, error: BaseException, surface: Surface) -> None:
+    """Tell the person about ``error`` on ``surface``: known in its words, else a reference."""
+    said = _say(error)
+    if isinstance(surface, InAck):
+        await surface.ack(**_ack_payload(said, surface))
+    elif isinstance(surface, InModal):
+        view = notice_modal(surface.title, said.text)
+        await services.client.views_update(view_id=surface.view_id, view=view)
+    elif surface.user_id:
+        await tell(services.client, surface, said.text, error_blocks(said.text))
 
 
 def later(services: BotServices, where: Where, work: Coroutine[Any, Any, Any]) -> None:
@@ -115,13 +184,13 @@ def later(services: BotServices, where: Where, work: Coroutine[Any, Any, Any]) -
         try:
             await work
         except Exception as error:
-            await _report(services, where, error)
+            await report(services, error, where)
 
     services.tasks.spawn(guarded(), name="after-ack", gated=True)
 
 
 def register_error_handler(app: AsyncApp, services: BotServices) -> None:
-    """Install the app's one error handler."""
+    """Install ``report`` as the app's one error handler."""
 
     async def on_error(
         error: Exception, body: dict[str, Any], response: BoltResponse | None
@@ -129,15 +198,20 @@ def register_error_handler(app: AsyncApp, services: BotServices) -> None:
         if not isinstance(body, dict):
             body = {}
         if response is None:
-            await _report(services, where_of(body), error)
+            await report(services, error, where_of(body))
             return None
-        if isinstance(error, BotError):
-            text = describe(error)
-            logger.info("refused or failed: %s", type(error).__name__)
-        else:
-            reference = uuid.uuid4().hex[:12]
-            logger.exception("unexpected error, reference %s", reference, exc_info=error)
-            text = reference_message(reference)
-        return _ack_body(body, text)
+        answer: dict[str, Any] = {}
+
+        async def into_response(**payload: Any) -> None:
+            answer.update(payload)
+
+        await report(services, error, InAck(into_response, ack_kind(body)))
+        if not answer:
+            return BoltResponse(status=200, body="")
+        return BoltResponse(
+            status=200,
+            body=json.dumps(answer),
+            headers={"content-type": "application/json;charset=utf-8"},
+        )
 
     app.error(on_error)

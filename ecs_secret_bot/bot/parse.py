@@ -1,10 +1,11 @@
 """Strict parsing of ``/ecs-secret`` text into one typed command, or a usage error.
 
-Owns the grammar of the slash command (design.md, "Slack") and the usage line of every
-subcommand. Quotes work as in a shell (Slack's curly quotes too); ``--region X`` or
-``--region=X`` where a region matters; ``--dry-run`` on mutating subcommands only;
-``delete <name> [--days N | --now]``; ``rotation <name> on [interval] | off``. A mistake
-raises ``UsageError`` naming it, with the right usage. Never validates names, regions or
+Owns the grammar of the slash command (design.md, "Slack"), the usage line of every
+subcommand and ``spell``, which words a next step's subcommand as a slash command. Quotes
+work as in a shell (Slack's curly quotes too); ``--region X`` or ``--region=X`` where a
+region matters; ``--dry-run`` on mutating subcommands only; ``delete <name> [--days N |
+--now]``; ``rotation <name> on [interval] | off``. A mistake raises ``UsageError`` naming
+it, with the right usage. Never validates names, regions or
 intervals against the configuration: the core does that, before any cloud call.
 """
 
@@ -13,15 +14,19 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from ecs_secret_bot.errors import InvalidInput
+from ecs_secret_bot.errors import InvalidInput, Subcommand
 
 __all__ = [
     "MUTATING",
+    "SLASH",
     "USAGE",
     "Command",
     "UsageError",
     "parse_command",
+    "spell",
 ]
+
+SLASH = "/ecs-secret"
 
 USAGE: dict[str, str] = {
     "help": "/ecs-secret help",
@@ -40,6 +45,11 @@ USAGE: dict[str, str] = {
 MUTATING = frozenset({"create", "rotate", "rotation", "delete", "restore"})
 _REGIONAL = frozenset(USAGE) - {"help", "approvals", "whoami"}
 _MAX_TEXT = 2000
+
+
+def spell(command: Subcommand) -> str:
+    """Spell a subcommand as the slash command that runs it: ``/ecs-secret list``."""
+    return f"`{' '.join((SLASH, *command.words))}`"
 
 
 class UsageError(InvalidInput):

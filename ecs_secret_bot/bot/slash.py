@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from ecs_secret_bot.bot.announce import Outcome, announce
-from ecs_secret_bot.bot.errors import describe, later, where_of
+from ecs_secret_bot.bot.errors import InAck, InModal, later, report, where_of
 from ecs_secret_bot.bot.metadata import ModalMeta
 from ecs_secret_bot.bot.parse import Command, UsageError, parse_command
 from ecs_secret_bot.bot.replies import Where, tell
@@ -28,12 +28,11 @@ from ecs_secret_bot.bot.views.listings import (
     show_message,
     whoami_message,
 )
-from ecs_secret_bot.bot.views.messages import error_blocks, help_message
+from ecs_secret_bot.bot.views.messages import help_message
 from ecs_secret_bot.bot.views.modals import (
     create_modal,
     delete_modal,
     loading_modal,
-    notice_modal,
     rotate_modal,
 )
 from ecs_secret_bot.commands import queries as views
@@ -139,8 +138,7 @@ async def _rotate_modal(inv: Invocation) -> None:
     try:
         secret = await views.prepare_rotation(cmd.secret, cmd.region, actor=inv.actor, core=core)
     except BotError as exc:
-        refused = notice_modal("Cannot rotate", describe(exc))
-        await client.views_update(view_id=view_id, view=refused)
+        await report(inv.services, exc, InModal(view_id, "Cannot rotate"))
         return
     meta = ModalMeta(
         name=secret.name,
@@ -255,8 +253,7 @@ def register_slash(app: AsyncApp, services: BotServices) -> None:
         try:
             cmd = parse_command(str(body.get("text") or ""))
         except UsageError as exc:
-            text = describe(exc)
-            await ack(response_type="ephemeral", text=text, blocks=error_blocks(text))
+            await report(services, exc, InAck(ack, "command"))
             return
         inv = Invocation(
             cmd=cmd,

@@ -20,7 +20,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from ecs_secret_bot.bot.announce import Outcome, announce
-from ecs_secret_bot.bot.errors import describe, later
+from ecs_secret_bot.bot.errors import InAck, InModal, later, report
 from ecs_secret_bot.bot.ids import Block, Callback
 from ecs_secret_bot.bot.metadata import ModalMeta, state_values
 from ecs_secret_bot.bot.replies import Where
@@ -32,7 +32,7 @@ from ecs_secret_bot.commands.operations.create import create_secret
 from ecs_secret_bot.commands.operations.rotate import rotate_secret
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval
 from ecs_secret_bot.commands.requests import CreateRequest, RotateRequest
-from ecs_secret_bot.errors import BotError, InvalidInput
+from ecs_secret_bot.errors import BotError
 
 __all__ = [
     "CREATE_FORM",
@@ -118,9 +118,7 @@ async def run_in_modal(
         try:
             outcome = await task
         except BotError as exc:
-            await services.client.views_update(
-                view_id=view_id, view=notice_modal(title, describe(exc))
-            )
+            await report(services, exc, InModal(view_id, title))
             return
         await services.client.views_update(
             view_id=view_id, view=notice_modal(title, outcome_notice(outcome))
@@ -128,14 +126,8 @@ async def run_in_modal(
         await announce(services, outcome, actor=actor, where=where)
         return
     failure = task.exception()
-    if isinstance(failure, InvalidInput) and failure.field in fields:
-        await ack(
-            response_action="errors",
-            errors={fields[failure.field]: describe(failure, markup=False)[:2000]},
-        )
-        return
     if isinstance(failure, BotError):
-        await ack(response_action="update", view=notice_modal(title, describe(failure)))
+        await report(services, failure, InAck(ack, "view_submission", title, fields))
         return
     if failure is not None:
         raise failure

@@ -23,6 +23,8 @@ from ecs_secret_bot.errors import (
     CloudError,
     CloudThrottled,
     CloudUnavailable,
+    NextStep,
+    Subcommand,
 )
 
 __all__ = ["is_retryable", "to_cloud_error"]
@@ -37,10 +39,13 @@ _BOT_CREDENTIALS = (
 )
 
 # code -> (what happened, what to do); {subject} is the secret or instance named in the call.
-_KNOWN: dict[str, tuple[str, str]] = {
+_KNOWN: dict[str, tuple[str, NextStep | str]] = {
     "Forbidden.ResourceNotFound": (
         "KMS has no {subject} in this region.",
-        "Check the name and the region (--region); `/ecs-secret list` shows what exists.",
+        NextStep(
+            "Check the name and the region (--region); {command} shows what exists.",
+            Subcommand("list"),
+        ),
     ),
     "Rejected.ResourceExist": (
         "A secret named {subject} already exists in this region.",
@@ -48,11 +53,11 @@ _KNOWN: dict[str, tuple[str, str]] = {
     ),
     "Rejected.ResourceInDeleteWindow": (
         "{subject} is scheduled for deletion, so KMS refuses this.",
-        "Restore it first with `/ecs-secret restore`, then try again.",
+        NextStep("Restore it first with {command}, then try again.", Subcommand("restore")),
     ),
     "Rejected.ResourceInUse": (
         "{subject} is not scheduled for deletion, so there is nothing to restore.",
-        "`/ecs-secret pending` lists what is scheduled for deletion.",
+        NextStep("{command} lists what is scheduled for deletion.", Subcommand("pending")),
     ),
     "Rejected.RotationInProgress": (
         "A rotation of {subject} is still in progress.",
@@ -133,7 +138,7 @@ def to_cloud_error(exc: BaseException, *, action: str, subject: str = "") -> Clo
         request_id = str(data.get("RequestId", "") or "")
     what = subject or "the secret"
 
-    def make(cls: type[CloudError], text: str, step: str) -> CloudError:
+    def make(cls: type[CloudError], text: str, step: NextStep | str) -> CloudError:
         return cls(
             text,
             next_step=step,

@@ -135,7 +135,7 @@ async def watch_rotation(
                 name,
                 version_id,
                 "KMS did not report the new version as current in time; the rotation may "
-                "still finish. `/ecs-secret show` tells the current state.",
+                "still finish.",
             )
         delay = min(max_delay, delay * 2, max(0.0, (deadline - now).total_seconds()) or delay)
 

@@ -8,7 +8,8 @@ table, each taking the ``Database`` first and returning frozen dataclasses:
     await audit.append_audit(db, audit.AuditEntry(...), at=now)
 
 ``db`` explains the connection and its concurrency story; ``keys`` the data key format.
-Never holds a business rule: who may do what, and when to remind, is ``commands/``'s.
+Never holds a business rule: who may do what, and when to remind, is ``commands/``'s. Never
+words advice for people: a refusal is a ``StorageFault`` (``errors``) naming the problem.
 """
 
 from __future__ import annotations

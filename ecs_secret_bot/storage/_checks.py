@@ -1,7 +1,7 @@
 """Start-up checks: refuse a database path SQLite could not use, and name SQLite's errors.
 
-Owns turning "this path will not work" into a ``StorageError`` that names the path and the
-problem, before SQLite creates anything. Never opens a connection.
+Owns turning "this path will not work" into a ``StorageFault`` that names the path and the
+problem, before SQLite creates anything. Never opens a connection, never says what to do.
 """
 
 from __future__ import annotations
@@ -10,45 +10,44 @@ import os
 import sqlite3
 from pathlib import Path
 
-from ecs_secret_bot.errors import StorageError
+from ecs_secret_bot.errors import StorageFault, StorageProblem
 
-__all__ = ["check_location", "create_empty", "storage_error"]
+__all__ = ["check_location", "create_empty", "sqlite_fault"]
 
 
 def check_location(path: Path) -> bool:
     """Refuse a path SQLite could not use; return whether the file already exists."""
     parent = path.parent
 
-    def refuse(problem: str, next_step: str) -> StorageError:
-        return StorageError(
-            f"Cannot open the database {path}: {problem}.", path=str(path), next_step=next_step
+    def refuse(detail: str, problem: StorageProblem) -> StorageFault:
+        return StorageFault(
+            f"Cannot open the database {path}: {detail}.", problem=problem, path=str(path)
         )
 
-    change = "or change [storage] path in the configuration."
     if path.exists():
         if path.is_dir():
-            raise refuse("it is a folder, not a file", "Point [storage] path at a file name.")
+            raise refuse("it is a folder, not a file", StorageProblem.NOT_A_FILE)
         if not path.is_file():
-            raise refuse("it is not a regular file", "Point [storage] path at a file name.")
+            raise refuse("it is not a regular file", StorageProblem.NOT_A_FILE)
         if not os.access(path, os.R_OK | os.W_OK):
             raise refuse(
-                "the file cannot be written (permission denied)", f"Fix its mode, {change}"
+                "the file cannot be written (permission denied)", StorageProblem.FILE_NOT_WRITABLE
             )
         if not os.access(parent, os.W_OK | os.X_OK):
             raise refuse(
                 f"its folder {parent} is not writable, and SQLite keeps its -wal and -shm "
                 "files there",
-                f"Make the folder writable, {change}",
+                StorageProblem.FOLDER_NOT_WRITABLE,
             )
         return True
     if not parent.exists():
-        raise refuse(f"the folder {parent} does not exist", f"Create the folder, {change}")
+        raise refuse(f"the folder {parent} does not exist", StorageProblem.FOLDER_MISSING)
     if not parent.is_dir():
-        raise refuse(f"{parent} is not a folder", f"Use a path inside a folder, {change}")
+        raise refuse(f"{parent} is not a folder", StorageProblem.FOLDER_NOT_A_FOLDER)
     if not os.access(parent, os.W_OK | os.X_OK):
         raise refuse(
             f"the folder {parent} is not writable (permission denied)",
-            f"Make the folder writable, {change}",
+            StorageProblem.FOLDER_NOT_WRITABLE,
         )
     return False
 
@@ -60,17 +59,17 @@ def create_empty(path: Path) -> bool:
     except FileExistsError:
         return False
     except OSError as exc:
-        raise StorageError(
+        raise StorageFault(
             f"Cannot create the database {path}: {exc.strerror}.",
+            problem=StorageProblem.FOLDER_NOT_WRITABLE,
             path=str(path),
-            next_step="Make the folder writable, or change [storage] path in the configuration.",
         ) from None
     os.close(fd)
     return True
 
 
-def storage_error(path: Path, exc: sqlite3.Error) -> StorageError:
-    """Translate an SQLite error met while opening ``path`` into a StorageError."""
+def sqlite_fault(path: Path, exc: sqlite3.Error) -> StorageFault:
+    """Translate an SQLite error met while opening ``path`` into a StorageFault."""
     message = str(exc)
     known = {
         "file is not a database": "the file is not an SQLite database",
@@ -81,8 +80,8 @@ def storage_error(path: Path, exc: sqlite3.Error) -> StorageError:
         "disk I/O error": "a disk I/O error occurred",
     }
     problem = next((text for key, text in known.items() if key in message), f"SQLite: {message}")
-    return StorageError(
+    return StorageFault(
         f"Cannot open the database {path}: {problem}.",
+        problem=StorageProblem.SQLITE_REFUSED,
         path=str(path),
-        next_step="Point [storage] path at the bot's database file, or move this file away.",
     )

@@ -1,7 +1,8 @@
 """The database file: opening it safely, migrating it, and the one connection everyone shares.
 
 Owns the connection, its pragmas, the numbered migrations in ``storage/migrations`` and the
-data key's check value. Never holds business rules, never reads the environment.
+data key's check value. Never holds business rules, never reads the environment, never
+says what a person should do (a ``StorageFault`` names the problem; the layers above word it).
 
 Concurrency story
 -----------------
@@ -28,7 +29,7 @@ file. ``open_database(..., synchronous="FULL")`` trades appends per second for s
 power loss too. ``secure_delete`` is on, so erased payload bytes do not linger in free
 pages.
 
-Start-up refuses, with a ``StorageError`` that names the path and the problem: a folder
+Start-up refuses, with a ``StorageFault`` that names the path and the problem: a folder
 that does not exist or cannot be written, a file that is not an SQLite database (or is
 another program's), a schema newer than this code, a missing or wrong data key. A file
 created by a failed start is removed again: nothing is half-created.
@@ -49,10 +50,10 @@ from typing import Any
 import aiosqlite
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ecs_secret_bot.errors import StorageError
+from ecs_secret_bot.errors import StorageFault, StorageProblem
 from ecs_secret_bot.storage import keys
 from ecs_secret_bot.storage._chain import HASHED_FIELDS, SQL_FUNCTION, entry_hash
-from ecs_secret_bot.storage._checks import check_location, create_empty, storage_error
+from ecs_secret_bot.storage._checks import check_location, create_empty, sqlite_fault
 from ecs_secret_bot.storage._schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -188,8 +189,9 @@ async def open_database(
         raise ValueError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
     memory = str(path) == ":memory:"
     if data_key is not None and len(data_key) != keys.KEY_BYTES:
-        raise StorageError(
+        raise StorageFault(
             f"The data key for {path} is {len(data_key)} bytes; it must be {keys.KEY_BYTES}.",
+            problem=StorageProblem.KEY_MALFORMED,
             path=str(path),
         )
     existed = True if memory else check_location(path)
@@ -218,7 +220,7 @@ async def open_database(
                 created_key=created_key,
             )
         except sqlite3.Error as exc:
-            raise storage_error(path, exc) from None
+            raise sqlite_fault(path, exc) from None
     except BaseException:
         with contextlib.suppress(Exception):
             await conn.close()
@@ -254,31 +256,32 @@ async def _prepare(
     )
     version, app_id, has_tables = (int(value) for value in header[0])
     if app_id not in (0, APPLICATION_ID):
-        raise StorageError(
+        raise StorageFault(
             f"Cannot use the database {path}: it belongs to another program "
             f"(SQLite application id {app_id:#x}).",
+            problem=StorageProblem.FOREIGN,
             path=str(path),
-            next_step="Point [storage] path at a new file or at the bot's own database.",
         )
     if version > SCHEMA_VERSION:
-        raise StorageError(
+        raise StorageFault(
             f"Cannot use the database {path}: it was written by a newer version of "
             f"ecs-secret-bot (schema {version}; this version knows up to {SCHEMA_VERSION}).",
+            problem=StorageProblem.NEWER_SCHEMA,
             path=str(path),
-            next_step="Upgrade ecs-secret-bot, or point [storage] path at another file.",
         )
     if version == 0 and has_tables:
-        raise StorageError(
+        raise StorageFault(
             f"Cannot use the database {path}: it is an SQLite database, but not one "
             "of ecs-secret-bot's (it has tables and no ecs-secret-bot schema).",
+            problem=StorageProblem.FOREIGN,
             path=str(path),
-            next_step="Point [storage] path at a new file or at the bot's own database.",
         )
 
     if not memory:
         if await _enable_wal(conn, busy_ms) != "wal":
-            raise StorageError(
+            raise StorageFault(
                 f"Cannot use the database {path}: SQLite could not switch it to WAL mode.",
+                problem=StorageProblem.NO_WAL,
                 path=str(path),
             )
     for pragma in (
@@ -317,9 +320,10 @@ async def _migrate(
         # Re-read under the write lock: another process may have migrated meanwhile.
         version = await _pragma(conn, "user_version")
         if version > SCHEMA_VERSION:
-            raise StorageError(
+            raise StorageFault(
                 f"Cannot use the database {path}: another process upgraded it to schema "
                 f"{version}, newer than this version of ecs-secret-bot knows.",
+                problem=StorageProblem.NEWER_SCHEMA,
                 path=str(path),
             )
         for migration in MIGRATIONS[version:]:
@@ -327,11 +331,11 @@ async def _migrate(
                 for statement in migration.statements:
                     await conn.execute_fetchall(statement)
             except sqlite3.Error as exc:
-                raise StorageError(
+                raise StorageFault(
                     f"Cannot upgrade the database {path} with migration {migration.name}: "
                     f"{exc}. Nothing was changed.",
+                    problem=StorageProblem.MIGRATION_FAILED,
                     path=str(path),
-                    next_step="Restore the database from backup, or report the problem.",
                 ) from None
         await conn.execute_fetchall(f"PRAGMA user_version = {SCHEMA_VERSION}")
         await conn.execute_fetchall(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -369,11 +373,10 @@ async def _pragma(conn: aiosqlite.Connection, name: str) -> int:
     return int(rows[0][0])
 
 
-def _wrong_key(path: Path, from_file: bool, key_file: Path) -> StorageError:
+def _wrong_key(path: Path, from_file: bool, key_file: Path) -> StorageFault:
     source = f"the key in {key_file}" if from_file else "ECS_SECRET_BOT_DATA_KEY"
-    return StorageError(
+    return StorageFault(
         f"Cannot use the database {path}: {source} is not the data key it was created with.",
+        problem=StorageProblem.WRONG_KEY,
         path=str(path),
-        next_step="Use the original data key (key file or ECS_SECRET_BOT_DATA_KEY); a new "
-        "key cannot read what the old one encrypted.",
     )

@@ -3,7 +3,8 @@
 Owns parsing ``ECS_SECRET_BOT_DATA_KEY``-style text, creating and reading the key file
 (mode 0600, next to the database by default) and the key-check value that tells a wrong
 key from a right one before any payload is touched. Never reads the environment (the entry
-point does and passes the text to ``parse_data_key``) and never puts key bytes in a message.
+point does and passes the text to ``parse_data_key``), never puts key bytes in a message and
+never says what to do (a ``StorageFault`` names the problem; the layers above word it).
 
 Format: 32 random bytes, written either as 64 hexadecimal digits or as base64 (standard or
 URL-safe alphabet, padding optional). ``generate_data_key`` returns the base64 form, which
@@ -23,7 +24,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ecs_secret_bot.errors import StorageError
+from ecs_secret_bot.errors import StorageFault, StorageProblem
 
 __all__ = [
     "KEY_BYTES",
@@ -40,10 +41,6 @@ _B64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 _CHECK_PLAINTEXT = b"ecs-secret-bot data key check v1"
 _CHECK_AAD = b"ecs-secret-bot/key-check"
 _NONCE_BYTES = 12
-_HOW_TO_MAKE = (
-    "A data key is 32 random bytes in base64 or hex, for example the output of "
-    "`openssl rand -base64 32`."
-)
 
 
 def generate_data_key() -> str:
@@ -52,10 +49,11 @@ def generate_data_key() -> str:
 
 
 def parse_data_key(text: str, *, source: str = "ECS_SECRET_BOT_DATA_KEY") -> bytes:
-    """Decode a data key written as 64 hex digits or base64 of 32 bytes; raise StorageError."""
+    """Decode a data key written as 64 hex digits or base64 of 32 bytes; raise StorageFault."""
+    malformed = StorageProblem.KEY_MALFORMED
     cleaned = text.strip()
     if not cleaned:
-        raise StorageError(f"{source} is empty.", path=source, next_step=_HOW_TO_MAKE)
+        raise StorageFault(f"{source} is empty.", problem=malformed, path=source)
     if _HEX.match(cleaned):
         return bytes.fromhex(cleaned)
     if _B64.match(cleaned):
@@ -67,16 +65,16 @@ def parse_data_key(text: str, *, source: str = "ECS_SECRET_BOT_DATA_KEY") -> byt
         if len(key) == KEY_BYTES:
             return key
         if key:
-            raise StorageError(
+            raise StorageFault(
                 f"{source} decodes to {len(key)} bytes; a data key must be {KEY_BYTES}.",
+                problem=malformed,
                 path=source,
-                next_step=_HOW_TO_MAKE,
             )
     # Never echo the text: it may be a real key with one character wrong.
-    raise StorageError(
+    raise StorageFault(
         f"{source} is not a data key (neither 64 hex digits nor base64 of 32 bytes).",
+        problem=malformed,
         path=source,
-        next_step=_HOW_TO_MAKE,
     )
 
 
@@ -84,11 +82,10 @@ def read_or_create_key_file(path: Path, *, may_create: bool) -> tuple[bytes, boo
     """Read the key file at ``path``, or create it (0600) when allowed; return (key, created)."""
     if not path.exists():
         if not may_create:
-            raise StorageError(
+            raise StorageFault(
                 f"The data key file {path} is missing, and the database was encrypted with it.",
+                problem=StorageProblem.KEY_FILE_MISSING,
                 path=str(path),
-                next_step="Restore the key file from backup, or set ECS_SECRET_BOT_DATA_KEY to "
-                "the key the database was created with.",
             )
         created = _create_key_file(path)
         if created is not None:
@@ -100,28 +97,32 @@ def _read_key_file(path: Path) -> bytes:
     try:
         info = path.stat()
     except OSError as exc:
-        raise StorageError(
-            f"The data key file {path} cannot be read: {exc.strerror}.", path=str(path)
+        raise StorageFault(
+            f"The data key file {path} cannot be read: {exc.strerror}.",
+            problem=StorageProblem.KEY_FILE_UNREADABLE,
+            path=str(path),
         ) from None
     if not stat.S_ISREG(info.st_mode):
-        raise StorageError(
+        raise StorageFault(
             f"The data key file {path} is not a regular file.",
+            problem=StorageProblem.KEY_FILE_NOT_A_FILE,
             path=str(path),
-            next_step="Point [storage] key_file at the key file.",
         )
     if info.st_mode & 0o077:
-        raise StorageError(
+        raise StorageFault(
             f"The data key file {path} can be read by other users "
             f"(mode {stat.S_IMODE(info.st_mode):04o}).",
+            problem=StorageProblem.KEY_FILE_EXPOSED,
             path=str(path),
-            next_step=f"Run `chmod 600 {path}`.",
         )
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
         problem = exc.strerror if isinstance(exc, OSError) else "it is not ASCII text"
-        raise StorageError(
-            f"The data key file {path} cannot be read: {problem}.", path=str(path)
+        raise StorageFault(
+            f"The data key file {path} cannot be read: {problem}.",
+            problem=StorageProblem.KEY_FILE_UNREADABLE,
+            path=str(path),
         ) from None
     return parse_data_key(text, source=f"The data key file {path}")
 
@@ -143,11 +144,10 @@ def _create_key_file(path: Path) -> bytes | None:
     except FileExistsError:
         return None
     except OSError as exc:
-        raise StorageError(
+        raise StorageFault(
             f"The data key file {path} cannot be created: {exc.strerror}.",
+            problem=StorageProblem.KEY_FILE_UNWRITABLE,
             path=str(path),
-            next_step="Make its folder writable, set [storage] key_file, or set "
-            "ECS_SECRET_BOT_DATA_KEY.",
         ) from None
     finally:
         temporary.unlink(missing_ok=True)

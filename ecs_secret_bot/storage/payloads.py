@@ -14,7 +14,7 @@ import secrets
 
 from cryptography.exceptions import InvalidTag
 
-from ecs_secret_bot.errors import StorageError
+from ecs_secret_bot.errors import StorageFault, StorageProblem
 from ecs_secret_bot.storage.db import Database, Transaction
 
 __all__ = ["erase_payload", "put_payload", "read_payload"]
@@ -46,11 +46,11 @@ async def read_payload(db: Database, approval_id: str) -> bytes | None:
             bytes(row["nonce"]), bytes(row["ciphertext"]), approval_id.encode("utf-8")
         )
     except InvalidTag:
-        raise StorageError(
+        raise StorageFault(
             f"The stored value for approval {approval_id} in {db.path} cannot be decrypted: "
             "it was altered, or moved from another approval.",
+            problem=StorageProblem.PAYLOAD_UNREADABLE,
             path=str(db.path),
-            next_step="Ask the requester to submit the request again.",
         ) from None
 
 

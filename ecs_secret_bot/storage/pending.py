@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ecs_secret_bot.errors import Conflict
+from ecs_secret_bot.errors import AlreadyRecorded
 from ecs_secret_bot.storage._codec import from_text, to_text
 from ecs_secret_bot.storage.db import Database
 
@@ -94,14 +94,13 @@ class NewPending:
     note: str = ""
 
 
-class AlreadyPending(Conflict):
+class AlreadyPending(AlreadyRecorded):
     """The secret already has an active pending deletion; ``existing`` is that row."""
 
     def __init__(self, existing: PendingDeletion) -> None:
         super().__init__(
-            f"{existing.secret_name} in {existing.region} is already scheduled for deletion "
-            f"(planned for {existing.planned_delete_time:%Y-%m-%d %H:%M} UTC).",
-            next_step="Restore it first, or wait for the deletion.",
+            f"pending deletion {existing.id} of {existing.secret_name} in {existing.region} "
+            f"is still {existing.status}"
         )
         self.existing = existing
 

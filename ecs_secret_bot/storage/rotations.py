@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from ecs_secret_bot.errors import Conflict
+from ecs_secret_bot.errors import AlreadyRecorded
 from ecs_secret_bot.storage._codec import from_text, to_text
 from ecs_secret_bot.storage.db import Database
 
@@ -63,14 +63,13 @@ class RotationRow:
         return self.status in ACTIVE_ROTATION_STATUSES
 
 
-class RotationActive(Conflict):
+class RotationActive(AlreadyRecorded):
     """The secret already has a rotation in flight; ``existing`` is that row."""
 
     def __init__(self, existing: RotationRow) -> None:
         super().__init__(
-            f"A rotation of {existing.secret_name} is still in progress "
-            f"(started {existing.started_at:%Y-%m-%d %H:%M} UTC by {existing.requested_by}).",
-            next_step="Wait for it to finish; its message in the channel says when it has.",
+            f"rotation {existing.id} of {existing.secret_name} in {existing.region} is "
+            f"still {existing.status}"
         )
         self.existing = existing
 

@@ -6,7 +6,8 @@ audit log, on the same database; the actor is ``local:user:<login>``. Modules: `
 command line), ``operations`` (one function per subcommand), ``voting`` (approve, deny),
 ``answers`` (what they return), ``session`` (the configuration a run reads, the core and
 the actor it runs with), ``prompts`` (values without echo, typed confirmations),
-``progress`` (waiting for a rotation), ``render`` (tables, JSON), ``exit_codes``.
+``progress`` (waiting for a rotation), ``render`` (tables, JSON), ``report`` (the one place
+that words an error and picks its exit code), ``exit_codes``.
 
 The program's entry point is ``ecs_secret_bot.cli:terminal_main``: it reads the
 environment and hands ``main`` the session opener of ``runtime``, which composes the core

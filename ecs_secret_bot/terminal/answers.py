@@ -15,10 +15,12 @@ from typing import Any, TextIO
 
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RotateResult
 from ecs_secret_bot.commands.tracker import RotationOutcome
+from ecs_secret_bot.errors import Subcommand
 from ecs_secret_bot.terminal.exit_codes import ExitCode
 from ecs_secret_bot.terminal.progress import follow_with_progress
 from ecs_secret_bot.terminal.prompts import Prompter
 from ecs_secret_bot.terminal.render import short, text_of
+from ecs_secret_bot.terminal.report import spell
 from ecs_secret_bot.terminal.session import Session
 
 __all__ = ["Answer", "Context", "Operation", "follow", "mutation_answer", "rotation_answer"]
@@ -94,4 +96,6 @@ def rotation_answer(result: Any, follow: RotationOutcome | None) -> Answer:
         lines.append(f"Rotation completed on {where}: the new version is current.")
         return Answer(result, "\n".join(lines), extra=extra)
     lines.append(f"Rotation {state.replace('_', ' ')}: {follow.reason}")
+    if state == "timed_out":
+        lines.append(f"{spell(Subcommand('show', (name,)))} tells the current state.")
     return Answer(result, "\n".join(lines), ExitCode.CLOUD, "failed", extra)

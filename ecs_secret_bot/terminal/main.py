@@ -4,9 +4,10 @@ Owns ``main`` (parse; ``--help``, ``--version`` and usage errors answered before
 heavy is imported) and ``run`` (load the configuration, open the session, run one
 subcommand, print its answer: text on stdout, or one JSON object with ``--json``; errors
 and progress on stderr; and return the exit code the answer means, see ``exit_codes``).
-An unexpected failure prints a reference and its type, never a traceback or a value. The
-entry point (``cli.terminal_main``) gives it what it never takes itself: the environment,
-read once, and ``open_session`` (``runtime.open_terminal``, which composes the core).
+Every failure goes to ``report.report_error``: known ones in their words, an unexpected
+one as a reference and its type, never a traceback or a value. The entry point
+(``cli.terminal_main``) gives it what it never takes itself: the environment, read once,
+and ``open_session`` (``runtime.open_terminal``, which composes the core).
 """
 
 from __future__ import annotations
@@ -15,16 +16,15 @@ import argparse
 import asyncio
 import json
 import sys
-import uuid
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ecs_secret_bot.errors import BotError
 from ecs_secret_bot.terminal.environment import Environment, check_login
-from ecs_secret_bot.terminal.exit_codes import ExitCode, exit_code_of
+from ecs_secret_bot.terminal.exit_codes import ExitCode
 from ecs_secret_bot.terminal.parser import build_parser
 from ecs_secret_bot.terminal.prompts import Prompter
+from ecs_secret_bot.terminal.report import report_error
 
 if TYPE_CHECKING:
     from ecs_secret_bot.terminal.answers import Answer
@@ -51,24 +51,6 @@ def _print_answer(args: argparse.Namespace, answer: Answer, out: TextIO) -> None
     print(json.dumps(body, ensure_ascii=False), file=out)
 
 
-def _print_error(args: argparse.Namespace, error: BotError, out: TextIO, err: TextIO) -> int:
-    from ecs_secret_bot.terminal.render import describe_error, error_json
-
-    code = exit_code_of(error)
-    if args.json:
-        body = {
-            "command": args.command,
-            "ok": False,
-            "exit_code": int(code),
-            "outcome": "error",
-            "error": error_json(error),
-        }
-        print(json.dumps(body, ensure_ascii=False), file=out)
-    else:
-        print(f"ecs-secret {args.command}: {describe_error(error)}", file=err)
-    return int(code)
-
-
 async def run(
     args: argparse.Namespace,
     env: Environment,
@@ -85,6 +67,9 @@ async def run(
     from ecs_secret_bot.terminal.operations import OPERATIONS
     from ecs_secret_bot.terminal.session import terminal_settings
 
+    def report(error: Exception) -> int:
+        return report_error(error, command=args.command, as_json=args.json, out=out, err=err)
+
     async with AsyncExitStack() as stack:
         try:
             check_login(env.login)
@@ -92,20 +77,12 @@ async def run(
             session = await stack.enter_async_context(
                 open_session(settings, env, sandbox=args.sandbox, banner=err)
             )
-        except BotError as exc:
-            return _print_error(args, exc, out, err)
+        except Exception as exc:  # noqa: BLE001 - known: its words; else a reference, no trace
+            return report(exc)
         try:
             answer = await OPERATIONS[args.command](args, Context(session, prompter, err))
-        except BotError as exc:
-            return _print_error(args, exc, out, err)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence: a reference, no trace
-            reference = uuid.uuid4().hex[:12]
-            print(
-                f"ecs-secret {args.command}: unexpected error {type(exc).__name__} "
-                f"(reference {reference}); nothing was changed unless a message said so.",
-                file=err,
-            )
-            return int(ExitCode.UNEXPECTED)
+        except Exception as exc:  # noqa: BLE001 - known: its words; else a reference, no trace
+            return report(exc)
     _print_answer(args, answer, out)
     return int(answer.code)
 

@@ -17,7 +17,7 @@ from typing import Any
 from ecs_secret_bot.commands.operations.create import create_secret
 from ecs_secret_bot.commands.operations.delete import delete_secret
 from ecs_secret_bot.commands.operations.restore import restore_secret
-from ecs_secret_bot.commands.operations.rotate import RotationInProgress, rotate_secret
+from ecs_secret_bot.commands.operations.rotate import rotate_secret
 from ecs_secret_bot.commands.operations.rotation_policy import set_rotation_policy
 from ecs_secret_bot.commands.outcomes import RotateResult
 from ecs_secret_bot.commands.queries import (
@@ -36,7 +36,13 @@ from ecs_secret_bot.commands.requests import (
     RotateRequest,
     RotationPolicyRequest,
 )
-from ecs_secret_bot.errors import Conflict, InvalidInput
+from ecs_secret_bot.errors import (
+    Conflict,
+    InvalidInput,
+    NextStep,
+    RotationInProgress,
+    Subcommand,
+)
 from ecs_secret_bot.terminal.answers import (
     Answer,
     Context,
@@ -150,8 +156,12 @@ async def _rotate(args: argparse.Namespace, ctx: Context) -> Answer:
     try:
         result = await rotate_secret(req, actor=session.actor, core=session.core)
     except RotationInProgress as exc:
-        exc.next_step = f"`ecs-secret rotate {args.name} --follow` waits for it to finish."
-        raise
+        follow_it = Subcommand("rotate", (args.name, "--follow"))
+        raise RotationInProgress(
+            exc.user_message,
+            secret_name=exc.secret_name,
+            next_step=NextStep("{command} waits for it to finish.", follow_it),
+        ) from None
     if not isinstance(result, RotateResult):
         return mutation_answer(result)
     if args.no_wait:

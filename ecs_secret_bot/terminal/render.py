@@ -1,9 +1,9 @@
 """What ``ecs-secret`` prints: aligned tables and sentences, or one JSON object.
 
 Owns ``jsonable`` (any result of the core as JSON values: dataclasses as objects, times as
-ISO 8601, durations as ``7d``), ``table`` and the text of each result type of the core.
-Results never hold a secret value, so nothing printed here can; errors are described by
-their message, next step and cloud code, never a traceback.
+ISO 8601, durations as ``7d``, next steps in the terminal's words), ``table`` and the text
+of each result type of the core. Results never hold a secret value, so nothing printed
+here can. Errors are ``report``'s.
 """
 
 from __future__ import annotations
@@ -32,11 +32,10 @@ from ecs_secret_bot.commands.queries import (
     SecretView,
     WhoAmI,
 )
-from ecs_secret_bot.errors import BotError, CloudError, InvalidInput
+from ecs_secret_bot.errors import NextStep
+from ecs_secret_bot.terminal.report import next_step_text
 
 __all__ = [
-    "describe_error",
-    "error_json",
     "jsonable",
     "short",
     "table",
@@ -47,6 +46,8 @@ __all__ = [
 
 def jsonable(value: Any) -> Any:
     """Return ``value`` as JSON values (dicts, lists, strings, numbers, booleans, null)."""
+    if isinstance(value, NextStep):
+        return next_step_text(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, datetime):
@@ -64,31 +65,6 @@ def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
-
-
-def error_json(error: BotError) -> dict[str, Any]:
-    """Return a known error as JSON: its kind, message, next step and identifiers."""
-    body: dict[str, Any] = {
-        "type": type(error).__name__,
-        "message": error.user_message,
-        "next_step": error.next_step,
-    }
-    if isinstance(error, CloudError):
-        body.update(code=error.code, request_id=error.request_id, action=error.action)
-    if isinstance(error, InvalidInput):
-        body["field"] = error.field
-    return body
-
-
-def describe_error(error: BotError) -> str:
-    """Return what to tell the person about a known error, with the next step."""
-    text = error.user_message
-    if isinstance(error, CloudError) and error.code and error.code not in text:
-        text += f" (cloud error {error.code}"
-        text += f", request id {error.request_id})" if error.request_id else ")"
-    if error.next_step:
-        text += f"\n{error.next_step}"
-    return text
 
 
 def when(moment: datetime | None) -> str:
@@ -183,7 +159,8 @@ def _listing(r: SecretListing) -> str:
     for region in r.regions:
         if region.status != "listed":
             detail = region.reason + (f" ({region.code})" if region.code else "")
-            parts.append(f"{region.region}: {region.status}: {detail} {region.next_step}".rstrip())
+            step = next_step_text(region.next_step)
+            parts.append(f"{region.region}: {region.status}: {detail} {step}".rstrip())
     return "\n".join(parts)
 
 

@@ -16,7 +16,8 @@ from ecs_secret_bot.commands.outcomes import RotateResult
 from ecs_secret_bot.errors import ApprovalError
 from ecs_secret_bot.terminal.answers import Answer, Context, follow, rotation_answer
 from ecs_secret_bot.terminal.exit_codes import ExitCode, exit_code_of
-from ecs_secret_bot.terminal.render import describe_error, short, text_of
+from ecs_secret_bot.terminal.render import short, text_of
+from ecs_secret_bot.terminal.report import describe_error
 from ecs_secret_bot.terminal.session import Session
 
 __all__ = ["vote"]

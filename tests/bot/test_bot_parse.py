@@ -68,4 +68,5 @@ def test_mistakes_are_named_with_the_usage(text: str, message: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_command(text)
     assert message in caught.value.user_message
-    assert "Usage" in caught.value.next_step or "help" in caught.value.next_step
+    step = caught.value.next_step.text
+    assert "Usage" in step or "help" in step

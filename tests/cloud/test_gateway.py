@@ -19,6 +19,7 @@ from ecs_secret_bot.errors import (
     CloudThrottled,
     CloudUnavailable,
     InvalidInput,
+    Subcommand,
 )
 from ecs_secret_bot.sandbox import Sandbox
 
@@ -131,7 +132,8 @@ async def test_missing_secret_is_not_found(gateway: AlibabaCloudGateway) -> None
         await gateway.describe_secret("cn-hangzhou", "acs/ecs/nope")
     assert caught.value.code == "Forbidden.ResourceNotFound"
     assert caught.value.status_code == 404
-    assert "Check the name and the region" in caught.value.next_step
+    assert "Check the name and the region" in caught.value.next_step.text
+    assert caught.value.next_step.command == Subcommand("list")
 
 
 async def test_generated_rotation_completes(gateway: AlibabaCloudGateway) -> None:
@@ -397,7 +399,7 @@ async def test_wrong_credentials_are_explained_and_not_retried(sandbox: Sandbox)
     with pytest.raises(CloudClientError) as caught:
         await gateway.list_secrets("cn-hangzhou")
     assert caught.value.code == "SignatureDoesNotMatch"
-    assert "credentials" in caught.value.next_step
+    assert "credentials" in caught.value.next_step.text
     assert calls(sandbox, "ListSecrets") <= 1
 
 
@@ -406,7 +408,7 @@ async def test_unmanaged_region_is_refused_before_any_call(
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
         await gateway.list_secrets("eu-central-1")
-    assert "cn-hangzhou, cn-shanghai" in caught.value.next_step
+    assert "cn-hangzhou, cn-shanghai" in caught.value.next_step.text
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from ecs_secret_bot.errors import (
     CloudUnavailable,
     InvalidInput,
     PreflightFailed,
+    Subcommand,
 )
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import open_database
@@ -291,7 +292,7 @@ async def test_preflight_stops_before_create_secret(
     with pytest.raises(PreflightFailed) as caught:
         await create_secret(pw(instance_id=instance_id), actor=ADMIN, core=h.core)
     assert (caught.value.check, caught.value.instance_id) == (check, instance_id)
-    assert fragment in caught.value.next_step
+    assert fragment in caught.value.next_step.text
     assert h.sandbox.calls.total(CREATE) == 0
 
 
@@ -302,7 +303,8 @@ async def test_a_taken_name_is_said_with_the_short_name_and_the_way_forward(
         await create_secret(pw(name="web-3-root"), actor=ADMIN, core=h.core)
     assert caught.value.code == "Rejected.ResourceExist"
     assert "web-3-root already exists in cn-hangzhou" in caught.value.user_message
-    assert "/ecs-secret rotate web-3-root" in caught.value.next_step
+    assert caught.value.next_step.command == Subcommand("rotate", ("web-3-root",))
+    assert "rotate the existing one ({command})" in caught.value.next_step.text
     assert (await list_audit(h.core.db))[0].outcome.startswith("failed: Rejected.ResourceExist")
 
 
@@ -312,7 +314,7 @@ async def test_a_name_in_its_deletion_window_points_to_restore(h: CoreHarness) -
         await create_secret(pw(name="web-3-root"), actor=ADMIN, core=h.core)
     assert caught.value.code == "Rejected.ResourceInDeleteWindow"
     assert "scheduled for deletion" in caught.value.user_message
-    assert "/ecs-secret restore web-3-root" in caught.value.next_step
+    assert caught.value.next_step.command == Subcommand("restore", ("web-3-root",))
 
 
 async def test_throttling_is_retried_then_given_up(h: CoreHarness) -> None:

@@ -29,6 +29,7 @@ from ecs_secret_bot.errors import (
     CloudUnavailable,
     Conflict,
     InvalidInput,
+    Subcommand,
 )
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import pending
@@ -197,7 +198,7 @@ async def test_a_secret_already_scheduled_is_refused_with_its_date_and_the_way_b
     planned = planned_in_kms(h.sandbox)
     assert planned is not None
     assert f"already scheduled for deletion on {planned:%Y-%m-%d %H:%M} UTC" in str(caught.value)
-    assert "/ecs-secret restore web-3-root" in caught.value.next_step
+    assert caught.value.next_step.command == Subcommand("restore", ("web-3-root",))
     assert h.sandbox.calls.total(DELETE) == 0
 
 
@@ -245,7 +246,7 @@ async def test_no_answer_leaves_the_intent_unknown_until_kms_says(h: CoreHarness
     with pytest.raises(CloudUnavailable) as caught:
         await delete_secret(DeleteRequest("web-3-root"), actor=ADMIN, core=h.core)
     assert "may or may not have happened" in caught.value.user_message
-    assert "/ecs-secret show web-3-root" in caught.value.next_step
+    assert caught.value.next_step.command == Subcommand("show", ("web-3-root",))
     assert h.sandbox.calls.total(DELETE) == 1
     [row] = await rows(h)
     assert row.status == "unknown"

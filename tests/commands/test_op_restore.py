@@ -24,6 +24,7 @@ from ecs_secret_bot.errors import (
     CloudThrottled,
     Conflict,
     InvalidInput,
+    Subcommand,
 )
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import pending
@@ -94,7 +95,7 @@ async def test_a_secret_not_scheduled_gets_a_plain_answer_before_any_restore_cal
     assert caught.value.user_message == (
         "web-3-root is not scheduled for deletion; nothing to restore."
     )
-    assert "/ecs-secret pending" in caught.value.next_step
+    assert caught.value.next_step.command == Subcommand("pending")
     assert h.sandbox.calls.total(RESTORE) == 0
     assert await list_audit(h.core.db) == []
 

@@ -26,6 +26,7 @@ from ecs_secret_bot.errors import (
     Conflict,
     InvalidInput,
     PreflightFailed,
+    Subcommand,
 )
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage.audit import list_audit, verify_audit_chain
@@ -114,7 +115,7 @@ async def test_a_second_rotation_while_one_runs_is_refused(h: CoreHarness) -> No
         await rotate_secret(RotateRequest("web-3-root"), actor=ADMIN, core=h.core)
     assert isinstance(caught.value, Conflict)
     assert "still in progress" in caught.value.user_message
-    assert caught.value.existing.secret_name == "acs/ecs/web-3-root"
+    assert caught.value.secret_name == "acs/ecs/web-3-root"
     assert cloud_calls(h.sandbox, "RotateSecret") == 1
 
 
@@ -203,7 +204,8 @@ async def test_a_custom_value_kms_refuses_is_said_plainly(h: CoreHarness) -> Non
             RotateRequest("web-3-root", custom_password=CANARY), actor=ADMIN, core=h.core
         )
     assert "did not accept a custom value" in caught.value.user_message
-    assert "KMS console" in caught.value.next_step
+    assert "KMS console" in caught.value.next_step.text
+    assert caught.value.next_step.command == Subcommand("rotate", ("web-3-root",))
     assert CANARY not in str(caught.value)
     assert cloud_calls(h.sandbox, "RotateSecret") == 0  # no silent fallback
     # the refused rotation does not block the next one
@@ -220,7 +222,7 @@ async def test_missing_and_deleting_secrets_get_clear_answers(h: CoreHarness) ->
     with pytest.raises(Conflict) as deleting:
         await rotate_secret(RotateRequest("web-3-root"), actor=ADMIN, core=h.core)
     assert "scheduled for deletion" in deleting.value.user_message
-    assert "restore" in deleting.value.next_step
+    assert deleting.value.next_step.command == Subcommand("restore", ("web-3-root",))
 
 
 async def test_dry_run_reports_and_changes_nothing(h: CoreHarness) -> None:

@@ -18,6 +18,7 @@ from ecs_secret_bot.errors import (
     CloudThrottled,
     Conflict,
     InvalidInput,
+    Subcommand,
 )
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage.audit import list_audit
@@ -149,7 +150,7 @@ async def test_missing_and_deleting_secrets_get_clear_answers(h: CoreHarness) ->
             RotationPolicyRequest("web-3-root", enabled=True), actor=ADMIN, core=h.core
         )
     assert "scheduled for deletion" in deleting.value.user_message
-    assert "restore web-3-root" in deleting.value.next_step
+    assert deleting.value.next_step.command == Subcommand("restore", ("web-3-root",))
     assert h.sandbox.calls.total(UPDATE) == 0
 
 

@@ -351,7 +351,7 @@ def test_an_explicit_deny_wins_over_an_allow_in_the_same_policy_and_across_bindi
     with pytest.raises(AccessDenied) as raised:
         decision.raise_if_denied()
     assert raised.value.reason == decision.reason
-    assert "explicit Deny cannot be lifted" in raised.value.next_step
+    assert "explicit Deny cannot be lifted" in raised.value.next_step.text
 
 
 def test_a_sid_is_shown_beside_the_statement_number() -> None:

@@ -196,7 +196,7 @@ async def test_approvals_need_only_a_bound_policy(h: CoreHarness) -> None:
     with pytest.raises(AccessDenied) as caught:
         await list_approvals(actor=STRANGER, core=h.core)
     assert "bound to nothing, so you may use nothing but help" in caught.value.user_message
-    assert "[[access.bindings]]" in caught.value.next_step
+    assert "[[access.bindings]]" in caught.value.next_step.text
     await list_approvals(actor=LIMITED, core=h.core)
 
 

@@ -11,7 +11,7 @@ from fakes.core import ADMIN_POLICIES, CoreHarness, actor
 
 from ecs_secret_bot.commands.approval.rules import RouteKind
 from ecs_secret_bot.commands.queries import prepare_rotation, show_secret
-from ecs_secret_bot.errors import AccessDenied, CloudClientError, Conflict
+from ecs_secret_bot.errors import AccessDenied, CloudClientError, Conflict, Subcommand
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage.pending import record_pending
 from ecs_secret_bot.storage.rotations import start_rotation
@@ -187,4 +187,5 @@ async def test_prepare_rotation_refuses_a_secret_scheduled_for_deletion(h: CoreH
     with pytest.raises(Conflict) as caught:
         await prepare_rotation("web-3-root", actor=ADMIN, core=h.core)
     assert "scheduled for deletion" in caught.value.user_message
-    assert "Restore it first (/ecs-secret restore web-3-root)" in caught.value.next_step
+    assert caught.value.next_step.text.startswith("Restore it first ({command})")
+    assert caught.value.next_step.command == Subcommand("restore", ("web-3-root",))

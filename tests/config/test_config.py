@@ -120,14 +120,14 @@ def test_mistakes_name_the_file_the_key_and_the_problem(
 def test_unknown_key_lists_the_allowed_ones(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(_write(tmp_path, "[storage]\npaht = 'x.db'\n"))
-    assert "path" in caught.value.next_step
+    assert "path" in caught.value.next_step.text
 
 
 def test_missing_file_says_how_to_create_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(tmp_path / "nope.toml")
     assert "nope.toml" in str(caught.value)
-    assert "ECS_SECRET_BOT_CONFIG" in caught.value.next_step
+    assert "ECS_SECRET_BOT_CONFIG" in caught.value.next_step.text
 
 
 def test_broken_toml_is_reported_with_the_file(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecs_secret_bot.errors import StorageError
+from ecs_secret_bot.errors import StorageFault, StorageProblem, storage_error
 from ecs_secret_bot.storage import generate_data_key, parse_data_key
 
 
@@ -44,15 +44,17 @@ def test_generated_keys_parse_and_differ() -> None:
     ],
 )
 def test_bad_keys_are_named_without_echoing_them(text: str, problem: str) -> None:
-    with pytest.raises(StorageError, match=problem) as caught:
+    with pytest.raises(StorageFault, match=problem) as caught:
         parse_data_key(text)
     message = str(caught.value)
     assert message.startswith("ECS_SECRET_BOT_DATA_KEY")
-    assert "openssl rand -base64 32" in message
+    assert caught.value.problem is StorageProblem.KEY_MALFORMED
+    assert "openssl" not in message  # storage states the problem; the advice is worded above
+    assert "openssl rand -base64 32" in storage_error(caught.value).next_step.text
     if text.strip():
         assert text.strip() not in message
 
 
 def test_the_source_is_named() -> None:
-    with pytest.raises(StorageError, match="^the key file k"):
+    with pytest.raises(StorageFault, match="^the key file k"):
         parse_data_key("nope", source="the key file k")

@@ -20,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from storage_testdata import KEY, NOW
 
-from ecs_secret_bot.errors import StorageError
+from ecs_secret_bot.errors import StorageFault
 from ecs_secret_bot.storage import (
     SCHEMA_VERSION,
     approvals,
@@ -200,7 +200,7 @@ async def test_an_upgrade_interrupted_by_an_error_leaves_the_old_version(tmp_pat
     conn.execute(f"CREATE TABLE {tables[-1]} (x)")
     conn.commit()
     conn.close()
-    with pytest.raises(StorageError, match=f"{last.name}: table {tables[-1]} already exists"):
+    with pytest.raises(StorageFault, match=f"{last.name}: table {tables[-1]} already exists"):
         await open_database(path, data_key=KEY)
     conn = sqlite3.connect(path)
     try:

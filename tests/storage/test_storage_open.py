@@ -1,7 +1,8 @@
 """Opening the database: the happy path, durability across reopen, and every refusal.
 
-Each refusal is a StorageError whose message names the path and the problem, and a failed
-start leaves nothing behind that it created.
+Each refusal is a StorageFault whose message names the path and the problem (and whose
+``problem`` says which, for the layers above to word), and a failed start leaves nothing
+behind that it created.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from storage_testdata import KEY
 
-from ecs_secret_bot.errors import StorageError
+from ecs_secret_bot.errors import StorageFault, StorageProblem
 from ecs_secret_bot.storage import SCHEMA_VERSION, open_database, pending
 from ecs_secret_bot.storage.db import APPLICATION_ID, default_key_file
 
@@ -90,26 +91,27 @@ async def test_memory_database_works_without_a_key(now: datetime) -> None:
 
 async def test_missing_folder_is_refused_and_nothing_is_created(tmp_path: Path) -> None:
     path = tmp_path / "nowhere" / "bot.db"
-    with pytest.raises(StorageError) as caught:
+    with pytest.raises(StorageFault) as caught:
         await open_database(path)
-    assert str(path) in caught.value.user_message
-    assert "does not exist" in caught.value.user_message
+    assert str(path) in caught.value.detail
+    assert "does not exist" in caught.value.detail
     assert caught.value.path == str(path)
+    assert caught.value.problem is StorageProblem.FOLDER_MISSING
     assert _files(tmp_path) == set()
 
 
 async def test_parent_that_is_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("x")
     path = tmp_path / "plain" / "bot.db"
-    with pytest.raises(StorageError, match="is not a folder") as caught:
+    with pytest.raises(StorageFault, match="is not a folder") as caught:
         await open_database(path)
-    assert str(path) in caught.value.user_message
+    assert str(path) in caught.value.detail
     assert _files(tmp_path) == {"plain"}
 
 
 async def test_a_folder_in_place_of_the_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "bot.db").mkdir()
-    with pytest.raises(StorageError, match="is a folder"):
+    with pytest.raises(StorageFault, match="is a folder"):
         await open_database(tmp_path / "bot.db")
 
 
@@ -118,9 +120,9 @@ async def test_unwritable_folder_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "ro"
     folder.mkdir(mode=0o500)
     try:
-        with pytest.raises(StorageError, match="not writable") as caught:
+        with pytest.raises(StorageFault, match="not writable") as caught:
             await open_database(folder / "bot.db")
-        assert str(folder / "bot.db") in caught.value.user_message
+        assert str(folder / "bot.db") in caught.value.detail
         assert _files(folder) == set()
     finally:
         folder.chmod(0o700)
@@ -132,7 +134,7 @@ async def test_read_only_file_is_refused(db_path: Path) -> None:
         pass
     db_path.chmod(0o400)
     try:
-        with pytest.raises(StorageError, match="cannot be written"):
+        with pytest.raises(StorageFault, match="cannot be written"):
             await open_database(db_path)
     finally:
         db_path.chmod(0o600)
@@ -142,9 +144,9 @@ async def test_read_only_file_is_refused(db_path: Path) -> None:
 async def test_a_path_sqlite_cannot_create_is_refused() -> None:
     # /proc refuses new files even to root: this exercises SQLite's own error, not our checks.
     path = Path("/proc/ecs-secret-bot-test.db")
-    with pytest.raises(StorageError) as caught:
+    with pytest.raises(StorageFault) as caught:
         await open_database(path, data_key=KEY)
-    assert str(path) in caught.value.user_message
+    assert str(path) in caught.value.detail
     assert not path.exists()
 
 
@@ -152,10 +154,11 @@ async def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(tmp_path:
     path = tmp_path / "bot.db"
     content = b"these are my notes, not a database\n" * 200
     path.write_bytes(content)
-    with pytest.raises(StorageError) as caught:
+    with pytest.raises(StorageFault) as caught:
         await open_database(path, data_key=KEY)
-    message = caught.value.user_message
+    message = caught.value.detail
     assert str(path) in message and "not an SQLite database" in message
+    assert caught.value.problem is StorageProblem.SQLITE_REFUSED
     assert path.read_bytes() == content
     assert _files(tmp_path) == {"bot.db"}
 
@@ -165,9 +168,9 @@ async def test_another_programs_sqlite_database_is_refused(tmp_path: Path) -> No
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE notes (body TEXT)")
     conn.close()
-    with pytest.raises(StorageError, match="not one of ecs-secret-bot's") as caught:
+    with pytest.raises(StorageFault, match="not one of ecs-secret-bot's") as caught:
         await open_database(path, data_key=KEY)
-    assert str(path) in caught.value.user_message
+    assert str(path) in caught.value.detail
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
@@ -181,7 +184,7 @@ async def test_a_foreign_application_id_is_refused(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA application_id = 1234")
     conn.close()
-    with pytest.raises(StorageError, match="another program"):
+    with pytest.raises(StorageFault, match="another program"):
         await open_database(path, data_key=KEY)
 
 
@@ -192,11 +195,12 @@ async def test_a_newer_schema_is_refused_without_being_written(db_path: Path) ->
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     before = db_path.read_bytes()
-    with pytest.raises(StorageError) as caught:
+    with pytest.raises(StorageFault) as caught:
         await open_database(db_path)
-    message = caught.value.user_message
+    message = caught.value.detail
     assert str(db_path) in message and "newer version" in message
     assert f"schema {SCHEMA_VERSION + 1}" in message
+    assert caught.value.problem is StorageProblem.NEWER_SCHEMA
     assert db_path.read_bytes() == before
 
 
@@ -205,21 +209,21 @@ async def test_a_wrong_key_file_is_refused(db_path: Path) -> None:
         pass
     key_file = default_key_file(db_path)
     key_file.write_text("00" * 32 + "\n")
-    with pytest.raises(StorageError, match="not the data key it was created with") as caught:
+    with pytest.raises(StorageFault, match="not the data key it was created with") as caught:
         await open_database(db_path)
-    assert str(db_path) in caught.value.user_message
-    assert str(key_file) in caught.value.user_message
+    assert str(db_path) in caught.value.detail
+    assert str(key_file) in caught.value.detail
 
 
 async def test_a_wrong_explicit_key_is_refused(db_path: Path) -> None:
     async with await open_database(db_path, data_key=KEY):
         pass
-    with pytest.raises(StorageError, match="ECS_SECRET_BOT_DATA_KEY is not the data key"):
+    with pytest.raises(StorageFault, match="ECS_SECRET_BOT_DATA_KEY is not the data key"):
         await open_database(db_path, data_key=bytes(32))
 
 
 async def test_a_key_of_the_wrong_length_is_refused(db_path: Path) -> None:
-    with pytest.raises(StorageError, match="must be 32"):
+    with pytest.raises(StorageFault, match="must be 32"):
         await open_database(db_path, data_key=b"short")
     assert not db_path.exists()
 
@@ -229,16 +233,17 @@ async def test_a_missing_key_file_is_refused_not_recreated(db_path: Path) -> Non
         pass
     key_file = default_key_file(db_path)
     key_file.unlink()
-    with pytest.raises(StorageError, match="is missing") as caught:
+    with pytest.raises(StorageFault, match="is missing") as caught:
         await open_database(db_path)
-    assert str(key_file) in caught.value.user_message
+    assert str(key_file) in caught.value.detail
+    assert caught.value.problem is StorageProblem.KEY_FILE_MISSING
     assert not key_file.exists()
 
 
 async def test_an_env_key_database_does_not_silently_get_a_key_file(db_path: Path) -> None:
     async with await open_database(db_path, data_key=KEY):
         pass
-    with pytest.raises(StorageError, match="is missing"):
+    with pytest.raises(StorageFault, match="is missing"):
         await open_database(db_path)
     assert not default_key_file(db_path).exists()
 
@@ -249,16 +254,17 @@ async def test_a_key_file_others_can_read_is_refused_and_nothing_is_created(
     key_file = tmp_path / "bot.key"
     key_file.write_text("11" * 32)
     key_file.chmod(0o644)
-    with pytest.raises(StorageError, match="chmod 600"):
+    with pytest.raises(StorageFault, match=r"can be read by other users \(mode 0644\)") as caught:
         await open_database(tmp_path / "bot.db", key_file=key_file)
+    assert caught.value.problem is StorageProblem.KEY_FILE_EXPOSED
     assert _files(tmp_path) == {"bot.key"}
 
 
 async def test_a_key_file_that_cannot_be_created_leaves_no_database(tmp_path: Path) -> None:
     key_file = tmp_path / "missing-folder" / "bot.key"
-    with pytest.raises(StorageError, match="cannot be created") as caught:
+    with pytest.raises(StorageFault, match="cannot be created") as caught:
         await open_database(tmp_path / "bot.db", key_file=key_file)
-    assert str(key_file) in caught.value.user_message
+    assert str(key_file) in caught.value.detail
     assert _files(tmp_path) == set()
 
 
@@ -266,7 +272,7 @@ async def test_a_garbled_key_file_is_refused(tmp_path: Path) -> None:
     key_file = tmp_path / "bot.key"
     key_file.write_text("not a key at all!")
     key_file.chmod(0o600)
-    with pytest.raises(StorageError, match="is not a data key") as caught:
+    with pytest.raises(StorageFault, match="is not a data key") as caught:
         await open_database(tmp_path / "bot.db", key_file=key_file)
     assert "not a key at all" not in str(caught.value)
     assert _files(tmp_path) == {"bot.key"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from storage_testdata import KEY
 
-from ecs_secret_bot.errors import StorageError
+from ecs_secret_bot.errors import StorageFault, StorageProblem
 from ecs_secret_bot.storage import Database, approvals, open_database, payloads
 from ecs_secret_bot.storage.approvals import NewApproval
 
@@ -109,8 +109,9 @@ async def test_a_ciphertext_moved_to_another_approval_does_not_decrypt(
         )
     conn.close()
     async with await open_database(db_path, data_key=KEY) as db:
-        with pytest.raises(StorageError, match=f"approval {second} .* cannot be decrypted") as e:
+        with pytest.raises(StorageFault, match=f"approval {second} .* cannot be decrypted") as e:
             await payloads.read_payload(db, second)
+        assert e.value.problem is StorageProblem.PAYLOAD_UNREADABLE
         assert CANARY.decode() not in str(e.value)
         assert await payloads.read_payload(db, first) == CANARY
 
@@ -118,5 +119,5 @@ async def test_a_ciphertext_moved_to_another_approval_does_not_decrypt(
 async def test_a_wrong_key_is_an_error_not_garbage(db_path: Path, now: datetime) -> None:
     async with await open_database(db_path, data_key=KEY) as db:
         await payloads.put_payload(db, await new_approval(db, now), CANARY)
-    with pytest.raises(StorageError, match="not the data key"):
+    with pytest.raises(StorageFault, match="not the data key"):
         await open_database(db_path, data_key=bytes(32))

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from storage_testdata import NOW
 
-from ecs_secret_bot.errors import Conflict
+from ecs_secret_bot.errors import AlreadyRecorded, BotError
 from ecs_secret_bot.storage import Database, pending
 from ecs_secret_bot.storage.pending import AlreadyPending, NewPending
 
@@ -38,13 +38,13 @@ async def test_record_and_read_back(db: Database, now: datetime) -> None:
     assert await pending.list_pending(db) == [row]
 
 
-async def test_a_second_active_row_is_a_conflict_carrying_the_first(db: Database) -> None:
+async def test_a_second_active_row_is_refused_carrying_the_first(db: Database) -> None:
     first = await schedule(db)
     with pytest.raises(AlreadyPending) as caught:
         await schedule(db, at=timedelta(days=30))
     assert caught.value.existing == first
-    assert isinstance(caught.value, Conflict)
-    assert "already scheduled for deletion" in caught.value.user_message
+    assert isinstance(caught.value, AlreadyRecorded) and not isinstance(caught.value, BotError)
+    assert f"pending deletion {first.id} of acs/ecs/web-3-root" in str(caught.value)
     assert len(await pending.list_pending(db)) == 1
 
 

@@ -53,7 +53,14 @@ from ecs_secret_bot.commands.approval.rules import (
     Tally,
 )
 from ecs_secret_bot.commands.policy.engine import AccessConfig
-from ecs_secret_bot.errors import ApprovalError, NotFound
+from ecs_secret_bot.errors import (
+    ApprovalError,
+    NextStep,
+    NotFound,
+    StorageFault,
+    Subcommand,
+    storage_error,
+)
 from ecs_secret_bot.storage.approvals import (
     ApprovalRow,
     NewApproval,
@@ -168,7 +175,7 @@ class ApprovalWorkflow:
         if row is None:
             raise NotFound(
                 f"There is no approval request {approval_id}.",
-                next_step="Use /ecs-secret approvals to see the open ones.",
+                next_step=NextStep("Use {command} to see the open ones.", Subcommand("approvals")),
             )
         return row
 
@@ -319,7 +326,10 @@ class ApprovalWorkflow:
                 return ExecutionClaim(False, f"Nothing ran: {problem}.", latest)
             return ExecutionClaim(False, closed_message(latest), latest)
         # The payload is read before the claim: closing the request erases it.
-        payload = await read_payload(self.db, row.id)
+        try:
+            payload = await read_payload(self.db, row.id)
+        except StorageFault as exc:
+            raise storage_error(exc) from None
         won = await set_status(
             self.db,
             row.id,

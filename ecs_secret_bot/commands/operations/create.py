@@ -44,7 +44,13 @@ from ecs_secret_bot.commands.values import (
     secret_data_json,
     ssh_key_value,
 )
-from ecs_secret_bot.errors import CloudClientError, Conflict, InvalidInput
+from ecs_secret_bot.errors import (
+    CloudClientError,
+    Conflict,
+    InvalidInput,
+    NextStep,
+    Subcommand,
+)
 
 __all__ = ["MAX_DESCRIPTION", "MAX_TAGS", "create_secret", "execute_create"]
 
@@ -290,13 +296,19 @@ def _explain(exc: CloudClientError, ref: SecretRef) -> CloudClientError:
     short = short_secret_name(ref.name)
     if exc.code == "Rejected.ResourceExist":
         text = f"A secret named {short} already exists in {ref.region}; nothing was created."
-        step = f"Choose another name, or rotate the existing one (/ecs-secret rotate {short})."
+        step = NextStep(
+            "Choose another name, or rotate the existing one ({command}).",
+            Subcommand("rotate", (short,)),
+        )
     elif exc.code == "Rejected.ResourceInDeleteWindow":
         text = (
             f"A secret named {short} is scheduled for deletion in {ref.region}, and KMS keeps "
             "its name until then; nothing was created."
         )
-        step = f"Restore it (/ecs-secret restore {short}) and use it, or choose another name."
+        step = NextStep(
+            "Restore it ({command}) and use it, or choose another name.",
+            Subcommand("restore", (short,)),
+        )
     else:
         return exc
     return CloudClientError(

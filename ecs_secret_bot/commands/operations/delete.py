@@ -40,7 +40,14 @@ from ecs_secret_bot.commands.pipeline import (
     run_mutation,
 )
 from ecs_secret_bot.commands.requests import DeleteRequest
-from ecs_secret_bot.errors import BotError, CloudUnavailable, Conflict, InvalidInput
+from ecs_secret_bot.errors import (
+    BotError,
+    CloudUnavailable,
+    Conflict,
+    InvalidInput,
+    NextStep,
+    Subcommand,
+)
 from ecs_secret_bot.storage import pending
 from ecs_secret_bot.storage.pending import PendingDeletion
 
@@ -93,9 +100,19 @@ def _refuse_if_scheduled(ref: SecretRef, detail: SecretDetail) -> None:
         raise Conflict(
             f"{ref.short_name} is already scheduled for deletion on "
             f"{when(detail.planned_delete_time)}.",
-            next_step=f"Restore it to keep it (/ecs-secret restore {ref.short_name}), or let "
-            "the deletion happen.",
+            next_step=NextStep(
+                "Restore it to keep it ({command}), or let the deletion happen.",
+                Subcommand("restore", (ref.short_name,)),
+            ),
         )
+
+
+def _already_pending(existing: PendingDeletion) -> Conflict:
+    return Conflict(
+        f"{existing.secret_name} in {existing.region} is already scheduled for deletion "
+        f"(planned for {existing.planned_delete_time:%Y-%m-%d %H:%M} UTC).",
+        next_step="Restore it first, or wait for the deletion.",
+    )
 
 
 async def delete_secret(
@@ -174,8 +191,10 @@ async def _clear_stale_row(core: Core, ref: SecretRef, row: PendingDeletion) -> 
         raise Conflict(
             f"An earlier deletion of {ref.short_name} (by {row.scheduled_by}, at "
             f"{when(row.created_at)}) has no known outcome yet.",
-            next_step=f"Try again in a few minutes; /ecs-secret show {ref.short_name} says "
-            "whether KMS has it scheduled.",
+            next_step=NextStep(
+                "Try again in a few minutes; {command} says whether KMS has it scheduled.",
+                Subcommand("show", (ref.short_name,)),
+            ),
         )
     # Long past any call in flight, and KMS shows no deletion: that attempt never took effect.
     await pending.discard_intent(core.db, row.id)
@@ -194,17 +213,20 @@ async def execute_deletion(core: Core, ex: Execution) -> DeleteResult:
     if stale is not None:
         await _clear_stale_row(core, ref, stale)
     now = core.clock()
-    row = await pending.record_pending(
-        core.db,
-        region=ref.region,
-        secret_name=ref.name,
-        scheduled_by=ex.requested_by,
-        channel_id=ex.channel_id,
-        planned_delete_time=now + timedelta(days=days or 0),
-        now=now,
-        status="unknown",
-        note="immediate deletion requested" if immediately else f"deletion in {days} days",
-    )
+    try:
+        row = await pending.record_pending(
+            core.db,
+            region=ref.region,
+            secret_name=ref.name,
+            scheduled_by=ex.requested_by,
+            channel_id=ex.channel_id,
+            planned_delete_time=now + timedelta(days=days or 0),
+            now=now,
+            status="unknown",
+            note="immediate deletion requested" if immediately else f"deletion in {days} days",
+        )
+    except pending.AlreadyPending as exc:
+        raise _already_pending(exc.existing) from None
 
     async def call() -> DeleteResult:
         deleted = await core.gateway.delete_secret(
@@ -244,8 +266,11 @@ async def execute_deletion(core: Core, ex: Execution) -> DeleteResult:
             code=exc.code,
             request_id=exc.request_id,
             action=exc.action,
-            next_step=f"In a few minutes, /ecs-secret show {ref.short_name} says whether KMS "
-            "has it scheduled; ask again only if it does not.",
+            next_step=NextStep(
+                "In a few minutes, {command} says whether KMS has it scheduled; ask again "
+                "only if it does not.",
+                Subcommand("show", (ref.short_name,)),
+            ),
         ) from None
     except BotError:
         await pending.discard_intent(core.db, row.id)

@@ -31,7 +31,7 @@ from ecs_secret_bot.commands.pipeline import (
     run_mutation,
 )
 from ecs_secret_bot.commands.requests import RestoreRequest
-from ecs_secret_bot.errors import Conflict
+from ecs_secret_bot.errors import Conflict, NextStep, Subcommand
 from ecs_secret_bot.storage import pending
 
 __all__ = ["execute_restore", "restore_secret"]
@@ -45,7 +45,9 @@ def _refuse_unless_scheduled(ref: SecretRef, detail: SecretDetail) -> None:
     if detail.planned_delete_time is None:
         raise Conflict(
             f"{ref.short_name} is not scheduled for deletion; nothing to restore.",
-            next_step="/ecs-secret pending lists the secrets scheduled for deletion.",
+            next_step=NextStep(
+                "{command} lists the secrets scheduled for deletion.", Subcommand("pending")
+            ),
         )
 
 

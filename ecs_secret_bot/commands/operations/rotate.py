@@ -42,13 +42,15 @@ from ecs_secret_bot.errors import (
     CloudClientError,
     Conflict,
     InvalidInput,
+    NextStep,
+    RotationInProgress,
+    Subcommand,
 )
 from ecs_secret_bot.storage import rotations
 from ecs_secret_bot.storage.rotations import RotationRow
 
 __all__ = [
     "CustomValueRefused",
-    "RotationInProgress",
     "attach_rotation_message",
     "describe_ecs_secret",
     "execute_rotation",
@@ -61,14 +63,6 @@ PUT_VALUE = "kms:PutSecretValue"
 
 class CustomValueRefused(CloudClientError):
     """KMS did not take a custom value for an ECS secret through the API."""
-
-
-class RotationInProgress(Conflict):
-    """The secret already has a rotation in flight; ``existing`` is that rotation."""
-
-    def __init__(self, user_message: str, *, next_step: str, existing: RotationRow) -> None:
-        super().__init__(user_message, next_step=next_step)
-        self.existing = existing
 
 
 async def describe_ecs_secret(core: Core, ref: SecretRef) -> SecretDetail:
@@ -89,8 +83,19 @@ def _refuse_if_deleting(ref: SecretRef, detail: SecretDetail) -> None:
         raise Conflict(
             f"{ref.short_name} is scheduled for deletion on "
             f"{detail.planned_delete_time:%Y-%m-%d %H:%M} UTC, so it cannot be rotated.",
-            next_step=f"Restore it first (/ecs-secret restore {ref.short_name}).",
+            next_step=NextStep(
+                "Restore it first ({command}).", Subcommand("restore", (ref.short_name,))
+            ),
         )
+
+
+def _in_progress(existing: RotationRow) -> RotationInProgress:
+    return RotationInProgress(
+        f"A rotation of {existing.secret_name} is still in progress "
+        f"(started {existing.started_at:%Y-%m-%d %H:%M} UTC by {existing.requested_by}).",
+        secret_name=existing.secret_name,
+        next_step="Wait for it to finish; its message in the channel says when it has.",
+    )
 
 
 async def _custom_value(
@@ -216,9 +221,7 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
             deadline=now + core.settings.rotation.follow_up_timeout,
         )
     except rotations.RotationActive as exc:
-        raise RotationInProgress(
-            exc.user_message, next_step=exc.next_step, existing=exc.existing
-        ) from exc
+        raise _in_progress(exc.existing) from None
 
     async def call() -> RotateResult:
         if ex.value is not None:
@@ -235,10 +238,11 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
                         request_id=exc.request_id,
                         status_code=exc.status_code,
                         action="PutSecretValue",
-                        next_step=(
-                            f"Rotate with a KMS-generated value (/ecs-secret rotate "
-                            f"{ref.short_name}, without a custom value), or set the custom value "
-                            "in the KMS console (Rotate Immediately, Use Custom Secret)."
+                        next_step=NextStep(
+                            "Rotate with a KMS-generated value ({command}, without a custom "
+                            "value), or set the custom value in the KMS console (Rotate "
+                            "Immediately, Use Custom Secret).",
+                            Subcommand("rotate", (ref.short_name,)),
                         ),
                     ) from None
                 raise

@@ -30,7 +30,7 @@ from ecs_secret_bot.commands.pipeline import (
     run_mutation,
 )
 from ecs_secret_bot.commands.requests import RotationPolicyRequest
-from ecs_secret_bot.errors import Conflict, InvalidInput
+from ecs_secret_bot.errors import Conflict, InvalidInput, NextStep, Subcommand
 
 __all__ = [
     "DEFAULT_INTERVAL",
@@ -72,7 +72,9 @@ def _refuse_if_deleting(ref: SecretRef, detail: SecretDetail) -> None:
         raise Conflict(
             f"{ref.short_name} is scheduled for deletion on {when(detail.planned_delete_time)}, "
             "so its rotation policy cannot change.",
-            next_step=f"Restore it first (/ecs-secret restore {ref.short_name}).",
+            next_step=NextStep(
+                "Restore it first ({command}).", Subcommand("restore", (ref.short_name,))
+            ),
         )
 
 

@@ -1,4 +1,4 @@
-"""The read-only views of ``/ecs-secret``: list, show, pending, approvals, audit, whoami, help.
+"""The read-only views of both front ends: list, show, pending, approvals, audit, whoami, help.
 
 The public surface the Slack app and the terminal call; each view lives in a ``views_*``
 module and is re-exported here:

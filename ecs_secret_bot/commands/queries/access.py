@@ -268,7 +268,7 @@ async def whoami(*, actor: Actor, core: Core) -> WhoAmI:
 
 
 def available_subcommands(actor: Actor, core: Core) -> tuple[str, ...]:
-    """Return the ``/ecs-secret`` subcommands the actor may use, ``help`` first."""
+    """Return the subcommands the actor may use, ``help`` first."""
     if not core.access.is_bound(actor):
         return ("help",)
     regions = core.settings.cloud.regions

@@ -30,7 +30,7 @@ from ecs_secret_bot.commands.queries.access import (
     access_for,
     authorize,
 )
-from ecs_secret_bot.errors import AccessDenied, CloudError, Conflict
+from ecs_secret_bot.errors import AccessDenied, CloudError, Conflict, NextStep, Subcommand
 from ecs_secret_bot.storage.pending import PendingDeletion, get_active_pending
 from ecs_secret_bot.storage.rotations import RotationRow, get_active_rotation
 
@@ -266,6 +266,9 @@ async def prepare_rotation(name: str, region: str = "", *, actor: Actor, core: C
         raise Conflict(
             f"{ref.short_name} is scheduled for deletion on "
             f"{view.planned_deletion:%Y-%m-%d %H:%M} UTC, so it cannot be rotated.",
-            next_step=f"Restore it first (/ecs-secret restore {ref.short_name}), then rotate.",
+            next_step=NextStep(
+                "Restore it first ({command}), then rotate.",
+                Subcommand("restore", (ref.short_name,)),
+            ),
         )
     return replace(view, rotate_generated=generated, rotate_custom=custom)

@@ -35,7 +35,7 @@ from ecs_secret_bot.commands.gateway import CloudGateway, SecretPage
 from ecs_secret_bot.commands.names import ECS_PREFIX, MAX_NAME_LENGTH, short_secret_name
 from ecs_secret_bot.commands.queries.access import LIST, permitted_regions
 from ecs_secret_bot.commands.requests import ListRequest
-from ecs_secret_bot.errors import CloudError, InvalidInput
+from ecs_secret_bot.errors import CloudError, InvalidInput, NextStep
 
 __all__ = [
     "MAX_IN_FLIGHT_PER_REGION",
@@ -94,7 +94,7 @@ class RegionListing:
     code: str = ""
     """The cloud error code, when a call failed."""
     request_id: str = ""
-    next_step: str = ""
+    next_step: NextStep = NextStep()
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ def _failed(listing: RegionListing, exc: CloudError, what: str) -> RegionListing
         reason=f"{what}: {exc.user_message}",
         code=exc.code,
         request_id=exc.request_id,
-        next_step=exc.next_step or f"Try again, or ask with --region {listing.region}.",
+        next_step=exc.next_step or NextStep(f"Try again, or ask with --region {listing.region}."),
     )
 
 
@@ -216,7 +216,7 @@ def _region(
             listing,
             status="partial",
             reason=f"only the first {MAX_PAGES * PAGE_SIZE} of {first.total_count} were read",
-            next_step="Narrow the list with a name filter.",
+            next_step=NextStep("Narrow the list with a name filter."),
         )
     return rows, listing
 
@@ -245,7 +245,7 @@ async def list_secrets(req: ListRequest, *, actor: Actor, core: Core) -> SecretL
     )
     reports = {
         region: RegionListing(
-            region, "skipped", reason=decision.reason, next_step=decision.next_step
+            region, "skipped", reason=decision.reason, next_step=NextStep(decision.next_step)
         )
         for region, decision in refused
     }
