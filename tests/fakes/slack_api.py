@@ -24,17 +24,14 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
-import json
-import urllib.parse
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from . import workspace as ws
-from .recording import RecordedCall, frozen_headers
+from .recording import RecordedCall, record_request
+from .scripted import CannedBody, CannedReply, ScriptedReplies
 from .slack_messages import Message
 from .slack_state import FakeWorkspace
 from .workspace import UserKind
@@ -47,23 +44,8 @@ __all__ = ["CannedBody", "FakeSlackAPI", "RESPONSE_URL_METHOD"]
 #: `RecordedCall.method` of a POST to a `response_url` (what bolt's `respond()` does).
 RESPONSE_URL_METHOD = "response_url"
 
-#: A scripted reply: a JSON object, or a function of the call that returns one.
-CannedBody = Mapping[str, Any] | Callable[[RecordedCall], Mapping[str, Any]]
-
-# Form fields in which Slack expects JSON; decoded so payloads look the same either way.
-_JSON_FIELDS = frozenset(
-    {"attachments", "blocks", "metadata", "option_groups", "options", "unfurls", "view"}
-)
 # Methods Slack answers without a token.
 _TOKENLESS_METHODS = frozenset({"api.test"})
-
-
-@dataclass
-class _CannedReply:
-    body: CannedBody
-    status: int
-    headers: Mapping[str, str]
-    remaining: int | None  # None: every call from now on
 
 
 class FakeSlackAPI:
@@ -72,7 +54,7 @@ class FakeSlackAPI:
     def __init__(self, *, workspace: FakeWorkspace | None = None) -> None:
         self.workspace = workspace or FakeWorkspace()
         self.calls: list[RecordedCall] = []
-        self._canned: defaultdict[str, list[_CannedReply]] = defaultdict(list)
+        self._scripted = ScriptedReplies()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -134,9 +116,7 @@ class FakeSlackAPI:
         Replies limited by `times` are used first, oldest first; after them the latest
         unlimited reply applies; after that the fake's default behaviour.
         """
-        if times is not None and times < 1:
-            raise ValueError("times must be at least 1, or None for every call")
-        self._canned[method].append(_CannedReply(body, status, dict(headers or {}), times))
+        self._scripted.add(method, body, status=status, headers=headers, times=times)
 
     def fail(self, method: str, error: str, *, times: int | None = None) -> None:
         """Answer `method` with `{"ok": false, "error": error}`."""
@@ -154,10 +134,7 @@ class FakeSlackAPI:
 
     def reset_responses(self, method: str | None = None) -> None:
         """Forget scripted replies for `method`, or for every method."""
-        if method is None:
-            self._canned.clear()
-        else:
-            self._canned.pop(method, None)
+        self._scripted.reset(method)
 
     # ------------------------------------------------------------------ the workspace
 
@@ -307,41 +284,25 @@ class FakeSlackAPI:
     # ------------------------------------------------------------------ HTTP handlers
 
     async def _handle_api(self, request: web.Request) -> web.Response:
-        payload, raw_body = await _read_payload(request)
-        call = RecordedCall(
-            method=request.match_info["method"],
-            payload=payload,
-            headers=frozen_headers(request.headers),
-            http_method=request.method,
-            path=request.path,
-            raw_body=raw_body,
-        )
+        call = await record_request(request, method=request.match_info["method"])
         await self._record(call)
-        canned = self._take_canned(call.method)
+        canned = self._scripted.take(call.method)
         if canned is not None:
-            body = canned.body(call) if callable(canned.body) else canned.body
-            return web.json_response(dict(body), status=canned.status, headers=canned.headers)
+            return _canned_response(canned, call)
         if call.method not in _TOKENLESS_METHODS and call.token is None:
             return web.json_response({"ok": False, "error": "not_authed"})
-        if "_invalid_json" in payload:
+        if "_invalid_json" in call.payload:
             return web.json_response({"ok": False, "error": "invalid_json"})
         return web.json_response(self.workspace.reply(call))
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
-        payload, raw_body = await _read_payload(request)
+        call = await record_request(request, method=RESPONSE_URL_METHOD)
+        payload = call.payload
         path = request.match_info["path"]
-        call = RecordedCall(
-            method=RESPONSE_URL_METHOD,
-            payload=payload,
-            headers=frozen_headers(request.headers),
-            path=request.path,
-            raw_body=raw_body,
-        )
         await self._record(call)
-        canned = self._take_canned(RESPONSE_URL_METHOD)
+        canned = self._scripted.take(RESPONSE_URL_METHOD)
         if canned is not None:
-            body = canned.body(call) if callable(canned.body) else canned.body
-            return web.json_response(dict(body), status=canned.status, headers=canned.headers)
+            return _canned_response(canned, call)
         channel_id, user_id = self._response_urls.get(path, (None, None))
         if channel_id is not None and not payload.get("delete_original"):
             in_channel = payload.get("response_type") == "in_channel"
@@ -358,48 +319,6 @@ class FakeSlackAPI:
         async with self._changed:
             self._changed.notify_all()
 
-    def _take_canned(self, method: str) -> _CannedReply | None:
-        replies = self._canned.get(method, [])
-        for reply in replies:  # limited replies first, oldest first
-            if reply.remaining is not None and reply.remaining > 0:
-                reply.remaining -= 1
-                return reply
-        for reply in reversed(replies):  # then the latest unlimited one
-            if reply.remaining is None:
-                return reply
-        return None
 
-
-async def _read_payload(request: web.Request) -> tuple[dict[str, Any], str]:
-    """Return (payload, raw body) of a request as Slack reads it: query plus body."""
-    payload: dict[str, Any] = dict(request.query)
-    raw_body = ""
-    if request.can_read_body:
-        if request.content_type == "multipart/form-data":
-            form = await request.post()
-            for key, value in form.items():
-                if isinstance(value, web.FileField):
-                    payload[key] = f"<file {value.filename}>"
-                elif isinstance(value, str):
-                    payload[key] = value
-                else:
-                    payload[key] = bytes(value).decode(errors="replace")
-        else:
-            raw_body = await request.text()
-            if request.content_type == "application/json":
-                try:
-                    body = json.loads(raw_body) if raw_body else {}
-                except ValueError:
-                    body = {"_invalid_json": raw_body}
-                if isinstance(body, dict):
-                    payload.update(body)
-            else:
-                payload.update(urllib.parse.parse_qsl(raw_body, keep_blank_values=True))
-    for key in _JSON_FIELDS & payload.keys():
-        value = payload[key]
-        if isinstance(value, str) and value.strip()[:1] in ("{", "["):
-            try:
-                payload[key] = json.loads(value)
-            except ValueError:
-                pass  # Slack would refuse it; the raw string stays for the test to see
-    return payload, raw_body
+def _canned_response(canned: CannedReply, call: RecordedCall) -> web.Response:
+    return web.json_response(canned.body_for(call), status=canned.status, headers=canned.headers)

@@ -3,9 +3,8 @@
 Owns `ViewRegistry`, which answers `views.open`, `views.push`, `views.update` and
 `views.publish` like Slack: each view gets an id and a hash, an update with a stale
 hash is refused (`hash_conflict`), App Home keeps one view per user, and a view that
-Slack would refuse (modal title over 24 characters, over 100 blocks, inputs without a
-submit button, `private_metadata` over 3000 characters) is refused with
-`invalid_arguments` and Slack-style explanations.
+Slack would refuse (see `view_rules`) is refused with `invalid_arguments` and
+Slack-style explanations.
 
 Never speaks HTTP; `FakeWorkspace` routes calls here.
 """
@@ -20,14 +19,15 @@ from typing import Any
 
 from .recording import RecordedCall
 from .replies import Reply, error, problem, text_of
+from .view_rules import MAX_MODAL_BLOCKS, MAX_MODAL_TITLE, MAX_PRIVATE_METADATA, view_problems
 
-__all__ = ["MAX_MODAL_BLOCKS", "MAX_MODAL_TITLE", "MAX_PRIVATE_METADATA", "ViewRegistry"]
-
-# Limits Slack sets on views (Block Kit reference).
-MAX_MODAL_BLOCKS = 100
-MAX_MODAL_TITLE = 24
-MAX_PRIVATE_METADATA = 3000
-MAX_CALLBACK_ID = 255
+__all__ = [
+    "MAX_MODAL_BLOCKS",
+    "MAX_MODAL_TITLE",
+    "MAX_PRIVATE_METADATA",
+    "ViewRegistry",
+    "view_problems",
+]
 
 
 class ViewRegistry:
@@ -130,33 +130,3 @@ class ViewRegistry:
         }
         self.views[view_id] = stored
         return copy.deepcopy(stored)
-
-
-def view_problems(view: Mapping[str, Any], *, expected_type: str) -> list[str]:
-    """Return Slack-style explanations of what Slack would refuse in `view`."""
-    problems: list[str] = []
-    view_type = view.get("type")
-    if view_type != expected_type:
-        problems.append(problem(f"must be '{expected_type}'", "/view/type"))
-    blocks = view.get("blocks") or []
-    if len(blocks) > MAX_MODAL_BLOCKS:
-        problems.append(problem(f"no more than {MAX_MODAL_BLOCKS} items allowed", "/view/blocks"))
-    if len(text_of(view.get("private_metadata"))) > MAX_PRIVATE_METADATA:
-        limit = f"must be no more than {MAX_PRIVATE_METADATA} characters"
-        problems.append(problem(limit, "/view/private_metadata"))
-    if len(text_of(view.get("callback_id"))) > MAX_CALLBACK_ID:
-        limit = f"must be no more than {MAX_CALLBACK_ID} characters"
-        problems.append(problem(limit, "/view/callback_id"))
-    if view_type == "modal":
-        if view.get("title") is None:
-            problems.append(problem("missing required field: title", "/view"))
-        for key in ("title", "submit", "close"):
-            element = view.get(key)
-            text = text_of(element.get("text")) if isinstance(element, Mapping) else ""
-            if len(text) > MAX_MODAL_TITLE:
-                limit = f"must be less than {MAX_MODAL_TITLE + 1} characters"
-                problems.append(problem(limit, f"/view/{key}/text"))
-        has_input = any(isinstance(b, Mapping) and b.get("type") == "input" for b in blocks)
-        if has_input and view.get("submit") is None:
-            problems.append(problem("submit is required with input blocks", "/view"))
-    return problems
