@@ -1,9 +1,11 @@
 """Loopback fakes of Slack for the whole test suite, driven through the real libraries.
 
-- `FakeSlackAPI`: the Slack Web API (and `response_url`s) on 127.0.0.1, port 0.
+- `FakeSlackAPI`: the Slack Web API (and `response_url`s) on 127.0.0.1, port 0, as
+  strict as Slack where it matters: trigger ids good for 3 seconds and once
+  (`TRIGGERS`), closed modals, stale view hashes.
 - `FakeSocketModeServer`: the Socket Mode websocket endpoint on 127.0.0.1, port 0.
 - payload builders: what Slack POSTs for slash commands, clicks, modal submissions,
-  suggestions and events, from samples in `tests/payloads/`.
+  closed modals, suggestions and events, from samples in `tests/payloads/`.
 - `signed_headers` and `SlackClientDriver`: sign and send those bodies over HTTP.
 - `workspace`: the ids of the pretend team, people and channels the fakes share.
 
@@ -29,6 +31,7 @@ from .payloads import (
     slash_command_body,
     socket_mode_envelope_of,
     url_verification_body,
+    view_closed_payload,
     view_submission_payload,
 )
 from .recording import RecordedCall
@@ -43,6 +46,7 @@ from .slack_api import RESPONSE_URL_METHOD, FakeSlackAPI
 from .slack_messages import Message
 from .slack_state import FakeWorkspace
 from .socket_mode import FakeSocketModeServer
+from .triggers import TRIGGER_TTL, TRIGGERS
 from .workspace import UserKind
 
 __all__ = [
@@ -55,6 +59,8 @@ __all__ = [
     "RecordedCall",
     "SIGNING_SECRET",
     "SlackClientDriver",
+    "TRIGGERS",
+    "TRIGGER_TTL",
     "UNREACHABLE_RESPONSE_URL",
     "UserKind",
     "app_home_opened_event",
@@ -72,6 +78,7 @@ __all__ = [
     "slash_command_body",
     "socket_mode_envelope_of",
     "url_verification_body",
+    "view_closed_payload",
     "view_submission_payload",
     "workspace",
 ]

@@ -4,8 +4,14 @@ Owns `FakeSlackAPI`, which the app reaches exactly as it reaches Slack, through
 `AsyncWebClient(base_url=fake.url)` (`POST {base_url}{method}`, form or JSON body,
 `Authorization: Bearer xoxb-...`), plus the `response_url` endpoints that bolt's
 `respond()` posts to. It records every call, answers from a `FakeWorkspace` (people,
-channels, user groups, messages, views) unless a test scripted the reply, and can
-throttle a method with a real HTTP 429 and `Retry-After`.
+channels, user groups, messages, views) unless a test scripted the reply, and is as
+strict as Slack where it matters:
+
+- trigger ids good for 3 seconds and once (`triggers`, `slack_views`);
+- modals the person closed (`close_view`, which also gives the `view_closed` payload
+  to send when the view asked for it) or that the app's submission ack closed
+  (`view_submitted`): `views.update`/`views.push` answer `not_found`;
+- stale view hashes: `hash_conflict`.
 
 Never patches slack_sdk or bolt, and never decides anything for the bot: a test reads
 what the bot sent (`calls_to`, `wait_for`, `messages`) and asserts on it.
@@ -30,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from . import workspace as ws
+from .payloads import view_closed_payload
 from .recording import RecordedCall, record_request
 from .scripted import CannedBody, CannedReply, ScriptedReplies
 from .slack_messages import Message
@@ -176,6 +183,37 @@ class FakeSlackAPI:
     ) -> dict[str, Any]:
         """Define the members `usergroups.users.list` returns for `usergroup_id`."""
         return self.workspace.set_usergroup(usergroup_id, user_ids, handle=handle)
+
+    # ------------------------------------------------------------------ what people do with views
+
+    def close_view(self, view_id: str, *, clear: bool = False) -> str | None:
+        """Close `view_id` as its person would (with `clear`, the whole modal).
+
+        Return the body of the `view_closed` request Slack then sends the app when the
+        view was opened with `notify_on_close: true` (else None); POST it to the app.
+        Raise if the view is not open.
+        """
+        registry = self.workspace.view_registry
+        if not registry.is_open(view_id):
+            raise AssertionError(f"view {view_id} is not open")
+        user_id = registry.user_of(view_id) or ws.ALICE_ID
+        closed = registry.close(view_id, clear=clear)
+        top = closed[0]
+        if not top["notify_on_close"]:
+            return None
+        return view_closed_payload(view=top, user_id=user_id, is_cleared=len(closed) > 1)
+
+    def view_submitted(self, view: Mapping[str, Any], ack: Mapping[str, Any] | None) -> None:
+        """Apply the app's `ack` to the submission of `view` (as submitted), as Slack does."""
+        view_id = str(view.get("id", ""))
+        submitted_hash = view.get("hash")
+        self.workspace.view_registry.acknowledge(
+            view_id, ack, submitted_hash=submitted_hash if isinstance(submitted_hash, str) else None
+        )
+
+    def is_view_open(self, view_id: str) -> bool:
+        """Return whether the person still has the modal view `view_id` open."""
+        return self.workspace.view_registry.is_open(view_id)
 
     def attach_socket_mode(self, server: FakeSocketModeServer) -> None:
         """Make `apps.connections.open` hand out `server`'s websocket URL."""

@@ -1,0 +1,240 @@
+"""FakeSlackAPI refuses what Slack refuses: old or reused triggers, closed modals, stale
+hashes."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any
+
+import pytest
+from fakes import (
+    FakeSlackAPI,
+    SlackClientDriver,
+    new_trigger_id,
+    parse_body,
+    slash_command_body,
+    workspace,
+)
+from fakes.serving import serve_http
+from fakes.triggers import TriggerBook
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+MODAL: dict[str, Any] = {
+    "type": "modal",
+    "callback_id": "rotate_secret",
+    "title": {"type": "plain_text", "text": "Rotate secret"},
+    "close": {"type": "plain_text", "text": "Cancel"},
+    "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "web-3-root"}}],
+}
+TOLD = {**MODAL, "notify_on_close": True}
+
+
+@pytest.fixture
+def client(slack_api: FakeSlackAPI) -> AsyncWebClient:
+    return AsyncWebClient(token=workspace.BOT_TOKEN, base_url=slack_api.url)
+
+
+async def refusal(call: Awaitable[Any]) -> str:
+    """Return the error code Slack answered `call` with."""
+    with pytest.raises(SlackApiError) as refused:
+        await call
+    return str(refused.value.response["error"])
+
+
+async def open_modal(client: AsyncWebClient, view: dict[str, Any] = MODAL) -> dict[str, Any]:
+    opened = await client.views_open(trigger_id=new_trigger_id(user_id=workspace.BOB_ID), view=view)
+    return dict(opened["view"])
+
+
+# ---------------------------------------------------------------------- trigger ids
+
+
+async def test_a_trigger_opens_one_modal_then_is_exchanged(client: AsyncWebClient) -> None:
+    trigger_id = new_trigger_id()
+
+    assert (await client.views_open(trigger_id=trigger_id, view=MODAL))["ok"]
+    assert await refusal(client.views_open(trigger_id=trigger_id, view=MODAL)) == (
+        "exchanged_trigger_id"
+    )
+
+
+async def test_a_trigger_older_than_3_seconds_is_expired(client: AsyncWebClient) -> None:
+    old = new_trigger_id(age=3.1)
+
+    assert await refusal(client.views_open(trigger_id=old, view=MODAL)) == "expired_trigger_id"
+
+
+async def test_a_trigger_slack_never_issued_is_invalid(client: AsyncWebClient) -> None:
+    made_up = "12345.98765.abcd2358fdea"
+
+    assert await refusal(client.views_open(trigger_id=made_up, view=MODAL)) == "invalid_trigger_id"
+
+
+def test_the_trigger_book_counts_3_seconds_from_issue() -> None:
+    now = [100.0]
+    book = TriggerBook(clock=lambda: now[0])
+    fresh, late = book.mint(), book.mint()
+
+    now[0] += 2.9
+    assert book.exchange(fresh)[1] is None
+    now[0] += 0.2
+    assert book.exchange(late) == (None, "expired_trigger_id")
+
+
+async def test_a_slash_command_carries_a_trigger_the_fake_accepts_once(
+    client: AsyncWebClient,
+) -> None:
+    trigger_id = parse_body(slash_command_body("rotate web-3-root"))["trigger_id"]
+
+    assert (await client.views_open(trigger_id=trigger_id, view=MODAL))["ok"]
+    assert await refusal(client.views_push(trigger_id=trigger_id, view=MODAL)) == (
+        "exchanged_trigger_id"
+    )
+
+
+# ---------------------------------------------------------------------- closed modals
+
+
+async def test_a_modal_the_person_closed_cannot_be_updated_or_pushed_onto(
+    slack_api: FakeSlackAPI, client: AsyncWebClient
+) -> None:
+    view = await open_modal(client)
+    click_in_modal = new_trigger_id(user_id=workspace.BOB_ID, view_id=view["id"])
+
+    assert slack_api.close_view(view["id"]) is None  # no notify_on_close: Slack says nothing
+    assert not slack_api.is_view_open(view["id"])
+    assert await refusal(client.views_update(view_id=view["id"], view=MODAL)) == "not_found"
+    assert await refusal(client.views_push(trigger_id=click_in_modal, view=MODAL)) == "not_found"
+
+
+async def test_closing_a_view_that_asked_gives_the_view_closed_request(
+    slack_api: FakeSlackAPI, client: AsyncWebClient
+) -> None:
+    view = await open_modal(client, TOLD)
+
+    body = slack_api.close_view(view["id"])
+
+    assert body is not None
+    payload = parse_body(body)
+    assert payload["type"] == "view_closed" and payload["is_cleared"] is False
+    assert payload["user"]["id"] == workspace.BOB_ID  # who the trigger was for
+    assert payload["view"]["id"] == view["id"] and payload["view"]["callback_id"] == "rotate_secret"
+
+
+async def test_views_push_stacks_up_to_3_views_and_closing_pops_them(
+    slack_api: FakeSlackAPI, client: AsyncWebClient
+) -> None:
+    root = await open_modal(client, TOLD)
+    pushed = []
+    for _ in range(2):
+        top = pushed[-1] if pushed else root
+        trigger_id = new_trigger_id(view_id=top["id"])
+        pushed.append(dict((await client.views_push(trigger_id=trigger_id, view=TOLD))["view"]))
+    too_many = new_trigger_id(view_id=pushed[-1]["id"])
+
+    assert await refusal(client.views_push(trigger_id=too_many, view=MODAL)) == (
+        "push_limit_reached"
+    )
+    assert pushed[0]["previous_view_id"] == root["id"] and pushed[1]["root_view_id"] == root["id"]
+    slack_api.close_view(pushed[1]["id"])  # "Back": the view below shows again
+    assert slack_api.is_view_open(pushed[0]["id"]) and not slack_api.is_view_open(pushed[1]["id"])
+    body = slack_api.close_view(pushed[0]["id"], clear=True)  # the X: the whole modal goes
+    assert body is not None and parse_body(body)["is_cleared"] is True
+    assert not slack_api.is_view_open(root["id"])
+
+
+@pytest.mark.parametrize(
+    ("ack", "still_open"),
+    [
+        (None, False),
+        ({"response_action": "clear"}, False),
+        ({"response_action": "errors", "errors": {"days": "Between 7 and 30"}}, True),
+        ({"response_action": "update", "view": {**MODAL, "callback_id": "working"}}, True),
+    ],
+)
+async def test_the_apps_answer_to_a_submission_acts_on_the_modal(
+    slack_api: FakeSlackAPI,
+    client: AsyncWebClient,
+    ack: dict[str, Any] | None,
+    still_open: bool,
+) -> None:
+    view = await open_modal(client)
+
+    slack_api.view_submitted(view, ack)
+
+    assert slack_api.is_view_open(view["id"]) is still_open
+    if still_open:
+        assert (await client.views_update(view_id=view["id"], view=MODAL))["ok"]
+    else:
+        assert await refusal(client.views_update(view_id=view["id"], view=MODAL)) == "not_found"
+
+
+async def test_an_update_ack_never_undoes_a_later_update_by_the_app(
+    slack_api: FakeSlackAPI, client: AsyncWebClient
+) -> None:
+    submitted = await open_modal(client)
+    await client.views_update(view_id=submitted["id"], view={**MODAL, "callback_id": "done"})
+
+    slack_api.view_submitted(
+        submitted, {"response_action": "update", "view": {**MODAL, "callback_id": "working"}}
+    )
+
+    assert slack_api.view(submitted["id"])["callback_id"] == "done"
+
+
+# ---------------------------------------------------------------------- view hashes
+
+
+async def test_every_update_changes_the_hash_and_a_stale_hash_conflicts(
+    client: AsyncWebClient,
+) -> None:
+    view = await open_modal(client)
+
+    first = (await client.views_update(view_id=view["id"], hash=view["hash"], view=MODAL))["view"]
+    second = (await client.views_update(view_id=view["id"], view=MODAL))["view"]
+
+    assert len({view["hash"], first["hash"], second["hash"]}) == 3
+    assert await refusal(
+        client.views_update(view_id=view["id"], hash=first["hash"], view=MODAL)
+    ) == ("hash_conflict")
+    assert (await client.views_update(view_id=view["id"], hash=second["hash"], view=MODAL))["ok"]
+
+
+# ---------------------------------------------------------------------- through a bolt app
+
+
+async def test_a_bolt_app_gets_the_view_closed_request_it_asked_for(
+    slack_api: FakeSlackAPI, signing_secret: str
+) -> None:
+    app = AsyncApp(
+        client=AsyncWebClient(token=workspace.BOT_TOKEN, base_url=slack_api.url),
+        signing_secret=signing_secret,
+    )
+    closed: list[dict[str, Any]] = []
+
+    @app.view_closed("rotate_secret")
+    async def on_close(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        closed.append(body)
+
+    @app.command("/ecs-secret")
+    async def command(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await client.views_open(trigger_id=body["trigger_id"], view=TOLD)
+
+    async with serve_http(app) as port, SlackClientDriver(port) as driver:
+        await driver.post(slash_command_body("rotate web-3-root"))
+        opened = await slack_api.wait_for("views.open")
+        view_id = slack_api.view(next(iter(slack_api.workspace.views)))["id"]
+        body = slack_api.close_view(view_id)
+        assert body is not None
+        answer = await driver.post(body)
+
+    assert opened.payload["view"]["notify_on_close"] is True
+    assert answer.status == 200
+    assert [(c["type"], c["view"]["id"], c["user"]["id"]) for c in closed] == [
+        ("view_closed", view_id, workspace.ALICE_ID)
+    ]
+    assert closed[0]["is_cleared"] is False
