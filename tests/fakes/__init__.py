@@ -2,7 +2,7 @@
 
 - `FakeSlackAPI`: the Slack Web API (and `response_url`s) on 127.0.0.1, port 0, as
   strict as Slack where it matters: trigger ids good for 3 seconds and once
-  (`TRIGGERS`), closed modals, stale view hashes.
+  (`TRIGGERS`), closed modals, stale view hashes, channels the bot is not in.
 - `FakeSocketModeServer`: the Socket Mode websocket endpoint on 127.0.0.1, port 0.
 - payload builders: what Slack POSTs for slash commands, clicks, modal submissions,
   closed modals, suggestions and events, from samples in `tests/payloads/`.

@@ -11,7 +11,9 @@ strict as Slack where it matters:
 - modals the person closed (`close_view`, which also gives the `view_closed` payload
   to send when the view asked for it) or that the app's submission ack closed
   (`view_submitted`): `views.update`/`views.push` answer `not_found`;
-- stale view hashes: `hash_conflict`.
+- stale view hashes: `hash_conflict`;
+- posts where the bot is not a member: `not_in_channel` (public channel) or
+  `channel_not_found` (private), see `slack_state`.
 
 Never patches slack_sdk or bolt, and never decides anything for the bot: a test reads
 what the bot sent (`calls_to`, `wait_for`, `messages`) and asserts on it.
@@ -183,6 +185,10 @@ class FakeSlackAPI:
     ) -> dict[str, Any]:
         """Define the members `usergroups.users.list` returns for `usergroup_id`."""
         return self.workspace.set_usergroup(usergroup_id, user_ids, handle=handle)
+
+    def set_bot_membership(self, channel_id: str, is_member: bool) -> None:
+        """Invite the bot to `channel_id` (True) or remove it from there (False)."""
+        self.workspace.set_bot_membership(channel_id, is_member)
 
     # ------------------------------------------------------------------ what people do with views
 

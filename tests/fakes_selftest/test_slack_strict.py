@@ -1,5 +1,5 @@
 """FakeSlackAPI refuses what Slack refuses: old or reused triggers, closed modals, stale
-hashes."""
+hashes, channels the bot is not in."""
 
 from __future__ import annotations
 
@@ -200,6 +200,70 @@ async def test_every_update_changes_the_hash_and_a_stale_hash_conflicts(
         client.views_update(view_id=view["id"], hash=first["hash"], view=MODAL)
     ) == ("hash_conflict")
     assert (await client.views_update(view_id=view["id"], hash=second["hash"], view=MODAL))["ok"]
+
+
+# ---------------------------------------------------------------------- channels
+
+
+@pytest.mark.parametrize("method", ["chat_postMessage", "chat_postEphemeral"])
+@pytest.mark.parametrize(
+    ("channel", "error"),
+    [
+        (workspace.OUTSIDE_CHANNEL_ID, "not_in_channel"),
+        (workspace.OUTSIDE_PRIVATE_CHANNEL_ID, "channel_not_found"),
+        ("C0NOWHERE", "channel_not_found"),
+        ("#hr", "channel_not_found"),
+        ("#random", "not_in_channel"),
+    ],
+)
+async def test_the_bot_cannot_post_where_it_is_not_a_member(
+    client: AsyncWebClient, method: str, channel: str, error: str
+) -> None:
+    post = getattr(client, method)
+
+    assert await refusal(post(channel=channel, user=workspace.ALICE_ID, text="x")) == error
+
+
+async def test_the_bot_posts_once_invited_or_with_chat_write_public(
+    slack_api: FakeSlackAPI, client: AsyncWebClient
+) -> None:
+    slack_api.workspace.scopes.add("chat:write.public")
+    public = await client.chat_postMessage(channel=workspace.OUTSIDE_CHANNEL_ID, text="x")
+    assert public["ok"]
+    assert await refusal(
+        client.chat_postMessage(channel=workspace.OUTSIDE_PRIVATE_CHANNEL_ID, text="x")
+    ) == ("channel_not_found")
+
+    slack_api.set_bot_membership(workspace.OUTSIDE_PRIVATE_CHANNEL_ID, True)
+    posted = await client.chat_postMessage(channel=workspace.OUTSIDE_PRIVATE_CHANNEL_ID, text="x")
+    assert posted["ok"]
+
+
+async def test_a_private_channel_the_bot_left_is_invisible_to_it(
+    slack_api: FakeSlackAPI, client: AsyncWebClient
+) -> None:
+    posted = await client.chat_postMessage(channel=workspace.SECOPS_CHANNEL_ID, text="card")
+    slack_api.set_bot_membership(workspace.SECOPS_CHANNEL_ID, False)
+
+    for call in (
+        client.chat_update(channel=workspace.SECOPS_CHANNEL_ID, ts=posted["ts"], text="y"),
+        client.conversations_info(channel=workspace.SECOPS_CHANNEL_ID),
+        client.chat_postMessage(channel=workspace.SECOPS_CHANNEL_ID, text="x"),
+    ):
+        assert await refusal(call) == "channel_not_found"
+    # a public channel stays readable: Slack only refuses to post there
+    info = await client.conversations_info(channel=workspace.OUTSIDE_CHANNEL_ID)
+    assert info["channel"]["is_member"] is False
+
+
+async def test_dms_go_to_people_slack_knows(client: AsyncWebClient) -> None:
+    assert (await client.chat_postMessage(channel=workspace.BOB_ID, text="x"))["channel"] == "D0BOB"
+    assert await refusal(client.chat_postMessage(channel="U0NOBODY", text="x")) == (
+        "channel_not_found"
+    )
+    assert await refusal(client.chat_postMessage(channel="D0NOBODY", text="x")) == (
+        "channel_not_found"
+    )
 
 
 # ---------------------------------------------------------------------- through a bolt app
