@@ -1,8 +1,9 @@
 """Loopback fakes of Slack for the whole test suite, driven through the real libraries.
 
 - `FakeSlackAPI`: the Slack Web API (and `response_url`s) on 127.0.0.1, port 0, as
-  strict as Slack where it matters: trigger ids good for 3 seconds and once
-  (`TRIGGERS`), closed modals, stale view hashes, channels the bot is not in.
+  strict as Slack where it matters: rate limits (`Limit`, `TIER_1`..`TIER_4`,
+  `POSTING`), trigger ids good for 3 seconds and once (`TRIGGERS`), closed modals,
+  stale view hashes, channels the bot is not in.
 - `FakeSocketModeServer`: the Socket Mode websocket endpoint on 127.0.0.1, port 0.
 - payload builders: what Slack POSTs for slash commands, clicks, modal submissions,
   closed modals, suggestions and events, from samples in `tests/payloads/`.
@@ -34,6 +35,7 @@ from .payloads import (
     view_closed_payload,
     view_submission_payload,
 )
+from .rate_limits import DEFAULT_LIMITS, POSTING, TIER_1, TIER_2, TIER_3, TIER_4, Limit
 from .recording import RecordedCall
 from .signing import (
     SIGNING_SECRET,
@@ -50,15 +52,22 @@ from .triggers import TRIGGER_TTL, TRIGGERS
 from .workspace import UserKind
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "DriverResponse",
     "FakeSlackAPI",
     "FakeSocketModeServer",
     "FakeWorkspace",
+    "Limit",
     "Message",
+    "POSTING",
     "RESPONSE_URL_METHOD",
     "RecordedCall",
     "SIGNING_SECRET",
     "SlackClientDriver",
+    "TIER_1",
+    "TIER_2",
+    "TIER_3",
+    "TIER_4",
     "TRIGGERS",
     "TRIGGER_TTL",
     "UNREACHABLE_RESPONSE_URL",

@@ -7,6 +7,7 @@ Owns `FakeSlackAPI`, which the app reaches exactly as it reaches Slack, through
 channels, user groups, messages, views) unless a test scripted the reply, and is as
 strict as Slack where it matters:
 
+- per-method rate limits (`rate_limits`): HTTP 429 with `Retry-After`;
 - trigger ids good for 3 seconds and once (`triggers`, `slack_views`);
 - modals the person closed (`close_view`, which also gives the `view_closed` payload
   to send when the view asked for it) or that the app's submission ack closed
@@ -39,6 +40,7 @@ from aiohttp import web
 
 from . import workspace as ws
 from .payloads import view_closed_payload
+from .rate_limits import Limit, RateLimiter
 from .recording import RecordedCall, record_request
 from .scripted import CannedBody, CannedReply, ScriptedReplies
 from .slack_messages import Message
@@ -60,8 +62,15 @@ _TOKENLESS_METHODS = frozenset({"api.test"})
 class FakeSlackAPI:
     """A loopback Slack Web API that records calls and answers like Slack."""
 
-    def __init__(self, *, workspace: FakeWorkspace | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        workspace: FakeWorkspace | None = None,
+        rate_limits: Mapping[str, Limit] | None = None,
+    ) -> None:
+        """Serve `workspace` (the seeded one by default) under `rate_limits` (Slack's tiers)."""
         self.workspace = workspace or FakeWorkspace()
+        self.rate_limiter = RateLimiter(rate_limits)
         self.calls: list[RecordedCall] = []
         self._scripted = ScriptedReplies()
         self._changed = asyncio.Condition()
@@ -123,7 +132,8 @@ class FakeSlackAPI:
         """Answer `method` with `body` instead of the default, `times` times or always.
 
         Replies limited by `times` are used first, oldest first; after them the latest
-        unlimited reply applies; after that the fake's default behaviour.
+        unlimited reply applies; after that the fake's default behaviour. A scripted
+        reply wins over rate limits and does not count against them.
         """
         self._scripted.add(method, body, status=status, headers=headers, times=times)
 
@@ -144,6 +154,10 @@ class FakeSlackAPI:
     def reset_responses(self, method: str | None = None) -> None:
         """Forget scripted replies for `method`, or for every method."""
         self._scripted.reset(method)
+
+    def set_rate_limit(self, method: str, limit: Limit | None) -> None:
+        """Hold `method` to `limit` from now on (None: never throttle it)."""
+        self.rate_limiter.set_limit(method, limit)
 
     # ------------------------------------------------------------------ the workspace
 
@@ -337,6 +351,16 @@ class FakeSlackAPI:
             return web.json_response({"ok": False, "error": "not_authed"})
         if "_invalid_json" in call.payload:
             return web.json_response({"ok": False, "error": "invalid_json"})
+        channel = call.payload.get("channel")
+        wait = self.rate_limiter.take(
+            call.method, channel=channel if isinstance(channel, str) else ""
+        )
+        if wait is not None:
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
         return web.json_response(self.workspace.reply(call))
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:

@@ -1,24 +1,32 @@
 """FakeSlackAPI refuses what Slack refuses: old or reused triggers, closed modals, stale
-hashes, channels the bot is not in."""
+hashes, channels the bot is not in, calls over the rate limit."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable
 from typing import Any
 
 import pytest
 from fakes import (
+    DEFAULT_LIMITS,
+    POSTING,
+    TIER_2,
+    TIER_4,
     FakeSlackAPI,
+    Limit,
     SlackClientDriver,
     new_trigger_id,
     parse_body,
     slash_command_body,
     workspace,
 )
+from fakes.rate_limits import RateLimiter
 from fakes.serving import serve_http
 from fakes.triggers import TriggerBook
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 MODAL: dict[str, Any] = {
@@ -264,6 +272,84 @@ async def test_dms_go_to_people_slack_knows(client: AsyncWebClient) -> None:
     assert await refusal(client.chat_postMessage(channel="D0NOBODY", text="x")) == (
         "channel_not_found"
     )
+
+
+# ---------------------------------------------------------------------- rate limits
+
+
+def test_methods_have_their_documented_tier() -> None:
+    assert DEFAULT_LIMITS["usergroups.users.list"] is TIER_2
+    assert DEFAULT_LIMITS["views.open"] is TIER_4
+    assert DEFAULT_LIMITS["chat.postMessage"] is POSTING and POSTING.per_channel
+    assert (TIER_2.per_minute, TIER_4.per_minute, POSTING.per_minute) == (20, 100, 60)
+
+
+async def test_a_method_over_its_limit_answers_429_with_retry_after(
+    slack_api: FakeSlackAPI, client: AsyncWebClient
+) -> None:
+    slack_api.set_rate_limit("users.info", Limit(per_minute=20, burst=2))
+
+    for _ in range(2):
+        assert (await client.users_info(user=workspace.ALICE_ID))["ok"]
+    with pytest.raises(SlackApiError) as limited:
+        await client.users_info(user=workspace.ALICE_ID)
+
+    response = limited.value.response
+    assert response.status_code == 429 and response["error"] == "ratelimited"
+    assert response.headers["Retry-After"] == "3"  # 20 a minute: one every 3 seconds
+    assert (await client.conversations_info(channel=workspace.INCIDENT_CHANNEL_ID))["ok"]
+
+
+async def test_posting_is_limited_per_channel(
+    slack_api: FakeSlackAPI, client: AsyncWebClient
+) -> None:
+    slack_api.set_rate_limit("chat.postMessage", Limit(per_minute=60, burst=1, per_channel=True))
+
+    assert (await client.chat_postMessage(channel=workspace.INCIDENT_CHANNEL_ID, text="1"))["ok"]
+    assert (await client.chat_postMessage(channel=workspace.GENERAL_CHANNEL_ID, text="2"))["ok"]
+    assert await refusal(
+        client.chat_postMessage(channel=workspace.INCIDENT_CHANNEL_ID, text="3")
+    ) == ("ratelimited")
+
+
+async def test_the_sdk_waits_out_retry_after_and_gets_through(slack_api: FakeSlackAPI) -> None:
+    slack_api.set_rate_limit("views.publish", Limit(per_minute=60, burst=1))
+    patient = AsyncWebClient(
+        token=workspace.BOT_TOKEN,
+        base_url=slack_api.url,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)],
+    )
+    home = {"type": "home", "blocks": []}
+
+    started = time.monotonic()
+    await patient.views_publish(user_id=workspace.ALICE_ID, view=home)
+    await patient.views_publish(user_id=workspace.ALICE_ID, view=home)
+
+    assert time.monotonic() - started >= 0.9
+    assert len(slack_api.calls_to("views.publish")) == 3
+
+
+def test_the_bucket_refills_at_the_limits_pace() -> None:
+    now = [0.0]
+    limiter = RateLimiter({"m": Limit(per_minute=30, burst=2)}, clock=lambda: now[0])
+
+    assert limiter.take("m") is None and limiter.take("m") is None
+    assert limiter.take("m") == 2
+    now[0] += 2.0
+    assert limiter.take("m") is None
+    limiter.enabled = False
+    assert limiter.take("m") is None
+
+
+async def test_scripted_replies_win_over_rate_limits(
+    slack_api: FakeSlackAPI, client: AsyncWebClient
+) -> None:
+    slack_api.set_rate_limit("auth.test", Limit(per_minute=1, burst=1))
+    slack_api.respond("auth.test", {"ok": True, "user_id": "U0SCRIPTED"}, times=3)
+
+    for _ in range(3):
+        assert (await client.auth_test())["user_id"] == "U0SCRIPTED"
+    assert (await client.auth_test())["user_id"] == workspace.BOT_USER_ID
 
 
 # ---------------------------------------------------------------------- through a bolt app
