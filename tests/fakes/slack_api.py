@@ -204,6 +204,24 @@ class FakeSlackAPI:
         """Invite the bot to `channel_id` (True) or remove it from there (False)."""
         self.workspace.set_bot_membership(channel_id, is_member)
 
+    def attach_socket_mode(self, server: FakeSocketModeServer) -> None:
+        """Make `apps.connections.open` hand out `server`'s websocket URL."""
+        self._socket_mode = server
+        self.workspace.socket_mode_url = server.issue_url
+
+    def response_url(
+        self, *, channel_id: str | None = None, user_id: str | None = None, kind: str = "commands"
+    ) -> str:
+        """Return a fresh `response_url` served by this fake, for a payload builder.
+
+        With `channel_id` (and `user_id` for ephemeral replies), what the app posts there
+        also shows up in `messages()`.
+        """
+        number = next(self._response_url_ids)
+        path = f"{kind}/{self.workspace.team_id}/{number}/fake{number:06d}"
+        self._response_urls[path] = (channel_id, user_id)
+        return f"http://127.0.0.1:{self.port}/hooks/{path}"
+
     # ------------------------------------------------------------------ what people do with views
 
     def close_view(self, view_id: str, *, clear: bool = False) -> str | None:
@@ -234,24 +252,6 @@ class FakeSlackAPI:
     def is_view_open(self, view_id: str) -> bool:
         """Return whether the person still has the modal view `view_id` open."""
         return self.workspace.view_registry.is_open(view_id)
-
-    def attach_socket_mode(self, server: FakeSocketModeServer) -> None:
-        """Make `apps.connections.open` hand out `server`'s websocket URL."""
-        self._socket_mode = server
-        self.workspace.socket_mode_url = server.issue_url
-
-    def response_url(
-        self, *, channel_id: str | None = None, user_id: str | None = None, kind: str = "commands"
-    ) -> str:
-        """Return a fresh `response_url` served by this fake, for a payload builder.
-
-        With `channel_id` (and `user_id` for ephemeral replies), what the app posts there
-        also shows up in `messages()`.
-        """
-        number = next(self._response_url_ids)
-        path = f"{kind}/{self.workspace.team_id}/{number}/fake{number:06d}"
-        self._response_urls[path] = (channel_id, user_id)
-        return f"http://127.0.0.1:{self.port}/hooks/{path}"
 
     # ------------------------------------------------------------------ inspection
 
