@@ -148,9 +148,28 @@ class BotHarness:
         *,
         user: str = ws.ALICE_ID,
     ) -> DriverResponse:
-        """Submit a modal as it was opened, with ``values`` as its state."""
+        """Submit a modal as it was opened, with ``values`` as its state.
+
+        The bot's answer acts on the modal as in Slack: no ``response_action`` closes
+        it, ``update`` replaces it, ``errors`` keeps it (``FakeSlackAPI.view_submitted``).
+        """
         body = view_submission_payload(view=view, values=values, user_id=user)
-        return await self.driver.post(body)
+        response = await self.driver.post(body)
+        if response.status == 200:
+            ack = response.json() if response.body.strip() else None
+            self.slack.view_submitted(view, ack if isinstance(ack, dict) else None)
+        return response
+
+    async def close_modal(
+        self, view_id: str | None = None, *, clear: bool = False
+    ) -> DriverResponse | None:
+        """Close the modal (the last one by default) as its person would.
+
+        If the view asked for ``notify_on_close``, the bot gets Slack's ``view_closed``
+        request; return its answer (None when Slack sends nothing).
+        """
+        body = self.slack.close_view(view_id or self.modal()["id"], clear=clear)
+        return None if body is None else await self.driver.post(body)
 
     async def suggest(
         self, action_id: str, value: str, *, view: Mapping[str, Any], user: str = ws.ALICE_ID

@@ -5,12 +5,16 @@ recorded in `tests/payloads/*.json` (opsdroid's `responses/` habit), fills in th
 fields a test cares about, and returns the HTTP body exactly as Slack POSTs it:
 
 - slash commands: a form (`command=/ecs-secret&text=...`);
-- interactivity (block_actions, view_submission, block_suggestion): a form with one
-  field, `payload=<JSON>`;
+- interactivity (block_actions, view_submission, view_closed, block_suggestion): a
+  form with one field, `payload=<JSON>`;
 - Events API (event_callback, url_verification): a JSON object.
 
 `socket_mode_envelope_of(body)` turns any of these bodies into the envelope type and
 payload Socket Mode delivers for it, so one builder serves both transports.
+
+Every `trigger_id` they carry is minted in `triggers.TRIGGERS` at build time, for the
+person who acted (and the view they acted in), so fake Slack lets the app exchange it
+once within 3 seconds, as Slack does.
 
 Never signs anything (see `signing`) and never talks to a server.
 """
@@ -22,13 +26,13 @@ import itertools
 import json
 import time
 import urllib.parse
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from . import workspace as ws
 from .slack_messages import Message
+from .triggers import TRIGGERS
 
 __all__ = [
     "PAYLOADS_DIR",
@@ -46,6 +50,7 @@ __all__ = [
     "slash_command_body",
     "socket_mode_envelope_of",
     "url_verification_body",
+    "view_closed_payload",
     "view_submission_payload",
 ]
 
@@ -56,7 +61,6 @@ PAYLOADS_DIR = Path(__file__).resolve().parent.parent / "payloads"
 #: Pass `FakeSlackAPI.response_url()` to capture such answers.
 UNREACHABLE_RESPONSE_URL = "http://127.0.0.1:9/hooks/commands/T0ECSTEAM/0/unreachable"
 
-_trigger_numbers = itertools.count(1)
 _event_numbers = itertools.count(1)
 
 
@@ -67,9 +71,15 @@ def load_payload(name: str) -> dict[str, Any]:
     return data
 
 
-def new_trigger_id() -> str:
-    """Return a trigger id never handed out before, shaped like Slack's."""
-    return f"{next(_trigger_numbers)}.{int(time.time())}.{uuid.uuid4().hex}"
+def new_trigger_id(
+    *, user_id: str | None = None, view_id: str | None = None, age: float = 0.0
+) -> str:
+    """Return a trigger id never handed out before, issued `age` seconds ago.
+
+    `user_id` is who acted, `view_id` the modal they acted in (so `views.push` knows
+    where to stack). An `age` over 3 seconds makes a trigger Slack calls expired.
+    """
+    return TRIGGERS.mint(user_id=user_id, view_id=view_id, age=age)
 
 
 def _action_ts() -> str:
@@ -117,7 +127,7 @@ def slash_command_body(
         channel_name=channel_name or ws.channel_name(channel_id),
         team_id=team_id,
         team_domain=team_domain,
-        trigger_id=trigger_id or new_trigger_id(),
+        trigger_id=trigger_id or new_trigger_id(user_id=user_id),
         response_url=response_url,
         api_app_id=api_app_id,
     )
@@ -152,10 +162,11 @@ def block_actions_payload(
     `value` becomes the `selected_option`. `action` adds or overrides action fields.
     """
     payload = load_payload("block_actions")
+    view_id = str(view.get("id", "")) if view is not None else None
     payload.update(
         user=_user(user_id, team_id),
         team=_team(team_id),
-        trigger_id=trigger_id or new_trigger_id(),
+        trigger_id=trigger_id or new_trigger_id(user_id=user_id, view_id=view_id),
     )
     element: dict[str, Any] = {
         "action_id": action_id,
@@ -231,9 +242,32 @@ def view_submission_payload(
     payload.update(
         user=_user(user_id, team_id),
         team=_team(team_id),
-        trigger_id=trigger_id or new_trigger_id(),
+        trigger_id=trigger_id or new_trigger_id(user_id=user_id, view_id=submitted.get("id")),
         view=submitted,
         response_urls=[dict(url) for url in response_urls],
+    )
+    return _interactive_body(payload)
+
+
+def view_closed_payload(
+    *,
+    view: Mapping[str, Any],
+    user_id: str = ws.ALICE_ID,
+    team_id: str = ws.TEAM_ID,
+    is_cleared: bool = False,
+) -> str:
+    """Return the form body Slack POSTs when a user closes a modal that asked to be told.
+
+    Slack sends it only for a view opened with `notify_on_close: true`; `is_cleared`
+    says the whole stack of views went (https://docs.slack.dev/surfaces/modals,
+    https://api.slack.com/reference/interaction-payloads/views).
+    """
+    payload = load_payload("view_closed")
+    payload.update(
+        user=_user(user_id, team_id),
+        team=_team(team_id),
+        view=copy.deepcopy(dict(view)),
+        is_cleared=is_cleared,
     )
     return _interactive_body(payload)
 

@@ -4,8 +4,17 @@ Owns `FakeSlackAPI`, which the app reaches exactly as it reaches Slack, through
 `AsyncWebClient(base_url=fake.url)` (`POST {base_url}{method}`, form or JSON body,
 `Authorization: Bearer xoxb-...`), plus the `response_url` endpoints that bolt's
 `respond()` posts to. It records every call, answers from a `FakeWorkspace` (people,
-channels, user groups, messages, views) unless a test scripted the reply, and can
-throttle a method with a real HTTP 429 and `Retry-After`.
+channels, user groups, messages, views) unless a test scripted the reply, and is as
+strict as Slack where it matters:
+
+- per-method rate limits (`rate_limits`): HTTP 429 with `Retry-After`;
+- trigger ids good for 3 seconds and once (`triggers`, `slack_views`);
+- modals the person closed (`close_view`, which also gives the `view_closed` payload
+  to send when the view asked for it) or that the app's submission ack closed
+  (`view_submitted`): `views.update`/`views.push` answer `not_found`;
+- stale view hashes: `hash_conflict`;
+- posts where the bot is not a member: `not_in_channel` (public channel) or
+  `channel_not_found` (private), see `slack_state`.
 
 Never patches slack_sdk or bolt, and never decides anything for the bot: a test reads
 what the bot sent (`calls_to`, `wait_for`, `messages`) and asserts on it.
@@ -24,17 +33,16 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
-import json
-import urllib.parse
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from . import workspace as ws
-from .recording import RecordedCall, frozen_headers
+from .payloads import view_closed_payload
+from .rate_limits import Limit, RateLimiter
+from .recording import RecordedCall, record_request
+from .scripted import CannedBody, CannedReply, ScriptedReplies
 from .slack_messages import Message
 from .slack_state import FakeWorkspace
 from .workspace import UserKind
@@ -47,32 +55,24 @@ __all__ = ["CannedBody", "FakeSlackAPI", "RESPONSE_URL_METHOD"]
 #: `RecordedCall.method` of a POST to a `response_url` (what bolt's `respond()` does).
 RESPONSE_URL_METHOD = "response_url"
 
-#: A scripted reply: a JSON object, or a function of the call that returns one.
-CannedBody = Mapping[str, Any] | Callable[[RecordedCall], Mapping[str, Any]]
-
-# Form fields in which Slack expects JSON; decoded so payloads look the same either way.
-_JSON_FIELDS = frozenset(
-    {"attachments", "blocks", "metadata", "option_groups", "options", "unfurls", "view"}
-)
 # Methods Slack answers without a token.
 _TOKENLESS_METHODS = frozenset({"api.test"})
-
-
-@dataclass
-class _CannedReply:
-    body: CannedBody
-    status: int
-    headers: Mapping[str, str]
-    remaining: int | None  # None: every call from now on
 
 
 class FakeSlackAPI:
     """A loopback Slack Web API that records calls and answers like Slack."""
 
-    def __init__(self, *, workspace: FakeWorkspace | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        workspace: FakeWorkspace | None = None,
+        rate_limits: Mapping[str, Limit] | None = None,
+    ) -> None:
+        """Serve `workspace` (the seeded one by default) under `rate_limits` (Slack's tiers)."""
         self.workspace = workspace or FakeWorkspace()
+        self.rate_limiter = RateLimiter(rate_limits)
         self.calls: list[RecordedCall] = []
-        self._canned: defaultdict[str, list[_CannedReply]] = defaultdict(list)
+        self._scripted = ScriptedReplies()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
@@ -132,11 +132,10 @@ class FakeSlackAPI:
         """Answer `method` with `body` instead of the default, `times` times or always.
 
         Replies limited by `times` are used first, oldest first; after them the latest
-        unlimited reply applies; after that the fake's default behaviour.
+        unlimited reply applies; after that the fake's default behaviour. A scripted
+        reply wins over rate limits and does not count against them.
         """
-        if times is not None and times < 1:
-            raise ValueError("times must be at least 1, or None for every call")
-        self._canned[method].append(_CannedReply(body, status, dict(headers or {}), times))
+        self._scripted.add(method, body, status=status, headers=headers, times=times)
 
     def fail(self, method: str, error: str, *, times: int | None = None) -> None:
         """Answer `method` with `{"ok": false, "error": error}`."""
@@ -154,10 +153,11 @@ class FakeSlackAPI:
 
     def reset_responses(self, method: str | None = None) -> None:
         """Forget scripted replies for `method`, or for every method."""
-        if method is None:
-            self._canned.clear()
-        else:
-            self._canned.pop(method, None)
+        self._scripted.reset(method)
+
+    def set_rate_limit(self, method: str, limit: Limit | None) -> None:
+        """Hold `method` to `limit` from now on (None: never throttle it)."""
+        self.rate_limiter.set_limit(method, limit)
 
     # ------------------------------------------------------------------ the workspace
 
@@ -200,6 +200,10 @@ class FakeSlackAPI:
         """Define the members `usergroups.users.list` returns for `usergroup_id`."""
         return self.workspace.set_usergroup(usergroup_id, user_ids, handle=handle)
 
+    def set_bot_membership(self, channel_id: str, is_member: bool) -> None:
+        """Invite the bot to `channel_id` (True) or remove it from there (False)."""
+        self.workspace.set_bot_membership(channel_id, is_member)
+
     def attach_socket_mode(self, server: FakeSocketModeServer) -> None:
         """Make `apps.connections.open` hand out `server`'s websocket URL."""
         self._socket_mode = server
@@ -217,6 +221,37 @@ class FakeSlackAPI:
         path = f"{kind}/{self.workspace.team_id}/{number}/fake{number:06d}"
         self._response_urls[path] = (channel_id, user_id)
         return f"http://127.0.0.1:{self.port}/hooks/{path}"
+
+    # ------------------------------------------------------------------ what people do with views
+
+    def close_view(self, view_id: str, *, clear: bool = False) -> str | None:
+        """Close `view_id` as its person would (with `clear`, the whole modal).
+
+        Return the body of the `view_closed` request Slack then sends the app when the
+        view was opened with `notify_on_close: true` (else None); POST it to the app.
+        Raise if the view is not open.
+        """
+        registry = self.workspace.view_registry
+        if not registry.is_open(view_id):
+            raise AssertionError(f"view {view_id} is not open")
+        user_id = registry.user_of(view_id) or ws.ALICE_ID
+        closed = registry.close(view_id, clear=clear)
+        top = closed[0]
+        if not top["notify_on_close"]:
+            return None
+        return view_closed_payload(view=top, user_id=user_id, is_cleared=len(closed) > 1)
+
+    def view_submitted(self, view: Mapping[str, Any], ack: Mapping[str, Any] | None) -> None:
+        """Apply the app's `ack` to the submission of `view` (as submitted), as Slack does."""
+        view_id = str(view.get("id", ""))
+        submitted_hash = view.get("hash")
+        self.workspace.view_registry.acknowledge(
+            view_id, ack, submitted_hash=submitted_hash if isinstance(submitted_hash, str) else None
+        )
+
+    def is_view_open(self, view_id: str) -> bool:
+        """Return whether the person still has the modal view `view_id` open."""
+        return self.workspace.view_registry.is_open(view_id)
 
     # ------------------------------------------------------------------ inspection
 
@@ -307,41 +342,35 @@ class FakeSlackAPI:
     # ------------------------------------------------------------------ HTTP handlers
 
     async def _handle_api(self, request: web.Request) -> web.Response:
-        payload, raw_body = await _read_payload(request)
-        call = RecordedCall(
-            method=request.match_info["method"],
-            payload=payload,
-            headers=frozen_headers(request.headers),
-            http_method=request.method,
-            path=request.path,
-            raw_body=raw_body,
-        )
+        call = await record_request(request, method=request.match_info["method"])
         await self._record(call)
-        canned = self._take_canned(call.method)
+        canned = self._scripted.take(call.method)
         if canned is not None:
-            body = canned.body(call) if callable(canned.body) else canned.body
-            return web.json_response(dict(body), status=canned.status, headers=canned.headers)
+            return _canned_response(canned, call)
         if call.method not in _TOKENLESS_METHODS and call.token is None:
             return web.json_response({"ok": False, "error": "not_authed"})
-        if "_invalid_json" in payload:
+        if "_invalid_json" in call.payload:
             return web.json_response({"ok": False, "error": "invalid_json"})
+        channel = call.payload.get("channel")
+        wait = self.rate_limiter.take(
+            call.method, channel=channel if isinstance(channel, str) else ""
+        )
+        if wait is not None:
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
         return web.json_response(self.workspace.reply(call))
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
-        payload, raw_body = await _read_payload(request)
+        call = await record_request(request, method=RESPONSE_URL_METHOD)
+        payload = call.payload
         path = request.match_info["path"]
-        call = RecordedCall(
-            method=RESPONSE_URL_METHOD,
-            payload=payload,
-            headers=frozen_headers(request.headers),
-            path=request.path,
-            raw_body=raw_body,
-        )
         await self._record(call)
-        canned = self._take_canned(RESPONSE_URL_METHOD)
+        canned = self._scripted.take(RESPONSE_URL_METHOD)
         if canned is not None:
-            body = canned.body(call) if callable(canned.body) else canned.body
-            return web.json_response(dict(body), status=canned.status, headers=canned.headers)
+            return _canned_response(canned, call)
         channel_id, user_id = self._response_urls.get(path, (None, None))
         if channel_id is not None and not payload.get("delete_original"):
             in_channel = payload.get("response_type") == "in_channel"
@@ -358,48 +387,6 @@ class FakeSlackAPI:
         async with self._changed:
             self._changed.notify_all()
 
-    def _take_canned(self, method: str) -> _CannedReply | None:
-        replies = self._canned.get(method, [])
-        for reply in replies:  # limited replies first, oldest first
-            if reply.remaining is not None and reply.remaining > 0:
-                reply.remaining -= 1
-                return reply
-        for reply in reversed(replies):  # then the latest unlimited one
-            if reply.remaining is None:
-                return reply
-        return None
 
-
-async def _read_payload(request: web.Request) -> tuple[dict[str, Any], str]:
-    """Return (payload, raw body) of a request as Slack reads it: query plus body."""
-    payload: dict[str, Any] = dict(request.query)
-    raw_body = ""
-    if request.can_read_body:
-        if request.content_type == "multipart/form-data":
-            form = await request.post()
-            for key, value in form.items():
-                if isinstance(value, web.FileField):
-                    payload[key] = f"<file {value.filename}>"
-                elif isinstance(value, str):
-                    payload[key] = value
-                else:
-                    payload[key] = bytes(value).decode(errors="replace")
-        else:
-            raw_body = await request.text()
-            if request.content_type == "application/json":
-                try:
-                    body = json.loads(raw_body) if raw_body else {}
-                except ValueError:
-                    body = {"_invalid_json": raw_body}
-                if isinstance(body, dict):
-                    payload.update(body)
-            else:
-                payload.update(urllib.parse.parse_qsl(raw_body, keep_blank_values=True))
-    for key in _JSON_FIELDS & payload.keys():
-        value = payload[key]
-        if isinstance(value, str) and value.strip()[:1] in ("{", "["):
-            try:
-                payload[key] = json.loads(value)
-            except ValueError:
-                pass  # Slack would refuse it; the raw string stays for the test to see
-    return payload, raw_body
+def _canned_response(canned: CannedReply, call: RecordedCall) -> web.Response:
+    return web.json_response(canned.body_for(call), status=canned.status, headers=canned.headers)

@@ -4,7 +4,11 @@ Owns `Message` and `MessageBoard`, which answer `chat.postMessage` (a `ts` that 
 grows), `chat.postEphemeral`, `chat.update` (only of a message that really was
 posted, keeping the earlier versions in `Message.edits`), `chat.delete` and
 `chat.getPermalink`, with Slack's errors (`channel_not_found`, `not_in_channel`,
-`is_archived`, `no_text`, `message_not_found`, `invalid_blocks`).
+`is_archived`, `no_text`, `message_not_found`, `invalid_blocks`). Posting goes
+where `FakeWorkspace.resolve_channel` allows; editing, deleting and linking a message
+in a channel the bot cannot see (private, bot removed) is `channel_not_found`.
+https://docs.slack.dev/reference/methods/chat.update,
+https://docs.slack.dev/reference/methods/chat.delete
 
 Never resolves who is in which channel beyond what `FakeWorkspace` tells it.
 """
@@ -68,12 +72,14 @@ class MessageBoard:
         bot_user_id: str,
         team_domain: str,
         resolve_channel: ChannelResolver,
+        can_see_channel: Callable[[str], bool],
         knows_user: Callable[[str], bool],
     ) -> None:
         self.bot_user_id = bot_user_id
         self.team_domain = team_domain
         self.messages: list[Message] = []
         self._resolve_channel = resolve_channel
+        self._can_see_channel = can_see_channel
         self._knows_user = knows_user
         # ts values grow by one microsecond per message, from the time the fake started.
         self._ts = itertools.count(int(time.time()) * 1_000_000 + 1)
@@ -167,6 +173,8 @@ class MessageBoard:
     def _update(self, call: RecordedCall) -> Reply:
         payload = call.payload
         channel = text_of(payload.get("channel"))
+        if not self._can_see_channel(channel):
+            return error("channel_not_found")
         message = self.find(channel, text_of(payload.get("ts")))
         if message is None:
             return error("message_not_found")
@@ -189,6 +197,8 @@ class MessageBoard:
 
     def _delete(self, call: RecordedCall) -> Reply:
         channel = text_of(call.payload.get("channel"))
+        if not self._can_see_channel(channel):
+            return error("channel_not_found")
         message = self.find(channel, text_of(call.payload.get("ts")))
         if message is None:
             return error("message_not_found")
@@ -198,6 +208,8 @@ class MessageBoard:
     def _get_permalink(self, call: RecordedCall) -> Reply:
         channel = text_of(call.payload.get("channel"))
         ts = text_of(call.payload.get("message_ts"))
+        if not self._can_see_channel(channel):
+            return error("channel_not_found")
         if self.find(channel, ts) is None:
             return error("message_not_found")
         link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"

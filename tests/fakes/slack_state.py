@@ -7,6 +7,16 @@ replies shaped like Slack's: `auth.test`, `apps.connections.open`, `users.info`
 messages in `slack_messages.MessageBoard`, views in `slack_views.ViewRegistry`.
 Methods it does not know get `{"ok": true}`.
 
+It knows which channels exist, which are private and where the bot is a member, and
+refuses as Slack does: a post where the bot is not a member is `not_in_channel` in a
+public channel (unless the token has `chat:write.public`) and `channel_not_found` in
+a private one, which the bot cannot even see (`conversations.info` says
+`channel_not_found` too); an unknown channel is `channel_not_found`; an archived one
+`is_archived`. https://docs.slack.dev/reference/methods/chat.postMessage,
+https://docs.slack.dev/reference/methods/chat.postEphemeral,
+https://docs.slack.dev/reference/methods/conversations.info,
+https://docs.slack.dev/reference/scopes/chat.write.public
+
 Never speaks HTTP and never knows about canned replies: `slack_api.FakeSlackAPI` owns
 the server and consults this model only when a test did not script the reply.
 """
@@ -51,11 +61,13 @@ class FakeWorkspace:
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, dict[str, Any]] = {}
+        self.scopes: set[str] = set(ws.BOT_SCOPES)
         self.socket_mode_url: Callable[[], str] | None = None
         self.board = MessageBoard(
             bot_user_id=bot_user_id,
             team_domain=team_domain,
             resolve_channel=self.resolve_channel,
+            can_see_channel=self.can_see_channel,
             knows_user=self.users.__contains__,
         )
         self.view_registry = ViewRegistry(
@@ -180,6 +192,10 @@ class FakeWorkspace:
         self.usergroups[usergroup_id] = group
         return group
 
+    def set_bot_membership(self, channel_id: str, is_member: bool) -> None:
+        """Invite the bot to `channel_id`, or remove it from there."""
+        self.channels[channel_id]["is_member"] = is_member
+
     def dm_channel_id(self, user_id: str) -> str:
         """Return the id of the bot's direct-message channel with `user_id`."""
         return "D" + user_id[1:]
@@ -189,7 +205,12 @@ class FakeWorkspace:
             bot_id = self.bot_id if user.user_id == self.bot_user_id else None
             self.add_user(user.user_id, name=user.name, kind=user.kind, tz=user.tz, bot_id=bot_id)
         for channel in ws.CHANNELS:
-            self.add_channel(channel.channel_id, name=channel.name, is_private=channel.is_private)
+            self.add_channel(
+                channel.channel_id,
+                name=channel.name,
+                is_private=channel.is_private,
+                is_member=channel.bot_is_member,
+            )
 
     # ------------------------------------------------------------------ dispatch
 
@@ -214,23 +235,43 @@ class FakeWorkspace:
         return self.view_registry.home_view_ids
 
     def resolve_channel(self, channel: str) -> tuple[str | None, str | None]:
-        """Return (channel id, None) or (None, Slack error) for a `channel` argument."""
+        """Return (channel id, None) or (None, Slack error) for posting to `channel`."""
         if not channel:
             return None, "channel_not_found"
         if channel[0] in "UW":  # posting to a user id goes to the DM with them
+            if channel not in self.users:
+                return None, "channel_not_found"
             return self.dm_channel_id(channel), None
+        if channel[0] == "D":
+            if self._dm_user(channel) is None:
+                return None, "channel_not_found"
+            return channel, None
         if channel.startswith("#"):
-            for known in self.channels.values():
-                if known["name"] == channel[1:]:
-                    return known["id"], None
+            named = [c["id"] for c in self.channels.values() if c["name"] == channel[1:]]
+            if not named:
+                return None, "channel_not_found"
+            channel = named[0]
+        known = self.channels.get(channel)
+        if known is None or (known["is_private"] and not known["is_member"]):
             return None, "channel_not_found"
-        known_channel = self.channels.get(channel)
-        if known_channel is not None:
-            if known_channel["is_archived"]:
-                return None, "is_archived"
-            if not known_channel["is_member"]:
-                return None, "not_in_channel"
+        if known["is_archived"]:
+            return None, "is_archived"
+        if not known["is_member"] and "chat:write.public" not in self.scopes:
+            return None, "not_in_channel"
         return channel, None
+
+    def can_see_channel(self, channel_id: str) -> bool:
+        """Return whether the bot may read `channel_id`: public, or private and a member."""
+        if channel_id.startswith("D"):
+            return self._dm_user(channel_id) is not None
+        known = self.channels.get(channel_id)
+        return known is not None and (known["is_member"] or not known["is_private"])
+
+    def _dm_user(self, channel_id: str) -> str | None:
+        for user_id in self.users:
+            if self.dm_channel_id(user_id) == channel_id:
+                return user_id
+        return None
 
     # ------------------------------------------------------------------ auth and sockets
 
@@ -265,13 +306,12 @@ class FakeWorkspace:
 
     def _conversations_info(self, call: RecordedCall) -> Reply:
         channel_id = text_of(call.payload.get("channel"))
-        channel = self.channels.get(channel_id)
-        if channel is not None:
-            return {"ok": True, "channel": channel}
-        for user_id in self.users:
-            if self.dm_channel_id(user_id) == channel_id:
-                return {"ok": True, "channel": self._dm_record(user_id)}
-        return error("channel_not_found")
+        if not self.can_see_channel(channel_id):
+            return error("channel_not_found")
+        user_id = self._dm_user(channel_id) if channel_id.startswith("D") else None
+        if user_id is not None:
+            return {"ok": True, "channel": self._dm_record(user_id)}
+        return {"ok": True, "channel": self.channels[channel_id]}
 
     def _dm_record(self, user_id: str) -> dict[str, Any]:
         return {

@@ -3,7 +3,9 @@
 Owns the default identities that the payload builders put into requests and that
 `FakeSlackAPI` knows out of the box, so a test can send `/ecs-secret rotate web-3-root`
 as Alice in #inc-1234 with no set-up and get answers to `users.info` and
-`conversations.info` for her and the channel.
+`conversations.info` for her and the channel. The bot is a member of #inc-1234,
+#secops (private) and #general, and of neither #random (public) nor #hr (private),
+where Slack refuses its posts (`not_in_channel`, `channel_not_found`).
 
 Never holds behaviour: it is data only. Ids echo the examples in
 `shared/docs/design.md` (`C0INCIDENTS`, `C0SECOPS`, `U01ADMIN`) so that scenario
@@ -22,6 +24,7 @@ __all__ = [
     "APP_TOKEN",
     "BOB_ID",
     "BOT_ID",
+    "BOT_SCOPES",
     "BOT_TOKEN",
     "BOT_USER_ID",
     "CHANNELS",
@@ -31,6 +34,8 @@ __all__ = [
     "GUEST_ID",
     "INCIDENT_CHANNEL_ID",
     "OTHER_BOT_USER_ID",
+    "OUTSIDE_CHANNEL_ID",
+    "OUTSIDE_PRIVATE_CHANNEL_ID",
     "SECOPS_CHANNEL_ID",
     "SINGLE_CHANNEL_GUEST_ID",
     "SeedChannel",
@@ -53,6 +58,15 @@ BOT_ID = "B0ECSBOT"
 BOT_USER_ID = "U0ECSBOT"
 BOT_TOKEN = "xoxb-0000-ecs-secret-bot-test"
 APP_TOKEN = "xapp-1-A0ECSBOT-0000-ecs-secret-bot-test"
+#: The bot token's scopes, as manifest.yml asks for them (no `chat:write.public`).
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "users:read",
+    "usergroups:read",
+    "channels:read",
+    "groups:read",
+)
 
 DEFAULT_TZ = "Asia/Shanghai"
 
@@ -67,6 +81,8 @@ DELETED_USER_ID = "U0GONE"
 INCIDENT_CHANNEL_ID = "C0INCIDENTS"
 SECOPS_CHANNEL_ID = "C0SECOPS"
 GENERAL_CHANNEL_ID = "C0GENERAL"
+OUTSIDE_CHANNEL_ID = "C0RANDOM"  # public; the bot was never invited
+OUTSIDE_PRIVATE_CHANNEL_ID = "C0HR"  # private; the bot was never invited
 
 
 class UserKind(enum.StrEnum):
@@ -98,6 +114,7 @@ class SeedChannel:
     channel_id: str
     name: str
     is_private: bool = False
+    bot_is_member: bool = True
 
 
 USERS: tuple[SeedUser, ...] = (
@@ -115,6 +132,8 @@ CHANNELS: tuple[SeedChannel, ...] = (
     SeedChannel(INCIDENT_CHANNEL_ID, "inc-1234"),
     SeedChannel(SECOPS_CHANNEL_ID, "secops", is_private=True),
     SeedChannel(GENERAL_CHANNEL_ID, "general"),
+    SeedChannel(OUTSIDE_CHANNEL_ID, "random", bot_is_member=False),
+    SeedChannel(OUTSIDE_PRIVATE_CHANNEL_ID, "hr", is_private=True, bot_is_member=False),
 )
 
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from fakes import RESPONSE_URL_METHOD, FakeSlackAPI, UserKind, workspace
+from fakes import RESPONSE_URL_METHOD, FakeSlackAPI, UserKind, new_trigger_id, workspace
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -87,7 +87,7 @@ async def test_dm_posts_land_in_the_dm_channel(
 async def test_views_open_update_publish_keep_ids_and_hashes(
     slack_api: FakeSlackAPI, client: AsyncWebClient
 ) -> None:
-    opened = await client.views_open(trigger_id="1.2.abc", view=MODAL)
+    opened = await client.views_open(trigger_id=new_trigger_id(), view=MODAL)
     view = opened["view"]
     assert view["id"].startswith("V") and view["hash"] and view["callback_id"] == "rotate_secret"
 
@@ -109,7 +109,7 @@ async def test_views_that_slack_would_refuse_are_refused(client: AsyncWebClient)
     too_long = {**MODAL, "title": {"type": "plain_text", "text": "Rotate the secret of web-3 now"}}
 
     with pytest.raises(SlackApiError) as refused:
-        await client.views_open(trigger_id="1.2.abc", view=too_long)
+        await client.views_open(trigger_id=new_trigger_id(), view=too_long)
 
     assert refused.value.response["error"] == "invalid_arguments"
     assert "/view/title/text" in refused.value.response["response_metadata"]["messages"][0]
@@ -277,7 +277,7 @@ async def test_all_recorded_text_finds_values_however_they_were_encoded(
         },
     )
     await client.views_open(
-        trigger_id="1.2.abc", view={**MODAL, "private_metadata": json.dumps({"v": secret})}
+        trigger_id=new_trigger_id(), view={**MODAL, "private_metadata": json.dumps({"v": secret})}
     )
 
     text = slack_api.all_recorded_text()
