@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest
 from ecs_secret_bot.commands.approval.rules import RouteKind
-from ecs_secret_bot.commands.core import Core
+from ecs_secret_bot.commands.core import Core, SecretRef
 from ecs_secret_bot.commands.outcomes import (
     DryRunReport,
     HeldForApproval,
@@ -66,6 +66,12 @@ class Execution:
     reason: str = ""
     """Why it may run: the deciding statement, or the approval rule and approvers."""
     value: SecretValue | None = field(default=None, repr=False)
+
+    @property
+    def secret(self) -> SecretRef:
+        """Return the secret the cleared request is about."""
+        request = self.request
+        return SecretRef(request.region, request.secret_name, request.resource)
 
 
 @dataclass(frozen=True)

@@ -204,7 +204,7 @@ async def _clear_stale_row(core: Core, ref: SecretRef, row: PendingDeletion) -> 
 async def execute_deletion(core: Core, ex: Execution) -> DeleteResult:
     """Re-check the secret, record the intent, delete, and record the outcome."""
     request = ex.request
-    ref = SecretRef(request.region, request.secret_name, request.resource)
+    ref = ex.secret
     immediately = bool(request.params.get("immediately"))
     days = None if immediately else int(request.params.get("days") or DEFAULT_DAYS)
     detail = await describe_ecs_secret(core, ref)

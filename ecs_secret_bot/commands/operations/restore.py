@@ -90,8 +90,7 @@ async def restore_secret(
 @executor(RestoreResult)
 async def execute_restore(core: Core, ex: Execution) -> RestoreResult:
     """Re-check the secret, restore it, and close its pending deletion."""
-    request = ex.request
-    ref = SecretRef(request.region, request.secret_name, request.resource)
+    ref = ex.secret
     detail = await describe_ecs_secret(core, ref)
     _refuse_unless_scheduled(ref, detail)
 

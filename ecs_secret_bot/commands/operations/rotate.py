@@ -190,7 +190,7 @@ async def rotate_secret(
 async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
     """Pre-flight, record, and trigger the rotation of a cleared request."""
     request = ex.request
-    ref = SecretRef(request.region, request.secret_name, request.resource)
+    ref = ex.secret
     custom = bool(request.params.get("custom"))
     if custom and ex.value is None:
         raise Conflict(

@@ -139,7 +139,7 @@ async def set_rotation_policy(
 async def execute_rotation_policy(core: Core, ex: Execution) -> RotationPolicyResult:
     """Re-check the secret and update its rotation policy, as cleared."""
     request = ex.request
-    ref = SecretRef(request.region, request.secret_name, request.resource)
+    ref = ex.secret
     enabled = bool(request.params.get("enabled"))
     shown = str(request.params.get("interval") or "")
     interval = parse_interval(shown) if enabled else None
