@@ -108,6 +108,21 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="refuse PutSecretValue on ECS secrets, as the KMS documentation says it may",
     )
+    sandbox.add_argument(
+        "--ram-policy",
+        metavar="FILE",
+        default=None,
+        help="the RAM policy (JSON) of the AccessKey pairs (default: the bot's shipped policy, "
+        "ecs_secret_bot/cloud/bot-ram-policy.json)",
+    )
+    sandbox.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="add a RAM role the AccessKey pairs may assume through STS (repeatable); its "
+        "sessions act under the same RAM policy",
+    )
     sandbox.add_argument("--no-seed", action="store_true", help="start empty, without demo data")
     return parser
 

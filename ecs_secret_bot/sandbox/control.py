@@ -25,6 +25,12 @@ route                                        what it does
 ``GET /_sandbox/events``                     CloudMonitor-like rotation events
 ``POST /_sandbox/secrets/restore``           ``{"region", "name"}``: console-style restore
 ``POST /_sandbox/secrets/delete``            ``{"region", "name", "force"?, "planned_in_seconds"?}``
+``GET /_sandbox/ram``                        the RAM policy of the AccessKey pairs, and the roles
+``POST /_sandbox/ram``                       ``{"policy": {RAM policy document} | "default"}``
+``POST /_sandbox/roles``                     ``{"name", "policy"?}``: add a RAM role (its
+                                             sessions act under ``policy``, else the keys' own)
+``GET /_sandbox/callers``                    who made each call: action, region, AccessKey,
+                                             principal, role session name, allowed
 ===========================================  ==================================================
 """
 
@@ -38,6 +44,7 @@ from typing import Any
 from aiohttp import web
 
 from ecs_secret_bot.sandbox.clock import format_utc
+from ecs_secret_bot.sandbox.ram import as_policy
 from ecs_secret_bot.sandbox.world import World
 
 __all__ = ["add_control_routes"]
@@ -64,6 +71,10 @@ def add_control_routes(app: web.Application, world: World, *, endpoint: Callable
         ("GET", "/events", routes.events),
         ("POST", "/secrets/restore", routes.restore),
         ("POST", "/secrets/delete", routes.delete),
+        ("GET", "/ram", routes.get_ram),
+        ("POST", "/ram", routes.set_ram),
+        ("POST", "/roles", routes.add_role),
+        ("GET", "/callers", routes.callers),
     ]
     for method, path, handler in table:
         app.router.add_route(method, "/_sandbox" + path, _loopback_only(handler))
@@ -250,3 +261,31 @@ class _Routes:
         planned = timedelta(seconds=float(seconds)) if seconds is not None else None
         self.sb.delete_out_of_band(region, name, planned=planned, force=force)
         return web.json_response({"deleted": True, "force": force})
+
+    async def get_ram(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(
+            {
+                "policy": dict(self.sb.access.policy.document),
+                "roles": [{"name": r.name, "arn": r.arn} for r in self.sb.sts.roles.values()],
+            }
+        )
+
+    async def set_ram(self, request: web.Request) -> web.StreamResponse:
+        policy = (await _body(request)).get("policy")
+        if policy != "default" and not isinstance(policy, dict):
+            raise _BadRequest("'policy' must be a RAM policy document or \"default\"")
+        self.sb.access.policy = as_policy(None if policy == "default" else policy)
+        return web.json_response({"policy": dict(self.sb.access.policy.document)})
+
+    async def add_role(self, request: web.Request) -> web.StreamResponse:
+        data = await _body(request)
+        policy = data.get("policy")
+        if policy is not None and not isinstance(policy, dict):
+            raise _BadRequest("'policy' must be a RAM policy document")
+        role = self.sb.sts.add_role(
+            _field(data, "name", str), policy=as_policy(policy) if policy else None
+        )
+        return web.json_response({"name": role.name, "arn": role.arn}, status=201)
+
+    async def callers(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response({"calls": self.sb.access.as_list()})

@@ -8,6 +8,9 @@ ever carries a secret value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 __all__ = [
     "ApiError",
     "in_delete_window",
@@ -18,13 +21,20 @@ __all__ = [
 
 
 class ApiError(Exception):
-    """An error answer: HTTP ``status``, Alibaba Cloud error ``code`` and ``message``."""
+    """An error answer: HTTP ``status``, Alibaba Cloud error ``code`` and ``message``.
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    ``extra`` holds further fields of the error body, such as a refusal's
+    ``AccessDeniedDetail``.
+    """
+
+    def __init__(
+        self, status: int, code: str, message: str, *, extra: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.extra: Mapping[str, Any] = dict(extra or {})
 
 
 def invalid_parameter(name: str, reason: str) -> ApiError:

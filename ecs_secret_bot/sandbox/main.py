@@ -1,7 +1,9 @@
 """``ecs-secret-bot sandbox``: serve the emulated cloud in the foreground until stopped.
 
 Prints the endpoint, the AccessKey pair (``sandbox-secret`` is a public sandbox
-credential, like LocalStack's ``test``) and how to point the SDK at it; lists the
+credential, like LocalStack's ``test``), the RAM policy it enforces on that pair (the
+bot's shipped policy unless ``--ram-policy``), the RAM roles it may assume (``--role``)
+and how to point the SDK at it; lists the
 seeded instances and secrets by name, never their values. Stops on Ctrl-C or SIGTERM.
 """
 
@@ -11,7 +13,9 @@ import argparse
 import asyncio
 import signal
 import sys
+from pathlib import Path
 
+from ecs_secret_bot.sandbox.ram import RamPolicy
 from ecs_secret_bot.sandbox.seed import DEMO_INSTANCES, DEMO_REGION, DEMO_SECRETS
 from ecs_secret_bot.sandbox.server import DEFAULT_ACCESS_KEYS, Sandbox
 
@@ -30,12 +34,24 @@ def run_sandbox(args: argparse.Namespace) -> int:
     if args.rotation_delay < 0:
         print("--rotation-delay must be zero or more seconds", file=sys.stderr)
         return 2
+    try:
+        policy = RamPolicy.load(Path(args.ram_policy)) if args.ram_policy else None
+    except (OSError, ValueError) as exc:
+        print(f"--ram-policy {args.ram_policy}: {exc}", file=sys.stderr)
+        return 2
     sandbox = Sandbox(
         access_keys=access_keys,
         seed=not args.no_seed,
         rotation_delay=args.rotation_delay,
         refuse_custom_values=args.refuse_custom_values,
+        ram_policy=policy,
     )
+    try:
+        for name in args.role:
+            sandbox.sts.add_role(name)
+    except ValueError as exc:
+        print(f"--role: {exc}", file=sys.stderr)
+        return 2
     try:
         return asyncio.run(_serve(sandbox, port=args.port, extra_ids=sorted(access_keys)))
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C during shutdown
@@ -69,7 +85,10 @@ def _banner(sandbox: Sandbox, *, extra_ids: list[str]) -> None:
         f"Alibaba Cloud KMS + ECS sandbox listening on {sandbox.url}",
         f"  endpoint:   {sandbox.endpoint}  (KMS 2016-01-20 and ECS 2014-05-26, any region)",
         "  AccessKey:  sandbox / sandbox-secret  (a public sandbox credential)",
+        f"  RAM policy: {sandbox.access.policy.source or 'given in code'} (on every call)",
     ]
+    for role in sandbox.sts.roles.values():
+        lines.append(f"  RAM role:   {role.arn}  (STS AssumeRole, 2015-04-01, same endpoint)")
     if others:
         lines.append(f"  also accepted AccessKey IDs: {', '.join(others)}")
     lines += [
@@ -85,7 +104,7 @@ def _banner(sandbox: Sandbox, *, extra_ids: list[str]) -> None:
         f'   for the bot: kms_endpoint = ecs_endpoint = "{sandbox.url}")',
         "",
         f"Control routes (loopback, no signature): {sandbox.url}/_sandbox/calls, /faults, "
-        "/clock, /instances, /rotations, /settings",
+        "/clock, /instances, /rotations, /settings, /ram, /roles, /callers",
     ]
     if sandbox.kms.secrets(DEMO_REGION):
         lines += ["", f"Seeded in {DEMO_REGION}:"]

@@ -30,7 +30,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -129,14 +129,22 @@ def error_body(error: ApiError, *, request_id: str, product: str, region: str) -
             f"https://api.aliyun.com/troubleshoot?q={error.code}&product={product}"
             f"&requestId={request_id}"
         ),
+        **error.extra,
     }
 
 
 class Verifier:
     """Checks V3 signatures against known AccessKey pairs and remembers used nonces."""
 
-    def __init__(self, access_keys: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        access_keys: Mapping[str, str],
+        *,
+        temporary: Callable[[str], str | None] | None = None,
+    ) -> None:
         self.access_keys = dict(access_keys)
+        self.temporary = temporary
+        """Finds the secret of a temporary (STS) AccessKey, if there are any."""
         self._nonces: OrderedDict[str, float] = OrderedDict()
 
     def verify(self, request: SignedRequest) -> str:
@@ -148,6 +156,8 @@ class Verifier:
             )
         algorithm, access_key_id, signed_names, signature = _parse_authorization(authorization)
         secret = self.access_keys.get(access_key_id)
+        if secret is None and self.temporary is not None:
+            secret = self.temporary(access_key_id)
         if secret is None:
             raise ApiError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
         _check_signed_headers(request.headers, signed_names)

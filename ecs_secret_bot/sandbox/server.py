@@ -1,7 +1,9 @@
 """The sandbox itself: one aiohttp server on 127.0.0.1 answering KMS and ECS calls.
 
-Owns the HTTP side (``POST /`` for both services, dispatched by ``x-acs-version``:
-``2016-01-20`` is KMS, ``2014-05-26`` is ECS; ``/_sandbox/...`` control routes) and the
+Owns the HTTP side (``POST /`` for every service, dispatched by ``x-acs-version``:
+``2016-01-20`` is KMS, ``2014-05-26`` is ECS, ``2015-04-01`` is STS; each call's caller
+and RAM permission checked by ``access`` after its signature; ``/_sandbox/...`` control
+routes) and the
 life cycle of ``Sandbox``, the ``world.World`` tests and benchmarks drive, put behind a
 port. Never decides what an action does: ``kms_api``/``kms_state`` and ``ecs`` do.
 
@@ -43,7 +45,9 @@ from ecs_secret_bot.sandbox.protocol import (
     new_request_id,
     resolve_region,
 )
+from ecs_secret_bot.sandbox.ram import RamPolicy
 from ecs_secret_bot.sandbox.seed import seed_demo
+from ecs_secret_bot.sandbox.sts import STS_ACTIONS, STS_VERSION
 from ecs_secret_bot.sandbox.world import DEFAULT_ACCESS_KEYS, DEFAULT_ACCOUNT_ID, World
 
 __all__ = ["DEFAULT_ACCESS_KEYS", "DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "Sandbox"]
@@ -64,6 +68,7 @@ class Sandbox(World):
         refuse_custom_values: bool = False,
         clock: Clock | None = None,
         account_id: str = DEFAULT_ACCOUNT_ID,
+        ram_policy: RamPolicy | Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
             access_keys=access_keys,
@@ -71,6 +76,7 @@ class Sandbox(World):
             refuse_custom_values=refuse_custom_values,
             clock=clock,
             account_id=account_id,
+            ram_policy=ram_policy,
         )
         self._kms_api = KmsApi(self.kms, account_id=account_id)
         self._runner: web.AppRunner | None = None
@@ -133,14 +139,23 @@ class Sandbox(World):
             params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         version = headers.get("x-acs-version", "")
         action = headers.get("x-acs-action", "")
-        product = "Ecs" if version == ECS_VERSION else "Kms"
+        product = {ECS_VERSION: "Ecs", STS_VERSION: "Sts"}.get(version, "Kms")
         region = resolve_region(product, headers, params)
         request_id = new_request_id()
         try:
             _check_action(version, action)
             self.calls.record(action, region)
-            caller = self.verifier.verify(
+            key_id = self.verifier.verify(
                 SignedRequest(request.method, request.path, query, headers, body)
+            )
+            caller = self.access.caller(key_id, headers.get("x-acs-security-token", ""))
+            self.access.authorize(
+                caller,
+                product=product,
+                action=action,
+                region=region,
+                params=Params(params),
+                key_of=self._key_of,
             )
             outcome = self.faults.take(action)
             if outcome.delay:
@@ -152,7 +167,9 @@ class Sandbox(World):
             if outcome.error is not None:
                 raise outcome.error
             if product == "Kms":
-                result = await self._kms_api.call(action, region, Params(params), caller=caller)
+                result = await self._kms_api.call(action, region, Params(params), caller=key_id)
+            elif product == "Sts":
+                result = self.sts.assume_role(Params(params))
             else:
                 result = self._ecs_call(action, Params(params))
         except ApiError as error:
@@ -164,6 +181,10 @@ class Sandbox(World):
             reply = error_body(failure, request_id=request_id, product=product, region=region)
             return _json(reply, status=500, request_id=request_id)
         return _json({"RequestId": request_id, **result}, status=200, request_id=request_id)
+
+    def _key_of(self, region: str, name: str) -> str | None:
+        secret = self.kms.find(region, name)
+        return secret.encryption_key_id if secret is not None else None
 
     def _ecs_call(self, action: str, params: Params) -> dict[str, Any]:
         region = params.required("RegionId")
@@ -184,7 +205,9 @@ def _headers(request: web.Request) -> dict[str, str]:
 def _check_action(version: str, action: str) -> None:
     if not action:
         raise ApiError(400, "MissingAction", "Action is mandatory for this request (x-acs-action).")
-    actions = {KMS_VERSION: KMS_ACTIONS, ECS_VERSION: ECS_ACTIONS}.get(version)
+    actions = {KMS_VERSION: KMS_ACTIONS, ECS_VERSION: ECS_ACTIONS, STS_VERSION: STS_ACTIONS}.get(
+        version
+    )
     if actions is None:
         raise ApiError(
             400,

@@ -14,7 +14,9 @@ import functools
 import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
+from ecs_secret_bot.sandbox.access import Access
 from ecs_secret_bot.sandbox.calls import CallLog
 from ecs_secret_bot.sandbox.clock import Clock, OffsetClock
 from ecs_secret_bot.sandbox.credentials import generate_key_pair, generate_password
@@ -30,6 +32,8 @@ from ecs_secret_bot.sandbox.kms_state import (
     loop_scheduler,
 )
 from ecs_secret_bot.sandbox.protocol import Verifier
+from ecs_secret_bot.sandbox.ram import RamPolicy, as_policy
+from ecs_secret_bot.sandbox.sts import Sts
 from ecs_secret_bot.sandbox.validation import (
     ECS_PREFIX,
     check_ecs_secret_data,
@@ -56,13 +60,20 @@ class World:
         refuse_custom_values: bool = False,
         clock: Clock | None = None,
         account_id: str = DEFAULT_ACCOUNT_ID,
+        ram_policy: RamPolicy | Mapping[str, Any] | None = None,
     ) -> None:
         self._offset_clock: OffsetClock | None = None
         if clock is None:
             self._offset_clock = OffsetClock()
             clock = self._offset_clock
         self.clock: Clock = clock
-        self.verifier = Verifier(DEFAULT_ACCESS_KEYS if access_keys is None else access_keys)
+        self.access = Access(account_id=account_id, policy=as_policy(ram_policy), clock=clock)
+        """Who may call what (the RAM policy of the AccessKey pairs), and who called."""
+        self.sts = Sts(self.access)
+        self.verifier = Verifier(
+            DEFAULT_ACCESS_KEYS if access_keys is None else access_keys,
+            temporary=self.access.temporary_secret,
+        )
         self.faults = Faults()
         self.calls = CallLog()
         self.ecs = EcsState(self.clock)

@@ -26,6 +26,7 @@ from alibabacloud_tea_openapi.models import Config
 from alibabacloud_tea_openapi.utils import Utils
 
 from ecs_secret_bot.sandbox import Sandbox
+from ecs_secret_bot.sandbox.ram import ADMINISTRATOR_ACCESS
 
 REGION = "cn-hangzhou"
 WEB3 = "i-bp1sbxweb3000000001"  # seeded: linux, Running, Cloud Assistant online
@@ -49,7 +50,9 @@ def sdk_config(sb: Sandbox, **overrides: Any) -> Config:
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    async with Sandbox(rotation_delay=0.05) as sb:
+    # These tests drive KMS and ECS themselves, generic secrets included: their AccessKey has
+    # AdministratorAccess (RAM itself is tested with the bot's policy in test_sandbox_ram.py).
+    async with Sandbox(rotation_delay=0.05, ram_policy=ADMINISTRATOR_ACCESS) as sb:
         yield sb
 
 
