@@ -212,6 +212,7 @@ def _parse_cloud(table: _Table) -> CloudSettings:
         account_id=account_id,
         kms_endpoint=table.convert("kms_endpoint", None, _endpoint),
         ecs_endpoint=table.convert("ecs_endpoint", None, _endpoint),
+        sts_endpoint=table.convert("sts_endpoint", None, _endpoint),
         defaults=defaults,
         region_defaults=per_region,
         read_timeout=table.convert("read_timeout", timedelta(seconds=10), _positive_duration),

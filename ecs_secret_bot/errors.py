@@ -19,6 +19,7 @@ value: messages name secrets, instances, fields and cloud error codes, never dat
     │   ├── StorageError              path
     │   └── CloudError                code, request_id, status_code, action
     │       ├── CloudClientError      4xx: the request was wrong; never retried
+    │       │   └── CloudPermissionDenied   permission: the RAM action the identity lacks
     │       ├── CloudThrottled        throttled; retried, then given up
     │       └── CloudUnavailable      5xx, timeout, connection; retried, then given up
     └── StorageFault                  problem, path: storage's own facts, never advice
@@ -51,6 +52,7 @@ __all__ = [
     "BotError",
     "CloudClientError",
     "CloudError",
+    "CloudPermissionDenied",
     "CloudThrottled",
     "CloudUnavailable",
     "ConfigError",
@@ -255,6 +257,32 @@ class CloudError(BotError):
 
 class CloudClientError(CloudError):
     """A 4xx answer: the request itself was refused; retrying will not help."""
+
+
+class CloudPermissionDenied(CloudClientError):
+    """A 403: RAM does not let the bot's identity (or the role it acts as) make the call."""
+
+    def __init__(
+        self,
+        user_message: str,
+        *,
+        permission: str = "",
+        code: str = "",
+        request_id: str = "",
+        status_code: int | None = None,
+        action: str = "",
+        next_step: NextStep | str = "",
+    ) -> None:
+        super().__init__(
+            user_message,
+            code=code,
+            request_id=request_id,
+            status_code=status_code,
+            action=action,
+            next_step=next_step,
+        )
+        self.permission = permission
+        """The RAM action that was missing, e.g. ``kms:RotateSecret``."""
 
 
 class CloudThrottled(CloudError):

@@ -101,7 +101,9 @@ async def _start_sandbox(
     sandbox = await stack.enter_async_context(
         Sandbox(seed=True, rotation_delay=SANDBOX_ROTATION_DELAY)
     )
-    cloud = dataclasses.replace(settings.cloud, kms_endpoint=sandbox.url, ecs_endpoint=sandbox.url)
+    cloud = dataclasses.replace(
+        settings.cloud, kms_endpoint=sandbox.url, ecs_endpoint=sandbox.url, sts_endpoint=sandbox.url
+    )
     # The sandbox's public AccessKey; a real cloud is reached through the default chain.
     credential = CredentialClient(
         CredentialConfig(

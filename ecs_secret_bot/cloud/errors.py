@@ -18,9 +18,12 @@ from alibabacloud_tea_openapi.exceptions import (
     ThrottlingException,
 )
 
+from ecs_secret_bot.cloud.permissions import PERMISSION_CODES, explain_denial
+from ecs_secret_bot.commands.gateway import CloudIdentity
 from ecs_secret_bot.errors import (
     CloudClientError,
     CloudError,
+    CloudPermissionDenied,
     CloudThrottled,
     CloudUnavailable,
     NextStep,
@@ -66,11 +69,6 @@ _KNOWN: dict[str, tuple[str, NextStep | str]] = {
     "Rejected.LimitExceeded": (
         "KMS refused: the secret quota of this account is full.",
         "Delete unused secrets or raise the quota in the KMS console.",
-    ),
-    "Forbidden.NoPermission": (
-        "The bot's own Alibaba Cloud identity may not call {action}.",
-        "Grant the bot's RAM user or role AliyunKMSSecretAdminAccess (or a policy with "
-        "this action).",
     ),
     "InvalidAccessKeyId.NotFound": (
         "Alibaba Cloud does not know the bot's AccessKey.",
@@ -128,8 +126,13 @@ def is_retryable(exc: BaseException, *, idempotent: bool) -> tuple[bool, float |
     return False, None
 
 
-def to_cloud_error(exc: BaseException, *, action: str, subject: str = "") -> CloudError:
-    """Map an SDK exception to a CloudError carrying code, RequestId and a next step."""
+def to_cloud_error(
+    exc: BaseException, *, action: str, subject: str = "", identity: CloudIdentity | None = None
+) -> CloudError:
+    """Map an SDK exception to a CloudError carrying code, RequestId and a next step.
+
+    ``identity`` is the role the call ran as (None: the bot's own), named in a denial.
+    """
     code = _code(exc)
     status = _status(exc)
     request_id = str(getattr(exc, "request_id", "") or "")
@@ -148,6 +151,18 @@ def to_cloud_error(exc: BaseException, *, action: str, subject: str = "") -> Clo
             action=action,
         )
 
+    if code in PERMISSION_CODES:
+        denial = data if isinstance(data, dict) else None
+        found = explain_denial(denial, action=action, subject=subject, identity=identity)
+        return CloudPermissionDenied(
+            found.text,
+            permission=found.permission,
+            next_step=found.next_step,
+            code=code,
+            request_id=request_id,
+            status_code=status,
+            action=action,
+        )
     if code in _KNOWN:
         message, step = _KNOWN[code]
         text = message.format(subject=what, action=action)

@@ -6,6 +6,10 @@
 and read each answer, ``retry`` runs each attempt on the SDK loop (``sdk_loop``) and turns
 failures into ``CloudError`` (``errors``), so nothing above sees an SDK model or exception.
 
+``as_identity`` gives a view of the same gateway whose calls run as a RAM role assumed
+for a person (``identity``: STS and its cache); views share the settings, the retry policy
+and the bot's own credentials, and build their own clients.
+
 Owns: the clients and their configuration, and the regions the bot manages. Never does:
 build requests or read answers (``kms``, ``ecs``), retry (``retry``), business rules. Its
 surface is ``AlibabaCloudGateway`` and ``RetryPolicy`` (the type of its ``retry``); the
@@ -14,8 +18,9 @@ types it answers are those of ``commands.gateway``, imported from there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import timedelta
+import copy
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 from alibabacloud_credentials.client import Client as CredentialClient
 from alibabacloud_ecs20140526.client import Client as EcsClient
@@ -24,11 +29,13 @@ from alibabacloud_tea_openapi.utils_models import Config as OpenApiConfig
 from alibabacloud_tea_openapi.utils_models import GlobalParameters
 
 from ecs_secret_bot.cloud.ecs import Ecs
+from ecs_secret_bot.cloud.identity import AssumedRoles
 from ecs_secret_bot.cloud.kms import Kms
 from ecs_secret_bot.cloud.retry import RetryPolicy, Sender
 from ecs_secret_bot.cloud.sdk import EcsSdk, KmsSdk
 from ecs_secret_bot.commands.gateway import (
     CloudAssistantState,
+    CloudIdentity,
     CreatedSecret,
     CreateSecretCall,
     DeletedSecret,
@@ -54,6 +61,7 @@ class AlibabaCloudGateway:
         *,
         credential: CredentialClient | None = None,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._settings = settings
         self._credential = credential
@@ -61,10 +69,29 @@ class AlibabaCloudGateway:
             max_attempts=settings.max_attempts,
             attempt_timeout=(settings.read_timeout + settings.connect_timeout).total_seconds(),
         )
-        self._kms_clients: dict[str, KmsSdk] = {}
-        self._ecs_clients: dict[str, EcsSdk] = {}
-        self._kms = Kms(Sender(self._kms_client, self._retry))
-        self._ecs = Ecs(Sender(self._ecs_client, self._retry))
+        self._identity: CloudIdentity | None = None
+        self._roles = AssumedRoles(
+            settings, credential=self._credential_client, retry=self._retry, clock=clock
+        )
+        self._views: dict[CloudIdentity, AlibabaCloudGateway] = {}
+        self._start()
+
+    def _start(self) -> None:
+        """Start with no clients; calls go out as ``self._identity``."""
+        self._kms_clients: dict[str, tuple[CredentialClient, KmsSdk]] = {}
+        self._ecs_clients: dict[str, tuple[CredentialClient, EcsSdk]] = {}
+        self._kms = Kms(Sender(self._kms_client, self._retry, self._identity))
+        self._ecs = Ecs(Sender(self._ecs_client, self._retry, self._identity))
+
+    def as_identity(self, identity: CloudIdentity) -> AlibabaCloudGateway:
+        """Return this gateway making its calls as ``identity``: a role assumed through STS."""
+        view = self._views.get(identity)
+        if view is None:
+            view = copy.copy(self)  # same settings, retry policy, bot credential, STS cache
+            view._identity = identity
+            view._start()
+            self._views[identity] = view
+        return view
 
     # clients
 
@@ -74,10 +101,18 @@ class AlibabaCloudGateway:
             self._credential = CredentialClient()
         return self._credential
 
-    def _config(self, region: str, endpoint: str | None) -> OpenApiConfig:
+    async def _credential_for_calls(self) -> CredentialClient:
+        """Return the credentials calls go out with: the bot's, or the role session's."""
+        if self._identity is None:
+            return self._credential_client()
+        return await self._roles.credential(self._identity)
+
+    def _config(
+        self, region: str, endpoint: str | None, credential: CredentialClient
+    ) -> OpenApiConfig:
         self._check_region(region)
         config = OpenApiConfig(
-            credential=self._credential_client(),
+            credential=credential,
             region_id=region,
             read_timeout=int(self._settings.read_timeout.total_seconds() * 1000),
             connect_timeout=int(self._settings.connect_timeout.total_seconds() * 1000),
@@ -99,19 +134,23 @@ class AlibabaCloudGateway:
                 next_step=f"Use one of: {known} (cloud.regions in the configuration).",
             )
 
-    def _kms_client(self, region: str) -> KmsSdk:
-        client = self._kms_clients.get(region)
-        if client is None:
-            client = KmsClient(self._config(region, self._settings.kms_endpoint))
-            self._kms_clients[region] = client
-        return client
+    async def _kms_client(self, region: str) -> KmsSdk:
+        credential = await self._credential_for_calls()
+        built = self._kms_clients.get(region)
+        if built is None or built[0] is not credential:  # first use, or renewed credentials
+            config = self._config(region, self._settings.kms_endpoint, credential)
+            built = (credential, KmsClient(config))
+            self._kms_clients[region] = built
+        return built[1]
 
-    def _ecs_client(self, region: str) -> EcsSdk:
-        client = self._ecs_clients.get(region)
-        if client is None:
-            client = EcsClient(self._config(region, self._settings.ecs_endpoint))
-            self._ecs_clients[region] = client
-        return client
+    async def _ecs_client(self, region: str) -> EcsSdk:
+        credential = await self._credential_for_calls()
+        built = self._ecs_clients.get(region)
+        if built is None or built[0] is not credential:
+            config = self._config(region, self._settings.ecs_endpoint, credential)
+            built = (credential, EcsClient(config))
+            self._ecs_clients[region] = built
+        return built[1]
 
     # KMS
 

@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 
 from ecs_secret_bot.cloud.errors import is_retryable, to_cloud_error
 from ecs_secret_bot.cloud.sdk_loop import run_on_sdk_loop
+from ecs_secret_bot.commands.gateway import CloudIdentity
 
 __all__ = ["RetryPolicy", "Sender", "call_with_retries"]
 
@@ -54,6 +55,7 @@ async def call_with_retries(
     policy: RetryPolicy,
     idempotent: bool,
     subject: str = "",
+    identity: CloudIdentity | None = None,
 ) -> T:
     """Run one SDK call on the SDK loop under ``policy``; turn failures into CloudError."""
     attempt = 0
@@ -62,7 +64,7 @@ async def call_with_retries(
         try:
             return await asyncio.wait_for(run_on_sdk_loop(call), timeout=policy.attempt_timeout)
         except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped below
-            error = to_cloud_error(exc, action=action, subject=subject)
+            error = to_cloud_error(exc, action=action, subject=subject, identity=identity)
             retry, retry_after = is_retryable(exc, idempotent=idempotent)
             if not retry or attempt >= policy.max_attempts:
                 raise error from None
@@ -82,9 +84,12 @@ async def call_with_retries(
 class Sender(Generic[C]):
     """Send calls with the client (``C``) of a region, under a retry policy."""
 
-    client: Callable[[str], C]
-    """The client of a region (built on first use; refuses a region the bot does not manage)."""
+    client: Callable[[str], Awaitable[C]]
+    """The client of a region (built on first use; refuses a region the bot does not manage;
+    for a role, with its current temporary credentials)."""
     policy: RetryPolicy
+    identity: CloudIdentity | None = None
+    """The role the calls run as; None: the bot's own identity."""
 
     async def __call__(
         self,
@@ -96,7 +101,12 @@ class Sender(Generic[C]):
         subject: str = "",
     ) -> T:
         """Send ``call(client)`` as ``action`` with the region's client, retrying as it may."""
-        client = self.client(region)
+        client = await self.client(region)
         return await call_with_retries(
-            action, lambda: call(client), policy=self.policy, idempotent=idempotent, subject=subject
+            action,
+            lambda: call(client),
+            policy=self.policy,
+            idempotent=idempotent,
+            subject=subject,
+            identity=self.identity,
         )

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
 __all__ = [
+    "AssumeRoleBody",
     "CloudAssistantStatusBody",
     "CreateSecretBody",
     "DeleteSecretBody",
@@ -30,6 +31,7 @@ __all__ = [
     "Response",
     "SdkAssistantStatus",
     "SdkAssistantStatusSet",
+    "SdkCredentials",
     "SdkInstance",
     "SdkInstances",
     "SdkIpAddresses",
@@ -41,6 +43,7 @@ __all__ = [
     "SdkVersion",
     "SdkVersionIds",
     "SdkVpcAttributes",
+    "StsSdk",
 ]
 
 B_co = TypeVar("B_co", covariant=True)
@@ -233,3 +236,25 @@ class EcsSdk(Protocol):
     async def describe_cloud_assistant_status_async(
         self, request: object, /
     ) -> Response[CloudAssistantStatusBody]: ...
+
+
+# --- STS answers ------------------------------------------------------------------------------
+
+
+class SdkCredentials(Protocol):
+    """The temporary credentials of AssumeRole."""
+
+    access_key_id: str | None
+    access_key_secret: str | None
+    security_token: str | None
+    expiration: str | None
+
+
+class AssumeRoleBody(ReceiptBody, Protocol):
+    credentials: SdkCredentials | None
+
+
+class StsSdk(Protocol):
+    """The method of ``alibabacloud_sts20150401.client.Client`` that we call."""
+
+    async def assume_role_async(self, request: object, /) -> Response[AssumeRoleBody]: ...

@@ -6,6 +6,12 @@ the approval workflow (which holds the policies and rules), a clock, and the ins
 directory (ECS instances cached briefly for the instance picker). ``Core.claim_once``
 lets a front end handle a delivery once (an event Slack sends twice). Nothing here reads
 the environment.
+
+Whose identity a cloud call runs as: the calls that carry out or display a person's
+request go through ``cloud_for(actor)`` (or ``cloud(execution.identity)``), which is the
+RAM role of the person's binding (``role_arn``, assumed through STS with a session named
+after them) or else the bot's own identity; the bot's own work (following rotations,
+reminders, reconciling deletions, the shared instance cache) uses ``gateway``, its own.
 """
 
 from __future__ import annotations
@@ -15,10 +21,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActorDirectory
 from ecs_secret_bot.commands.approval.rules import ApprovalConfig
 from ecs_secret_bot.commands.approval.workflow import ApprovalWorkflow
-from ecs_secret_bot.commands.gateway import CloudGateway
+from ecs_secret_bot.commands.gateway import CloudGateway, CloudIdentity
 from ecs_secret_bot.commands.instance_directory import InstanceDirectory
 from ecs_secret_bot.commands.names import collection_arn, full_secret_name, secret_arn
 from ecs_secret_bot.commands.policy.engine import AccessConfig
@@ -64,6 +71,19 @@ class Core:
     follow_up_max_delay: float = 15.0
     instances: InstanceDirectory = field(default_factory=InstanceDirectory)
     """ECS instances per region, cached briefly for the instance picker."""
+
+    def identity_of(self, actor: Actor) -> CloudIdentity | None:
+        """Return the RAM role ``actor``'s calls run as (their binding's ``role_arn``), if any."""
+        role = self.access.role_for(actor)
+        return CloudIdentity(role_arn=role, principal=actor.principal) if role else None
+
+    def cloud(self, identity: CloudIdentity | None = None) -> CloudGateway:
+        """Return the gateway whose calls run as ``identity``; None: the bot's own identity."""
+        return self.gateway if identity is None else self.gateway.as_identity(identity)
+
+    def cloud_for(self, actor: Actor) -> CloudGateway:
+        """Return the gateway for the calls made for ``actor``: as their role, if they have one."""
+        return self.cloud(self.identity_of(actor))
 
     @property
     def access(self) -> AccessConfig:

@@ -2,11 +2,13 @@
 
 What the operations see of KMS and ECS: frozen dataclasses (no SDK model leaks upward)
 and the narrow protocol of the calls we make. ``cloud.gateway`` implements it over the real
-SDK clients; nothing here does I/O.
+SDK clients; nothing here does I/O. ``CloudIdentity`` names the RAM role a person's calls
+run as (``CloudGateway.as_identity``), with the STS role session name that names them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,6 +19,7 @@ from ecs_secret_bot.commands.values import SecretValue
 __all__ = [
     "CloudAssistantState",
     "CloudGateway",
+    "CloudIdentity",
     "CreateSecretCall",
     "CreatedSecret",
     "DeletedSecret",
@@ -28,6 +31,7 @@ __all__ = [
     "SecretPage",
     "SecretSummary",
     "SecretVersion",
+    "role_session_name",
 ]
 
 
@@ -188,6 +192,44 @@ class CloudAssistantState:
     online: bool
 
 
+# --- whose identity a call runs as -----------------------------------------------------------
+
+_SESSION_NAME_MAX = 64
+_SESSION_NAME_BAD = re.compile(r"[^A-Za-z0-9.@_-]")
+
+
+def role_session_name(principal: str) -> str:
+    """Return the STS role session name naming ``principal`` (``slack-U0ADMIN``).
+
+    STS takes 2 to 64 letters, digits and ``. @ - _``: the front end and the id part of
+    the principal, any other character replaced by ``_``, cut to 64.
+    """
+    kind, _, name = principal.partition(":")
+    last = principal.rsplit(":", 1)[-1]
+    text = f"{kind}-{last}" if name else principal
+    return _SESSION_NAME_BAD.sub("_", text)[:_SESSION_NAME_MAX].ljust(2, "_")
+
+
+@dataclass(frozen=True)
+class CloudIdentity:
+    """A RAM role the bot assumes (STS AssumeRole) for one person's calls."""
+
+    role_arn: str
+    """``acs:ram::<account>:role/<name>``."""
+    principal: str
+    """The person, e.g. ``slack:user:U0ADMIN``."""
+
+    @property
+    def session_name(self) -> str:
+        """Return the role session name ActionTrail shows for these calls."""
+        return role_session_name(self.principal)
+
+    @property
+    def role_name(self) -> str:
+        """Return the role's name, the last part of its ARN."""
+        return self.role_arn.rpartition("/")[2]
+
+
 # --- the protocol --------------------------------------------------------------------------
 
 
@@ -201,6 +243,10 @@ class CloudGateway(Protocol):
                 raise NotFound(f"{name} does not exist")
             ...
     """
+
+    def as_identity(self, identity: CloudIdentity) -> CloudGateway:
+        """Return this gateway making its calls as ``identity`` (a role assumed for a person)."""
+        ...
 
     async def create_secret(self, call: CreateSecretCall) -> CreatedSecret:
         """Create a dynamic ECS secret."""

@@ -21,6 +21,7 @@ from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest
 from ecs_secret_bot.commands.approval.rules import RouteKind
 from ecs_secret_bot.commands.core import Core, SecretRef
+from ecs_secret_bot.commands.gateway import CloudIdentity
 from ecs_secret_bot.commands.outcomes import (
     DryRunReport,
     HeldForApproval,
@@ -28,7 +29,7 @@ from ecs_secret_bot.commands.outcomes import (
     decode,
     encode,
 )
-from ecs_secret_bot.commands.preflight import run_preflight
+from ecs_secret_bot.commands.preflight import preflight_lines
 from ecs_secret_bot.commands.values import SecretValue, to_payload
 from ecs_secret_bot.errors import BotError, CloudError, Conflict, StorageError
 from ecs_secret_bot.storage import idempotency
@@ -66,12 +67,12 @@ class Execution:
     reason: str = ""
     """Why it may run: the deciding statement, or the approval rule and approvers."""
     value: SecretValue | None = field(default=None, repr=False)
+    identity: CloudIdentity | None = None  # the requester's role; None: the bot's identity
 
     @property
     def secret(self) -> SecretRef:
         """Return the secret the cleared request is about."""
-        request = self.request
-        return SecretRef(request.region, request.secret_name, request.resource)
+        return SecretRef(self.request.region, self.request.secret_name, self.request.resource)
 
 
 @dataclass(frozen=True)
@@ -166,11 +167,8 @@ async def _dry_run(core: Core, actor: Actor, plan: Plan) -> DryRunReport:
     route = core.workflow.route(actor, plan.request)
     lines: list[str] = []
     if plan.instance_id:
-        try:
-            report = await run_preflight(core.gateway, plan.request.region, plan.instance_id)
-            lines = [f"{'ok' if c.ok else 'failed'}: {c.detail}" for c in report.checks]
-        except CloudError as exc:
-            lines = [f"failed: the pre-flight could not ask ECS ({exc.code or exc.user_message})"]
+        cloud = core.cloud_for(actor)  # the calls the request would make as its requester
+        lines = await preflight_lines(cloud, plan.request.region, plan.instance_id)
     allowed = route.kind is not RouteKind.REFUSE
     rule = route.rule.name if route.kind is RouteKind.HOLD and route.rule else ""
     if not allowed:
@@ -356,6 +354,7 @@ async def _route_and_run(
             channel_id=actor.channel_id,
             reason=route.decision.reason,
             value=plan.value,
+            identity=core.identity_of(actor),
         ),
     )
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ecs_secret_bot.commands.gateway import CloudGateway, Instance
-from ecs_secret_bot.errors import PreflightFailed
+from ecs_secret_bot.errors import CloudError, PreflightFailed
 
-__all__ = ["Check", "PreflightReport", "run_preflight"]
+__all__ = ["Check", "PreflightReport", "preflight_lines", "run_preflight"]
 
 CLOUD_ASSISTANT_DOC = (
     "https://www.alibabacloud.com/help/en/ecs/user-guide/install-the-cloud-assistant-agent"
@@ -99,3 +99,12 @@ async def run_preflight(gateway: CloudGateway, region: str, instance_id: str) ->
             )
         )
     return PreflightReport(region, instance_id, instance, tuple(checks))
+
+
+async def preflight_lines(gateway: CloudGateway, region: str, instance_id: str) -> list[str]:
+    """Run the pre-flight and say each check in a line (``ok: ...``, ``failed: ...``)."""
+    try:
+        report = await run_preflight(gateway, region, instance_id)
+    except CloudError as exc:
+        return [f"failed: the pre-flight could not ask ECS ({exc.code or exc.user_message})"]
+    return [f"{'ok' if c.ok else 'failed'}: {c.detail}" for c in report.checks]

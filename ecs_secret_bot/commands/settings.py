@@ -35,6 +35,8 @@ class CloudSettings:
     account_id: str = "*"
     kms_endpoint: str | None = None
     ecs_endpoint: str | None = None
+    sts_endpoint: str | None = None
+    """Where AssumeRole goes for ``role_arn`` bindings; None: the SDK's STS endpoint."""
     defaults: RegionDefaults = RegionDefaults()
     region_defaults: Mapping[str, RegionDefaults] = field(default_factory=dict)
     read_timeout: timedelta = timedelta(seconds=10)

@@ -16,6 +16,8 @@ from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_kms20160120 import models as kms_models
 from alibabacloud_kms20160120.client import Client as KmsClient
+from alibabacloud_sts20150401 import models as sts_models
+from alibabacloud_sts20150401.client import Client as StsClient
 
 from ecs_secret_bot.cloud import sdk
 
@@ -58,8 +60,14 @@ SHAPES: dict[type, tuple[type, ...]] = {
     sdk.SdkAssistantStatus: (
         E.DescribeCloudAssistantStatusResponseBodyInstanceCloudAssistantStatusSetInstanceCloudAssistantStatus,
     ),
+    sdk.AssumeRoleBody: (sts_models.AssumeRoleResponseBody,),
+    sdk.SdkCredentials: (sts_models.AssumeRoleResponseBodyCredentials,),
 }
-CLIENTS = [(sdk.KmsSdk, KmsClient, kms_models), (sdk.EcsSdk, EcsClient, ecs_models)]
+CLIENTS = [
+    (sdk.KmsSdk, KmsClient, kms_models),
+    (sdk.EcsSdk, EcsClient, ecs_models),
+    (sdk.StsSdk, StsClient, sts_models),
+]
 
 
 def fields(shape: type) -> list[str]:
@@ -71,7 +79,8 @@ def methods(protocol: type) -> list[str]:
 
 
 def test_every_shape_is_checked() -> None:
-    shapes = {getattr(sdk, name) for name in sdk.__all__} - {sdk.Response, sdk.KmsSdk, sdk.EcsSdk}
+    clients = {sdk.Response, sdk.KmsSdk, sdk.EcsSdk, sdk.StsSdk}
+    shapes = {getattr(sdk, name) for name in sdk.__all__} - clients
     assert shapes == set(SHAPES)
 
 
@@ -82,7 +91,7 @@ def test_each_field_we_read_is_one_the_sdk_model_has(shape: type) -> None:
         assert [f for f in fields(shape) if not hasattr(instance, f)] == [], model.__name__
 
 
-@pytest.mark.parametrize("protocol, client, models", CLIENTS, ids=["kms", "ecs"])
+@pytest.mark.parametrize("protocol, client, models", CLIENTS, ids=["kms", "ecs", "sts"])
 def test_each_method_we_call_is_the_clients_and_answers_the_body_we_read(
     protocol: type, client: type, models: ModuleType
 ) -> None:

@@ -214,6 +214,18 @@ def test_an_invalid_statement_names_policy_statement_and_problem(
             '[[access.guardrails]]\nchannels = ["C1"]\npolicies = ["Missing"]',
             "guardrail 1: no policy is named 'Missing'",
         ),
+        (
+            '[[access.bindings]]\nprincipals = ["slack:user:U1"]'
+            '\npolicies = ["AliyunKMSFullAccess"]'
+            '\nrole_arn = "secret-operators"',
+            "binding 1: role_arn 'secret-operators' is not the ARN of a RAM role. Write it as",
+        ),
+        (
+            '[[access.bindings]]\nprincipals = ["slack:user:U1"]'
+            '\npolicies = ["AliyunKMSFullAccess"]'
+            '\nrole_arn = "acs:ram::*:role/ops"',
+            "role_arn 'acs:ram::*:role/ops' is not the ARN of a RAM role",
+        ),
         ("[access]\nbinding = []", "[access.binding]: unknown key 'binding'"),
         ("[access]\nbindings = 3", "[access.bindings]: must be a list of tables"),
         ("[access]\npolicies = 3", "[access.policies]: must be a table of named policies"),
@@ -279,3 +291,17 @@ def test_a_valid_statement_parses() -> None:
     toml = policy('Effect = "Deny"\nAction = "kms:*"\nResource = "*"')
     config = parse_access_config(tomllib.loads(toml)["access"])
     assert [s.effect for s in config.policies["P"].statements] == ["Allow", "Deny"]
+
+
+def test_a_binding_may_name_the_role_its_principals_act_as() -> None:
+    role = "acs:ram::1234567890123456:role/secret-operators"
+    access = parse_access_config(
+        {
+            "bindings": [
+                {"principals": ["slack:user:U1"], "policies": ["AliyunKMSFullAccess"]},
+                {"principals": ["slack:user:*"], "policies": ["AliyunKMSFullAccess"],
+                 "role_arn": role},
+            ]
+        }
+    )  # fmt: skip
+    assert [b.role_arn for b in access.bindings] == [None, role]

@@ -241,6 +241,7 @@ default_region = "cn-hangzhou"
 regions = ["cn-hangzhou", "cn-shanghai"]
 kms_endpoint = "{cloud_url}"
 ecs_endpoint = "{cloud_url}"
+sts_endpoint = "{cloud_url}"
 
 [storage]
 path = "bot.db"

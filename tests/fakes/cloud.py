@@ -45,6 +45,7 @@ def cloud_settings(sb: Sandbox, **overrides: object) -> CloudSettings:
         "regions": REGIONS,
         "kms_endpoint": sb.url,
         "ecs_endpoint": sb.url,
+        "sts_endpoint": sb.url,
     }
     values.update(overrides)
     return CloudSettings(**values)  # type: ignore[arg-type]

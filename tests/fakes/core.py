@@ -106,6 +106,7 @@ default_region = "cn-hangzhou"
 regions = {list(REGIONS)!r}
 kms_endpoint = "{sandbox.url}"
 ecs_endpoint = "{sandbox.url}"
+sts_endpoint = "{sandbox.url}"
 
 [storage]
 path = "bot.db"

@@ -49,6 +49,7 @@ regions = ["cn-hangzhou", "cn-shanghai"]
 account_id = "1234567890123456"
 kms_endpoint = "{sandbox.url}"
 ecs_endpoint = "{sandbox.url}"
+sts_endpoint = "{sandbox.url}"
 
 [storage]
 path = "{db}"

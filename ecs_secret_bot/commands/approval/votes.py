@@ -129,7 +129,10 @@ async def _execute(core: Core, approval_id: str, step: ApprovalStep) -> Approval
     if execute is None:  # pragma: no cover - rules only hold actions we can run
         await core.workflow.finish(approval_id, ok=False, outcome="no executor for this action")
         raise BotError(f"The bot cannot run {row.action} after approval.")
+    # It runs as the requester's role, as it would have without the approval.
+    requester = await core.workflow.directory.lookup(row.requester)
     execution = Execution(
+        identity=core.identity_of(requester or Actor(principal=row.requester)),
         request=claim.request,
         requested_by=row.requester,
         channel_id=row.channel_id,

@@ -244,7 +244,7 @@ async def create_secret(
     if early is not None:
         return early
     if kind == "SSHKey":
-        page = await core.gateway.describe_instances(
+        page = await core.cloud_for(actor).describe_instances(
             ref.region, instance_ids=[instance_id], max_results=10
         )
         for instance in page.instances:
@@ -335,7 +335,8 @@ async def execute_create(core: Core, ex: Execution) -> CreateResult:
     value = ex.value
     instance_id = str(params["instance_id"])
     kind = str(params["kind"])
-    report = await run_preflight(core.gateway, ref.region, instance_id)
+    cloud = core.cloud(ex.identity)
+    report = await run_preflight(cloud, ref.region, instance_id)
     report.raise_if_failed()
     if report.instance is not None:
         _refuse_key_on_windows(report.instance.os_type, kind, instance_id)
@@ -347,7 +348,7 @@ async def execute_create(core: Core, ex: Execution) -> CreateResult:
 
     async def call() -> CreateResult:
         try:
-            created = await core.gateway.create_secret(
+            created = await cloud.create_secret(
                 CreateSecretCall(
                     region=ref.region,
                     name=ref.name,

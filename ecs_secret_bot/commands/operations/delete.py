@@ -138,7 +138,7 @@ async def delete_secret(
     )
     if early is not None:
         return early
-    detail = await describe_ecs_secret(core, ref)
+    detail = await describe_ecs_secret(core, ref, identity=core.identity_of(actor))
     _refuse_if_scheduled(ref, detail)
     assert detail.ecs is not None
     keys: dict[str, object] = {
@@ -207,7 +207,7 @@ async def execute_deletion(core: Core, ex: Execution) -> DeleteResult:
     ref = ex.secret
     immediately = bool(request.params.get("immediately"))
     days = None if immediately else int(request.params.get("days") or DEFAULT_DAYS)
-    detail = await describe_ecs_secret(core, ref)
+    detail = await describe_ecs_secret(core, ref, identity=ex.identity)
     _refuse_if_scheduled(ref, detail)
     stale = await pending.get_active_pending(core.db, ref.region, ref.name)
     if stale is not None:
@@ -229,7 +229,7 @@ async def execute_deletion(core: Core, ex: Execution) -> DeleteResult:
         raise _already_pending(exc.existing) from None
 
     async def call() -> DeleteResult:
-        deleted = await core.gateway.delete_secret(
+        deleted = await core.cloud(ex.identity).delete_secret(
             ref.region, ref.name, recovery_window_days=days, force=immediately
         )
         return DeleteResult(

@@ -63,7 +63,7 @@ async def restore_secret(
     early = await refuse_early(core, actor, action=RESTORE, resource=ref.arn, dry_run=req.dry_run)
     if early is not None:
         return early
-    detail = await describe_ecs_secret(core, ref)
+    detail = await describe_ecs_secret(core, ref, identity=core.identity_of(actor))
     _refuse_unless_scheduled(ref, detail)
     assert detail.ecs is not None
     request = ActionRequest(
@@ -91,11 +91,11 @@ async def restore_secret(
 async def execute_restore(core: Core, ex: Execution) -> RestoreResult:
     """Re-check the secret, restore it, and close its pending deletion."""
     ref = ex.secret
-    detail = await describe_ecs_secret(core, ref)
+    detail = await describe_ecs_secret(core, ref, identity=ex.identity)
     _refuse_unless_scheduled(ref, detail)
 
     async def call() -> RestoreResult:
-        receipt = await core.gateway.restore_secret(ref.region, ref.name)
+        receipt = await core.cloud(ex.identity).restore_secret(ref.region, ref.name)
         return RestoreResult(
             region=ref.region,
             secret_name=ref.name,

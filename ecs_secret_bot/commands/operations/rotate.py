@@ -19,7 +19,7 @@ import uuid
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest
 from ecs_secret_bot.commands.core import Core, SecretRef
-from ecs_secret_bot.commands.gateway import SecretDetail
+from ecs_secret_bot.commands.gateway import CloudIdentity, SecretDetail
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RotateResult
 from ecs_secret_bot.commands.pipeline import (
     Execution,
@@ -40,6 +40,7 @@ from ecs_secret_bot.commands.values import (
 from ecs_secret_bot.errors import (
     BotError,
     CloudClientError,
+    CloudPermissionDenied,
     Conflict,
     InvalidInput,
     NextStep,
@@ -65,9 +66,11 @@ class CustomValueRefused(CloudClientError):
     """KMS did not take a custom value for an ECS secret through the API."""
 
 
-async def describe_ecs_secret(core: Core, ref: SecretRef) -> SecretDetail:
-    """Describe the secret; raise unless it is a dynamic ECS secret."""
-    detail = await core.gateway.describe_secret(ref.region, ref.name)
+async def describe_ecs_secret(
+    core: Core, ref: SecretRef, *, identity: CloudIdentity | None = None
+) -> SecretDetail:
+    """Describe the secret (as ``identity``); raise unless it is a dynamic ECS secret."""
+    detail = await core.cloud(identity).describe_secret(ref.region, ref.name)
     if detail.secret_type.upper() != "ECS" or detail.ecs is None:
         raise InvalidInput(
             f"{ref.short_name} is a {detail.secret_type or 'non-ECS'} secret, not a dynamic "
@@ -99,23 +102,29 @@ def _in_progress(existing: RotationRow) -> RotationInProgress:
 
 
 async def _custom_value(
-    core: Core, req: RotateRequest, ref: SecretRef, detail: SecretDetail
+    core: Core,
+    req: RotateRequest,
+    ref: SecretRef,
+    detail: SecretDetail,
+    *,
+    identity: CloudIdentity | None,
 ) -> SecretValue:
     """Check the custom value against the secret's kind and the instance's OS."""
     assert detail.ecs is not None
+    cloud = core.cloud(identity)
     sub_type = detail.ecs.sub_type
     if req.custom_password and req.custom_private_key:
         raise InvalidInput(
             "Give either a password or a private key, not both.", field="custom_password"
         )
-    user = await core.gateway.secret_user_name(ref.region, ref.name) or "root"
+    user = await cloud.secret_user_name(ref.region, ref.name) or "root"
     if sub_type == "Password":
         if not req.custom_password:
             raise InvalidInput(
                 f"{ref.short_name} holds a password: give a password, not a key.",
                 field="custom_password",
             )
-        page = await core.gateway.describe_instances(
+        page = await cloud.describe_instances(
             ref.region, instance_ids=[detail.ecs.instance_id], max_results=10
         )
         os_type = next((i.os_type for i in page.instances), "linux")
@@ -151,10 +160,11 @@ async def rotate_secret(
     )
     if early is not None:
         return early
-    detail = await describe_ecs_secret(core, ref)
+    identity = core.identity_of(actor)
+    detail = await describe_ecs_secret(core, ref, identity=identity)
     _refuse_if_deleting(ref, detail)
     assert detail.ecs is not None
-    value = await _custom_value(core, req, ref, detail) if req.custom else None
+    value = await _custom_value(core, req, ref, detail, identity=identity) if req.custom else None
     action = PUT_VALUE if value is not None else ROTATE
     request = ActionRequest(
         action=action,
@@ -197,11 +207,12 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
             "The custom value of this request is no longer stored, so it cannot run.",
             next_step="Ask again with the value.",
         )
-    detail = await describe_ecs_secret(core, ref)
+    cloud = core.cloud(ex.identity)
+    detail = await describe_ecs_secret(core, ref, identity=ex.identity)
     _refuse_if_deleting(ref, detail)
     assert detail.ecs is not None
     instance_id = detail.ecs.instance_id
-    report = await run_preflight(core.gateway, ref.region, instance_id)
+    report = await run_preflight(cloud, ref.region, instance_id)
     report.raise_if_failed()
     now = core.clock()
     version_id = f"bot-{uuid.uuid4().hex[:20]}"
@@ -226,9 +237,11 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
     async def call() -> RotateResult:
         if ex.value is not None:
             try:
-                receipt = await core.gateway.put_secret_value(
+                receipt = await cloud.put_secret_value(
                     ref.region, ref.name, version_id=version_id, value=ex.value
                 )
+            except CloudPermissionDenied:
+                raise  # the bot's identity lacks the permission: not KMS refusing the value
             except CloudClientError as exc:
                 if exc.code.startswith(("InvalidParameter", "Forbidden.", "UnsupportedOperation")):
                     raise CustomValueRefused(
@@ -247,7 +260,7 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
                     ) from None
                 raise
         else:
-            receipt = await core.gateway.rotate_secret(ref.region, ref.name, version_id=version_id)
+            receipt = await cloud.rotate_secret(ref.region, ref.name, version_id=version_id)
         return RotateResult(
             region=ref.region,
             secret_name=ref.name,

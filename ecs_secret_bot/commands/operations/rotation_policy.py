@@ -105,7 +105,7 @@ async def set_rotation_policy(
     )
     if early is not None:
         return early
-    detail = await describe_ecs_secret(core, ref)
+    detail = await describe_ecs_secret(core, ref, identity=core.identity_of(actor))
     _refuse_if_deleting(ref, detail)
     assert detail.ecs is not None
     interval = _wanted_interval(req, detail)
@@ -143,11 +143,11 @@ async def execute_rotation_policy(core: Core, ex: Execution) -> RotationPolicyRe
     enabled = bool(request.params.get("enabled"))
     shown = str(request.params.get("interval") or "")
     interval = parse_interval(shown) if enabled else None
-    detail = await describe_ecs_secret(core, ref)
+    detail = await describe_ecs_secret(core, ref, identity=ex.identity)
     _refuse_if_deleting(ref, detail)
 
     async def call() -> RotationPolicyResult:
-        receipt = await core.gateway.update_rotation_policy(
+        receipt = await core.cloud(ex.identity).update_rotation_policy(
             ref.region, ref.name, enabled=enabled, interval=interval
         )
         return RotationPolicyResult(

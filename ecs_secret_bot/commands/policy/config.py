@@ -2,8 +2,9 @@
 
 Owns the checks that stop a bad configuration at start-up, each a ``ConfigError`` naming
 the file, the key, and for a policy its statement and the problem: unknown keys, a policy
-that redefines a built-in, a binding to an undefined policy, a malformed principal, a
-guardrail that names a channel instead of giving its id. Reads a policy ``file`` only
+that redefines a built-in, a binding to an undefined policy, a malformed principal or
+``role_arn`` (the RAM role a binding's principals act as), a guardrail that names a
+channel instead of giving its id. Reads a policy ``file`` only
 through the ``read_text`` function it is handed, so the caller decides what I/O happens.
 """
 
@@ -29,6 +30,7 @@ __all__ = ["parse_access_config", "read_principals"]
 
 _POLICY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _CHANNEL = re.compile(r"^[A-Z0-9*?]+$")
+_ROLE_ARN = re.compile(r"^acs:ram::\d{16}:role/[A-Za-z0-9.-]{1,64}$")
 
 
 def parse_access_config(
@@ -58,8 +60,11 @@ def parse_access_config(
             ),
             policies=_policy_names(entry, policies, file=file, key="access.bindings", n=number),
             number=number,
+            role_arn=_role_arn(entry, file=file, number=number),
         )
-        for number, entry in _tables(data, "bindings", ("principals", "policies"), file=file)
+        for number, entry in _tables(
+            data, "bindings", ("principals", "policies", "role_arn"), file=file
+        )
     ]
     guardrails = [
         Guardrail(
@@ -201,3 +206,18 @@ def _channels(entry: Mapping[str, Any], *, file: str, number: int) -> tuple[str,
                 "details), not its name: a renamed channel would slip out of its guardrail.",
             )
     return tuple(channels)
+
+
+def _role_arn(entry: Mapping[str, Any], *, file: str, number: int) -> str | None:
+    value = entry.get("role_arn")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _ROLE_ARN.match(value):
+        raise ConfigError(
+            f"binding {number}: role_arn {value!r} is not the ARN of a RAM role",
+            file=file,
+            key="access.bindings",
+            next_step='Write it as the RAM console shows it: "acs:ram::<16-digit account '
+            'id>:role/<role name>".',
+        )
+    return value

@@ -45,6 +45,8 @@ class Binding:
     policies: tuple[str, ...]
     number: int = 1
     """Its position among ``[[access.bindings]]``, from 1."""
+    role_arn: str | None = None
+    """The RAM role its principals' cloud calls run as (STS AssumeRole), if any."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,14 @@ class AccessConfig:
                 self._bound_cache.clear()
             self._bound_cache[keys] = cached
         return cached
+
+    def role_for(self, actor: Actor) -> str | None:
+        """Return the RAM role the actor's calls run as: that of its first binding with one."""
+        for number in sorted(self._principals.lookup(actor.principals)):
+            role = self._by_number[number].role_arn
+            if role:
+                return role
+        return None
 
     def is_bound(self, actor: Actor) -> bool:
         """Say whether any policy is bound to the actor (else it may use nothing but help)."""

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.rules import RouteKind
 from ecs_secret_bot.commands.core import Core, SecretRef
-from ecs_secret_bot.commands.gateway import InstancePage
+from ecs_secret_bot.commands.gateway import CloudGateway, InstancePage
 from ecs_secret_bot.commands.operations.rotate import describe_ecs_secret
 from ecs_secret_bot.commands.queries.access import (
     DESCRIBE,
@@ -145,30 +145,32 @@ def _pending(row: PendingDeletion | None) -> PendingInfo | None:
     )
 
 
-async def _instances(core: Core, region: str, instance_id: str) -> InstancePage | CloudError:
+async def _instances(
+    cloud: CloudGateway, region: str, instance_id: str
+) -> InstancePage | CloudError:
     try:
-        return await core.gateway.describe_instances(
-            region, instance_ids=[instance_id], max_results=10
-        )
+        return await cloud.describe_instances(region, instance_ids=[instance_id], max_results=10)
     except CloudError as exc:
         return exc
 
 
-async def _user_name(core: Core, ref: SecretRef) -> str | CloudError:
+async def _user_name(cloud: CloudGateway, ref: SecretRef) -> str | CloudError:
     try:
-        return await core.gateway.secret_user_name(ref.region, ref.name)
+        return await cloud.secret_user_name(ref.region, ref.name)
     except CloudError as exc:
         return exc
 
 
-async def _describe(core: Core, ref: SecretRef) -> SecretView:
+async def _describe(core: Core, ref: SecretRef, actor: Actor) -> SecretView:
     """Describe the secret and look up its instance, user and the bot's own records."""
-    detail = await describe_ecs_secret(core, ref)
+    identity = core.identity_of(actor)
+    cloud = core.cloud(identity)
+    detail = await describe_ecs_secret(core, ref, identity=identity)
     assert detail.ecs is not None
     instance_id = detail.ecs.instance_id
     found, user_name, rotation, pending = await asyncio.gather(
-        _instances(core, ref.region, instance_id),
-        _user_name(core, ref),
+        _instances(cloud, ref.region, instance_id),
+        _user_name(cloud, ref),
         get_active_rotation(core.db, ref.region, ref.name),
         get_active_pending(core.db, ref.region, ref.name),
     )
@@ -215,7 +217,7 @@ async def show_secret(name: str, region: str = "", *, actor: Actor, core: Core) 
     """Describe one dynamic ECS secret: instance, user, rotation, deletion, the bot's records."""
     ref = core.secret(name, region)
     authorize(core, actor, DESCRIBE, ref.arn)
-    return await _describe(core, ref)
+    return await _describe(core, ref, actor)
 
 
 def _rotate_access(
@@ -258,7 +260,7 @@ async def prepare_rotation(name: str, region: str = "", *, actor: Actor, core: C
     kinds = [_rotate_access(core, actor, ref, sub_type) for sub_type in (None, *_SUB_TYPES)]
     if not any(option.may_ask for options in kinds for option in options):
         raise _refuse(ref, kinds[0][0])
-    view = await _describe(core, ref)
+    view = await _describe(core, ref, actor)
     generated, custom = _rotate_access(core, actor, ref, view.sub_type)
     if generated.kind is RouteKind.REFUSE and custom.kind is RouteKind.REFUSE:
         raise _refuse(ref, generated)

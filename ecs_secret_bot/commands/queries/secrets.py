@@ -239,7 +239,7 @@ async def list_secrets(req: ListRequest, *, actor: Actor, core: Core) -> SecretL
     regions = (core.region(req.region),) if req.region else core.settings.cloud.regions
     needle = _needle(req.name_filter)
     allowed, refused = permitted_regions(core, actor, LIST, regions)
-    pager = _Pager(core.gateway, allowed)
+    pager = _Pager(core.cloud_for(actor), allowed)
     listed = dict(
         zip(allowed, await _all([_list_region(pager, r, needle) for r in allowed]), strict=True)
     )
