@@ -7,10 +7,13 @@ rules included) loads; the database opens with its data key; Slack accepts the b
 (``auth.test``) and, for Socket Mode, the app-level token (``apps.connections.open``) or,
 for HTTP mode, a signing secret is set; KMS answers ``ListSecrets`` and ECS answers
 ``DescribeInstances`` in every configured region with the credentials of the default
-chain. The database and the gateway are opened through ``runtime``, as ``serve`` opens
-them. Never prints a token, a key or a secret value; never changes anything in the cloud
-(opening the database creates it, and its key file, if they do not exist yet, as ``serve``
-would).
+chain; and the bot's identity (and each role a binding names, assumed through STS) holds
+every RAM permission the bot uses, each shown by a harmless call (``cloud.probes``), each
+missing one named with the line of the shipped policy that grants it. The database and the
+gateway are opened through ``runtime``, as ``serve`` opens them. Never prints a token, a
+key or a secret value; never changes anything in the cloud (its probes of mutating APIs
+name a secret that cannot exist; opening the database creates it, and its key file, if
+they do not exist yet, as ``serve`` would).
 """
 
 from __future__ import annotations
@@ -21,8 +24,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
+from ecs_secret_bot.cloud.permissions import BOT_POLICY_FILE, grant_for
+from ecs_secret_bot.cloud.probes import UNCHECKED, Probe, probe_permissions
+from ecs_secret_bot.commands.gateway import CloudGateway, CloudIdentity
 from ecs_secret_bot.config import Settings, load_settings
-from ecs_secret_bot.errors import BotError, CloudError, StorageFault, storage_error
+from ecs_secret_bot.errors import (
+    BotError,
+    CloudError,
+    CloudPermissionDenied,
+    StorageFault,
+    storage_error,
+)
 from ecs_secret_bot.runtime import cloud_gateway, open_storage
 from ecs_secret_bot.terminal.report import next_step_text
 
@@ -176,6 +188,34 @@ async def _credentials(credential: CredentialClient | None) -> tuple[CheckLine, 
     return CheckLine("credentials", "OK", f"from {provider}, AccessKey ID {_masked(key_id)}"), True
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """How ListSecrets and DescribeInstances went in one region (None: they answered)."""
+
+    region: str
+    listed: BotError | None
+    described: BotError | None
+    instance_id: str | None
+    secrets: int = 0
+    instances: str = ""
+
+
+async def _ask(cloud: CloudGateway, region: str) -> _Asked:
+    listed = described = None
+    count, instances, instance_id = 0, "", None
+    try:
+        count = (await cloud.list_secrets(region, page_size=1)).total_count
+    except BotError as exc:
+        listed = exc
+    try:
+        page = await cloud.describe_instances(region, max_results=10)
+        instances = f"{len(page.instances)}{'+' if page.next_token else ''}"
+        instance_id = page.instances[0].instance_id if page.instances else None
+    except BotError as exc:
+        described = exc
+    return _Asked(region, listed, described, instance_id, count, instances)
+
+
 async def _cloud(settings: Settings, credential: CredentialClient | None) -> list[CheckLine]:
     found, usable = await _credentials(credential)
     if not usable:
@@ -186,32 +226,88 @@ async def _cloud(settings: Settings, credential: CredentialClient | None) -> lis
     kms_where = cloud.kms_endpoint or "kms.<region>.aliyuncs.com"
     ecs_where = cloud.ecs_endpoint or "ecs.<region>.aliyuncs.com"
     lines: list[CheckLine] = [found]
-    for region in cloud.regions:
-        try:
-            page = await gateway.list_secrets(region, page_size=1)
-            lines.append(
-                CheckLine(
-                    f"kms {region}",
-                    "OK",
-                    f"ListSecrets answered: {page.total_count} ECS secret(s) ({kms_where})",
-                )
-            )
-        except BotError as exc:
-            lines.append(_fail(f"kms {region}", exc))
-        try:
-            instances = await gateway.describe_instances(region, max_results=10)
-            count = len(instances.instances)
-            more = "+" if instances.next_token else ""
-            lines.append(
-                CheckLine(
-                    f"ecs {region}",
-                    "OK",
-                    f"DescribeInstances answered: {count}{more} instance(s) ({ecs_where})",
-                )
-            )
-        except BotError as exc:
-            lines.append(_fail(f"ecs {region}", exc))
+    asked = [await _ask(gateway, region) for region in cloud.regions]
+    for one in asked:
+        region = one.region
+        if one.listed is not None:
+            lines.append(_fail(f"kms {region}", one.listed))
+        else:
+            answer = f"ListSecrets answered: {one.secrets} ECS secret(s) ({kms_where})"
+            lines.append(CheckLine(f"kms {region}", "OK", answer))
+        if one.described is not None:
+            lines.append(_fail(f"ecs {region}", one.described))
+        else:
+            answer = f"DescribeInstances answered: {one.instances} instance(s) ({ecs_where})"
+            lines.append(CheckLine(f"ecs {region}", "OK", answer))
+    account = cloud.account_id
+    lines += await _permissions(gateway, asked, account, label="", who="the bot's own identity")
+    roles = dict.fromkeys(b.role_arn for b in settings.policies.bindings if b.role_arn)
+    for role in roles:
+        assert role is not None
+        as_role = gateway.as_identity(CloudIdentity(role, "ecs-secret-bot:check"))
+        role_asked = [await _ask(as_role, region) for region in cloud.regions]
+        name = role.rpartition("/")[2]
+        who = f"the role {name} (assumed by the bot)"
+        label = f" as role {name}"
+        lines += await _permissions(as_role, role_asked, account, label=label, who=who)
     return lines
+
+
+def _answered(error: BotError | None) -> bool:
+    """Say whether the service answered (a permission refusal is an answer too)."""
+    return error is None or isinstance(error, CloudPermissionDenied)
+
+
+async def _permissions(
+    cloud: CloudGateway, asked: list[_Asked], account: str, *, label: str, who: str
+) -> list[CheckLine]:
+    """Probe every permission in the regions that answered; one line per missing one."""
+    assumed = [a.listed for a in asked if getattr(a.listed, "action", "") == "AssumeRole"]
+    if assumed and assumed[0] is not None:
+        error = assumed[0]
+        return [_fail(f"permission sts:AssumeRole{label}", error)]
+    probes: list[Probe] = []
+    skipped = [a.region for a in asked if not _answered(a.listed)]
+    for one in asked:
+        if one.region not in skipped:
+            probes += await probe_permissions(
+                cloud,
+                one.region,
+                listed=one.listed,
+                described=one.described,
+                instance_id=one.instance_id,
+            )
+    lines: list[CheckLine] = []
+    missing: dict[str, list[Probe]] = {}
+    for probe in probes:
+        if probe.outcome == "missing":
+            missing.setdefault(probe.permission, []).append(probe)
+    for permission, where in missing.items():
+        regions = ", ".join(p.region for p in where)
+        grant = grant_for(permission)
+        step = f"grant it: {grant.line(account)} ({grant.where()})" if grant else ""
+        detail = f"{who} lacks {permission} in {regions}: {where[0].detail}"
+        lines.append(CheckLine(f"permission {permission}{label}", "FAIL", detail, step))
+    checked = {p.permission for p in probes if p.outcome != "unknown"}
+    unknown = sorted(
+        {f"{p.permission} ({p.detail})" for p in probes if p.permission not in checked}
+    )
+    held = len(checked) - len(missing)
+    unchecked = ", ".join(
+        f"{action} (statement {g.number})" for action in UNCHECKED if (g := grant_for(action))
+    )
+    detail = (
+        f"{who} holds {held} of the {len(checked)} permissions checked with harmless calls; "
+        f"unchecked, as no call shows them without creating a secret: {unchecked} of "
+        f"{BOT_POLICY_FILE.name}"
+    )
+    status: Status = "FAIL" if missing else "SKIP" if unknown or skipped else "OK"
+    if skipped:
+        detail += f"; not checked in {', '.join(skipped)}, where KMS did not answer"
+    if unknown:
+        detail += f"; not known: {'; '.join(unknown)}"
+    step = "Each missing one is listed with the policy line that grants it." if missing else ""
+    return [CheckLine(f"permissions{label}", status, detail, step), *lines]
 
 
 async def run_check(

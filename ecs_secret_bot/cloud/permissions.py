@@ -98,7 +98,7 @@ class Grant:
 
     def where(self) -> str:
         """Say where the statement is: ``statement 2 of .../bot-ram-policy.json``."""
-        return f"statement {self.number} of {BOT_POLICY_FILE.name} (ecs_secret_bot/cloud/)"
+        return f"statement {self.number} of ecs_secret_bot/cloud/{BOT_POLICY_FILE.name}"
 
 
 def grant_for(action: str) -> Grant | None:
