@@ -8,7 +8,7 @@ a binding names), each API the bot calls in a way that changes nothing:
 * ``DescribeCloudAssistantStatus`` of one instance the region has;
 * ``DescribeSecret``, ``ListSecretVersionIds``, ``GetSecretValue``, ``RotateSecret``,
   ``PutSecretValue``, ``UpdateSecretRotationPolicy``, ``DeleteSecret``, ``RestoreSecret``
-  on a secret name that cannot exist (``acs/ecs/ecs-secret-bot-check-<random>``): "not
+  on a secret name that cannot exist (``acs/ecs/bot-permission-check-<random>``): "not
   found" means RAM let the call through (there was nothing to change), a 403 that it did
   not. This relies on RAM deciding before KMS looks the secret up, which the sandbox does
   and KMS's documentation does not state (docs/alibaba-cloud.md);
@@ -55,7 +55,7 @@ class Probe:
 
 
 def _probe_name() -> str:
-    return f"acs/ecs/ecs-secret-bot-check-{uuid.uuid4().hex[:12]}"
+    return f"acs/ecs/bot-permission-check-{uuid.uuid4().hex[:12]}"
 
 
 def _judged(permission: str, region: str, error: BotError | None, call: str) -> Probe:
@@ -106,7 +106,7 @@ async def probe_permissions(
         )
     name = _probe_name()
     value = PasswordValue(user_name="root", password=uuid.uuid4().hex)
-    version = "ecs-secret-bot-check"
+    version = "bot-permission-check"
     calls: dict[str, Callable[[], Awaitable[object]]] = {
         "DescribeSecret": lambda: cloud.describe_secret(region, name),
         "ListSecretVersionIds": lambda: cloud.list_secret_versions(region, name),

@@ -69,7 +69,7 @@ async def test_a_role_that_lacks_a_permission_is_named(sandbox: Sandbox) -> None
     assert (error.code, error.permission) == ("Forbidden.NoPermission", "kms:DescribeSecret")
     assert "RAM role secret-operators" in error.user_message
     assert "session slack-UALICE" in error.user_message
-    assert "to the role secret-operators" in error.next_step
+    assert "to the role secret-operators" in error.next_step.text
 
 
 async def test_a_role_the_bot_may_not_assume(sandbox: Sandbox) -> None:
@@ -86,4 +86,4 @@ async def test_a_role_the_bot_may_not_assume(sandbox: Sandbox) -> None:
         await alice.list_secrets("cn-hangzhou")
     assert denied.value.permission == "sts:AssumeRole"
     assert ROLE in denied.value.user_message
-    assert "sts:AssumeRole" in denied.value.next_step
+    assert "sts:AssumeRole" in denied.value.next_step.text
