@@ -1,11 +1,11 @@
 """The one composition root: validated settings in, a running core out, closed in order.
 
 Owns ``open_core``: the ``--sandbox`` switch (an emulated cloud started in this process,
-the settings aimed at it, its public AccessKey, the deletions the database tracks replayed
-into it, and the banner that says so before anything else), the database opened with its
-data key, the cloud gateway, and the ``Core`` built over them with the directory its front
-end brings; on the way out it closes the database, then stops the sandbox. And what each
-program gets from it:
+the settings aimed at it, its public AccessKey, the RAM roles the bindings name, the
+deletions the database tracks replayed into it, and the banner that says so before anything
+else), the database opened with its data key, the cloud gateway, and the ``Core`` built
+over them with the directory its front end brings; on the way out it closes the database,
+then stops the sandbox. And what each program gets from it:
 
 - ``ecs-secret-bot serve``: ``serve`` hands ``bot.server.run`` the ``BotServices`` that
   ``open_bot`` opens (the Web API client, the Slack directory, and the core, whose
@@ -104,6 +104,10 @@ async def _start_sandbox(
     cloud = dataclasses.replace(
         settings.cloud, kms_endpoint=sandbox.url, ecs_endpoint=sandbox.url, sts_endpoint=sandbox.url
     )
+    own_roles = f"acs:ram::{sandbox.account_id}:role/"
+    for binding in settings.policies.bindings:  # the roles people act as exist there too
+        if binding.role_arn and binding.role_arn.lower().startswith(own_roles):
+            sandbox.sts.add_role(binding.role_arn[len(own_roles) :])
     # The sandbox's public AccessKey; a real cloud is reached through the default chain.
     credential = CredentialClient(
         CredentialConfig(

@@ -83,12 +83,13 @@ def _banner(sandbox: Sandbox, *, extra_ids: list[str]) -> None:
     others = [key_id for key_id in extra_ids if key_id not in DEFAULT_ACCESS_KEYS]
     lines = [
         f"Alibaba Cloud KMS + ECS sandbox listening on {sandbox.url}",
-        f"  endpoint:   {sandbox.endpoint}  (KMS 2016-01-20 and ECS 2014-05-26, any region)",
+        f"  endpoint:   {sandbox.endpoint}  (KMS 2016-01-20, ECS 2014-05-26, STS 2015-04-01; "
+        "any region)",
         "  AccessKey:  sandbox / sandbox-secret  (a public sandbox credential)",
         f"  RAM policy: {sandbox.access.policy.source or 'given in code'} (on every call)",
     ]
     for role in sandbox.sts.roles.values():
-        lines.append(f"  RAM role:   {role.arn}  (STS AssumeRole, 2015-04-01, same endpoint)")
+        lines.append(f"  RAM role:   {role.arn}  (STS AssumeRole on the same endpoint)")
     if others:
         lines.append(f"  also accepted AccessKey IDs: {', '.join(others)}")
     lines += [

@@ -3,11 +3,12 @@ role, through STS AssumeRole with a session named after them; others use the bot
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fakes.core import CoreHarness, actor
+from fakes.core import CoreHarness, Directory, actor
 
 from ecs_secret_bot.commands.approval.votes import approve_request
 from ecs_secret_bot.commands.gateway import CloudIdentity, role_session_name
@@ -17,6 +18,8 @@ from ecs_secret_bot.commands.outcomes import HeldForApproval, RotateResult
 from ecs_secret_bot.commands.queries.detail import show_secret
 from ecs_secret_bot.commands.queries.secrets import list_secrets
 from ecs_secret_bot.commands.requests import DeleteRequest, ListRequest, RotateRequest
+from ecs_secret_bot.config import parse_settings
+from ecs_secret_bot.runtime import open_core
 from ecs_secret_bot.sandbox import Sandbox
 
 ROLE = "acs:ram::1234567890123456:role/secret-operators"
@@ -26,7 +29,7 @@ SEC = actor("USEC", "SSEC")
 
 ACCESS = f"""
 [[access.bindings]]
-principals = ["slack:user:UADMIN"]
+principals = ["slack:user:UADMIN", "slack:usergroup:SOPS"]
 policies = ["AliyunKMSSecretAdminAccess"]
 role_arn = "{ROLE}"
 
@@ -81,6 +84,18 @@ async def test_a_person_with_a_role_acts_as_it_and_others_as_the_bot(h: CoreHarn
     await list_secrets(ListRequest(), actor=OTHER, core=h.core)
     await show_secret("web-3-root", actor=OTHER, core=h.core)
     assert set(h.sandbox.access.sessions_of()) == {""}
+    h.sandbox.access.calls.clear()
+
+    operator = actor("UOPS", "SOPS")  # bound through a group: the same role, their own session
+    await list_secrets(ListRequest(), actor=operator, core=h.core)
+    await list_secrets(ListRequest(), actor=ADMIN, core=h.core)
+    assert sessions(h.sandbox) == [
+        ("AssumeRole", ""),
+        ("ListSecrets", "slack-UOPS"),
+        ("ListSecrets", "slack-UOPS"),
+        ("ListSecrets", "slack-UADMIN"),
+        ("ListSecrets", "slack-UADMIN"),
+    ]
 
 
 async def test_an_approved_request_runs_as_the_requester(h: CoreHarness) -> None:
@@ -114,3 +129,24 @@ def test_session_names_keep_to_sts_rules(principal: str, session: str) -> None:
     name = role_session_name(principal)
     assert name == session
     assert 2 <= len(name) <= 64
+
+
+async def test_the_in_process_sandbox_has_the_roles_the_bindings_name(tmp_path: Path) -> None:
+    text = f"""
+[cloud]
+regions = ["cn-hangzhou"]
+account_id = "1234567890123456"
+
+[storage]
+path = "bot.db"
+
+[[access.bindings]]
+principals = ["slack:user:UADMIN"]
+policies = ["AliyunKMSSecretAdminAccess"]
+role_arn = "{ROLE}"
+"""
+    settings = parse_settings(tomllib.loads(text), source=tmp_path / "bot.toml")
+    async with open_core(settings, directory=Directory(), sandbox=True) as core:
+        listing = await list_secrets(ListRequest(), actor=ADMIN, core=core)
+    assert [region.status for region in listing.regions] == ["listed"]
+    assert listing.rows
