@@ -104,9 +104,17 @@ def _parser() -> argparse.ArgumentParser:
         help="how long a rotation takes to complete on the instance (default 3)",
     )
     sandbox.add_argument(
+        "--custom-values",
+        choices=("push", "accept", "refuse"),
+        default="push",
+        help="what PutSecretValue on an ECS secret does: push it to the instance like a "
+        "rotation (default), accept it as current without touching the instance, or refuse "
+        "it as the KMS documentation says it may",
+    )
+    sandbox.add_argument(
         "--refuse-custom-values",
         action="store_true",
-        help="refuse PutSecretValue on ECS secrets, as the KMS documentation says it may",
+        help="the same as --custom-values refuse",
     )
     sandbox.add_argument(
         "--ram-policy",

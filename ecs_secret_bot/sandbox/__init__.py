@@ -16,9 +16,10 @@ Production code never imports it, except behind the ``--sandbox`` switch.
 
 Modules: ``server`` (the ``Sandbox`` and its HTTP dispatch), ``world`` (the state and
 the console-like steering a ``Sandbox`` serves), ``protocol`` (V3
-signatures, error bodies), ``kms_state`` (secrets, versions, rotation and deletion
-state machine), ``kms_api`` (KMS actions), ``validation`` (KMS parameter rules),
-``ecs`` (instances, ECS actions), ``faults``, ``calls``, ``clock``, ``control`` (the
+signatures, error bodies), ``kms_model`` (a secret, its versions and stages),
+``kms_state`` (the rotation and deletion state machine, custom values), ``kms_api`` and
+``kms_read`` (KMS actions), ``validation`` (KMS parameter rules), ``ecs`` (instances, ECS
+actions), ``faults`` (of calls and of rotations), ``calls``, ``clock``, ``control`` (the
 ``/_sandbox`` routes), ``seed`` (demo data), ``main`` (``ecs-secret-bot sandbox``).
 """
 
@@ -27,7 +28,7 @@ from ecs_secret_bot.sandbox.clock import Clock, OffsetClock
 from ecs_secret_bot.sandbox.ecs import Instance
 from ecs_secret_bot.sandbox.errors import ApiError
 from ecs_secret_bot.sandbox.faults import Fault, FaultKind, Faults
-from ecs_secret_bot.sandbox.kms_state import RotationEvent, RotationFailure
+from ecs_secret_bot.sandbox.kms_model import RotationEvent, RotationFailure
 from ecs_secret_bot.sandbox.server import (
     DEFAULT_ACCESS_KEYS,
     DEFAULT_ACCOUNT_ID,

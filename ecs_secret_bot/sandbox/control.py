@@ -11,13 +11,17 @@ route                                        what it does
 ``DELETE /_sandbox/calls``                   reset the call counts
 ``GET /_sandbox/faults``                     the active faults
 ``POST /_sandbox/faults``                    ``{"action": "RotateSecret"|"*", "kind":
-                                             "latency"|"throttling"|"server_error"|"drop",
-                                             "times": n|null, "latency": s, "status": 500|503}``
+                                             "latency"|"throttling"|"server_error"|"drop"|
+                                             "rotation_failure"|"rotation_stuck"|
+                                             "rotation_slow", "times": n|null, "latency": s,
+                                             "status": 500|503}`` (``faults`` says what each
+                                             kind does)
 ``DELETE /_sandbox/faults``                  clear all faults (``?action=X``: those of X)
 ``DELETE /_sandbox/faults/{id}``             remove one fault
 ``GET /_sandbox/clock``                      ``{"now": "...Z"}``
 ``POST /_sandbox/clock``                     ``{"advance_seconds": n}`` (built-in clock only)
-``POST /_sandbox/settings``                  ``{"refuse_custom_values": b, "rotation_delay": s}``
+``POST /_sandbox/settings``                  ``{"custom_values": "push"|"accept"|"refuse",
+                                             "refuse_custom_values": b, "rotation_delay": s}``
 ``POST /_sandbox/instances``                 ``{"region", "instance_id", "status"?,
                                              "cloud_assistant_online"?}``; with ``"name"`` (and
                                              ``"os_type"``) it adds the instance if new
@@ -130,6 +134,7 @@ class _Routes:
                 "endpoint": self.endpoint(),
                 "access_key_ids": sorted(self.sb.access_keys),
                 "regions": sorted({r for r, _ in self.sb.calls} | {"cn-hangzhou"}),
+                "custom_values": self.sb.custom_values,
                 "refuse_custom_values": self.sb.refuse_custom_values,
                 "rotation_delay": self.sb.rotation_delay,
                 "now": format_utc(self.sb.now()),
@@ -182,10 +187,13 @@ class _Routes:
         data = await _body(request)
         if "refuse_custom_values" in data:
             self.sb.refuse_custom_values = _field(data, "refuse_custom_values", bool)
+        if "custom_values" in data:
+            self.sb.custom_values = _field(data, "custom_values", str)
         if "rotation_delay" in data:
             self.sb.rotation_delay = float(_field(data, "rotation_delay", (int, float)))
         return web.json_response(
             {
+                "custom_values": self.sb.custom_values,
                 "refuse_custom_values": self.sb.refuse_custom_values,
                 "rotation_delay": self.sb.rotation_delay,
             }

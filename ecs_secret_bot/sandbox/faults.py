@@ -1,7 +1,8 @@
-"""Fault injection: make chosen actions slow, throttled, failing or cut off.
+"""Fault injection: make chosen actions slow, throttled, failing or cut off, and rotations
+fail, stick or drag.
 
 A fault applies to one action (``"RotateSecret"``) or to all (``"*"``), for its next
-``times`` calls or until cleared. Kinds:
+``times`` calls or until cleared. Kinds that act on the call:
 
 * ``latency``: wait ``latency`` seconds, then answer normally (latency faults add up
   and combine with one of the others);
@@ -11,11 +12,22 @@ A fault applies to one action (``"RotateSecret"``) or to all (``"*"``), for its 
 * ``drop``: close the connection without answering (the SDK raises
   ``UnretryableException``).
 
-Faults act after the signature check, so a faulted call is still an authenticated
-one, and before the action runs, so it changes nothing.
+These act after the signature check, so a faulted call is still an authenticated one,
+and before the action runs, so it changes nothing. Kinds that act on the change a
+RotateSecret or PutSecretValue starts (the call itself succeeds; ``kms_state`` asks for
+one when it begins a change):
+
+* ``rotation_failure``: the Cloud Assistant command fails although the instance is fine:
+  ``AutomaticRotation`` turns ``Invalid``, the new version loses ``ACSPending``, and the
+  failure event says ``ExitCodeNonzero``;
+* ``rotation_stuck``: the new version stays ``ACSPending`` and nothing else changes (no
+  ``Invalid``, no event), as a command that never reports back;
+* ``rotation_slow``: the change succeeds, after ``latency`` seconds instead of the
+  sandbox's ``rotation_delay``.
 
     sb.faults.add(action="RotateSecret", kind="throttling", times=2)
     sb.faults.add(kind="latency", latency=0.2)      # every action, until cleared
+    sb.faults.add(action="RotateSecret", kind="rotation_stuck", times=1)
     sb.faults.clear()
 """
 
@@ -27,10 +39,19 @@ from typing import Any, Literal, cast
 
 from ecs_secret_bot.sandbox.errors import ApiError
 
-__all__ = ["Fault", "FaultKind", "Faults", "Outcome"]
+__all__ = ["ROTATION_KINDS", "Fault", "FaultKind", "Faults", "Outcome"]
 
-FaultKind = Literal["latency", "throttling", "server_error", "drop"]
-_KINDS: tuple[str, ...] = ("latency", "throttling", "server_error", "drop")
+FaultKind = Literal[
+    "latency",
+    "throttling",
+    "server_error",
+    "drop",
+    "rotation_failure",
+    "rotation_stuck",
+    "rotation_slow",
+]
+ROTATION_KINDS: tuple[str, ...] = ("rotation_failure", "rotation_stuck", "rotation_slow")
+_KINDS: tuple[str, ...] = ("latency", "throttling", "server_error", "drop", *ROTATION_KINDS)
 _SERVER_ERRORS = {
     500: ("InternalFailure", "An internal error occurred. Try again later."),
     502: ("BadGateway", "The gateway received an invalid response. Try again later."),
@@ -124,7 +145,7 @@ class Faults:
         decisive: Fault | None = None
         used: list[Fault] = []
         for fault in self._faults:
-            if fault.action not in ("*", action):
+            if fault.action not in ("*", action) or fault.kind in ROTATION_KINDS:
                 continue
             if fault.kind == "latency":
                 delay += fault.latency
@@ -132,10 +153,7 @@ class Faults:
             elif decisive is None:
                 decisive = fault
                 used.append(fault)
-        for fault in used:
-            if fault.times is not None:
-                fault.times -= 1
-        self._faults = [f for f in self._faults if f.times is None or f.times > 0]
+        self._use(used)
         if decisive is None:
             return Outcome(delay=delay)
         if decisive.kind == "drop":
@@ -146,3 +164,19 @@ class Faults:
             code, message = _SERVER_ERRORS[decisive.status]
             error = ApiError(decisive.status, code, message)
         return Outcome(delay=delay, error=error)
+
+    def take_rotation(self, action: str) -> Fault | None:
+        """Return the rotation fault for a change ``action`` starts (using it up), or None."""
+        fault = next(
+            (f for f in self._faults if f.kind in ROTATION_KINDS and f.action in ("*", action)),
+            None,
+        )
+        if fault is not None:
+            self._use([fault])
+        return fault
+
+    def _use(self, used: list[Fault]) -> None:
+        for fault in used:
+            if fault.times is not None:
+                fault.times -= 1
+        self._faults = [f for f in self._faults if f.times is None or f.times > 0]

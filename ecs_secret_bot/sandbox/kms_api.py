@@ -4,10 +4,11 @@ One method per action, named as the action (reads live in ``kms_read``); paramet
 state-machine operations, response bodies out. Choices where the documentation is silent:
 
 * RotateSecret / UpdateSecretRotationPolicy on a Generic secret, and PutSecretValue on an
-  ECS secret while ``refuse_custom_values`` is on: 400 ``InvalidParameter`` naming
+  ECS secret while ``custom_values`` is ``refuse``: 400 ``InvalidParameter`` naming
   ``SecretName`` (the documented code for a request KMS does not accept; KMS documents
-  these APIs as generic-only / managed-only). By default PutSecretValue on an ECS secret
-  is accepted and pushed to the instance like a rotation (same UserName required).
+  these APIs as generic-only / managed-only). With ``push`` (the default) PutSecretValue on
+  an ECS secret is pushed to the instance like a rotation; with ``accept`` it becomes
+  ACSCurrent at once and no instance is touched (in both, the same UserName is required).
 * GetSecretValue/RotateSecret/PutSecretValue/UpdateSecretRotationPolicy on a secret
   pending deletion: 409 ``Rejected.ResourceInDeleteWindow``; DeleteSecret with a
   recovery window on one: the same; with ``ForceDeleteWithoutRecovery`` it is removed.
@@ -29,14 +30,9 @@ from ecs_secret_bot.sandbox.errors import (
     in_delete_window,
     invalid_parameter,
 )
+from ecs_secret_bot.sandbox.kms_model import ACS_CURRENT, ACS_PREVIOUS, Secret, Version
 from ecs_secret_bot.sandbox.kms_read import Body, KmsReader, compact_json
-from ecs_secret_bot.sandbox.kms_state import (
-    ACS_CURRENT,
-    ACS_PREVIOUS,
-    MAX_ROTATIONS_PER_HOUR,
-    Secret,
-    Version,
-)
+from ecs_secret_bot.sandbox.kms_state import MAX_ROTATIONS_PER_HOUR
 from ecs_secret_bot.sandbox.params import Params
 from ecs_secret_bot.sandbox.validation import (
     check_ecs_secret_data,
@@ -188,7 +184,7 @@ class KmsApi(KmsReader):
         }
 
     def _put_ecs(self, secret: Secret, version_id: str, data: str, params: Params) -> Body:
-        if self.state.refuse_custom_values:
+        if self.state.custom_values == "refuse":
             raise invalid_parameter(
                 "SecretName",
                 f"PutSecretValue supports Generic secrets only and {secret.name!r} is an ECS "
@@ -201,9 +197,11 @@ class KmsApi(KmsReader):
         if parsed["UserName"] != user_name_of(secret.current().data):
             raise invalid_parameter("SecretData", "UserName must stay the user of the secret.")
         version = _same_version(secret, version_id, data)
-        if version is None:
+        if version is None and self.state.custom_values == "accept":
+            version = self.state.accept_value(secret, version_id, data)
+        elif version is None:
             self._check_rate(secret)
-            version = self.state.begin_change(secret, version_id, data)
+            version = self.state.begin_change(secret, version_id, data, action="PutSecretValue")
         return self._put_body(secret, version)
 
     def _check_rate(self, secret: Secret) -> None:
@@ -236,7 +234,7 @@ class KmsApi(KmsReader):
             secret = self.state.get_active(region, name)  # it may have changed meanwhile
             if version_id not in secret.versions:
                 self._check_rate(secret)
-                self.state.begin_change(secret, version_id, data)
+                self.state.begin_change(secret, version_id, data, action="RotateSecret")
         return {"Arn": self.arn(secret), "SecretName": secret.name, "VersionId": version_id}
 
     async def DeleteSecret(self, region: str, params: Params, caller: str) -> Body:  # noqa: N802

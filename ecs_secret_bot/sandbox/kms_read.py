@@ -21,7 +21,8 @@ from typing import Any
 
 from ecs_secret_bot.sandbox.clock import format_utc
 from ecs_secret_bot.sandbox.errors import ApiError, invalid_parameter, secret_not_found
-from ecs_secret_bot.sandbox.kms_state import ACS_CURRENT, ACS_PREVIOUS, KmsState, Secret, Version
+from ecs_secret_bot.sandbox.kms_model import ACS_CURRENT, ACS_PREVIOUS, Secret, Version
+from ecs_secret_bot.sandbox.kms_state import KmsState
 from ecs_secret_bot.sandbox.params import Params
 from ecs_secret_bot.sandbox.validation import parse_filters
 

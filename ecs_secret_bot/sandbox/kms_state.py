@@ -1,12 +1,8 @@
 """The KMS secret store and its state machine: versions, stages, rotation, deletion.
 
 Owns every secret of every region and the rules of how they change; knows nothing of
-HTTP or parameter spelling (``kms_api`` turns calls into these operations).
-
-Versions and stages. A secret's versions carry stage labels: ``ACSCurrent`` (exactly
-one), ``ACSPrevious`` (the one before it) and, while a change is being pushed to the
-instance, ``ACSPending`` on the new version. A version without a label is deprecated
-(listed only with ``IncludeDeprecated``).
+HTTP or parameter spelling (``kms_api`` turns calls into these operations). What a secret
+holds (versions, stages) is ``kms_model``'s.
 
 Rotation of a dynamic ECS secret (RotateSecret, or PutSecretValue with a custom value)
 is asynchronous, as in KMS: the call creates the new version as ``ACSPending`` and
@@ -22,11 +18,19 @@ command" and decides, against the instance as it is *at that moment*:
 
 On failure ``ACSCurrent`` stays where it was, the new version loses ``ACSPending``,
 ``AutomaticRotation`` reads ``Invalid`` (until a later change succeeds), and the reason
-is kept as a CloudMonitor-like ``failureInfo`` (``failure``; ``events``). While a change
+is kept as a CloudMonitor-like ``failureInfo`` (``failure``; ``events``). A rotation
+fault (``faults``: ``rotation_failure``, ``rotation_stuck``, ``rotation_slow``) taken
+when the change begins makes it fail on a healthy instance, stay ``ACSPending`` for good,
+or succeed late. While a change
 is pending, another RotateSecret/PutSecretValue is refused with 409
 ``Rejected.RotationInProgress`` (KMS documents the blocking for RAM secrets only, and
 no code; this one is the sandbox's choice). A VersionId that already exists makes the
 call a no-op success (idempotency), checked before the in-progress rule.
+
+A custom value on an ECS secret (PutSecretValue) meets ``custom_values``, the three
+things KMS might do with a call it documents for generic secrets only: ``refuse`` it
+(``kms_api`` answers 400), ``push`` it to the instance like a rotation (above), or
+``accept`` it as the current version at once without touching the instance.
 
 Automatic rotation and planned deletions follow the injectable clock and are applied
 lazily by ``sweep`` (run before every call and by every inspection): a due rotation
@@ -39,31 +43,35 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Literal, Protocol
 
 from ecs_secret_bot.sandbox.clock import Clock
 from ecs_secret_bot.sandbox.credentials import generate_value, user_name_of
 from ecs_secret_bot.sandbox.ecs import EcsState
 from ecs_secret_bot.sandbox.errors import ApiError, in_delete_window, secret_not_found
+from ecs_secret_bot.sandbox.faults import Faults
+from ecs_secret_bot.sandbox.kms_model import (
+    ACS_CURRENT,
+    ACS_PENDING,
+    ACS_PREVIOUS,
+    RotationEvent,
+    RotationFailure,
+    Secret,
+    Version,
+)
 
 __all__ = [
-    "ACS_CURRENT",
-    "ACS_PENDING",
-    "ACS_PREVIOUS",
+    "CUSTOM_VALUES",
+    "MAX_ROTATIONS_PER_HOUR",
+    "CustomValues",
     "KmsState",
-    "RotationEvent",
-    "RotationFailure",
     "Scheduler",
-    "Secret",
-    "Version",
     "loop_scheduler",
 ]
 
-ACS_CURRENT = "ACSCurrent"
-ACS_PREVIOUS = "ACSPrevious"
-ACS_PENDING = "ACSPending"
+CustomValues = Literal["refuse", "push", "accept"]
+CUSTOM_VALUES: tuple[CustomValues, ...] = ("push", "accept", "refuse")
 MAX_ROTATIONS_PER_HOUR = 50
 _EVENT_LIMIT = 1000
 
@@ -76,110 +84,23 @@ Scheduler = Callable[[float, Callable[[], None]], _Cancellable]
 """Run a callback after a delay in seconds (``loop.call_later``); returns a handle."""
 
 
-@dataclass
-class Version:
-    """One version of a secret value."""
-
-    version_id: str
-    data: str
-    data_type: str
-    created: datetime
-    stages: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RotationFailure:
-    """Why a change could not be applied on the instance (CloudMonitor ``failureInfo``)."""
-
-    code: str
-    message: str
-    time: datetime
-
-
-@dataclass(frozen=True)
-class RotationEvent:
-    """A CloudMonitor-like ``Secret:RotateSecret:Success`` / ``:Failure`` event."""
-
-    region: str
-    secret_name: str
-    version_id: str
-    success: bool
-    time: datetime
-    failure: RotationFailure | None = None
-
-    @property
-    def name(self) -> str:
-        """Return the CloudMonitor event name."""
-        return "Secret:RotateSecret:" + ("Success" if self.success else "Failure")
-
-
-@dataclass
-class Secret:
-    """A secret with its versions and rotation and deletion state."""
-
-    name: str
-    region: str
-    secret_type: str
-    created: datetime
-    updated: datetime
-    description: str = ""
-    versions: dict[str, Version] = field(default_factory=dict)
-    extended_config: dict[str, Any] | None = None
-    encryption_key_id: str | None = None
-    dkms_instance_id: str | None = None
-    tags: list[tuple[str, str]] = field(default_factory=list)
-    creator: str = ""
-    auto_rotation: bool = False
-    interval: int | None = None
-    last_rotation: datetime | None = None
-    next_rotation: datetime | None = None
-    failure: RotationFailure | None = None
-    planned_delete: datetime | None = None
-    pending_version: str | None = None
-    rotation_times: list[datetime] = field(default_factory=list)
-
-    @property
-    def is_ecs(self) -> bool:
-        """Return whether this is a dynamic ECS secret."""
-        return self.secret_type == "ECS"
-
-    @property
-    def sub_type(self) -> str:
-        """Return the ECS SecretSubType (Password or SSHKey)."""
-        return str((self.extended_config or {}).get("SecretSubType", ""))
-
-    @property
-    def instance_id(self) -> str:
-        """Return the ECS instance of the secret."""
-        return str((self.extended_config or {}).get("InstanceId", ""))
-
-    def with_stage(self, stage: str) -> Version | None:
-        """Return the version carrying ``stage``, or None."""
-        return next((v for v in self.versions.values() if stage in v.stages), None)
-
-    def current(self) -> Version:
-        """Return the ACSCurrent version."""
-        version = self.with_stage(ACS_CURRENT)
-        assert version is not None, "a secret always has an ACSCurrent version"
-        return version
-
-    def automatic_rotation(self) -> str:
-        """Return ``Enabled``, ``Disabled`` or ``Invalid`` (a failed change)."""
-        if self.failure is not None:
-            return "Invalid"
-        return "Enabled" if self.auto_rotation else "Disabled"
-
-
 class KmsState:
     """All secrets, per region, and the operations that change them."""
 
     def __init__(
-        self, *, clock: Clock, ecs: EcsState, rotation_delay: float, scheduler: Scheduler
+        self,
+        *,
+        clock: Clock,
+        ecs: EcsState,
+        rotation_delay: float,
+        scheduler: Scheduler,
+        faults: Faults | None = None,
     ) -> None:
         self.clock = clock
         self.ecs = ecs
         self.rotation_delay = rotation_delay
-        self.refuse_custom_values = False
+        self.faults = faults if faults is not None else Faults()
+        self.custom_values: CustomValues = "push"
         self.events: list[RotationEvent] = []
         self._scheduler = scheduler
         self._regions: dict[str, dict[str, Secret]] = {}
@@ -270,8 +191,13 @@ class KmsState:
                 f"(version {secret.pending_version!r}); wait until it completes.",
             )
 
-    def begin_change(self, secret: Secret, version_id: str, data: str) -> Version:
-        """Add ``data`` as the ACSPending version and push it to the instance later."""
+    def begin_change(
+        self, secret: Secret, version_id: str, data: str, *, action: str = ""
+    ) -> Version:
+        """Add ``data`` as the ACSPending version and push it to the instance later.
+
+        ``action`` (the call that started it) picks up a rotation fault, if one is set.
+        """
         self.check_can_change(secret)
         now = self.clock()
         version = Version(version_id, data, "text", now, [ACS_PENDING])
@@ -280,10 +206,26 @@ class KmsState:
         secret.rotation_times = [t for t in secret.rotation_times if now - t < timedelta(hours=1)]
         secret.rotation_times.append(now)
         secret.updated = now
+        fault = self.faults.take_rotation(action) if action else None
+        if fault is not None and fault.kind == "rotation_stuck":
+            return version  # the command never reports back: ACSPending for good
+        delay = fault.latency if fault is not None and fault.kind == "rotation_slow" else None
+        fails = fault is not None and fault.kind == "rotation_failure"
         key = (secret.region, secret.name)
         self._timers[key] = self._scheduler(
-            self.rotation_delay, lambda: self._complete(key, version_id)
+            self.rotation_delay if delay is None else delay,
+            lambda: self._complete(key, version_id, fails=fails),
         )
+        return version
+
+    def accept_value(self, secret: Secret, version_id: str, data: str) -> Version:
+        """Make ``data`` the ACSCurrent version at once, touching no instance."""
+        self.check_can_change(secret)
+        now = self.clock()
+        version = Version(version_id, data, "text", now, [])
+        secret.versions[version_id] = version
+        self._make_current(secret, version)
+        secret.updated = now
         return version
 
     def rotations_last_hour(self, secret: Secret) -> int:
@@ -291,7 +233,7 @@ class KmsState:
         now = self.clock()
         return sum(1 for t in secret.rotation_times if now - t < timedelta(hours=1))
 
-    def _complete(self, key: tuple[str, str], version_id: str) -> None:
+    def _complete(self, key: tuple[str, str], version_id: str, *, fails: bool = False) -> None:
         self._timers.pop(key, None)
         secret = self.find(*key)
         if secret is None or secret.pending_version != version_id:
@@ -303,10 +245,25 @@ class KmsState:
         secret.updated = now
         self.ecs.record_invocation(secret.region, secret.instance_id)
         failure = self._instance_problem(secret, now)
+        if failure is None and fails:
+            failure = RotationFailure(
+                "ExitCodeNonzero",
+                "the rotation command exited with a non-zero code (a sandbox rotation fault)",
+                now,
+            )
         if failure is not None:
             secret.failure = failure
             self._event(RotationEvent(secret.region, secret.name, version_id, False, now, failure))
             return
+        self._make_current(secret, version)
+        secret.failure = None
+        secret.last_rotation = now
+        if secret.auto_rotation and secret.interval:
+            secret.next_rotation = now + timedelta(seconds=secret.interval)
+        self._event(RotationEvent(secret.region, secret.name, version_id, True, now))
+
+    @staticmethod
+    def _make_current(secret: Secret, version: Version) -> None:
         for other in secret.versions.values():
             if ACS_PREVIOUS in other.stages:
                 other.stages.remove(ACS_PREVIOUS)
@@ -314,11 +271,6 @@ class KmsState:
         old.stages.remove(ACS_CURRENT)
         old.stages.append(ACS_PREVIOUS)
         version.stages.append(ACS_CURRENT)
-        secret.failure = None
-        secret.last_rotation = now
-        if secret.auto_rotation and secret.interval:
-            secret.next_rotation = now + timedelta(seconds=secret.interval)
-        self._event(RotationEvent(secret.region, secret.name, version_id, True, now))
 
     def _instance_problem(self, secret: Secret, now: datetime) -> RotationFailure | None:
         instance = self.ecs.get(secret.region, secret.instance_id)

@@ -46,6 +46,8 @@ def run_sandbox(args: argparse.Namespace) -> int:
         refuse_custom_values=args.refuse_custom_values,
         ram_policy=policy,
     )
+    if not args.refuse_custom_values:
+        sandbox.custom_values = args.custom_values
     try:
         for name in args.role:
             sandbox.sts.add_role(name)
@@ -79,6 +81,13 @@ async def _serve(sandbox: Sandbox, *, port: int, extra_ids: list[str]) -> int:
     return 0
 
 
+_CUSTOM_VALUES = {
+    "push": "pushed to the instance like a rotation (--custom-values)",
+    "accept": "made current without reaching the instance (--custom-values)",
+    "refuse": "refused (--custom-values)",
+}
+
+
 def _banner(sandbox: Sandbox, *, extra_ids: list[str]) -> None:
     others = [key_id for key_id in extra_ids if key_id not in DEFAULT_ACCESS_KEYS]
     lines = [
@@ -94,7 +103,7 @@ def _banner(sandbox: Sandbox, *, extra_ids: list[str]) -> None:
         lines.append(f"  also accepted AccessKey IDs: {', '.join(others)}")
     lines += [
         f"  rotations complete after {sandbox.rotation_delay:g}s; custom values "
-        + ("refused" if sandbox.refuse_custom_values else "accepted"),
+        + _CUSTOM_VALUES[sandbox.custom_values],
         "",
         "Point the SDK at it:",
         "  from alibabacloud_kms20160120.client import Client",

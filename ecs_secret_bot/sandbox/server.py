@@ -131,6 +131,13 @@ class Sandbox(World):
     # -- HTTP ----------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        response = await self._answer(request)
+        agent = request.headers.get("user-agent", "")
+        text = response.text if isinstance(response, web.Response) else None
+        self.calls.answered(request.headers.get("x-acs-action", ""), text or "", user_agent=agent)
+        return response
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         headers = _headers(request)
         query = {key: request.query[key] for key in request.query}
@@ -144,7 +151,7 @@ class Sandbox(World):
         request_id = new_request_id()
         try:
             _check_action(version, action)
-            self.calls.record(action, region)
+            self.calls.record(action, region, user_agent=headers.get("user-agent", ""))
             key_id = self.verifier.verify(
                 SignedRequest(request.method, request.path, query, headers, body)
             )

@@ -23,12 +23,11 @@ from ecs_secret_bot.sandbox.credentials import generate_key_pair, generate_passw
 from ecs_secret_bot.sandbox.ecs import INSTANCE_STATUSES, EcsState, Instance
 from ecs_secret_bot.sandbox.errors import ApiError
 from ecs_secret_bot.sandbox.faults import Faults
+from ecs_secret_bot.sandbox.kms_model import ACS_CURRENT, RotationEvent, Secret, Version
 from ecs_secret_bot.sandbox.kms_state import (
-    ACS_CURRENT,
+    CUSTOM_VALUES,
+    CustomValues,
     KmsState,
-    RotationEvent,
-    Secret,
-    Version,
     loop_scheduler,
 )
 from ecs_secret_bot.sandbox.protocol import Verifier
@@ -78,9 +77,13 @@ class World:
         self.calls = CallLog()
         self.ecs = EcsState(self.clock)
         self.kms = KmsState(
-            clock=self.clock, ecs=self.ecs, rotation_delay=rotation_delay, scheduler=loop_scheduler
+            clock=self.clock,
+            ecs=self.ecs,
+            rotation_delay=rotation_delay,
+            scheduler=loop_scheduler,
+            faults=self.faults,
         )
-        self.kms.refuse_custom_values = refuse_custom_values
+        self.refuse_custom_values = refuse_custom_values
         self.account_id = account_id
 
     @property
@@ -91,13 +94,32 @@ class World:
     # -- settings and time ---------------------------------------------------------------
 
     @property
+    def custom_values(self) -> CustomValues:
+        """What PutSecretValue on an ECS secret does: ``refuse``, ``push`` or ``accept``.
+
+        ``refuse``: 400 InvalidParameter (what the documentation implies); ``push``: the
+        value goes to the instance like a rotation; ``accept``: it becomes ACSCurrent at
+        once and the instance is not touched.
+        """
+        return self.kms.custom_values
+
+    @custom_values.setter
+    def custom_values(self, value: CustomValues) -> None:
+        if value not in CUSTOM_VALUES:
+            raise ValueError(f"custom_values must be one of {', '.join(CUSTOM_VALUES)}")
+        self.kms.custom_values = value
+
+    @property
     def refuse_custom_values(self) -> bool:
-        """Whether PutSecretValue on an ECS secret is refused (400 InvalidParameter)."""
-        return self.kms.refuse_custom_values
+        """Whether PutSecretValue on an ECS secret is refused (``custom_values == "refuse"``)."""
+        return self.kms.custom_values == "refuse"
 
     @refuse_custom_values.setter
     def refuse_custom_values(self, value: bool) -> None:
-        self.kms.refuse_custom_values = value
+        if value:
+            self.kms.custom_values = "refuse"
+        elif self.kms.custom_values == "refuse":
+            self.kms.custom_values = "push"
 
     @property
     def rotation_delay(self) -> float:
@@ -175,17 +197,28 @@ class World:
         rotation_interval: str | None = None,
         description: str = "",
         tags: Mapping[str, str] | None = None,
+        custom_data: Mapping[str, str] | None = None,
     ) -> str:
         """Store an ECS secret directly (no call counted); return its full name.
 
-        Validates as CreateSecret would and raises ValueError with its message if wrong.
+        ``custom_data`` is its ExtendedConfig's CustomData: by default ``{"UserName": user}``,
+        as the bot writes it; ``{}`` for a secret created as the console does, whose user
+        only its (encrypted) value names. Validates as CreateSecret would and raises
+        ValueError with its message if wrong.
         """
         full_name = name if name.startswith(ECS_PREFIX) else ECS_PREFIX + name
         if secret_data is None:
             secret_data = _generated_data(user_name=user_name, sub_type=sub_type)
         data = json.dumps(dict(secret_data))
+        if custom_data is None:
+            custom_data = {"UserName": user_name}
         config = json.dumps(
-            {"SecretSubType": sub_type, "RegionId": region, "InstanceId": instance_id}
+            {
+                "SecretSubType": sub_type,
+                "RegionId": region,
+                "InstanceId": instance_id,
+                "CustomData": dict(custom_data),
+            }
         )
         try:
             check_secret_name(full_name, "ECS")

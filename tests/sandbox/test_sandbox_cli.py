@@ -38,6 +38,8 @@ def sandbox_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
             "0.3",
             "--access-key",
             "ops:ops-secret",
+            "--custom-values",
+            "accept",
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -90,6 +92,7 @@ def test_demo_script_against_the_cli_sandbox(
     assert f"listening on http://127.0.0.1:{port}" in output
     assert "sandbox / sandbox-secret" in output
     assert "also accepted AccessKey IDs: ops" in output
+    assert "custom values made current without reaching the instance" in output
     assert "ops-secret" not in output
     assert 'endpoint="127.0.0.1:' in output
     assert "acs/ecs/web-3-root" in output

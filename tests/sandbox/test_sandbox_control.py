@@ -134,7 +134,11 @@ async def test_instances_rotations_events_and_settings(
     status, settings = await send(
         http, sandbox, "POST", "/settings", {"rotation_delay": 0, "refuse_custom_values": True}
     )
-    assert settings == {"refuse_custom_values": True, "rotation_delay": 0.0}
+    assert settings == {
+        "custom_values": "refuse",
+        "refuse_custom_values": True,
+        "rotation_delay": 0.0,
+    }
     assert sandbox.refuse_custom_values
     await kms.rotate_secret_async(
         m.RotateSecretRequest(secret_name="acs/ecs/web-3-root", version_id="r1")
