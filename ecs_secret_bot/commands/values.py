@@ -24,7 +24,8 @@ __all__ = [
     "PasswordValue",
     "SecretValue",
     "SshKeyValue",
-    "check_ecs_password",
+    "MAX_PASSWORD_LENGTH",
+    "check_custom_password",
     "check_user_name",
     "from_payload",
     "secret_data_json",
@@ -34,6 +35,9 @@ __all__ = [
 
 ECS_PASSWORD_SPECIALS = "()`~!@#$%^&*-_+=|{}[]:;'<>,.?/"
 _ALLOWED_PASSWORD_CHARS = frozenset(string.ascii_letters + string.digits + ECS_PASSWORD_SPECIALS)
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 32
+"""KMS itself generates 32-character passwords; the ECS API's 30 governs ECS API fields only."""
 _MIN_RSA_BITS = 2048
 _MAX_VALUE_BYTES = 30_720  # the KMS limit on SecretData
 
@@ -94,13 +98,19 @@ def check_user_name(user_name: str, *, field: str = "user_name") -> str:
     return name
 
 
-def check_ecs_password(password: str, *, os_type: str, field: str = "password") -> None:
-    """Raise InvalidInput unless ``password`` meets the ECS password rules for ``os_type``."""
-    if not 8 <= len(password) <= 30:
+def check_custom_password(password: str, *, os_type: str, field: str = "password") -> None:
+    """Raise InvalidInput unless ``password`` can be the value of a KMS ECS password secret.
+
+    The character rules are ECS's (three of four classes, its special characters, no
+    leading ``/`` on Windows); the length is 8 to 32, as long as the passwords KMS itself
+    generates (the ECS API's cap of 30 applies to ECS API fields, not to KMS values).
+    """
+    low, high = MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH
+    if not low <= len(password) <= high:
         raise InvalidInput(
-            f"The password is {len(password)} characters long; ECS needs 8 to 30.",
+            f"The password is {len(password)} characters long; KMS takes {low} to {high}.",
             field=field,
-            next_step="Choose a password of 8 to 30 characters.",
+            next_step=f"Choose a password of {low} to {high} characters.",
         )
     bad = sorted(set(password) - _ALLOWED_PASSWORD_CHARS)
     if bad:

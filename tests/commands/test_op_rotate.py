@@ -171,7 +171,7 @@ async def test_custom_password_is_put_and_never_written_anywhere(
 @pytest.mark.parametrize(
     ("request_", "field", "fragment"),
     [
-        (RotateRequest("web-3-root", custom_password="short"), "custom_password", "8 to 30"),
+        (RotateRequest("web-3-root", custom_password="short"), "custom_password", "8 to 32"),
         (
             RotateRequest("web-3-root", custom_private_key="-----BEGIN x"),
             "custom_password",

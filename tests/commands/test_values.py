@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ecs_secret_bot.commands.values import (
     PasswordValue,
-    check_ecs_password,
+    check_custom_password,
     check_user_name,
     from_payload,
     secret_data_json,
@@ -41,8 +41,8 @@ def rsa_key() -> rsa.RSAPrivateKey:
 @pytest.mark.parametrize(
     ("password", "os_type", "fragment"),
     [
-        ("Ab1!", "linux", "4 characters long; ECS needs 8 to 30"),
-        ("Ab1!" * 8, "linux", "32 characters long"),
+        ("Ab1!", "linux", "4 characters long; KMS takes 8 to 32"),
+        ("Ab1!" * 8 + "x", "linux", "33 characters long"),
         ("abcdefgh12", "linux", "2 of the 4 character classes"),
         ("Abc def 123", "linux", "spaces"),
         ("Abcdef12\u00e9", "linux", "1 character(s) ECS does not allow"),
@@ -53,7 +53,7 @@ def test_bad_passwords_are_refused_with_the_rule_and_without_the_value(
     password: str, os_type: str, fragment: str
 ) -> None:
     with pytest.raises(InvalidInput) as caught:
-        check_ecs_password(password, os_type=os_type)
+        check_custom_password(password, os_type=os_type)
     assert fragment in caught.value.user_message
     assert caught.value.field == "password"
     assert password not in str(caught.value)
@@ -61,7 +61,13 @@ def test_bad_passwords_are_refused_with_the_rule_and_without_the_value(
 
 @pytest.mark.parametrize("password", ["Abcdef12", "abc-def-12", "/Abcdef12", "ABC!def?"])
 def test_good_passwords_pass_on_linux(password: str) -> None:
-    check_ecs_password(password, os_type="linux")
+    check_custom_password(password, os_type="linux")
+
+
+@pytest.mark.parametrize("length", [31, 32])
+def test_passwords_as_long_as_kms_generates_pass(length: int) -> None:
+    # KMS generates 32 characters; the ECS API's cap of 30 does not govern KMS values.
+    check_custom_password(("Ab1!" * 8)[:length], os_type="windows")
 
 
 def test_ssh_key_derives_the_public_key(rsa_key: rsa.RSAPrivateKey) -> None:

@@ -60,7 +60,7 @@ async def test_a_weak_custom_password_is_refused_in_the_modal(bot: BotHarness) -
     modal = await open_custom(bot)
     answer = (await bot.submit(modal, custom_values("short"))).json()
     assert answer["response_action"] == "errors"
-    assert "8 to 30" in answer["errors"][Block.PASSWORD]
+    assert "8 to 32" in answer["errors"][Block.PASSWORD]
     assert bot.sandbox.calls.total("PutSecretValue") == 0
 
 

@@ -285,7 +285,7 @@ def _custom_blocks(meta: ModalMeta) -> list[BlockDict]:
             _input(
                 Block.PASSWORD,
                 "New password",
-                _text(Action.PASSWORD, placeholder="8-30 characters", max_length=64),
+                _text(Action.PASSWORD, placeholder="8-32 characters", max_length=64),
                 hint=VALUE_HINT,
             )
         ]

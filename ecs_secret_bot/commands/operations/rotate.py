@@ -34,7 +34,7 @@ from ecs_secret_bot.commands.requests import RotateRequest
 from ecs_secret_bot.commands.values import (
     PasswordValue,
     SecretValue,
-    check_ecs_password,
+    check_custom_password,
     ssh_key_value,
 )
 from ecs_secret_bot.errors import (
@@ -128,7 +128,7 @@ async def _custom_value(
             ref.region, instance_ids=[detail.ecs.instance_id], max_results=10
         )
         os_type = next((i.os_type for i in page.instances), "linux")
-        check_ecs_password(req.custom_password, os_type=os_type, field="custom_password")
+        check_custom_password(req.custom_password, os_type=os_type, field="custom_password")
         return PasswordValue(user_name=user, password=req.custom_password)
     if not req.custom_private_key:
         raise InvalidInput(
