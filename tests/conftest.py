@@ -5,7 +5,9 @@ applied), `socket_mode_server` (a started `FakeSocketModeServer` that `slack_api
 hands out through `apps.connections.open`) and `signing_secret`.
 
 Never builds the bot and never sets up the cloud sandbox or storage: those fixtures
-live next to the tests that need them.
+live next to the tests that need them. Every test, though, is watched for one thing: the
+bot never decrypts a secret, so no sandbox of the test session ever receives a
+GetSecretValue from it (``the_bot_never_decrypts``, over every sandbox's call log).
 
 Scripting a reply with a marker (opsdroid style)::
 
@@ -18,10 +20,13 @@ The marker takes the arguments of `FakeSlackAPI.respond` (`status=`, `headers=`,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from fakes import SIGNING_SECRET, FakeSlackAPI, FakeSocketModeServer
+from fakes.cloud import BOT_AGENT
+
+from ecs_secret_bot.sandbox import CallLog
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -30,6 +35,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "slack_response(method, body, *, status=200, headers=None, times=None): "
         "script fake Slack's reply to a Web API method (see FakeSlackAPI.respond)",
     )
+
+
+@pytest.fixture(autouse=True)
+def the_bot_never_decrypts() -> Iterator[None]:
+    """Fail the test during which the bot sent GetSecretValue to any sandbox of this process."""
+    before = CallLog.in_process("GetSecretValue", agent=BOT_AGENT)
+    yield
+    sent = CallLog.in_process("GetSecretValue", agent=BOT_AGENT) - before
+    assert sent == 0, f"the bot sent GetSecretValue {sent} time(s): it must never decrypt"
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ class ModalMeta:
     dry_run: bool = False
     custom: bool = False
     sub_type: str = ""
+    user_name: str = ""
+    """The secret's OS user as KMS records it (CustomData), to pre-fill; never a value."""
     days: int | None = None
     now: bool = False
     reason: str = ""

@@ -146,6 +146,7 @@ async def _rotate_modal(inv: Invocation) -> None:
         channel_id=inv.actor.channel_id,
         channel_name=inv.actor.channel_name,
         sub_type=secret.sub_type,
+        user_name=secret.user_name,
     )
     await client.views_update(view_id=view_id, view=rotate_modal(secret, meta))
 

@@ -77,6 +77,7 @@ ROTATE_FORM = ModalForm(
         "custom_password": Block.PASSWORD,
         "custom_private_key": Block.PRIVATE_KEY,
         "custom_public_key": Block.PUBLIC_KEY,
+        "user_name": Block.USER,
         "reason": Block.REASON,
     },
 )
@@ -180,6 +181,7 @@ def _rotate_request(values: dict[str, Any], meta: ModalMeta, request_id: str) ->
         custom_password=str(values.get(Block.PASSWORD) or "") if custom else "",
         custom_private_key=str(values.get(Block.PRIVATE_KEY) or "") if custom else "",
         custom_public_key=str(values.get(Block.PUBLIC_KEY) or "").strip() if custom else "",
+        user_name=str(values.get(Block.USER) or "").strip() if custom else "",
         region=meta.region,
         reason=str(values.get(Block.REASON) or "").strip(),
         request_id=request_id,

@@ -28,6 +28,7 @@ from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_tea_openapi.utils_models import Config as OpenApiConfig
 from alibabacloud_tea_openapi.utils_models import GlobalParameters
 
+from ecs_secret_bot import __version__
 from ecs_secret_bot.cloud.ecs import Ecs
 from ecs_secret_bot.cloud.identity import AssumedRoles
 from ecs_secret_bot.cloud.kms import Kms
@@ -49,7 +50,9 @@ from ecs_secret_bot.commands.settings import CloudSettings
 from ecs_secret_bot.commands.values import SecretValue
 from ecs_secret_bot.errors import InvalidInput
 
-__all__ = ["AlibabaCloudGateway", "RetryPolicy"]
+__all__ = ["USER_AGENT", "AlibabaCloudGateway", "RetryPolicy"]
+
+USER_AGENT = f"ecs-secret-bot/{__version__}"
 
 
 class AlibabaCloudGateway:
@@ -116,6 +119,7 @@ class AlibabaCloudGateway:
             region_id=region,
             read_timeout=int(self._settings.read_timeout.total_seconds() * 1000),
             connect_timeout=int(self._settings.connect_timeout.total_seconds() * 1000),
+            user_agent=USER_AGENT,  # appended to the SDK's: ActionTrail and logs name the bot
         )
         if endpoint:
             scheme, _, host = endpoint.rpartition("://")
@@ -170,13 +174,13 @@ class AlibabaCloudGateway:
             region, page=page, page_size=page_size, name_contains=name_contains
         )
 
-    async def list_secret_versions(self, region: str, name: str) -> tuple[SecretVersion, ...]:
-        """List the versions of a secret that carry a stage."""
-        return await self._kms.list_secret_versions(region, name)
-
-    async def secret_user_name(self, region: str, name: str) -> str:
-        """Return the OS user an ECS secret holds the credential of (and nothing else)."""
-        return await self._kms.secret_user_name(region, name)
+    async def list_secret_versions(
+        self, region: str, name: str, *, include_deprecated: bool = False
+    ) -> tuple[SecretVersion, ...]:
+        """List the versions of a secret that carry a stage (and, if asked, those without)."""
+        return await self._kms.list_secret_versions(
+            region, name, include_deprecated=include_deprecated
+        )
 
     async def rotate_secret(self, region: str, name: str, *, version_id: str) -> Receipt:
         """Start a rotation with a KMS-generated value (VersionId makes it idempotent)."""

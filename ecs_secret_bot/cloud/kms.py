@@ -8,8 +8,10 @@ and turns the answer's fields (``sdk``'s shapes) into the frozen results of
 
 Owns: the KMS request parameters, and the reading of KMS answers (times, intervals, tags,
 ExtendedConfig). Never does: build clients (``gateway``), retry or map errors (``retry``,
-``errors``). Never logs or raises a secret value: values go out only as ``SecretData``, and
-GetSecretValue's is dropped unread.
+``errors``). Never logs or raises a secret value: values go out only as ``SecretData``.
+Never decrypts: GetSecretValue is not called, so no value ever comes back; the user name a
+value belongs to is written into ``ExtendedConfig.CustomData`` at create and read back from
+DescribeSecret.
 """
 
 from __future__ import annotations
@@ -47,7 +49,10 @@ from ecs_secret_bot.commands.gateway import (
 from ecs_secret_bot.commands.values import SecretValue, secret_data_json
 from ecs_secret_bot.errors import InvalidInput
 
-__all__ = ["Kms", "parse_cloud_time"]
+__all__ = ["USER_NAME_KEY", "Kms", "parse_cloud_time"]
+
+USER_NAME_KEY = "UserName"
+"""The ``CustomData`` key the bot writes the OS user under (CustomData: at most 10 pairs)."""
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +69,8 @@ class Kms:
             "SecretSubType": call.value.sub_type,
             "RegionId": call.region,
             "InstanceId": call.instance_id,
-            "CustomData": {},
+            # So that DescribeSecret can name the user without decrypting the value.
+            "CustomData": {USER_NAME_KEY: call.value.user_name},
         }
         request = kms_models.CreateSecretRequest(
             secret_name=call.name,
@@ -130,10 +136,15 @@ class Kms:
         )
         return _page(region, response.body, page=page, page_size=page_size)
 
-    async def list_secret_versions(self, region: str, name: str) -> tuple[SecretVersion, ...]:
-        """List the versions of a secret that carry a stage."""
+    async def list_secret_versions(
+        self, region: str, name: str, *, include_deprecated: bool = False
+    ) -> tuple[SecretVersion, ...]:
+        """List the versions of a secret that carry a stage (and, if asked, those without)."""
         request = kms_models.ListSecretVersionIdsRequest(
-            secret_name=name, include_deprecated="false", page_number=1, page_size=100
+            secret_name=name,
+            include_deprecated="true" if include_deprecated else "false",
+            page_number=1,
+            page_size=100,
         )
         response = await self._send(
             region,
@@ -146,26 +157,6 @@ class Kms:
         return tuple(
             _version(v) for v in (container.version_id if container is not None else None) or ()
         )
-
-    async def secret_user_name(self, region: str, name: str) -> str:
-        """Return the OS user an ECS secret holds the credential of (and nothing else).
-
-        GetSecretValue is the only API that names the user; the value in the same answer
-        is dropped here, unread, and never leaves this method.
-        """
-        request = kms_models.GetSecretValueRequest(secret_name=name)
-        response = await self._send(
-            region,
-            "GetSecretValue",
-            lambda client: client.get_secret_value_async(request),
-            idempotent=True,
-            subject=name,
-        )
-        try:
-            parsed = json.loads(response.body.secret_data or "")
-        except ValueError:
-            return ""
-        return str(parsed.get("UserName", "")) if isinstance(parsed, dict) else ""
 
     async def rotate_secret(self, region: str, name: str, *, version_id: str) -> Receipt:
         """Start a rotation with a KMS-generated value (VersionId makes it idempotent)."""
@@ -306,11 +297,15 @@ def _ecs_config(raw: str | None) -> EcsSecretConfig | None:
         return None
     if not isinstance(data, dict):
         return None
+    custom = data.get("CustomData")
+    custom = custom if isinstance(custom, dict) else {}
+    user = custom.get(USER_NAME_KEY)
     return EcsSecretConfig(
         sub_type=str(data.get("SecretSubType", "")),
         region_id=str(data.get("RegionId", "")),
         instance_id=str(data.get("InstanceId", "")),
-        custom_data=data.get("CustomData") or {},
+        custom_data=custom,
+        user_name=user.strip() if isinstance(user, str) else "",
     )
 
 

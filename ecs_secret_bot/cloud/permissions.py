@@ -43,7 +43,6 @@ API_ACTIONS: Mapping[str, str] = {
     "ListSecrets": "kms:ListSecrets",
     "DescribeSecret": "kms:DescribeSecret",
     "ListSecretVersionIds": "kms:ListSecretVersionIds",
-    "GetSecretValue": "kms:GetSecretValue",
     "RotateSecret": "kms:RotateSecret",
     "PutSecretValue": "kms:PutSecretValue",
     "UpdateSecretRotationPolicy": "kms:UpdateSecretRotationPolicy",

@@ -6,8 +6,8 @@ a binding names), each API the bot calls in a way that changes nothing:
 * ``ListSecrets`` (page size 1) and ``DescribeInstances`` (10 at most): the answers
   ``check`` already has;
 * ``DescribeCloudAssistantStatus`` of one instance the region has;
-* ``DescribeSecret``, ``ListSecretVersionIds``, ``GetSecretValue``, ``RotateSecret``,
-  ``PutSecretValue``, ``UpdateSecretRotationPolicy``, ``DeleteSecret``, ``RestoreSecret``
+* ``DescribeSecret``, ``ListSecretVersionIds``, ``RotateSecret``, ``PutSecretValue``,
+  ``UpdateSecretRotationPolicy``, ``DeleteSecret``, ``RestoreSecret``
   on a secret name that cannot exist (``acs/ecs/bot-permission-check-<random>``): "not
   found" means RAM let the call through (there was nothing to change), a 403 that it did
   not. This relies on RAM deciding before KMS looks the secret up, which the sandbox does
@@ -110,7 +110,6 @@ async def probe_permissions(
     calls: dict[str, Callable[[], Awaitable[object]]] = {
         "DescribeSecret": lambda: cloud.describe_secret(region, name),
         "ListSecretVersionIds": lambda: cloud.list_secret_versions(region, name),
-        "GetSecretValue": lambda: cloud.secret_user_name(region, name),
         "RotateSecret": lambda: cloud.rotate_secret(region, name, version_id=version),
         "PutSecretValue": lambda: cloud.put_secret_value(
             region, name, version_id=version, value=value

@@ -23,7 +23,6 @@ __all__ = [
     "DescribeInstancesBody",
     "DescribeSecretBody",
     "EcsSdk",
-    "GetSecretValueBody",
     "KmsSdk",
     "ListSecretVersionIdsBody",
     "ListSecretsBody",
@@ -144,16 +143,15 @@ class ListSecretVersionIdsBody(ReceiptBody, Protocol):
     version_ids: SdkVersionIds | None
 
 
-class GetSecretValueBody(ReceiptBody, Protocol):
-    secret_data: str | None
-
-
 class DeleteSecretBody(ReceiptBody, Protocol):
     planned_delete_time: str | None
 
 
 class KmsSdk(Protocol):
-    """The methods of ``alibabacloud_kms20160120.client.Client`` that we call."""
+    """The methods of ``alibabacloud_kms20160120.client.Client`` that we call.
+
+    GetSecretValue is not one of them, on purpose: the bot never decrypts a secret.
+    """
 
     async def create_secret_async(self, request: object, /) -> Response[CreateSecretBody]: ...
 
@@ -164,8 +162,6 @@ class KmsSdk(Protocol):
     async def list_secret_version_ids_async(
         self, request: object, /
     ) -> Response[ListSecretVersionIdsBody]: ...
-
-    async def get_secret_value_async(self, request: object, /) -> Response[GetSecretValueBody]: ...
 
     async def rotate_secret_async(self, request: object, /) -> Response[ReceiptBody]: ...
 

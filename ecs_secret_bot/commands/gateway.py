@@ -46,6 +46,12 @@ class EcsSecretConfig:
     region_id: str
     instance_id: str
     custom_data: Mapping[str, Any] = field(default_factory=dict)
+    user_name: str = ""
+    """The OS user, as ``CustomData.UserName`` records it; empty when its creator left it out.
+
+    KMS names the user only inside the value (``SecretData``), which the bot never reads:
+    it writes the user into CustomData at create so that DescribeSecret can tell it.
+    """
 
 
 @dataclass(frozen=True)
@@ -262,12 +268,10 @@ class CloudGateway(Protocol):
         """List one page of the ECS secrets of a region."""
         ...
 
-    async def list_secret_versions(self, region: str, name: str) -> tuple[SecretVersion, ...]:
-        """List the versions of a secret that carry a stage."""
-        ...
-
-    async def secret_user_name(self, region: str, name: str) -> str:
-        """Return the OS user an ECS secret holds the credential of (and nothing else)."""
+    async def list_secret_versions(
+        self, region: str, name: str, *, include_deprecated: bool = False
+    ) -> tuple[SecretVersion, ...]:
+        """List the versions of a secret that carry a stage (and, if asked, those without)."""
         ...
 
     async def rotate_secret(self, region: str, name: str, *, version_id: str) -> Receipt:

@@ -55,13 +55,17 @@ class RotateRequest:
     """Rotate now: a KMS-generated value, or the custom value when one is given.
 
     A custom value is a password (password secrets) or a PEM private key with an optional
-    matching public key (SSH key secrets); the user stays the secret's own.
+    matching public key (SSH key secrets); the user stays the secret's own. KMS records that
+    user only where the secret's creator wrote it into CustomData (the bot does), so a
+    custom value for a secret created elsewhere needs ``user_name`` from the person.
     """
 
     name: str
     custom_password: str = field(default="", repr=False)
     custom_private_key: str = field(default="", repr=False)
     custom_public_key: str = ""
+    user_name: str = ""
+    """The OS user of a custom value; empty means the one KMS records (CustomData)."""
     region: str = ""
     reason: str = ""
     request_id: str = ""

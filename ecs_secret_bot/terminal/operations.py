@@ -11,7 +11,7 @@ next step than the core's.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ecs_secret_bot.commands.operations.create import create_secret
@@ -143,18 +143,21 @@ async def _rotate(args: argparse.Namespace, ctx: Context) -> Answer:
     gives_value = args.value_stdin or args.private_key_file is not None
     if gives_value and not args.custom:
         raise InvalidInput("A value goes with --custom only.", field="custom")
+    if args.user and not args.custom:
+        raise InvalidInput("--user goes with --custom only.", field="user_name")
     value = _read_value(args, ctx, custom=True) if args.custom else _Given()
     req = RotateRequest(
         name=args.name,
         custom_password=value.password,
         custom_private_key=value.private_key,
+        user_name=args.user,
         region=_region(args),
         reason=args.reason,
         request_id=args.request_id,
         dry_run=args.dry_run,
     )
     try:
-        result = await rotate_secret(req, actor=session.actor, core=session.core)
+        result = await _rotate_asking_user(req, ctx)
     except RotationInProgress as exc:
         follow_it = Subcommand("rotate", (args.name, "--follow"))
         raise RotationInProgress(
@@ -167,6 +170,25 @@ async def _rotate(args: argparse.Namespace, ctx: Context) -> Answer:
     if args.no_wait:
         return rotation_answer(result, None)
     return await follow(result, ctx)
+
+
+async def _rotate_asking_user(req: RotateRequest, ctx: Context) -> Any:
+    """Rotate; where KMS does not record the user of a custom value, ask for it once."""
+    session = ctx.session
+    try:
+        return await rotate_secret(req, actor=session.actor, core=session.core)
+    except InvalidInput as exc:
+        if exc.field != "user_name" or req.user_name:
+            raise
+        if not ctx.prompter.interactive:
+            raise InvalidInput(
+                exc.user_message,
+                field="user_name",
+                next_step=NextStep("Name the user with --user (root, ecs-user, Administrator)."),
+            ) from None
+        print(exc.user_message, file=ctx.prompter.stderr)
+        user = ctx.prompter.line("OS user of the custom value: ", field_name="user_name")
+    return await rotate_secret(replace(req, user_name=user), actor=session.actor, core=session.core)
 
 
 async def _rotation(args: argparse.Namespace, ctx: Context) -> Answer:

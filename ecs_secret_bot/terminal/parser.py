@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--custom", action="store_true", help="set a value you give (prompted, or on stdin)"
     )
     _value_options(rotate, what="the custom password (or private key)")
+    rotate.add_argument(
+        "--user",
+        default="",
+        help="the OS user of the custom value, where KMS does not record it (asked if needed)",
+    )
     rotate.add_argument("--no-wait", action="store_true", help="return once KMS took the request")
     rotate.add_argument(
         "--follow", action="store_true", help="wait for the rotation in flight; start none"

@@ -50,6 +50,15 @@ class Prompter:
             )
         return value
 
+    def line(self, prompt: str, *, field_name: str) -> str:
+        """Return one line typed with echo (a name, never a value), after ``prompt``."""
+        print(prompt, end="", file=self.stderr)
+        self.stderr.flush()
+        value = self.stdin.readline().strip()
+        if not value:
+            raise InvalidInput("Nothing was typed; nothing was done.", field=field_name)
+        return value
+
     def secret_text(self, *, field_name: str, source: Path | None, what: str) -> str:
         """Return a multi-line value (a PEM key) from a file or from piped stdin."""
         if source is not None:

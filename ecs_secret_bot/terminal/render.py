@@ -171,7 +171,7 @@ def _secret(v: SecretView) -> str:
         ("name", v.name),
         ("region", v.region),
         ("arn", v.arn),
-        ("kind", f"{v.sub_type} of {v.user_name or '?'}"),
+        ("kind", f"{v.sub_type} of {v.user_name or 'an unknown user (KMS does not record it)'}"),
         ("instance", instance + (f" ({v.instance_os})" if v.instance_os else "")),
         ("rotation", f"{v.automatic_rotation}, every {interval}"),
         ("last rotation", when(v.last_rotation)),

@@ -43,7 +43,6 @@ SHAPES: dict[type, tuple[type, ...]] = {
     sdk.SdkVersionIds: (K.ListSecretVersionIdsResponseBodyVersionIds,),
     sdk.SdkVersion: (K.ListSecretVersionIdsResponseBodyVersionIdsVersionId,),
     sdk.SdkStages: (K.ListSecretVersionIdsResponseBodyVersionIdsVersionIdVersionStages,),
-    sdk.GetSecretValueBody: (K.GetSecretValueResponseBody,),
     sdk.DeleteSecretBody: (K.DeleteSecretResponseBody,),
     sdk.DescribeInstancesBody: (E.DescribeInstancesResponseBody,),
     sdk.SdkInstances: (E.DescribeInstancesResponseBodyInstances,),

@@ -12,12 +12,13 @@ from contextlib import asynccontextmanager
 from alibabacloud_credentials.client import Client as CredentialClient
 from alibabacloud_credentials.models import Config as CredentialConfig
 
-from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway
+from ecs_secret_bot.cloud.gateway import USER_AGENT, AlibabaCloudGateway
 from ecs_secret_bot.cloud.retry import RetryPolicy
 from ecs_secret_bot.config import CloudSettings
 from ecs_secret_bot.sandbox import Sandbox
 
 __all__ = [
+    "BOT_AGENT",
     "REGIONS",
     "cloud_settings",
     "fast_retry",
@@ -28,6 +29,8 @@ __all__ = [
 ]
 
 REGIONS = ("cn-hangzhou", "cn-shanghai")
+BOT_AGENT = USER_AGENT.split("/")[0] + "/"
+"""What the bot's calls carry in their User-Agent (the SDK's, then ``ecs-secret-bot/<version>``)."""
 
 
 def sandbox_credential() -> CredentialClient:

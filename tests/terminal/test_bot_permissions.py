@@ -112,7 +112,6 @@ OPERATIONS: dict[str, Operation] = {
     "kms:ListSecrets": _list,
     "kms:DescribeSecret": lambda h: show_secret("web-3-root", actor=ADMIN, core=h.core),
     "kms:ListSecretVersionIds": _rotate_and_follow,
-    "kms:GetSecretValue": _rotate_custom,
     "kms:RotateSecret": _rotate,
     "kms:PutSecretValue": _rotate_custom,
     "kms:UpdateSecretRotationPolicy": lambda h: set_rotation_policy(

@@ -28,6 +28,7 @@ __all__ = [
     "section",
     "short_name",
     "slack_date",
+    "user_label",
 ]
 
 Block = dict[str, Any]
@@ -53,6 +54,11 @@ def esc(text: object) -> str:
 def short_name(name: str) -> str:
     """Return a secret name without ``acs/ecs/``."""
     return name.removeprefix("acs/ecs/")
+
+
+def user_label(user_name: str) -> str:
+    """Return an OS user as code, or say KMS does not record it (the bot never decrypts)."""
+    return f"`{esc(user_name)}`" if user_name else "unknown (KMS does not record it)"
 
 
 def mention(principal: str) -> str:

@@ -22,6 +22,7 @@ from ecs_secret_bot.bot.views.blocks import (
     section,
     short_name,
     slack_date,
+    user_label,
 )
 from ecs_secret_bot.bot.views.messages import Message, restore_value
 from ecs_secret_bot.commands.queries import (
@@ -91,7 +92,7 @@ def show_message(view: SecretView) -> Message:
     pairs = [
         ("Region", view.region),
         ("Instance", instance + (f", {esc(view.instance_status)}" if view.instance_status else "")),
-        ("User", f"`{esc(view.user_name)}`"),
+        ("User", user_label(view.user_name)),
         ("Type", "Password" if view.sub_type == "Password" else "SSH key pair"),
         ("Automatic rotation", esc(view.automatic_rotation or "Disabled")),
         ("Interval", esc(str(view.rotation_interval)) if view.rotation_interval else "none"),

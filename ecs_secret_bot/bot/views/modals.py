@@ -27,6 +27,14 @@ from ecs_secret_bot.bot.views.blocks import (
     section,
     short_name,
     slack_date,
+    user_label,
+)
+from ecs_secret_bot.bot.views.forms import (
+    form_input,
+    form_modal,
+    option,
+    reason_input,
+    text_element,
 )
 from ecs_secret_bot.commands.queries.detail import SecretView
 
@@ -47,107 +55,28 @@ VALUE_HINT = (
 )
 
 
-def _modal(
-    callback: str,
-    title: str,
-    blocks: list[BlockDict],
-    *,
-    meta: ModalMeta | None = None,
-    submit: str | None = None,
-    close: str = "Cancel",
-) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "type": "modal",
-        "callback_id": callback,
-        "title": plain(title, 24),
-        "close": plain(close, 24),
-        "blocks": blocks[:100],
-    }
-    if submit:
-        view["submit"] = plain(submit, 24)
-    if meta is not None:
-        view["private_metadata"] = meta.dump()
-    return view
-
-
-def _input(
-    block_id: str,
-    label: str,
-    element: dict[str, Any],
-    *,
-    optional: bool = False,
-    hint: str = "",
-) -> BlockDict:
-    block: BlockDict = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(label, 2000),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain(hint, 2000)
-    return block
-
-
-def _text(
-    action_id: str,
-    *,
-    placeholder: str = "",
-    initial: str = "",
-    multiline: bool = False,
-    max_length: int = 3000,
-) -> dict[str, Any]:
-    element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": action_id,
-        "multiline": multiline,
-        "max_length": max_length,
-    }
-    if placeholder:
-        element["placeholder"] = plain(placeholder, 150)
-    if initial:
-        element["initial_value"] = initial
-    return element
-
-
-def _option(value: str, text: str) -> dict[str, Any]:
-    return {"text": plain(text, 75), "value": value}
-
-
-def _reason() -> BlockDict:
-    return _input(
-        Block.REASON,
-        "Reason",
-        _text(
-            Action.REASON, placeholder="Why? (shown to approvers and in the audit)", max_length=500
-        ),
-        optional=True,
-    )
-
-
 def notice_modal(title: str, text: str) -> dict[str, Any]:
     """Return a modal that only says something (a result, an error, "working")."""
-    return _modal(Callback.RESULT, title, [section(text)], close="Close")
+    return form_modal(Callback.RESULT, title, [section(text)], close="Close")
 
 
 def loading_modal(title: str, what: str) -> dict[str, Any]:
     """Return the modal shown at once while slow data loads."""
-    return _modal(Callback.LOADING, title, [section(f":hourglass_flowing_sand: {what}")])
+    return form_modal(Callback.LOADING, title, [section(f":hourglass_flowing_sand: {what}")])
 
 
 def create_modal(*, regions: Sequence[str], region: str, meta: ModalMeta) -> dict[str, Any]:
     """Return the create modal."""
-    region_options = [_option(r, r) for r in regions][:100]
+    region_options = [option(r, r) for r in regions][:100]
     initial = next((o for o in region_options if o["value"] == region), region_options[0])
     blocks: list[BlockDict] = [
-        _input(
+        form_input(
             Block.NAME,
             "Secret name",
-            _text(Action.NAME, placeholder="web-3-root (acs/ecs/ is added)", max_length=192),
+            text_element(Action.NAME, placeholder="web-3-root (acs/ecs/ is added)", max_length=192),
             hint="Letters, digits and / _ + = . @ - ; with or without acs/ecs/.",
         ),
-        _input(
+        form_input(
             Block.REGION,
             "Region",
             {
@@ -157,7 +86,7 @@ def create_modal(*, regions: Sequence[str], region: str, meta: ModalMeta) -> dic
                 "initial_option": initial,
             },
         ),
-        _input(
+        form_input(
             Block.INSTANCE,
             "ECS instance",
             {
@@ -168,59 +97,61 @@ def create_modal(*, regions: Sequence[str], region: str, meta: ModalMeta) -> dic
             },
             hint="Instances of the region chosen above, from ECS DescribeInstances.",
         ),
-        _input(Block.USER, "User name", _text(Action.USER, initial="root", max_length=64)),
-        _input(
+        form_input(
+            Block.USER, "User name", text_element(Action.USER, initial="root", max_length=64)
+        ),
+        form_input(
             Block.KIND,
             "Credential",
             {
                 "type": "radio_buttons",
                 "action_id": Action.KIND,
-                "options": [_option("Password", "Password"), _option("SSHKey", "SSH key pair")],
-                "initial_option": _option("Password", "Password"),
+                "options": [option("Password", "Password"), option("SSHKey", "SSH key pair")],
+                "initial_option": option("Password", "Password"),
             },
         ),
-        _input(
+        form_input(
             Block.PASSWORD,
             "Current password (for Password)",
-            _text(Action.PASSWORD, placeholder="The user's password today", max_length=64),
+            text_element(Action.PASSWORD, placeholder="The user's password today", max_length=64),
             optional=True,
             hint=VALUE_HINT,
         ),
-        _input(
+        form_input(
             Block.PRIVATE_KEY,
             "Current private key, PEM (for SSH key)",
-            _text(Action.PRIVATE_KEY, multiline=True, max_length=3000),
+            text_element(Action.PRIVATE_KEY, multiline=True, max_length=3000),
             optional=True,
             hint=VALUE_HINT + " The public key is derived from it.",
         ),
-        _input(
+        form_input(
             Block.AUTO_ROTATE,
             "Automatic rotation",
             {
                 "type": "checkboxes",
                 "action_id": Action.AUTO_ROTATE,
-                "options": [_option("on", "Rotate automatically")],
+                "options": [option("on", "Rotate automatically")],
             },
             optional=True,
         ),
-        _input(
+        form_input(
             Block.INTERVAL,
             "Rotation interval",
-            _text(Action.INTERVAL, placeholder="7d (6h to 365d)", max_length=16),
+            text_element(Action.INTERVAL, placeholder="7d (6h to 365d)", max_length=16),
             optional=True,
             hint="With a unit: 6h, 7d, 168h. Empty means 7 days.",
         ),
-        _input(
+        form_input(
             Block.DESCRIPTION,
             "Description",
-            _text(Action.DESCRIPTION, max_length=1024),
+            text_element(Action.DESCRIPTION, max_length=1024),
             optional=True,
         ),
-        _reason(),
+        reason_input(),
     ]
     title = "Create (dry run)" if meta.dry_run else "Create ECS secret"
     submit = "Show dry run" if meta.dry_run else "Create"
-    return _modal(Callback.CREATE, title, blocks, meta=meta, submit=submit)
+    return form_modal(Callback.CREATE, title, blocks, meta=meta, submit=submit)
 
 
 def _summary(view: SecretView) -> list[BlockDict]:
@@ -234,7 +165,7 @@ def _summary(view: SecretView) -> list[BlockDict]:
     pairs = [
         ("Secret", f"`{esc(view.short_name)}` ({view.region})"),
         ("Instance", instance),
-        ("User", f"`{esc(view.user_name)}`"),
+        ("User", user_label(view.user_name)),
         ("Type", kind),
         ("Last rotation", slack_date(view.last_rotation)),
         ("Automatic rotation", rotation),
@@ -256,22 +187,24 @@ def rotate_modal(view: SecretView, meta: ModalMeta) -> dict[str, Any]:
             context(f"A generated rotation needs approval (rule `{esc(generated.rule)}`).")
         )
     if custom is not None and custom.may_ask:
-        option = _option("custom", "Use custom secret")
+        use_custom = option("custom", "Use custom secret")
         switch: dict[str, Any] = {
             "type": "checkboxes",
             "action_id": Action.USE_CUSTOM,
-            "options": [option],
+            "options": [use_custom],
         }
         if meta.custom:
-            switch["initial_options"] = [option]
+            switch["initial_options"] = [use_custom]
         blocks.append(actions([switch], block_id=Block.USE_CUSTOM))
         if custom.needs_approval:
             blocks.append(context(f"A custom value needs approval (rule `{esc(custom.rule)}`)."))
     elif custom is not None:
         blocks.append(context(f"A custom value is not open to you: {esc(custom.reason)}."))
     blocks.extend(_custom_blocks(meta))
-    blocks.append(_reason())
-    return _modal(Callback.ROTATE, "Rotate secret", blocks, meta=meta, submit="Confirm rotation")
+    blocks.append(reason_input())
+    return form_modal(
+        Callback.ROTATE, "Rotate secret", blocks, meta=meta, submit="Confirm rotation"
+    )
 
 
 def _custom_blocks(meta: ModalMeta) -> list[BlockDict]:
@@ -282,31 +215,49 @@ def _custom_blocks(meta: ModalMeta) -> list[BlockDict]:
         return [note]
     if meta.sub_type == "Password":
         return [
-            _input(
+            form_input(
                 Block.PASSWORD,
                 "New password",
-                _text(Action.PASSWORD, placeholder="8-32 characters", max_length=64),
+                text_element(Action.PASSWORD, placeholder="8-32 characters", max_length=64),
                 hint=VALUE_HINT,
-            )
+            ),
+            _custom_user(meta),
         ]
     return [
-        _input(
+        form_input(
             Block.PRIVATE_KEY,
             "New private key (PEM)",
-            _text(Action.PRIVATE_KEY, multiline=True, max_length=3000),
+            text_element(Action.PRIVATE_KEY, multiline=True, max_length=3000),
             hint=VALUE_HINT,
         ),
-        _input(
+        form_input(
             Block.PUBLIC_KEY,
             "Matching public key (optional)",
-            _text(Action.PUBLIC_KEY, multiline=True, max_length=3000),
+            text_element(Action.PUBLIC_KEY, multiline=True, max_length=3000),
             optional=True,
             hint="OpenSSH format; derived from the private key when empty.",
         ),
+        _custom_user(meta),
     ]
 
 
-_SWITCHED = frozenset({Block.PASSWORD, Block.PRIVATE_KEY, Block.PUBLIC_KEY, Block.GENERATED_NOTE})
+def _custom_user(meta: ModalMeta) -> BlockDict:
+    """Return the user field: pre-filled where KMS records the user, asked where not."""
+    hint = (
+        "As KMS records it (CustomData.UserName): a custom value keeps the secret's user."
+        if meta.user_name
+        else "KMS does not record this secret's user, and the bot never decrypts the secret "
+        "to read it: type the OS user whose credential this is."
+    )
+    element = text_element(
+        Action.USER, placeholder="root, ecs-user, Administrator", initial=meta.user_name
+    )
+    return form_input(Block.USER, "User", element, hint=hint)
+
+
+_SWITCHED = frozenset(
+    {Block.PASSWORD, Block.PRIVATE_KEY, Block.PUBLIC_KEY, Block.USER, Block.GENERATED_NOTE}
+)
 
 
 def toggle_custom(view: dict[str, Any], meta: ModalMeta) -> dict[str, Any]:
@@ -318,17 +269,17 @@ def toggle_custom(view: dict[str, Any], meta: ModalMeta) -> dict[str, Any]:
     ]
     at = next((i for i, b in enumerate(kept) if b.get("block_id") == Block.REASON), len(kept))
     kept[at:at] = _custom_blocks(meta)
-    return _modal(Callback.ROTATE, "Rotate secret", kept, meta=meta, submit="Confirm rotation")
+    return form_modal(Callback.ROTATE, "Rotate secret", kept, meta=meta, submit="Confirm rotation")
 
 
 def delete_modal(meta: ModalMeta) -> dict[str, Any]:
     """Return the delete modal: schedule in N days, or delete at once (name typed)."""
     name = esc(short_name(meta.name))
-    schedule = _option("schedule", "Schedule deletion (can be restored until then)")
-    now = _option("now", "Delete immediately (cannot be undone)")
+    schedule = option("schedule", "Schedule deletion (can be restored until then)")
+    now = option("now", "Delete immediately (cannot be undone)")
     blocks: list[BlockDict] = [
         section(f"Delete `{name}`{f' ({meta.region})' if meta.region else ''}?"),
-        _input(
+        form_input(
             Block.DELETE_MODE,
             "How",
             {
@@ -338,7 +289,7 @@ def delete_modal(meta: ModalMeta) -> dict[str, Any]:
                 "initial_option": now if meta.now else schedule,
             },
         ),
-        _input(
+        form_input(
             Block.DAYS,
             "Days before deletion (7-30)",
             {
@@ -351,16 +302,18 @@ def delete_modal(meta: ModalMeta) -> dict[str, Any]:
             },
             optional=True,
         ),
-        _input(
+        form_input(
             Block.CONFIRM_NAME,
             "To delete immediately, type the secret's name",
-            _text(Action.CONFIRM_NAME, placeholder=short_name(meta.name)[:150], max_length=200),
+            text_element(
+                Action.CONFIRM_NAME, placeholder=short_name(meta.name)[:150], max_length=200
+            ),
             optional=True,
         ),
-        _reason(),
+        reason_input(),
     ]
     title = "Delete (dry run)" if meta.dry_run else "Delete secret"
-    return _modal(Callback.DELETE, title, blocks, meta=meta, submit="Review")
+    return form_modal(Callback.DELETE, title, blocks, meta=meta, submit="Review")
 
 
 def delete_confirm_modal(meta: ModalMeta) -> dict[str, Any]:
@@ -385,4 +338,6 @@ def delete_confirm_modal(meta: ModalMeta) -> dict[str, Any]:
     blocks = [section(what), actions([go], block_id=Block.DELETE_GO)]
     if meta.reason:
         blocks.insert(1, context(f"Reason: {esc(meta.reason)}"))
-    return _modal(Callback.DELETE_CONFIRM, "Confirm deletion", blocks, meta=meta, close="Cancel")
+    return form_modal(
+        Callback.DELETE_CONFIRM, "Confirm deletion", blocks, meta=meta, close="Cancel"
+    )

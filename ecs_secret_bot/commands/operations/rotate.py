@@ -35,6 +35,7 @@ from ecs_secret_bot.commands.values import (
     PasswordValue,
     SecretValue,
     check_custom_password,
+    check_user_name,
     ssh_key_value,
 )
 from ecs_secret_bot.errors import (
@@ -101,6 +102,28 @@ def _in_progress(existing: RotationRow) -> RotationInProgress:
     )
 
 
+def _custom_user(req: RotateRequest, ref: SecretRef, detail: SecretDetail) -> str:
+    """Return the OS user of a custom value: the one KMS records, or the person's answer."""
+    assert detail.ecs is not None
+    recorded = detail.ecs.user_name
+    given = check_user_name(req.user_name, field="user_name") if req.user_name.strip() else ""
+    if recorded and given and given != recorded:
+        raise InvalidInput(
+            f"KMS records {recorded} as the user of {ref.short_name}; a custom value keeps "
+            "the secret's user.",
+            field="user_name",
+            next_step=f"Give the value of {recorded}, or leave the user as it is.",
+        )
+    if not (recorded or given):
+        raise InvalidInput(
+            f"KMS does not record which OS user {ref.short_name} belongs to (it was created "
+            "without CustomData.UserName), and the bot never decrypts the secret to read it.",
+            field="user_name",
+            next_step="Give the user whose credential this is (root, ecs-user, Administrator).",
+        )
+    return recorded or given
+
+
 async def _custom_value(
     core: Core,
     req: RotateRequest,
@@ -117,7 +140,7 @@ async def _custom_value(
         raise InvalidInput(
             "Give either a password or a private key, not both.", field="custom_password"
         )
-    user = await cloud.secret_user_name(ref.region, ref.name) or "root"
+    user = _custom_user(req, ref, detail)
     if sub_type == "Password":
         if not req.custom_password:
             raise InvalidInput(

@@ -4,11 +4,12 @@ Owns ``show_secret`` (authorized as ``kms:DescribeSecret``), ``prepare_rotation`
 summary the rotate modal shows, authorized as the rotation itself: ``kms:RotateSecret``, or
 ``kms:PutSecretValue`` with ``kms:CustomSecretValue`` true, allowed or requestable) and
 ``SecretView``. The reads made to display the secret (DescribeSecret, DescribeInstances of
-its instance, the user name) are covered by the operation the actor was authorized for, as
-design.md says; they run concurrently, and a failed side lookup becomes a note, not an error.
+its instance) are covered by the operation the actor was authorized for, as design.md says;
+they run concurrently, and a failed side lookup becomes a note, not an error.
 
-Never shows or keeps a secret value: the user name comes from the gateway's
-``secret_user_name``, which drops the value it reads.
+Never shows, keeps or decrypts a secret value: the user name is the one DescribeSecret's
+``ExtendedConfig.CustomData`` records (the bot writes it there at create); a secret created
+elsewhere may not record it, and then the view says the user is unknown.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class SecretView:
     instance_os: str
     """``linux`` or ``windows``; empty when unknown."""
     user_name: str
+    """From ``CustomData.UserName``; empty when KMS does not record it (created elsewhere)."""
     sub_type: str
     """``Password`` or ``SSHKey``."""
     automatic_rotation: str
@@ -154,23 +156,15 @@ async def _instances(
         return exc
 
 
-async def _user_name(cloud: CloudGateway, ref: SecretRef) -> str | CloudError:
-    try:
-        return await cloud.secret_user_name(ref.region, ref.name)
-    except CloudError as exc:
-        return exc
-
-
 async def _describe(core: Core, ref: SecretRef, actor: Actor) -> SecretView:
-    """Describe the secret and look up its instance, user and the bot's own records."""
+    """Describe the secret and look up its instance and the bot's own records."""
     identity = core.identity_of(actor)
     cloud = core.cloud(identity)
     detail = await describe_ecs_secret(core, ref, identity=identity)
     assert detail.ecs is not None
     instance_id = detail.ecs.instance_id
-    found, user_name, rotation, pending = await asyncio.gather(
+    found, rotation, pending = await asyncio.gather(
         _instances(cloud, ref.region, instance_id),
-        _user_name(cloud, ref),
         get_active_rotation(core.db, ref.region, ref.name),
         get_active_pending(core.db, ref.region, ref.name),
     )
@@ -184,9 +178,6 @@ async def _describe(core: Core, ref: SecretRef, actor: Actor) -> SecretView:
             notes.append(f"Instance {instance_id} was not found in {ref.region}.")
         else:
             name, status, os_type = instance.name, instance.status, instance.os_type
-    if isinstance(user_name, CloudError):
-        notes.append(f"KMS would not tell the user name ({user_name.code or 'error'}).")
-        user_name = ""
     return SecretView(
         region=ref.region,
         name=ref.name,
@@ -197,7 +188,7 @@ async def _describe(core: Core, ref: SecretRef, actor: Actor) -> SecretView:
         instance_name=name,
         instance_status=status,
         instance_os=os_type,
-        user_name=user_name,
+        user_name=detail.ecs.user_name,
         sub_type=detail.ecs.sub_type,
         automatic_rotation=detail.automatic_rotation,
         rotation_interval=detail.rotation_interval,
