@@ -30,7 +30,7 @@ from ecs_secret_bot.bot.views.modals import delete_confirm_modal, notice_modal
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.operations.create import create_secret
 from ecs_secret_bot.commands.operations.rotate import rotate_secret
-from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval
+from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RotateResult
 from ecs_secret_bot.commands.requests import CreateRequest, RotateRequest
 from ecs_secret_bot.errors import BotError
 
@@ -96,7 +96,13 @@ def outcome_notice(outcome: Outcome) -> str:
             f"This needs approval (rule `{esc(outcome.rule)}`: {esc(outcome.needs)}). "
             "I posted the request; you will hear back when it is decided."
         )
-    return f"Done for `{esc(short_name(outcome.secret_name))}`. The channel has the details."
+    name = esc(short_name(outcome.secret_name))
+    if isinstance(outcome, RotateResult) and outcome.custom:
+        return (
+            f"KMS accepted the custom value for `{name}`. KMS cannot confirm that the "
+            "instance receives it: the channel says when KMS shows it as current."
+        )
+    return f"Done for `{name}`. The channel has the details."
 
 
 async def run_in_modal(

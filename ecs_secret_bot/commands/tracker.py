@@ -1,13 +1,12 @@
-"""Rotation follow-up: the one tracker of every rotation, done only when KMS says ACSCurrent.
+"""Rotation follow-up: the one tracker of every rotation the bot triggered.
 
-KMS rotates an ECS secret asynchronously (RotateSecret or PutSecretValue returns at once,
-then a Cloud Assistant command sets the credential on the instance). ``probe_rotation``
-looks once; ``watch_rotation`` looks with bounded, growing pauses until the rotation has
-completed, failed (``AutomaticRotation`` turned ``Invalid`` after the trigger) or passed its
-deadline. A failure is explained by re-running the pre-flight, since KMS's own failure
-detail goes to CloudMonitor, not to the API. ``follow_rotation`` watches one recorded
-rotation and records and audits its end once: a compare-and-set in storage, so two
-processes following the same rotation report it once.
+``follow_rotation`` watches one recorded rotation (``rotation_watch`` reads its end from
+every signal KMS gives) and records and audits its end once: a compare-and-set in
+storage, so two processes following the same rotation report it once. Three honest ends:
+completed (the new version is ACSCurrent), failed, or not confirmed by the deadline (with
+what was seen). A custom value is a fourth case of "completed": KMS holds it as ACSCurrent,
+but PutSecretValue is documented for generic secrets only, so KMS confirms nothing about
+the instance; ``RotationOutcome.instance_confirmed`` says which, and every report says so.
 
 ``RotationTracker`` owns following, in one process: one task per rotation, started by
 whoever holds a new rotation (a front end once it has announced it: the end edits the
@@ -23,121 +22,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Literal, Protocol, cast
+from typing import Protocol, cast
 
 from ecs_secret_bot.commands.approval.requests import ActionRequest
 from ecs_secret_bot.commands.core import Core
-from ecs_secret_bot.commands.gateway import CloudGateway
 from ecs_secret_bot.commands.names import secret_arn
 from ecs_secret_bot.commands.operations.rotate import PUT_VALUE, ROTATE
 from ecs_secret_bot.commands.pipeline import audit
-from ecs_secret_bot.commands.preflight import run_preflight
-from ecs_secret_bot.errors import CloudError, NotFound
+from ecs_secret_bot.commands.rotation_watch import (
+    CHECK_AGENT,
+    Before,
+    RotationStatus,
+    State,
+    watch_rotation,
+)
+from ecs_secret_bot.errors import NotFound
 from ecs_secret_bot.storage import rotations
 from ecs_secret_bot.storage.rotations import RotationRow
 
 __all__ = [
+    "CUSTOM_VALUE_CURRENT",
     "RotationNotifier",
     "RotationOutcome",
-    "RotationStatus",
     "RotationTracker",
     "State",
     "follow_rotation",
-    "probe_rotation",
-    "watch_rotation",
 ]
 
 logger = logging.getLogger(__name__)
 
-State = Literal["completed", "failed", "timed_out", "in_progress"]
-
-
-@dataclass(frozen=True)
-class RotationStatus:
-    """Where one triggered rotation stands."""
-
-    state: State
-    region: str
-    name: str
-    version_id: str
-    reason: str = ""
-
-    @property
-    def finished(self) -> bool:
-        """Say whether the rotation reached an end (completed, failed or timed out)."""
-        return self.state != "in_progress"
-
-
-async def probe_rotation(
-    gateway: CloudGateway, region: str, name: str, version_id: str, *, was_invalid: bool = False
-) -> RotationStatus:
-    """Look once: completed, failed or still in progress."""
-
-    def status(state: State, reason: str = "") -> RotationStatus:
-        return RotationStatus(state, region, name, version_id, reason)
-
-    try:
-        versions = await gateway.list_secret_versions(region, name)
-    except CloudError as exc:
-        if exc.code == "Forbidden.ResourceNotFound":
-            return status("failed", "the secret no longer exists in KMS")
-        raise
-    if any(v.version_id == version_id and "ACSCurrent" in v.stages for v in versions):
-        return status("completed")
-    detail = await gateway.describe_secret(region, name)
-    if detail.automatic_rotation == "Invalid" and not was_invalid:
-        reason = (
-            "KMS marked the secret's rotation Invalid: the credential was not set on the instance"
-        )
-        if detail.ecs is not None:
-            report = await run_preflight(gateway, region, detail.ecs.instance_id)
-            failed = next((c for c in report.checks if not c.ok), None)
-            if failed is not None:
-                reason = f"{failed.detail} {failed.next_step}".strip()
-            else:
-                reason += (
-                    " (the instance is Running and its agent online now; the CloudMonitor "
-                    "event Secret:RotateSecret:Failure has the cause)"
-                )
-        return status("failed", reason)
-    return status("in_progress")
-
-
-async def watch_rotation(
-    gateway: CloudGateway,
-    region: str,
-    name: str,
-    version_id: str,
-    *,
-    deadline: datetime,
-    clock: Callable[[], datetime],
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    first_delay: float = 1.0,
-    max_delay: float = 15.0,
-    was_invalid: bool = False,
-) -> RotationStatus:
-    """Probe until the rotation finishes or ``deadline`` passes; never raises on time-out."""
-    delay = first_delay
-    while True:
-        await sleep(delay)
-        current = await probe_rotation(gateway, region, name, version_id, was_invalid=was_invalid)
-        if current.finished:
-            return current
-        now = clock()
-        if now >= deadline:
-            return RotationStatus(
-                "timed_out",
-                region,
-                name,
-                version_id,
-                "KMS did not report the new version as current in time; the rotation may "
-                "still finish.",
-            )
-        delay = min(max_delay, delay * 2, max(0.0, (deadline - now).total_seconds()) or delay)
+CUSTOM_VALUE_CURRENT = (
+    "KMS holds the custom value as the secret's current version (ACSCurrent); KMS does not "
+    "confirm that the instance's credential changed"
+)
+"""What a custom value's "completed" means: what KMS confirmed, and what it cannot."""
+CHECK_LOG_IN = "that the new value logs in to the instance as the secret's user"
 
 
 @dataclass(frozen=True)
@@ -161,11 +83,31 @@ class RotationOutcome:
     """The "rotation triggered" message that the end edits ("" where none was posted)."""
     reported_here: bool
     """Whether this follow-up recorded the end, and so is the one to report it."""
+    custom: bool = False
+    """A custom value (PutSecretValue): "completed" then confirms KMS, not the instance."""
+    seen: tuple[str, ...] = ()
+    """What KMS showed at the last look (failed, timed out), one sentence each."""
+    checks: tuple[str, ...] = ()
+    """Where a person can look next, in no front end's syntax (they add their own command)."""
+    deadline: datetime | None = None
+
+    @property
+    def instance_confirmed(self) -> bool:
+        """Say whether KMS's answer confirms the new credential is on the instance."""
+        return self.state == "completed" and not self.custom
 
 
 def _outcome(
-    row: RotationRow, state: State, reason: str, *, reported_here: bool
+    row: RotationRow,
+    state: State,
+    reason: str,
+    *,
+    reported_here: bool,
+    status: RotationStatus | None = None,
 ) -> RotationOutcome:
+    checks = status.checks if status is not None else ()
+    if row.custom and state == "completed":
+        checks = (CHECK_LOG_IN, CHECK_AGENT)
     return RotationOutcome(
         rotation_id=row.id,
         state=state,
@@ -180,6 +122,10 @@ def _outcome(
         message_channel=row.channel_id if row.message_ts else "",
         message_ts=row.message_ts or "",
         reported_here=reported_here,
+        custom=row.custom,
+        seen=status.seen if status is not None else (),
+        checks=checks,
+        deadline=row.deadline,
     )
 
 
@@ -200,8 +146,10 @@ async def follow_rotation(rotation_id: int, *, core: Core) -> RotationOutcome:
         sleep=core.sleep,
         first_delay=core.follow_up_first_delay,
         max_delay=core.follow_up_max_delay,
-        was_invalid=row.was_invalid,
+        before=Before(invalid=row.was_invalid, triggered_at=row.started_at),
     )
+    if row.custom and status.state == "completed":
+        status = replace(status, reason=CUSTOM_VALUE_CURRENT)
     won = await rotations.set_rotation_status(
         core.db,
         row.id,
@@ -223,12 +171,18 @@ async def follow_rotation(rotation_id: int, *, core: Core) -> RotationOutcome:
             channel_id=row.channel_id,
             decision="allow",
             reason="rotation follow-up",
-            outcome=f"rotation {status.state}" + (f": {status.reason}" if status.reason else ""),
+            outcome=_audited(status),
             request_id=row.request_id,
             required=False,
         )
     final = await rotations.get_rotation(core.db, row.id)
-    return _outcome(final or row, status.state, status.reason, reported_here=won)
+    return _outcome(final or row, status.state, status.reason, reported_here=won, status=status)
+
+
+def _audited(status: RotationStatus) -> str:
+    """Return the audit outcome of a followed rotation's end."""
+    word = {"timed_out": "not confirmed"}.get(status.state, status.state)
+    return f"rotation {word}" + (f": {status.reason}" if status.reason else "")
 
 
 class RotationNotifier(Protocol):

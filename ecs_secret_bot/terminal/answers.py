@@ -78,24 +78,49 @@ async def follow(result: RotateResult, ctx: Context) -> Answer:
 
 
 def rotation_answer(result: Any, follow: RotationOutcome | None) -> Answer:
+    """Say what the rotation did: what KMS confirmed, and what it cannot."""
     where = getattr(result, "instance_id", "") or (follow.instance_id if follow else "")
     name = short(getattr(result, "secret_name", "") or (follow.secret_name if follow else ""))
     lines = []
-    if isinstance(result, RotateResult):
-        kind = "a custom value" if result.custom else "a KMS-generated value"
+    if isinstance(result, RotateResult) and result.custom:
         lines.append(
-            f"Rotation of {name} with {kind} triggered on {where} "
+            f"KMS accepted the custom value for {name} (PutSecretValue, version "
+            f"{result.version_id}, KMS request id {result.request_id}); KMS cannot confirm "
+            f"that {where} receives it."
+        )
+    elif isinstance(result, RotateResult):
+        lines.append(
+            f"Rotation of {name} with a KMS-generated value triggered on {where} "
             f"(version {result.version_id}, KMS request id {result.request_id})."
         )
     if follow is None:
         lines.append(f"Not waiting for it: `ecs-secret rotate {name} --follow` waits for it.")
         return Answer(result, "\n".join(lines), extra={"rotation": "in_progress"})
     state = follow.state
-    extra = {"rotation": state, "rotation_reason": follow.reason}
-    if state == "completed":
+    extra = {
+        "rotation": state,
+        "rotation_reason": follow.reason,
+        "instance_confirmed": follow.instance_confirmed,
+    }
+    checks = f"Check {'; '.join(follow.checks)}." if follow.checks else ""
+    if follow.instance_confirmed:
         lines.append(f"Rotation completed on {where}: the new version is current.")
         return Answer(result, "\n".join(lines), extra=extra)
-    lines.append(f"Rotation {state.replace('_', ' ')}: {follow.reason}")
+    if state == "completed":
+        lines += [
+            "KMS holds the custom value as the current version (ACSCurrent). Whether the "
+            f"credential on {where} changed can't be confirmed by KMS.",
+            f"{checks} If it did not change: {spell(Subcommand('rotate', (name,)))}".strip(),
+        ]
+        return Answer(result, "\n".join(lines), extra=extra)
     if state == "timed_out":
-        lines.append(f"{spell(Subcommand('show', (name,)))} tells the current state.")
+        lines += [
+            f"Rotation not confirmed: {follow.reason}",
+            f"{checks} Its state now: {spell(Subcommand('show', (name,)))}".strip(),
+        ]
+    else:
+        lines += [
+            f"Rotation failed: {follow.reason}",
+            f"{checks} Then: {spell(Subcommand('rotate', (name,)))}".strip(),
+        ]
     return Answer(result, "\n".join(lines), ExitCode.CLOUD, "failed", extra)

@@ -73,7 +73,13 @@ def rotate_result(text: str = "web-3") -> RotateResult:
 
 
 def outcome(
-    state: State = "failed", reason: str = "Cloud Assistant offline", instance_name: str = "web-3"
+    state: State = "failed",
+    reason: str = "Cloud Assistant offline",
+    instance_name: str = "web-3",
+    *,
+    custom: bool = False,
+    seen: tuple[str, ...] = (),
+    checks: tuple[str, ...] = (),
 ) -> RotationOutcome:
     return RotationOutcome(
         rotation_id=1,
@@ -89,6 +95,10 @@ def outcome(
         message_channel="CINC",
         message_ts="1.2",
         reported_here=True,
+        custom=custom,
+        seen=seen,
+        checks=checks,
+        deadline=NOW,
     )
 
 

@@ -56,6 +56,10 @@ def all_messages(text: str) -> list[tuple[str, list[dict[str, Any]]]]:
         messages.rotation_finished_message(s.outcome("failed", text, instance_name=text)),
         messages.rotation_finished_message(s.outcome("completed", "")),
         messages.rotation_finished_message(s.outcome("timed_out", "")),
+        messages.rotation_finished_message(
+            s.outcome("timed_out", text, seen=(text,) * 3, checks=(text,) * 3)
+        ),
+        messages.rotation_finished_message(s.outcome("completed", text, custom=True)),
         listings.list_message(s.listing(300, text[:50])),
         listings.show_message(s.secret_view(text=text)),
         listings.pending_message(s.pending_listing(100, text[:50])),
@@ -162,3 +166,31 @@ def test_the_limit_checker_finds_broken_views() -> None:
     assert any("duplicate block_id" in p for p in found)
     assert any("private_metadata" in p for p in found)
     assert any("3000" in p for p in found)
+
+
+def test_each_end_of_a_rotation_is_said_as_such() -> None:
+    def said(outcome: object) -> str:
+        text, blocks = messages.rotation_finished_message(outcome)  # type: ignore[arg-type]
+        return text + " " + shown_text(blocks)
+
+    assert "Rotation completed on `i-web3` (web-3)" in said(s.outcome("completed", ""))
+    custom = said(s.outcome("completed", "", custom=True, checks=("that it logs in",)))
+    assert "completed on" not in custom
+    assert "KMS accepted the custom value of `web-3-root` as its current version" in custom
+    assert "can't be confirmed by KMS" in custom and "Check that it logs in." in custom
+    late = said(
+        s.outcome(
+            "timed_out",
+            "",
+            seen=("the new version stayed ACSPending", "LastRotationDate is not set"),
+            checks=("the instance's Cloud Assistant", "the KMS console"),
+        )
+    )
+    assert "not confirmed by <!date^" in late
+    assert "the new version stayed ACSPending; LastRotationDate is not set" in late
+    assert "It may still finish." in late
+    assert "Check the instance's Cloud Assistant; the KMS console." in late
+    assert "`/ecs-secret show web-3-root`" in late
+    failed = said(s.outcome("failed", "KMS marked it Invalid", checks=("the event",)))
+    assert "Rotation failed: KMS marked it Invalid." in failed
+    assert "Check the event. Then `/ecs-secret rotate web-3-root` again." in failed

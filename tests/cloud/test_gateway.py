@@ -12,7 +12,7 @@ from ecs_secret_bot.cloud.kms import parse_cloud_time
 from ecs_secret_bot.cloud.retry import RetryPolicy
 from ecs_secret_bot.commands.gateway import CreateSecretCall
 from ecs_secret_bot.commands.preflight import run_preflight
-from ecs_secret_bot.commands.tracker import RotationStatus, probe_rotation, watch_rotation
+from ecs_secret_bot.commands.rotation_watch import RotationStatus, probe_rotation, watch_rotation
 from ecs_secret_bot.commands.values import PasswordValue
 from ecs_secret_bot.errors import (
     CloudClientError,

@@ -71,11 +71,12 @@ async def test_custom_value_rotates_and_leaks_nowhere(
     modal = await open_custom(bot)
     answer = (await bot.submit(modal, custom_values(CANARY))).json()
     assert answer["response_action"] == "update"
-    await bot.slack.wait_for(
-        "chat.update", lambda c: "Rotation completed" in c.payload.get("text", ""), timeout=10
+    ended = await bot.slack.wait_for(
+        "chat.update", lambda c: "KMS accepted the custom" in c.payload.get("text", ""), timeout=10
     )
     assert bot.sandbox.calls.total("PutSecretValue") == 1
-    assert "custom value" in bot.slack.messages(ws.INCIDENT_CHANNEL_ID)[-1].edits[0]["text"]
+    assert ended.payload["channel"] == ws.INCIDENT_CHANNEL_ID
+    assert "custom value of `web-3-root` as its current version" in ended.payload["text"]
     assert CANARY not in bot.slack.all_recorded_text()
     assert CANARY not in bot.driver.all_response_text()
     assert CANARY not in caplog.text

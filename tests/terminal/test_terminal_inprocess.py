@@ -9,8 +9,14 @@ import re
 from cli_runner import CliResult
 from terminal_harness import LOGIN, Terminal
 
+from ecs_secret_bot.commands.tracker import RotationOutcome
+from ecs_secret_bot.terminal.answers import rotation_answer
+from ecs_secret_bot.terminal.exit_codes import ExitCode
+
 ME = f"local:user:{LOGIN}"
 WEB3 = "i-bp1sbxweb3000000001"
+WEB4 = "i-bp1sbxweb4000000002"
+VALUE = "Custom#Pw-0123456789-abcdefghijk"  # 32 characters, as long as KMS generates
 
 
 def ok(result: CliResult) -> CliResult:
@@ -218,3 +224,65 @@ async def test_a_login_bound_to_nothing_may_do_nothing(terminal: Terminal) -> No
     assert "No policy is bound to you" in who.out
     listing = await terminal.inproc("list", "--config", str(lonely))
     assert listing.code == 3, str(listing)
+
+
+async def test_a_custom_value_says_what_kms_confirmed_and_what_it_cannot(
+    terminal: Terminal,
+) -> None:
+    terminal.sandbox.custom_values = "accept"
+    done = ok(await terminal.inproc("rotate", "web-3-root", "--custom", "--json", stdin=VALUE))
+    assert done.json["rotation"] == "completed" and done.json["instance_confirmed"] is False
+    again = ok(await terminal.inproc("rotate", "web-3-root", "--custom", stdin=VALUE))
+    assert "KMS accepted the custom value for web-3-root (PutSecretValue" in again.out
+    assert "KMS holds the custom value as the current version (ACSCurrent)." in again.out
+    assert "can't be confirmed by KMS" in again.out and "logs in" in again.out
+    assert "Rotation completed on" not in again.out and VALUE not in again.out
+
+
+async def test_a_custom_value_asks_for_a_user_kms_does_not_record(terminal: Terminal) -> None:
+    sandbox = terminal.sandbox
+    sandbox.add_ecs_secret("cn-hangzhou", "console-root", instance_id=WEB4, custom_data={})
+    shown = ok(await terminal.inproc("show", "console-root")).out
+    assert "Password of an unknown user (KMS does not record it)" in shown
+    piped = await terminal.inproc("rotate", "console-root", "--custom", stdin=VALUE)
+    assert piped.code == 2 and "never decrypts" in piped.err and "--user" in piped.err
+    typed = await terminal.inproc(
+        "rotate", "console-root", "--custom", stdin="root\n", tty=True, typed=lambda _: VALUE
+    )
+    assert "OS user of the custom value: " in ok(typed).err
+    given = ok(
+        await terminal.inproc(
+            "rotate", "console-root", "--custom", "--user", "root", "--no-wait", stdin=VALUE
+        )
+    )
+    assert "KMS accepted the custom value for console-root" in given.out
+    assert sandbox.calls.total("PutSecretValue") == 2
+    without = await terminal.inproc("rotate", "console-root", "--user", "root")
+    assert without.code == 2 and "--user goes with --custom only" in without.err
+
+
+def test_a_rotation_not_confirmed_says_what_was_seen_and_where_to_look() -> None:
+    outcome = RotationOutcome(
+        rotation_id=1,
+        state="timed_out",
+        reason="KMS did not show the new version as ACSCurrent by the deadline: it stayed "
+        "ACSPending. The rotation may still finish.",
+        region="cn-hangzhou",
+        secret_name="acs/ecs/web-3-root",
+        version_id="v2",
+        instance_id=WEB3,
+        instance_name="web-3",
+        requested_by=ME,
+        approved_by=(),
+        message_channel="",
+        message_ts="",
+        reported_here=True,
+        checks=("the instance's Cloud Assistant", "the KMS console"),
+    )
+    answer = rotation_answer(None, outcome)
+    assert answer.code == ExitCode.CLOUD and answer.extra["rotation"] == "timed_out"
+    assert answer.text.splitlines() == [
+        f"Rotation not confirmed: {outcome.reason}",
+        "Check the instance's Cloud Assistant; the KMS console. Its state now: "
+        "`ecs-secret show web-3-root`",
+    ]

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 
 from ecs_secret_bot.bot.ids import Action, Block
-from ecs_secret_bot.bot.parse import USAGE
+from ecs_secret_bot.bot.parse import USAGE, spell
 from ecs_secret_bot.bot.views.blocks import (
     Block as BlockDict,
 )
@@ -36,6 +36,7 @@ from ecs_secret_bot.commands.outcomes import (
     RotationPolicyResult,
 )
 from ecs_secret_bot.commands.tracker import RotationOutcome
+from ecs_secret_bot.errors import Subcommand
 
 __all__ = [
     "Message",
@@ -148,42 +149,66 @@ def rotation_triggered_message(result: RotateResult) -> Message:
     """Return the channel message that a rotation started (edited when it ends)."""
     name = esc(short_name(result.secret_name))
     instance = _instance(result.instance_id, result.instance_name)
-    how = "a custom value" if result.custom else "a KMS-generated value"
+    how = (
+        "a custom value, which KMS accepted (PutSecretValue)"
+        if result.custom
+        else "a KMS-generated value"
+    )
     text = (
         f"Rotation triggered by {_who(result.requested_by)}: `{name}` on {instance} "
         f"({result.region}), with {how}."
     )
-    approved = _approved(result.approved_by)
+    waiting = (
+        f"Waiting for KMS to show the value as current (until {slack_date(result.deadline)}); "
+        "KMS cannot confirm whether the instance receives a custom value."
+        if result.custom
+        else f"Waiting for KMS to report it done (until {slack_date(result.deadline)})."
+    )
     blocks = [
         section(f":arrows_counterclockwise: {text}"),
-        context(
-            f"Waiting for KMS to report it done (until {slack_date(result.deadline)}).{approved}"
-        ),
+        context(waiting + _approved(result.approved_by)),
     ]
     return text, blocks
 
 
 def rotation_finished_message(outcome: RotationOutcome) -> Message:
-    """Return the edited rotation message: completed, failed or timed out."""
+    """Return the edited rotation message: completed, accepted (custom), failed, not confirmed."""
     name = esc(short_name(outcome.secret_name))
     instance = _instance(outcome.instance_id, outcome.instance_name)
     who = _who(outcome.requested_by)
-    if outcome.state == "completed":
+    checks = _checks(outcome.checks)
+    if outcome.instance_confirmed:
         text = f"Rotation completed on {instance}: `{name}` has a new value (asked by {who})."
         icon, step = ":white_check_mark:", "Nothing to do."
+    elif outcome.state == "completed":  # a custom value: KMS took it; the instance, unknown
+        text = (
+            f"KMS accepted the custom value of `{name}` as its current version (asked by "
+            f"{who}). Whether the credential on {instance} changed can't be confirmed by KMS."
+        )
+        icon = ":ballot_box_with_check:"
+        step = (
+            f"{checks} If it did not change, rotate with a KMS-generated value "
+            f"({spell(Subcommand('rotate', (name,)))})."
+        ).lstrip()
     elif outcome.state == "timed_out":
-        text = f"Rotation of `{name}` on {instance} did not finish in time (asked by {who})."
-        icon = ":hourglass:"
-        step = f"Check it with `/ecs-secret show {name}` or in the KMS console before retrying."
+        seen = "; ".join(esc(line) for line in outcome.seen) or "no answer from KMS"
+        by = f" by {slack_date(outcome.deadline)}" if outcome.deadline else " in time"
+        text = (
+            f"Rotation of `{name}` on {instance} not confirmed{by} (asked by {who}): {seen}. "
+            "It may still finish."
+        )
+        now = spell(Subcommand("show", (name,)))
+        icon, step = ":hourglass:", f"{checks} Its state now: {now}."
     else:
         reason = esc(outcome.reason or "KMS reported the rotation as failed")
         text = f"Rotation failed: {reason}. Secret `{name}` on {instance} (asked by {who})."
         icon = ":x:"
-        step = (
-            "Check the instance is Running with Cloud Assistant online, then "
-            f"`/ecs-secret rotate {name}` again."
-        )
+        step = f"{checks} Then {spell(Subcommand('rotate', (name,)))} again.".lstrip()
     return text, [section(f"{icon} {text}"), context(step)]
+
+
+def _checks(checks: Sequence[str]) -> str:
+    return f"Check {'; '.join(esc(c) for c in checks)}." if checks else ""
 
 
 def _instance(instance_id: str, instance_name: str) -> str:
