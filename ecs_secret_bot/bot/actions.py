@@ -38,7 +38,7 @@ from ecs_secret_bot.commands.approval.requests import VoteResult
 from ecs_secret_bot.commands.approval.votes import ApprovalStep, approve_request, deny_request
 from ecs_secret_bot.commands.operations.delete import delete_secret
 from ecs_secret_bot.commands.operations.restore import restore_secret
-from ecs_secret_bot.commands.outcomes import RestoreResult
+from ecs_secret_bot.commands.outcomes import RestoreResult, RotateResult
 from ecs_secret_bot.commands.requests import DeleteRequest, RestoreRequest
 from ecs_secret_bot.errors import BotError
 
@@ -94,6 +94,11 @@ async def _after_vote(services: BotServices, step: ApprovalStep, clicker: Where)
     text = f"Your request on `{name}` ({row.region}) was {said}."
     if step.error is not None:
         text += f" It could not run: {describe(step.error)}"
+    elif isinstance(step.result, RotateResult) and step.result.custom:
+        text += (
+            " KMS accepted the custom value; it cannot confirm that the instance receives it: "
+            "the channel says what KMS shows."
+        )
     elif step.result is not None:
         text += " It has run; the channel has the details."
     await post(client, requester, text)

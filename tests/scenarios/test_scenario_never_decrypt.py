@@ -8,13 +8,17 @@ sandbox gave the bot is kept and searched: the canary is in none of them.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from fakes import FakeSlackAPI
 from fakes import workspace as ws
-from fakes.bot import BotHarness
+from fakes.bot import BotHarness, bot_policies, running_bot
 from fakes.cloud import BOT_AGENT
 from fakes.payloads import checkboxes_state, input_state
 from test_scenario_custom_rotation import CANARY as CUSTOM
 from test_scenario_custom_rotation import custom_values, open_custom
+from test_scenario_delete_and_approvals import button_of
 from test_scenario_reads_and_home import ephemeral
 
 from ecs_secret_bot.bot.ids import Action, Block, Callback
@@ -100,3 +104,37 @@ async def test_a_custom_value_kms_accepts_is_said_as_kms_knows_it(
     [followed, *_] = await list_audit(bot.services.core.db)
     assert "KMS does not confirm that the instance's credential changed" in followed.outcome
     assert ws.INCIDENT_CHANNEL_ID == triggered.payload["channel"]
+
+
+CUSTOM_RULE = f"""
+[[approval.rules]]
+name = "custom-values"
+actions = ["kms:PutSecretValue"]
+approvers = ["slack:user:{ws.ADMIN_ID}"]
+min_approvals = 1
+"""
+
+
+async def test_an_approved_custom_value_tells_its_requester_what_kms_confirmed(
+    tmp_path: Path, slack_api: FakeSlackAPI
+) -> None:
+    async with running_bot(tmp_path, slack_api, policies=bot_policies() + CUSTOM_RULE) as bot:
+        modal = await open_custom(bot)
+        held = (await bot.submit(modal, custom_values(CUSTOM))).json()
+        assert "needs approval" in str(held["view"])
+        card = await bot.slack.wait_for(
+            "chat.postMessage", lambda c: "Approval request" in c.payload.get("text", "")
+        )
+        message = next(
+            m for m in bot.slack.messages(card.payload["channel"]) if "Approval request" in m.text
+        )
+        approve = button_of(message.blocks, Action.APPROVE)
+        await bot.click(Action.APPROVE, value=approve["value"], message=message, user=ws.ADMIN_ID)
+        told = await bot.slack.wait_for(
+            "chat.postMessage", lambda c: c.payload.get("channel") == ws.ALICE_ID
+        )
+        assert "was approved by" in told.payload["text"]
+        assert "KMS accepted the custom value" in told.payload["text"]
+        assert "cannot confirm that the instance receives it" in told.payload["text"]
+        assert "It has run" not in told.payload["text"]
+        assert CUSTOM not in bot.slack.all_recorded_text()
