@@ -39,7 +39,7 @@ __all__ = [
     "one_at_a_time",
 ]
 
-CLAIM_TTL = timedelta(minutes=5)
+CLAIM_TTL = timedelta(minutes=2)
 _PREFIX = "secret|"
 _WHAT = {
     "kms:CreateSecret": "its creation",
