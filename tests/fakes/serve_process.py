@@ -196,8 +196,9 @@ class ServeProcess:
         return self.slack.view(ids[-1])
 
     async def terminate(self, *, timeout: float = 60.0) -> Stopped:
-        """Send SIGTERM; wait for the exit (kill it past ``timeout``); say how it went."""
-        await self.driver.close()
+        """Send SIGTERM; wait for the exit (kill it past ``timeout``); say how it went.
+
+        Requests sent before and still in flight get their answers meanwhile."""
         started = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -206,6 +207,7 @@ class ServeProcess:
             self.proc.kill()
             out, err = await self.proc.communicate()
         seconds = time.monotonic() - started
+        await self.driver.close()
         assert self.proc.returncode is not None
         return Stopped(self.proc.returncode, seconds, out.decode(), err.decode())
 
