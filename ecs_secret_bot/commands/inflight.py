@@ -26,7 +26,7 @@ from typing import Protocol, TypeVar
 
 from ecs_secret_bot.commands.approval.requests import ActionRequest, when
 from ecs_secret_bot.commands.core import Core
-from ecs_secret_bot.errors import Conflict
+from ecs_secret_bot.errors import Conflict, NextStep, Subcommand
 from ecs_secret_bot.storage import leases
 
 __all__ = [
@@ -69,7 +69,7 @@ class Holder:
 class ChangeInProgress(Conflict):
     """Another request is changing the secret right now; ``holder`` is that request."""
 
-    def __init__(self, user_message: str, *, next_step: str, holder: Holder) -> None:
+    def __init__(self, user_message: str, *, next_step: NextStep, holder: Holder) -> None:
         super().__init__(user_message, next_step=next_step)
         self.holder = holder
 
@@ -107,8 +107,11 @@ async def holding(core: Core, request: ActionRequest, *, requested_by: str) -> A
         raise ChangeInProgress(
             f"{short} is being changed right now: {current.what} by {current.requested_by}, "
             f"since {when(current.since)}.",
-            next_step="Wait for its answer, then look at the secret again; a change that "
-            f"was cut short gives its claim back by {when(current.until)}.",
+            next_step=NextStep(
+                "Wait for its answer, then {command} shows the secret as it left it (a change "
+                f"that was cut short gives its claim back by {when(current.until)}).",
+                Subcommand("show", (short,)),
+            ),
             holder=current,
         )
     else:
