@@ -62,6 +62,18 @@ def _parser() -> argparse.ArgumentParser:
         help="HTTP port (default: $PORT, else 3000)",
     )
     serve.add_argument(
+        "--host",
+        default="0.0.0.0",
+        help="address to listen on in HTTP mode (default 0.0.0.0: every interface)",
+    )
+    serve.add_argument(
+        "--grace",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM or SIGINT, how long requests in progress may take (default 10)",
+    )
+    serve.add_argument(
         "--sandbox",
         action="store_true",
         help="start the emulated KMS + ECS cloud in-process and use it instead of Alibaba Cloud",
@@ -89,6 +101,16 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     sandbox.add_argument("--port", type=int, default=9000, help="port to listen on (default 9000)")
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    sandbox.add_argument(
+        "--grace",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM or SIGINT, how long calls in progress may take (default 10)",
+    )
     sandbox.add_argument(
         "--access-key",
         action="append",
@@ -181,6 +203,8 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
     port_text = str(args.port) if args.port is not None else env.get("PORT", "3000")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         return _fail(f"the port {port_text!r} is not a TCP port (1-65535); check --port or PORT.")
+    if not 0 <= args.grace <= 3600:
+        return _fail(f"--grace {args.grace:g}: give 0 to 3600 seconds.")
     try:
         settings = load_settings(config_path)
     except BotError as exc:
@@ -195,7 +219,7 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
         app_token=app_token,
         api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
     )
-    options = ServeOptions(port=int(port_text))
+    options = ServeOptions(port=int(port_text), host=args.host, grace=args.grace)
 
     async def serve_until_signalled() -> None:
         stop = asyncio.Event()
@@ -219,7 +243,7 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
     except StorageFault as exc:
         return _fail(str(storage_error(exc)))
     except OSError as exc:
-        return _fail(f"cannot listen on port {options.port}: {exc.strerror or exc}.")
+        return _fail(f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}.")
     return 0
 
 

@@ -7,9 +7,10 @@ else), the database opened with its data key, the cloud gateway, and the ``Core`
 over them with the directory its front end brings; on the way out it closes the database,
 then stops the sandbox. And what each program gets from it:
 
-- ``ecs-secret-bot serve``: ``serve`` hands ``bot.server.run`` the ``BotServices`` that
-  ``open_bot`` opens (the Web API client, the Slack directory, and the core, whose
-  directory knows local principals and asks Slack about everyone else);
+- ``ecs-secret-bot serve``: ``serve`` settles the deletions a crash left without an outcome,
+  then hands ``bot.server.run`` the ``BotServices`` that ``open_bot`` opens (the Web API
+  client, the Slack directory, and the core, whose directory knows local principals and
+  asks Slack about everyone else);
 - ``ecs-secret``: ``open_terminal`` yields the ``terminal.session.Session`` (the core,
   whose directory knows local principals and, when ``SLACK_BOT_TOKEN`` is set, asks Slack
   about the others, so approvals cross front ends; and the person at the terminal);
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
@@ -37,6 +39,7 @@ from ecs_secret_bot.commands.approval.requests import ActorDirectory
 from ecs_secret_bot.commands.core import Core, build_core, utcnow
 from ecs_secret_bot.commands.directory import LocalDirectory, local_actor
 from ecs_secret_bot.commands.gateway import CloudGateway
+from ecs_secret_bot.commands.operations.delete import Settled, settle_unknown_deletions
 from ecs_secret_bot.commands.settings import CloudSettings
 from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.config import Settings
@@ -63,6 +66,10 @@ __all__ = [
 
 SANDBOX_ROTATION_DELAY = 3.0
 """Seconds a rotation takes in the in-process sandbox (as ``ecs-secret-bot sandbox``)."""
+SETTLE_AT_START = 15.0
+"""Seconds ``serve`` gives KMS, at start, to say what became of deletions a crash left."""
+
+logger = logging.getLogger(__name__)
 
 Announce = Callable[[str, Settings], None]
 """Hears the sandbox's URL and the settings aimed at it, before anything else happens."""
@@ -212,12 +219,30 @@ async def serve(
     data_key: str = "",
     say: Callable[[str], None] = print,
 ) -> None:
-    """Serve the Slack app until ``stop`` is set; then close the core, then say so."""
+    """Settle what a crash left, serve the Slack app until ``stop`` is set; then close the
+    core, then say so."""
     from ecs_secret_bot.bot.server import run
 
     async with open_bot(settings, slack, sandbox=sandbox, data_key=data_key, say=say) as services:
+        await _settle_at_start(services.core)
         await run(services, slack, options, stop=stop, say=say)
     say("ecs-secret-bot: stopped cleanly")
+
+
+async def _settle_at_start(core: Core) -> None:
+    """Settle the deletions a crash left without an outcome, before the duties' lease is free.
+
+    Bounded: what KMS does not answer in time is left to the duties' reconciliation.
+    """
+    try:
+        settled = await asyncio.wait_for(settle_unknown_deletions(core), SETTLE_AT_START)
+    except TimeoutError:
+        logger.warning(
+            "settling unknown deletions took over %ss; reconciliation goes on", SETTLE_AT_START
+        )
+        return
+    if settled != Settled():
+        logger.info("deletions left without an outcome, settled at start: %s", settled)
 
 
 # --- ecs-secret ----------------------------------------------------------------------------

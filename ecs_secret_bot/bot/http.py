@@ -3,7 +3,10 @@
 
 The request handler checks Slack's signature before it reads anything (401 otherwise),
 answers a body it cannot parse with 400, and never lets an exception become a 5xx: the
-app's error handler already told the person; here it is only logged.
+app's error handler already told the person; here it is only logged. A body larger than
+``MAX_BODY`` is answered 413, one that has not arrived within ``body_timeout`` seconds 408,
+and one still arriving when the server stops 503. Each request counts itself, and what it
+starts, as the server's ``RequestWork``, which a stop waits for.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from ecs_secret_bot.bot.listener import Limits, RequestWork
+
 __all__ = ["EVENTS_PATH", "HEALTH_PATH", "build_web_app"]
 
 logger = logging.getLogger(__name__)
@@ -25,12 +30,25 @@ HEALTH_PATH = "/healthz"
 MAX_BODY = 1024 * 1024
 
 
-def build_web_app(app: AsyncApp, *, signing_secret: str) -> web.Application:
+def build_web_app(
+    app: AsyncApp,
+    *,
+    signing_secret: str,
+    body_timeout: float = Limits.body_timeout,
+    work: RequestWork | None = None,
+) -> web.Application:
     """Return the aiohttp application that serves ``app``."""
     verifier = SignatureVerifier(signing_secret)
+    work = RequestWork() if work is None else work
 
     async def events(request: web.Request) -> web.Response:
-        raw = await request.read()
+        work.enter()
+        try:
+            raw = await work.read_body(request, timeout=body_timeout)
+        except TimeoutError:
+            return web.Response(status=408, text="the request body did not arrive in time")
+        if raw is None:
+            return web.Response(status=503, text="the server is stopping; send it again")
         try:
             body = raw.decode("utf-8")
         except UnicodeDecodeError:

@@ -1,13 +1,17 @@
-"""Serving the app: HTTP or Socket Mode beside the background duties, and a clean shutdown.
+"""Serving the app: HTTP or Socket Mode beside the background duties, and a stop within a
+grace period.
 
 ``run`` serves the app built over ``services`` (which ``runtime`` composed: the core, the
 Web API client, the directory) until ``stop`` is set, with the background duties
 (reminders, reconciliation, approval expiry, rotation follow-ups after a restart) running
-beside it under their lease; then it stops accepting (closes the listener or the socket),
-lets in-flight work finish (rotation follow-ups, handlers past their ack) for a grace
-period and stops the duties (releasing the lease). ``runtime`` then closes storage and
-the sandbox. Never reads the environment (``cli.py`` does) and never opens what it serves
-on.
+beside it under their lease. Then, within ``ServeOptions.grace`` seconds whatever clients
+do: it stops taking requests (closes the listener, idle keep-alive connections and
+half-sent requests, or the socket); stops following rotations (storage keeps them in
+flight, and the next start follows them); lets the requests in progress and the work they
+started finish (queued work starts at once: nothing waits for an ack any more); cancels
+what is left; and stops the duties (releasing the lease). ``runtime`` then closes storage
+and the sandbox. Never reads the environment (``cli.py`` does) and never opens what it
+serves on.
 """
 
 from __future__ import annotations
@@ -17,46 +21,62 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from ecs_secret_bot.bot.app import build_app
 from ecs_secret_bot.bot.http import build_web_app
+from ecs_secret_bot.bot.listener import Limits, Listener, RequestWork
 from ecs_secret_bot.bot.notifier import SlackNotifier
 from ecs_secret_bot.bot.services import BotServices, SlackSettings
 from ecs_secret_bot.commands.duties import DutyRunner
 
-__all__ = ["ServeOptions", "run"]
+__all__ = ["DEFAULT_GRACE", "DEFAULT_HOST", "Limits", "ServeOptions", "run"]
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "0.0.0.0"
+DEFAULT_GRACE = 10.0
 
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """How to serve: port, address, the grace period, how often the duties run."""
+    """How to serve: address, the grace period of a stop, limits, how often duties run."""
 
     port: int = 3000
-    host: str = "0.0.0.0"
-    grace: float = 10.0
+    host: str = DEFAULT_HOST
+    grace: float = DEFAULT_GRACE
+    """Seconds a stop gives the requests in progress before it cancels them."""
+    limits: Limits = field(default_factory=Limits)
     duty_interval: timedelta = timedelta(seconds=30)
     """How often the background duties (reminders, reconciliation, expiry) run."""
 
 
-async def _drain(services: BotServices, grace: float) -> int:
-    """Let work past its ack and rotation follow-ups finish within ``grace``; count the rest."""
-    left = await asyncio.gather(services.tasks.drain(grace), services.tracker.drain(grace))
-    return sum(left)
+class _SocketModeHandler(AsyncSocketModeHandler):
+    """Bolt's Socket Mode handler, counting each request it handles as request work."""
+
+    def __init__(self, app: Any, *, app_token: str, work: RequestWork) -> None:
+        super().__init__(app, app_token=app_token)
+        self.work = work
+
+    async def handle(self, client: Any, req: Any) -> None:
+        self.work.enter()
+        await super().handle(client, req)
 
 
-async def _other_tasks(grace: float) -> None:
-    """Let handlers still running past their ack finish, for up to ``grace`` seconds."""
-    current = asyncio.current_task()
-    others = {t for t in asyncio.all_tasks() if t is not current and not t.done()}
-    if others:
-        await asyncio.wait(others, timeout=grace)
+async def _finish(
+    services: BotServices, work: RequestWork, *, deadline: float, also: asyncio.Future[Any]
+) -> None:
+    """Let request work (and ``also``) run until ``deadline``; cancel the rest."""
+    loop = asyncio.get_running_loop()
+    grace = max(deadline - loop.time(), 0)
+    left = await asyncio.gather(services.tasks.drain(grace), work.finish(grace))
+    await asyncio.wait([also], timeout=max(deadline - loop.time(), 0) + 1.0)
+    if any(left):
+        logger.warning("%d request(s) were cut short at the end of the grace period", max(left))
 
 
 async def run(
@@ -67,8 +87,12 @@ async def run(
     stop: asyncio.Event,
     say: Callable[[str], None] = print,
 ) -> None:
-    """Serve the app until ``stop`` is set; then finish in-flight work and stop the duties."""
+    """Serve the app until ``stop`` is set; then stop within the grace period."""
     duties_task: asyncio.Task[None] | None = None
+    work = RequestWork()
+    work.install()
+    loop = asyncio.get_running_loop()
+    deadline: float | None = None
     try:
         app = build_app(slack, services)
         duties = DutyRunner(
@@ -80,31 +104,49 @@ async def run(
         )
         duties_task = asyncio.create_task(duties.run(stop), name="duties")
         if slack.socket_mode:
-            handler = AsyncSocketModeHandler(app, app_token=slack.app_token)
+            handler = _SocketModeHandler(app, app_token=slack.app_token, work=work)
             await handler.connect_async()  # type: ignore[no-untyped-call]
             say("ecs-secret-bot: connected to Slack in Socket Mode")
             await stop.wait()
-            await handler.close_async()  # type: ignore[no-untyped-call]
+            deadline = loop.time() + options.grace
+            closing = asyncio.ensure_future(handler.close_async())  # type: ignore[no-untyped-call]
         else:
-            runner = web.AppRunner(
-                build_web_app(app, signing_secret=slack.signing_secret), access_log=None
+            web_app = build_web_app(
+                app,
+                signing_secret=slack.signing_secret,
+                body_timeout=options.limits.body_timeout,
+                work=work,
             )
-            await runner.setup()
-            site = web.TCPSite(runner, options.host, options.port)
-            await site.start()
-            say(f"ecs-secret-bot: serving /slack/events and /healthz on port {options.port}")
+            listener = Listener(
+                web_app,
+                host=options.host,
+                port=options.port,
+                limits=options.limits,
+                grace=options.grace,
+            )
+            await listener.start()
+            say(
+                "ecs-secret-bot: serving /slack/events and /healthz on "
+                f"{options.host}:{listener.port}"
+            )
             await stop.wait()
-            await site.stop()
-            left = await _drain(services, options.grace)
-            await _other_tasks(options.grace)
-            await runner.cleanup()
-            if left:
-                logger.warning("%d follow-up(s) were still running at shutdown", left)
-        if slack.socket_mode:
-            await _drain(services, options.grace)
-            await _other_tasks(options.grace)
+            deadline = loop.time() + options.grace
+            work.stop_reading()
+            closing = asyncio.ensure_future(listener.close())
+        followed = await services.tracker.stop()
+        if followed:
+            logger.info("%d rotation follow-up(s) left for the next start", followed)
+        await _finish(services, work, deadline=deadline, also=closing)
     finally:
         stop.set()  # on an error too: the duties end with the server
         if duties_task is not None:
-            await asyncio.wait([duties_task], timeout=options.grace)
-        await _drain(services, 0.1)
+            # A tick waiting for the cloud past the deadline is cut short: its duties are
+            # compare-and-set, so the next tick (here or after a restart) does them.
+            left = options.grace if deadline is None else max(deadline - loop.time(), 0)
+            await asyncio.wait([duties_task], timeout=left)
+            if not duties_task.done():
+                duties_task.cancel()
+                await asyncio.wait([duties_task], timeout=1.0)
+        await services.tracker.stop()
+        await services.tasks.drain(0)
+        work.uninstall()

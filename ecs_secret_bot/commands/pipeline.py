@@ -1,6 +1,6 @@
 """The path every mutating operation takes, in one place.
 
-    validate (the operation) -> idempotency -> authorize -> hold for approval?
+    validate -> idempotency -> authorize -> hold for approval? -> claim the secret (inflight)
         -> pre-flight -> audit the intent -> cloud call -> record -> audit the outcome
 
 Operations build a ``Plan`` (the frozen ``ActionRequest`` that policies and approvals see,
@@ -22,6 +22,7 @@ from ecs_secret_bot.commands.approval.requests import ActionRequest
 from ecs_secret_bot.commands.approval.rules import RouteKind
 from ecs_secret_bot.commands.core import Core, SecretRef
 from ecs_secret_bot.commands.gateway import CloudIdentity
+from ecs_secret_bot.commands.inflight import one_at_a_time
 from ecs_secret_bot.commands.outcomes import (
     DryRunReport,
     HeldForApproval,
@@ -88,8 +89,8 @@ class Executor(Generic[R_co]):
 
 
 def executor(result: type[R]) -> Callable[[Callable[[Core, Execution], Awaitable[R]]], Executor[R]]:
-    """Make the decorated coroutine function the executor of answers of type ``result``."""
-    return lambda run: Executor(result=result, run=run)
+    """Make the decorated coroutine the executor of ``result`` answers, under the secret's claim."""
+    return lambda run: Executor(result=result, run=one_at_a_time(run))
 
 
 @dataclass(frozen=True)

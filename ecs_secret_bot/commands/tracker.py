@@ -225,6 +225,7 @@ class RotationTracker:
         self.core = core
         self.notifier = notifier
         self._following: dict[int, _Following] = {}
+        self._stopped = False
 
     def __contains__(self, rotation_id: object) -> bool:
         return rotation_id in self._following
@@ -234,7 +235,8 @@ class RotationTracker:
 
     def follow(self, rotation_id: int, *, instance_name: str = "") -> None:
         """Follow the rotation to its end in the background, unless it is followed already."""
-        self._start(rotation_id, instance_name=instance_name)
+        if not self._stopped:
+            self._start(rotation_id, instance_name=instance_name)
 
     async def outcome(self, rotation_id: int) -> RotationOutcome:
         """Follow the rotation (or join its follow-up) and return how it ended."""
@@ -250,7 +252,7 @@ class RotationTracker:
         """Follow the rotations storage records in flight that nobody here follows; count them."""
         started = 0
         for row in await rotations.active_rotations(self.core.db):
-            if row.id not in self._following:
+            if row.id not in self._following and not self._stopped:
                 self._start(row.id)
                 started += 1
         return started
@@ -271,6 +273,14 @@ class RotationTracker:
         if still:
             await asyncio.gather(*still, return_exceptions=True)
         return len(still)
+
+    async def stop(self) -> int:
+        """Cancel the follow-ups and start no more; return how many were cut short.
+
+        Storage keeps their rotations in flight, so the next start follows them.
+        """
+        self._stopped = True
+        return await self.drain(0)
 
     def _start(self, rotation_id: int, *, instance_name: str = "") -> _Following:
         following = self._following.get(rotation_id)

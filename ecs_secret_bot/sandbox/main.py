@@ -3,8 +3,9 @@
 Prints the endpoint, the AccessKey pair (``sandbox-secret`` is a public sandbox
 credential, like LocalStack's ``test``), the RAM policy it enforces on that pair (the
 bot's shipped policy unless ``--ram-policy``), the RAM roles it may assume (``--role``)
-and how to point the SDK at it; lists the
-seeded instances and secrets by name, never their values. Stops on Ctrl-C or SIGTERM.
+and how to point the SDK at it; lists the seeded instances and secrets by name, never their
+values. Stops on Ctrl-C or SIGTERM: takes no new calls, gives those in progress the grace
+period, and exits 0.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def run_sandbox(args: argparse.Namespace) -> int:
     )
     if not args.refuse_custom_values:
         sandbox.custom_values = args.custom_values
+    if not 0 <= args.grace <= 3600:
+        print("--grace must be 0 to 3600 seconds", file=sys.stderr)
+        return 2
     try:
         for name in args.role:
             sandbox.sts.add_role(name)
@@ -55,16 +59,26 @@ def run_sandbox(args: argparse.Namespace) -> int:
         print(f"--role: {exc}", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_serve(sandbox, port=args.port, extra_ids=sorted(access_keys)))
+        return asyncio.run(
+            _serve(
+                sandbox,
+                host=args.host,
+                port=args.port,
+                grace=args.grace,
+                extra_ids=sorted(access_keys),
+            )
+        )
     except KeyboardInterrupt:  # pragma: no cover - a second Ctrl-C during shutdown
         return 130
 
 
-async def _serve(sandbox: Sandbox, *, port: int, extra_ids: list[str]) -> int:
+async def _serve(
+    sandbox: Sandbox, *, host: str, port: int, grace: float, extra_ids: list[str]
+) -> int:
     try:
-        await sandbox.start(port=port)
+        await sandbox.start(port=port, host=host, grace=grace)
     except OSError as exc:
-        print(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", file=sys.stderr)
+        print(f"cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -1,4 +1,4 @@
-"""The sandbox itself: one aiohttp server on 127.0.0.1 answering KMS and ECS calls.
+"""The sandbox itself: one aiohttp server (on 127.0.0.1 by default) answering KMS and ECS calls.
 
 Owns the HTTP side (``POST /`` for every service, dispatched by ``x-acs-version``:
 ``2016-01-20`` is KMS, ``2014-05-26`` is ECS, ``2015-04-01`` is STS; each call's caller
@@ -53,6 +53,8 @@ from ecs_secret_bot.sandbox.world import DEFAULT_ACCESS_KEYS, DEFAULT_ACCOUNT_ID
 __all__ = ["DEFAULT_ACCESS_KEYS", "DEFAULT_ACCOUNT_ID", "DEFAULT_REGION", "Sandbox"]
 
 ECS_ACTIONS = ("DescribeCloudAssistantStatus", "DescribeInstances")
+IDLE_TIMEOUT = 15.0
+"""Seconds a connection may stay idle, or take to send a request head, before it is closed."""
 _logger = logging.getLogger(__name__)
 
 
@@ -81,21 +83,32 @@ class Sandbox(World):
         self._kms_api = KmsApi(self.kms, account_id=account_id)
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.host = "127.0.0.1"
         if seed:
             seed_demo(self)
 
     # -- life cycle -------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> None:
-        """Listen on 127.0.0.1:``port`` (0 picks a free port; see ``port``)."""
+    async def start(self, port: int = 0, *, host: str = "127.0.0.1", grace: float = 10.0) -> None:
+        """Listen on ``host``:``port`` (0 picks a free port; see ``port``).
+
+        A connection idle for ``IDLE_TIMEOUT`` seconds (or that has not sent a whole request
+        head by then) is closed; ``stop`` gives calls in progress ``grace`` seconds.
+        """
         if self._runner is not None:
             raise RuntimeError("the sandbox is already running")
         app = web.Application()
         app.router.add_route("*", "/", self._handle)
         add_control_routes(app, self, endpoint=lambda: self.endpoint)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=IDLE_TIMEOUT,
+            shutdown_timeout=max(grace, 0.01),
+        )
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", port)
+        site = web.TCPSite(runner, host, port)
         try:
             await site.start()
         except OSError:
@@ -103,9 +116,10 @@ class Sandbox(World):
             raise
         self._runner = runner
         self.port = int(runner.addresses[0][1])
+        self.host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
     async def stop(self) -> None:
-        """Stop listening and cancel the rotations still in flight."""
+        """Stop listening, give calls in progress the grace period, cancel rotations in flight."""
         self.kms.cancel_timers()
         if self._runner is not None:
             runner, self._runner = self._runner, None
@@ -120,12 +134,13 @@ class Sandbox(World):
 
     @property
     def endpoint(self) -> str:
-        """Return ``127.0.0.1:PORT``, the SDK ``Config(endpoint=...)`` value."""
-        return f"127.0.0.1:{self.port}"
+        """Return ``127.0.0.1:PORT`` (or the host listened on), the SDK's ``endpoint``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
 
     @property
     def url(self) -> str:
-        """Return ``http://127.0.0.1:PORT``."""
+        """Return ``http://127.0.0.1:PORT`` (or the host listened on)."""
         return f"http://{self.endpoint}"
 
     # -- HTTP ----------------------------------------------------------------------------

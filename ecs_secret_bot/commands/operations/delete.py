@@ -13,14 +13,17 @@ deletion is recorded as ``unknown`` (planned time estimated); KMS's answer moves
 connection: the request may have reached KMS, and may even still be in flight) leaves it
 ``unknown``, because a DescribeSecret made at that moment cannot tell; so does a crash.
 Such a row is settled by reconciliation, or by the next deletion of the same secret once
-``SETTLE_AFTER`` has passed and KMS still shows the secret not scheduled.
+``SETTLE_AFTER`` has passed and KMS still shows the secret not scheduled. A process that
+starts settles those a crash left at once (``settle_unknown_deletions``), before it serves:
+a call of the dead process cannot be in flight any more, and one of another live process
+that lands after its intent was dropped is recorded again by that process.
 
 Never touches a secret value: a deletion does not change the credential on the instance.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from ecs_secret_bot.commands.actor import Actor
@@ -42,6 +45,7 @@ from ecs_secret_bot.commands.pipeline import (
 from ecs_secret_bot.commands.requests import DeleteRequest
 from ecs_secret_bot.errors import (
     BotError,
+    CloudError,
     CloudUnavailable,
     Conflict,
     InvalidInput,
@@ -56,9 +60,11 @@ __all__ = [
     "MAX_DAYS",
     "MIN_DAYS",
     "SETTLE_AFTER",
+    "Settled",
     "attach_deletion_message",
     "delete_secret",
     "execute_deletion",
+    "settle_unknown_deletions",
 ]
 
 DELETE = "kms:DeleteSecret"
@@ -315,3 +321,49 @@ async def _record_again(
 async def attach_deletion_message(pending_id: int, *, channel_id: str, ts: str, core: Core) -> None:
     """Remember the message that announced the deletion, so its Restore button can be updated."""
     await pending.set_pending_message(core.db, pending_id, channel_id=channel_id, ts=ts)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What a start made of the deletions a crash left with no known outcome."""
+
+    scheduled: int = 0
+    """KMS had them scheduled: now pending, with KMS's date."""
+    deleted: int = 0
+    """KMS no longer has the secret."""
+    dropped: int = 0
+    """KMS shows the secret not scheduled: the deletion never happened."""
+    unanswered: int = 0
+    """KMS did not answer: left for reconciliation."""
+
+
+async def settle_unknown_deletions(core: Core) -> Settled:
+    """Settle each deletion whose outcome nobody recorded by what KMS says now (at start)."""
+    counts = {"scheduled": 0, "deleted": 0, "dropped": 0, "unanswered": 0}
+    for row in await pending.list_pending(core.db, statuses=("unknown",), limit=1000):
+        now = core.clock()
+        try:
+            detail = await core.gateway.describe_secret(row.region, row.secret_name)
+        except CloudError as exc:
+            if exc.code != "Forbidden.ResourceNotFound":
+                counts["unanswered"] += 1
+                continue
+            note = f"deleted (found at start, {now:%Y-%m-%d %H:%M} UTC)"
+            if await pending.set_pending_status(
+                core.db, row.id, expected=("unknown",), new="deleted", now=now, note=note
+            ):
+                counts["deleted"] += 1
+            continue
+        if detail.planned_delete_time is None:
+            if await pending.discard_intent(core.db, row.id):
+                counts["dropped"] += 1
+        elif await pending.set_pending_status(
+            core.db,
+            row.id,
+            expected=("unknown",),
+            new="pending",
+            now=now,
+            planned_delete_time=detail.planned_delete_time,
+        ):
+            counts["scheduled"] += 1
+    return Settled(**counts)
