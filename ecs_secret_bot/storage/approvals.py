@@ -6,7 +6,8 @@ concurrent "Approve" clicks, or an approval racing its expiry, move the request 
 the winner gets True, every loser False, and ``get_approval`` tells a loser what
 happened. A decision (``approved``, ``denied``) or a vote on a request past its
 ``expires_at`` loses to the expiry even before the expiry sweep has run. ``set_status``
-with an empty ``outcome`` keeps the outcome recorded before.
+with an empty ``outcome`` keeps the outcome recorded before. ``count_card_failure`` counts
+the failed tries to post a request's card (one statement, so concurrent tries each count).
 
 Never decides who may approve or how many approvals suffice (``commands/`` does) and never
 holds a secret value: ``params`` are the request's non-secret parameters; a custom secret
@@ -35,6 +36,7 @@ __all__ = [
     "Vote",
     "add_vote",
     "compute_params_hash",
+    "count_card_failure",
     "get_approval",
     "insert_approval",
     "list_approvals",
@@ -109,6 +111,8 @@ class ApprovalRow:
     message_ts: str | None
     outcome: str
     votes: tuple[Vote, ...]
+    card_attempts: int = 0
+    """How many tries to post the request's card failed so far."""
 
     @property
     def approved_by(self) -> tuple[str, ...]:
@@ -162,6 +166,7 @@ def _row(row: sqlite3.Row) -> ApprovalRow:
         message_ts=row["message_ts"],
         outcome=row["outcome"],
         votes=tuple(votes),
+        card_attempts=int(row["card_attempts"]),
     )
 
 
@@ -274,6 +279,20 @@ async def set_message(db: Database, approval_id: str, *, channel: str, ts: str) 
         "UPDATE approvals SET message_channel = ?, message_ts = ? WHERE id = ?",
         (channel, ts, approval_id),
     )
+
+
+async def count_card_failure(db: Database, approval_id: str) -> int:
+    """Count one more failed try to post the card of a request with none; return the count.
+
+    Returns 0 when there is no such request or its card is already posted.
+    """
+    row = await db.fetchone(
+        """UPDATE approvals SET card_attempts = card_attempts + 1
+            WHERE id = ? AND message_ts IS NULL
+        RETURNING card_attempts""",
+        (approval_id,),
+    )
+    return int(row[0]) if row else 0
 
 
 async def list_approvals(

@@ -170,3 +170,17 @@ async def test_executing_erases_the_payload_used(db: Database, now: datetime) ->
     assert await payloads.read_payload(db, row.id) == b"custom value"
     assert await approvals.set_status(db, row.id, expected="approved", new="executed", at=now)
     assert await payloads.read_payload(db, row.id) is None
+
+
+async def test_failed_card_posts_are_counted_until_the_card_is_posted(
+    db: Database, now: datetime
+) -> None:
+    row = await approvals.insert_approval(db, request(), now=now)
+    assert row.card_attempts == 0
+    assert await approvals.count_card_failure(db, row.id) == 1
+    assert await approvals.count_card_failure(db, row.id) == 2
+    got = await approvals.get_approval(db, row.id)
+    assert got is not None and got.card_attempts == 2
+    await approvals.set_message(db, row.id, channel="C1", ts="1.2")
+    assert await approvals.count_card_failure(db, row.id) == 0  # posted: nothing to count
+    assert await approvals.count_card_failure(db, "apr-missing") == 0

@@ -106,10 +106,21 @@ def seed_v2(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO leases VALUES ('reminders', 'p-old', ?, ?, ?)", (T, T, LATER))
 
 
+def seed_v3(conn: sqlite3.Connection) -> None:
+    """Fill what schema 3 added: a rotation in flight."""
+    conn.execute(
+        """INSERT INTO rotations (id, region, secret_name, version_id, requested_by, status,
+               started_at, deadline, updated_at)
+           VALUES (3, 'cn-hangzhou', 'acs/ecs/db-1-root', 'r0', 'U1', 'in_progress', ?, ?, ?)""",
+        (T, LATER, T),
+    )
+
+
 SEEDERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: seed_v0,
     1: seed_v1,
     2: seed_v2,
+    3: seed_v3,
 }
 
 
@@ -179,7 +190,14 @@ async def test_upgrade_from_each_previous_version_keeps_the_data(
             now=NOW,
             deadline=NOW + timedelta(minutes=10),
         )
-        assert await rotations.active_rotations(db) == [started]
+        active = await rotations.active_rotations(db)
+        assert started in active
+        if version >= 3:
+            assert sorted(r.secret_name for r in active) == ["acs/ecs/db-1-root", "acs/ecs/web-3-root"]
+        # What 004 added: a request's failed tries to post its card, counted from zero.
+        if version >= 1:
+            approval = await approvals.get_approval(db, "apr-000000000001")
+            assert approval is not None and approval.card_attempts == 0
 
 
 async def test_an_empty_file_is_version_zero_and_is_upgraded(tmp_path: Path) -> None:
@@ -190,17 +208,25 @@ async def test_an_empty_file_is_version_zero_and_is_upgraded(tmp_path: Path) -> 
 
 
 async def test_an_upgrade_interrupted_by_an_error_leaves_the_old_version(tmp_path: Path) -> None:
-    # The last table the newest migration creates already exists: the migration fails
-    # half-way, and the whole upgrade rolls back to the version the file had.
+    # What the newest migration creates (its last table, or its last column) already
+    # exists: the migration fails half-way, and the whole upgrade rolls back to the version
+    # the file had.
     last = MIGRATIONS[-1]
-    tables = [m[1] for s in last.statements if (m := re.search(r"CREATE TABLE (\w+)", s))]
+    script = "\n".join(last.statements)
+    tables = re.findall(r"CREATE TABLE (\w+)", script)
+    if tables:
+        sabotage, problem = f"CREATE TABLE {tables[-1]} (x)", f"table {tables[-1]} already exists"
+    else:
+        table, column = re.findall(r"ALTER TABLE (\w+)\s+ADD COLUMN (\w+)", script)[-1]
+        sabotage = f"ALTER TABLE {table} ADD COLUMN {column}"
+        problem = f"duplicate column name: {column}"
     path = tmp_path / "bot.db"
     build_at(path, SCHEMA_VERSION - 1)
     conn = sqlite3.connect(path)
-    conn.execute(f"CREATE TABLE {tables[-1]} (x)")
+    conn.execute(sabotage)
     conn.commit()
     conn.close()
-    with pytest.raises(StorageFault, match=f"{last.name}: table {tables[-1]} already exists"):
+    with pytest.raises(StorageFault, match=f"{last.name}: {problem}"):
         await open_database(path, data_key=KEY)
     conn = sqlite3.connect(path)
     try:
