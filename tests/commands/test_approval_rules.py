@@ -227,6 +227,8 @@ def test_stale_after_says_when_to_announce_again() -> None:
 def test_no_approval_table_means_no_rule() -> None:
     s = settings("")
     assert s.approval_rules.rules == () and s.approval_rules.channel is None
+    assert s.approval_rules.dm_limit == 10
+    assert settings("[approval]\ndm_limit = 0").approval_rules.dm_limit == 0
     assert isinstance(s.policies, AccessConfig)
 
 
@@ -245,6 +247,12 @@ approvers = ["slack:usergroup:S1"]
         ('[approval]\nchannel = "#secops"', "[approval.channel]: '#secops' is not a channel id"),
         ('[approval]\nstale_after = "soon"', "[approval.stale_after]: 'soon' is not a duration"),
         ('[approval]\nstale_after = "0m"', "[approval.stale_after]: must be longer than zero"),
+        (
+            "[approval]\ndm_limit = -1",
+            "[approval.dm_limit]: must be a whole number from 0 to 100, not -1",
+        ),
+        ('[approval]\ndm_limit = "5"', "[approval.dm_limit]: must be a whole number from 0 to"),
+        ("[approval]\ndm_limit = true", "[approval.dm_limit]: must be a whole number from 0 to"),
         ("[approval]\nrules = 1", "[approval.rules]: must be a list of tables"),
         (RULE.replace('name = "r"\n', ""), "rule 1: needs a name"),
         (RULE + RULE, "rule 2: the name 'r' is already used by another rule"),

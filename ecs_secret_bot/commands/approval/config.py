@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from ecs_secret_bot.commands.approval.rules import (
+    DEFAULT_DM_LIMIT,
     DEFAULT_EXPIRES_AFTER,
     SINGLE_SET,
     ApprovalConfig,
@@ -52,7 +53,7 @@ def parse_approval_config(
     data: Mapping[str, Any], *, file: str = "configuration"
 ) -> ApprovalConfig:
     """Validate the ``[approval]`` table; raise ConfigError naming what to fix."""
-    allowed = ("channel", "stale_after", "rules")
+    allowed = ("channel", "stale_after", "dm_limit", "rules")
     unknown = sorted(set(data) - set(allowed))
     if unknown:
         raise ConfigError.unknown_key(unknown[0], table="approval", allowed=allowed, file=file)
@@ -67,6 +68,14 @@ def parse_approval_config(
     stale_after = None
     if "stale_after" in data:
         stale_after = _duration(data["stale_after"], file=file, key="approval.stale_after")
+    dm_limit = data.get("dm_limit", DEFAULT_DM_LIMIT)
+    if isinstance(dm_limit, bool) or not isinstance(dm_limit, int) or not 0 <= dm_limit <= 100:
+        raise ConfigError(
+            f"must be a whole number from 0 to 100, not {dm_limit!r}",
+            file=file,
+            key="approval.dm_limit",
+            next_step="Give how many approvers get a direct message per request, like 10.",
+        )
     raw_rules = data.get("rules", [])
     if not isinstance(raw_rules, list):
         raise ConfigError(
@@ -83,7 +92,9 @@ def parse_approval_config(
                 next_step="Give each rule its own name: requests refer to their rule by it.",
             )
         rules.append(rule)
-    return ApprovalConfig(rules=tuple(rules), channel=channel, stale_after=stale_after)
+    return ApprovalConfig(
+        rules=tuple(rules), channel=channel, stale_after=stale_after, dm_limit=dm_limit
+    )
 
 
 def _duration(value: Any, *, file: str, key: str) -> timedelta:

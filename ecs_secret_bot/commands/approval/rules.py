@@ -15,8 +15,9 @@ rule (in file order) that covers a request decides.
 TOML, extending design.md (its example stays valid)::
 
     [approval]
-    channel = "C0SECOPS"      # cards for requests made in a DM or App Home
+    channel = "C0SECOPS"      # cards for requests made in a DM or App Home, or refused there
     stale_after = "4h"        # re-announce a pending request this old (optional)
+    dm_limit = 10             # approvers sent a direct message per request (optional)
 
     [[approval.rules]]
     name = "immediate-delete"
@@ -24,7 +25,7 @@ TOML, extending design.md (its example stays valid)::
     resources = ["acs:kms:*:*:secret/acs/ecs/prod-*"]   # optional; default: all
     condition = { Bool = { "kms:ForceDeleteWithoutRecovery" = "true" } }
     expires_after = "2h"      # optional; default 24h
-    notify_dm = true          # optional: DM each approver as well
+    notify_dm = true          # accepted, no longer needed: approvers always get a DM
     # either one set ...
     approvers = ["slack:usergroup:S01SEC"]
     min_approvals = 1
@@ -50,6 +51,7 @@ from ecs_secret_bot.commands.policy.engine import AccessConfig, Decision, reques
 from ecs_secret_bot.commands.policy.patterns import PatternSet
 
 __all__ = [
+    "DEFAULT_DM_LIMIT",
     "DEFAULT_EXPIRES_AFTER",
     "SINGLE_SET",
     "ApprovalConfig",
@@ -62,6 +64,8 @@ __all__ = [
 ]
 
 DEFAULT_EXPIRES_AFTER = timedelta(hours=24)
+DEFAULT_DM_LIMIT = 10
+"""How many eligible approvers get a direct message per request, unless configured."""
 SINGLE_SET = "approvers"
 """The name of the one approver set of a rule written with ``approvers = [...]``."""
 
@@ -225,6 +229,8 @@ class ApprovalConfig:
     rules: tuple[ApprovalRule, ...] = ()
     channel: str | None = None
     stale_after: timedelta | None = None
+    dm_limit: int = DEFAULT_DM_LIMIT
+    """At most this many eligible approvers get a direct message per request."""
 
     def rule(self, name: str) -> ApprovalRule | None:
         """Return the rule called ``name``, if the configuration still has it."""
