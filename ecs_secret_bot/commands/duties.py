@@ -1,8 +1,10 @@
 """Background duties: what the bot does when nobody is typing.
 
 One ``tick`` does, in order: reminders before planned deletions; expiry of approval
-requests; the card of a request nobody could post (made at a terminal), and each card
-brought up to date once per vote or end (votes may come from a terminal); a
+requests; the card of a request nobody could post (made at a terminal, or refused where it
+was asked), each request on its own so one that cannot be posted never holds up the others,
+tried again later and later and given up after ``CARD_ATTEMPTS`` failed tries (the requester
+told); each card brought up to date once per vote or end (votes may come from a terminal); a
 re-announcement of requests waiting too long; reconciliation of pending
 deletions with KMS (restored or deleted elsewhere, ``unknown`` rows left by a crash,
 deletions scheduled outside the bot); and handing the process's ``RotationTracker`` the
@@ -33,16 +35,20 @@ from ecs_secret_bot.commands.operations.delete import SETTLE_AFTER
 from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.errors import CloudError
 from ecs_secret_bot.storage import idempotency, leases, pending
-from ecs_secret_bot.storage.approvals import ApprovalRow, list_approvals
+from ecs_secret_bot.storage.approvals import ApprovalRow, count_card_failure, list_approvals
 from ecs_secret_bot.storage.pending import PendingDeletion
 
-__all__ = ["DutyRunner", "Notifier", "TickReport"]
+__all__ = ["CARD_ATTEMPTS", "CARD_RETRIES_FOR", "DutyRunner", "Notifier", "TickReport"]
 
 logger = logging.getLogger(__name__)
 
 LEASE = "duties"
 ANNOUNCE_AFTER = timedelta(minutes=1)
 """How long a request may wait for its front end to post its card before a duty does."""
+CARD_ATTEMPTS = 5
+"""Failed tries to post a card (the front end's included) after which nobody tries again."""
+CARD_RETRIES_FOR = ANNOUNCE_AFTER * 2 ** (CARD_ATTEMPTS - 1)
+"""How long after the request the last try comes: each waits twice as long as the one before."""
 RECONCILE_CONCURRENCY = 8
 CARD_MEMORY = timedelta(days=30)
 """How long a card's refresh is remembered (a closed request changes no more)."""
@@ -72,7 +78,12 @@ class Notifier(Protocol):
         ...
 
     async def approval_unannounced(self, row: ApprovalRow) -> None:
-        """Post the card of a request made where no card could be posted (a terminal)."""
+        """Post the card of a request nobody posted (a terminal, a refusing channel); raise
+        if it cannot be posted."""
+        ...
+
+    async def approval_undeliverable(self, row: ApprovalRow) -> None:
+        """Tell the requester that the request's card could not be posted, and why it stops."""
         ...
 
     async def approval_expired(self, row: ApprovalRow) -> None:
@@ -210,19 +221,40 @@ class DutyRunner:
         return max(left, timedelta(hours=1))
 
     async def _unannounced(self, report: TickReport) -> None:
-        """Post the cards of requests nobody posted (made at a terminal), once each."""
+        """Post the cards of requests nobody posted, each on its own, a bounded number of times."""
         core = self.core
         now = core.clock()
         for row in await list_approvals(core.db, statuses=("pending",), limit=1000):
-            # A front end posts its own card right after the request; give it that moment.
-            if row.message_ts or now - row.created_at < ANNOUNCE_AFTER:
+            # A front end posts its own card right after the request; give it that moment,
+            # and after each failed try twice as long as before.
+            due = row.created_at + ANNOUNCE_AFTER * 2**row.card_attempts
+            if row.message_ts or row.card_attempts >= CARD_ATTEMPTS or now < due:
                 continue
-            if await self._once(
-                f"announce|{row.id}",
-                self._until_expiry(row, now),
-                partial(self.notifier.approval_unannounced, row),
+            key = f"announce|{row.id}|{row.card_attempts}"
+            if not await idempotency.claim_key(
+                core.db, key, now=now, ttl=self._until_expiry(row, now)
             ):
-                report.announced += 1
+                continue  # this try is another runner's
+            try:
+                await self.notifier.approval_unannounced(row)
+            except Exception as exc:  # one card that cannot be posted never stops the others
+                await self._card_failed(row, exc, report)
+                continue
+            report.announced += 1
+
+    async def _card_failed(self, row: ApprovalRow, exc: Exception, report: TickReport) -> None:
+        """Count a failed try; after the last one, have the requester told."""
+        tries = await count_card_failure(self.core.db, row.id)
+        report.errors.append(f"card of {row.id}: {type(exc).__name__}")
+        logger.warning(
+            "card of %s not posted (try %d of %d): %s", row.id, tries, CARD_ATTEMPTS, exc
+        )
+        if tries < CARD_ATTEMPTS:
+            return
+        try:
+            await self.notifier.approval_undeliverable(row)
+        except Exception:
+            logger.exception("could not tell the requester of %s that its card failed", row.id)
 
     async def _refresh_cards(self, report: TickReport) -> None:
         """Edit each card once per state it reached, wherever the vote came from."""

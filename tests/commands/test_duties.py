@@ -32,6 +32,8 @@ class RecordingNotifier:
 
     said: list[tuple[str, str]] = field(default_factory=list)
     fail_next: int = 0
+    unpostable: set[str] = field(default_factory=set)
+    """Approval ids whose card no channel takes."""
 
     def _note(self, kind: str, what: str) -> None:
         if self.fail_next:
@@ -49,7 +51,13 @@ class RecordingNotifier:
         self._note("discovered", f"{row.secret_name}: {row.note}")
 
     async def approval_unannounced(self, row: ApprovalRow) -> None:
+        if row.id in self.unpostable:
+            self.said.append(("card failed", row.id))
+            raise RuntimeError("not_in_channel")
         self._note("announced", row.id)
+
+    async def approval_undeliverable(self, row: ApprovalRow) -> None:
+        self._note("given up", row.id)
 
     async def approval_expired(self, row: ApprovalRow) -> None:
         self._note("expired", row.id)
@@ -419,6 +427,35 @@ async def test_a_request_nobody_announced_gets_its_card_once(h: CoreHarness, clo
     await runner(h, notes).tick()
     await runner(h, notes).tick()
     assert notes.kinds("announced") == [held.approval_id]
+
+
+async def test_a_card_that_cannot_be_posted_holds_up_no_other_and_is_tried_a_bounded_number(
+    h: CoreHarness, clock: Clock
+) -> None:
+    from ecs_secret_bot.commands.actor import Actor
+    from ecs_secret_bot.commands.duties import CARD_ATTEMPTS, CARD_RETRIES_FOR
+    from ecs_secret_bot.commands.operations.delete import delete_secret
+
+    terminal = Actor(principal="slack:user:UADMIN")  # no channel: as from a terminal
+    older = await delete_secret(
+        DeleteRequest("web-3-root", immediately=True), actor=terminal, core=h.core
+    )
+    clock.advance(timedelta(seconds=1))
+    stuck = await delete_secret(
+        DeleteRequest("db-1-root", immediately=True), actor=terminal, core=h.core
+    )
+    assert isinstance(older, HeldForApproval) and isinstance(stuck, HeldForApproval)
+    notes = RecordingNotifier(unpostable={stuck.approval_id})
+
+    clock.advance(timedelta(minutes=1))
+    report = await runner(h, notes).tick()
+    assert notes.kinds("announced") == [older.approval_id]  # the newer failure held up nothing
+    assert report.announced == 1 and report.errors
+    for _ in range(40):  # long after the last try is due
+        clock.advance(CARD_RETRIES_FOR / 10)
+        await runner(h, notes).tick()
+    assert notes.kinds("card failed") == [stuck.approval_id] * CARD_ATTEMPTS
+    assert notes.kinds("given up") == [stuck.approval_id]
 
 
 async def test_a_large_backlog_is_reconciled_in_batches_then_discovery_runs(

@@ -20,12 +20,14 @@ from ecs_secret_bot.commands.outcomes import OperationResult
 from ecs_secret_bot.commands.pipeline import Execution, Executor, audit
 from ecs_secret_bot.commands.values import from_payload
 from ecs_secret_bot.errors import BotError, CloudError
+from ecs_secret_bot.storage import approvals as approval_store
 from ecs_secret_bot.storage.approvals import ApprovalRow, set_message
 
 __all__ = [
     "ApprovalStep",
     "approve_request",
     "attach_approval_message",
+    "count_card_failure",
     "deny_request",
     "executors",
 ]
@@ -179,3 +181,8 @@ async def attach_approval_message(
 ) -> None:
     """Remember the message that shows the request, so it can be updated in place."""
     await set_message(core.db, approval_id, channel=channel_id, ts=ts)
+
+
+async def count_card_failure(approval_id: str, *, core: Core) -> int:
+    """Count a failed try to post the request's card; return how many tries failed so far."""
+    return await approval_store.count_card_failure(core.db, approval_id)
