@@ -2,19 +2,27 @@
 
 Owns turning a core outcome (``Result``, ``HeldForApproval``, ``DryRunReport``) into the
 right messages in the right places: a result in the channel it was asked from (the
-person's DM for App Home and DMs), an approval card once in its channel with the
-approvers mentioned (and DMs only where the rule asks), the requester told, the
-"rotation triggered" message remembered and its rotation handed to the tracker (which has
-the message edited when the rotation ends), a scheduled deletion's message remembered for
-its Restore button. Never decides anything.
+person's DM for App Home and DMs); an approval card posted once where approvers see it
+(``deliver_card``: the channel asked from, else ``[approval] channel``; never to the
+requester alone, whose Approve button nobody else could click), with the approvers
+mentioned and each eligible approver sent a DM pointing to it (up to ``[approval]
+dm_limit``), and the requester told truthfully where it went or that it could not be
+posted (then the duties try again a bounded number of times); the "rotation triggered"
+message remembered and its rotation handed to the tracker (which has the message edited
+when the rotation ends), a scheduled deletion's message remembered for its Restore button.
+Never decides anything: who may approve is the workflow's.
 """
 
 from __future__ import annotations
 
-from ecs_secret_bot.bot.replies import Posted, Where, post, tell, update
+import logging
+from dataclasses import dataclass, replace
+
+from slack_sdk.errors import SlackApiError
+
+from ecs_secret_bot.bot.replies import Posted, Where, post, tell, try_post, update
 from ecs_secret_bot.bot.services import BotServices
-from ecs_secret_bot.bot.views.approvals import approval_card
-from ecs_secret_bot.bot.views.blocks import esc, section, short_name
+from ecs_secret_bot.bot.views.approvals import approval_card, approver_note
 from ecs_secret_bot.bot.views.messages import (
     Message,
     created_message,
@@ -26,7 +34,8 @@ from ecs_secret_bot.bot.views.messages import (
     rotation_triggered_message,
 )
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval.votes import attach_approval_message
+from ecs_secret_bot.commands.approval.votes import attach_approval_message, count_card_failure
+from ecs_secret_bot.commands.duties import CARD_ATTEMPTS, CARD_RETRIES_FOR
 from ecs_secret_bot.commands.operations.delete import attach_deletion_message
 from ecs_secret_bot.commands.operations.rotate import attach_rotation_message
 from ecs_secret_bot.commands.outcomes import (
@@ -40,18 +49,27 @@ from ecs_secret_bot.commands.outcomes import (
     RotationPolicyResult,
 )
 from ecs_secret_bot.commands.records import ApprovalRow
+from ecs_secret_bot.errors import BotError
 
 __all__ = [
+    "CardDelivery",
     "Outcome",
     "announce",
     "announce_result",
     "approvers_of",
+    "card_channels",
     "card_for",
+    "deliver_card",
     "result_channel",
     "update_card",
 ]
 
+logger = logging.getLogger(__name__)
+
 Outcome = OperationResult | HeldForApproval | DryRunReport
+USER = "slack:user:"
+LOOKUPS_PER_DM = 4
+"""Directory look-ups allowed per DM to send: a large group is not read to the end."""
 
 
 def result_channel(channel_id: str, user_id: str) -> str:
@@ -126,29 +144,104 @@ def card_for(services: BotServices, row: ApprovalRow, outcome: str = "") -> Mess
     )
 
 
+@dataclass(frozen=True)
+class CardDelivery:
+    """Where an approval card went, where it was refused, and how many approvers got a DM."""
+
+    posted: Posted | None
+    refused: tuple[tuple[str, str], ...] = ()
+    """``(channel, Slack error code)`` of each channel that refused it, in the order tried."""
+    messaged: int = 0
+
+
+def card_channels(services: BotServices, row: ApprovalRow, *, first: str = "") -> tuple[str, ...]:
+    """Return where the card of ``row`` may go, in order: its channel, then the approval one.
+
+    Only channels: a DM or App Home has none, and a card there would reach the requester alone.
+    """
+    candidates = (first, row.channel_id, services.core.rules.channel or "")
+    return tuple(dict.fromkeys(c for c in candidates if c[:1] in ("C", "G")))
+
+
+async def deliver_card(services: BotServices, row: ApprovalRow, *, first: str = "") -> CardDelivery:
+    """Post the card of ``row`` in the first channel that takes it, remember it, DM approvers."""
+    text, blocks = card_for(services, row)
+    refused: list[tuple[str, str]] = []
+    for channel in card_channels(services, row, first=first):
+        posted = await try_post(services.client, channel, text, blocks)
+        if isinstance(posted, str):
+            refused.append((channel, posted))
+            continue
+        await attach_approval_message(
+            row.id, channel_id=posted.channel, ts=posted.ts, core=services.core
+        )
+        messaged = await message_approvers(services, row, posted)
+        return CardDelivery(posted, tuple(refused), messaged)
+    return CardDelivery(None, tuple(refused))
+
+
+async def message_approvers(services: BotServices, row: ApprovalRow, posted: Posted) -> int:
+    """DM each eligible approver of ``row`` (up to ``dm_limit``) a link to its card."""
+    limit = services.core.rules.dm_limit
+    rule = services.core.rules.rule(row.rule)
+    if rule is None or limit <= 0:
+        return 0
+    principals = [p for approver_set in rule.approver_sets for p in approver_set.approvers]
+    candidates = [
+        user_id
+        for user_id in await services.directory.users_of(principals)
+        if USER + user_id != row.requester
+    ]
+    channel_name = await services.directory.channel_name(posted.channel)
+    text, blocks = approver_note(row, posted.channel, link=await _permalink(services, posted))
+    sent = 0
+    for user_id in candidates[: limit * LOOKUPS_PER_DM]:
+        if sent >= limit:
+            break
+        try:
+            approver = await services.directory.lookup(USER + user_id)
+        except BotError:
+            continue  # Slack could not say who it is: no DM rather than a wrong one
+        if approver is None:
+            continue
+        # Eligible as they would be clicking on the card, in its channel.
+        approver = replace(approver, channel_id=posted.channel, channel_name=channel_name)
+        if services.core.workflow.why_not_approver(row, approver) is not None:
+            continue
+        if isinstance(await try_post(services.client, user_id, text, blocks), Posted):
+            sent += 1
+    return sent
+
+
+async def _permalink(services: BotServices, posted: Posted) -> str:
+    try:
+        reply = await services.client.chat_getPermalink(
+            channel=posted.channel, message_ts=posted.ts
+        )
+    except SlackApiError:
+        return ""
+    return str(reply.get("permalink") or "")
+
+
 async def post_approval_request(
     services: BotServices, held: HeldForApproval, *, where: Where
 ) -> None:
-    """Post the approval card once, remember it, DM approvers if the rule says so."""
+    """Deliver the approval card and tell the requester where it went, or that it did not."""
     core = services.core
     row = await core.workflow.get(held.approval_id)
-    channel = held.announce_channel or result_channel(where.channel_id, where.user_id)
-    text, blocks = card_for(services, row)
-    posted = await post(services.client, channel, text, blocks, on_behalf_of=where)
-    if posted is not None:
-        await attach_approval_message(
-            held.approval_id, channel_id=posted.channel, ts=posted.ts, core=core
-        )
-    notice_text, notice_blocks = held_notice(held, posted.channel if posted else "")
-    await tell(services.client, where, notice_text, notice_blocks)
-    if held.notify_dm and posted is not None:
-        note = (
-            f"An approval request waits for you in <#{posted.channel}>: "
-            f"`{esc(short_name(held.secret_name))}` ({held.region}), rule `{esc(held.rule)}`."
-        )
-        for user_id in await services.directory.users_of(held.approvers):
-            if f"slack:user:{user_id}" != held.requested_by:
-                await post(services.client, user_id, note, [section(note)])
+    delivery = await deliver_card(services, row, first=held.announce_channel)
+    retrying = False
+    if delivery.posted is None:
+        logger.warning("the card of %s could not be posted: %s", row.id, delivery.refused)
+        retrying = await count_card_failure(row.id, core=core) < CARD_ATTEMPTS
+    text, blocks = held_notice(
+        held,
+        delivery.posted.channel if delivery.posted else "",
+        refused=delivery.refused,
+        messaged=delivery.messaged,
+        retry_for=CARD_RETRIES_FOR if retrying else None,
+    )
+    await tell(services.client, where, text, blocks)
 
 
 async def update_card(services: BotServices, row: ApprovalRow, outcome: str = "") -> None:

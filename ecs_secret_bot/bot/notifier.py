@@ -4,7 +4,9 @@
 
 Reminders go to the channel where the deletion was scheduled and, as a DM, to whoever
 scheduled it; a closed deletion edits its original message; an expired request edits its
-card and tells its requester; a stale one gets one reply in its card's thread; a rotation
+card and tells its requester; a card nobody could post is delivered as a front end would
+(its channel, else ``[approval] channel``, approvers sent a DM), its requester told when it
+finally is or when the duties give up; a stale one gets one reply in its card's thread; a rotation
 that ended edits its "rotation triggered" message, whichever process or start followed it.
 Never decides anything.
 """
@@ -15,11 +17,13 @@ import logging
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from ecs_secret_bot.bot.announce import approvers_of, card_for, update_card
+from ecs_secret_bot.bot.announce import approvers_of, card_channels, deliver_card, update_card
 from ecs_secret_bot.bot.replies import Posted, post, update
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.blocks import section
 from ecs_secret_bot.bot.views.duties import (
+    card_late_notice,
+    card_undeliverable_notice,
     deletion_closed_message,
     discovered_message,
     expired_notice,
@@ -27,16 +31,19 @@ from ecs_secret_bot.bot.views.duties import (
     stale_reply,
 )
 from ecs_secret_bot.bot.views.messages import rotation_finished_message
-from ecs_secret_bot.commands.approval.votes import attach_approval_message
 from ecs_secret_bot.commands.operations.delete import attach_deletion_message
 from ecs_secret_bot.commands.records import ApprovalRow, PendingDeletion
 from ecs_secret_bot.commands.tracker import RotationOutcome
 
-__all__ = ["SlackNotifier", "SlackRotationNotifier"]
+__all__ = ["CardNotPosted", "SlackNotifier", "SlackRotationNotifier"]
 
 logger = logging.getLogger(__name__)
 
 USER = "slack:user:"
+
+
+class CardNotPosted(RuntimeError):
+    """No channel took an approval card (the duties count the try and retry later)."""
 
 
 class SlackNotifier:
@@ -79,20 +86,26 @@ class SlackNotifier:
             )
 
     async def approval_unannounced(self, row: ApprovalRow) -> None:
-        """Post the card of a request made outside Slack, in the approval channel."""
-        channel = (
-            row.channel_id if row.channel_id[:1] in ("C", "G") else self.services.core.rules.channel
-        )
-        if not channel:
-            logger.warning("request %s has no channel for its card: set [approval] channel", row.id)
-            return
-        text, blocks = card_for(self.services, row)
-        posted = await post(self.services.client, channel, text, blocks)
-        if posted is None:
-            raise RuntimeError(f"the card of {row.id} could not be posted in {channel}")
-        await attach_approval_message(
-            row.id, channel_id=posted.channel, ts=posted.ts, core=self.services.core
-        )
+        """Post the card of a request nobody posted (its channel, else the approval one)."""
+        delivery = await deliver_card(self.services, row)
+        if delivery.posted is None:
+            refused = ", ".join(f"{c}: {e}" for c, e in delivery.refused) or "no channel for it"
+            raise CardNotPosted(f"the card of {row.id} could not be posted ({refused})")
+        if row.card_attempts and row.requester.startswith(USER):
+            # They were told it could not be posted: tell them it is now.
+            note = card_late_notice(row, delivery.posted.channel)
+            await post(
+                self.services.client, row.requester.removeprefix(USER), note, [section(note)]
+            )
+
+    async def approval_undeliverable(self, row: ApprovalRow) -> None:
+        """Tell the requester the bot gave up posting the request's card."""
+        logger.warning("gave up posting the card of %s: invite the bot to its channel", row.id)
+        if row.requester.startswith(USER):
+            note = card_undeliverable_notice(row, card_channels(self.services, row))
+            await post(
+                self.services.client, row.requester.removeprefix(USER), note, [section(note)]
+            )
 
     async def approval_expired(self, row: ApprovalRow) -> None:
         """Edit the request's card and tell its requester."""

@@ -4,7 +4,8 @@ Owns where an answer goes and what happens when Slack refuses it. An answer to o
 person uses the request's ``response_url`` when there is one (it works in any channel),
 else ``chat.postEphemeral``, else a DM. A channel post that Slack refuses
 (``channel_not_found``, ``not_in_channel``, ``is_archived``) is explained to the person
-who caused it, with what to do, and the content goes to them instead. Rate limits are
+who caused it, with what to do, and the content goes to them instead (``post``), or its
+error code goes back to the caller, which decides (``try_post``). Rate limits are
 retried by the client (``Retry-After``). Never builds content; never sees a secret value.
 """
 
@@ -18,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-__all__ = ["Posted", "Where", "post", "slack_problem", "tell", "update"]
+__all__ = ["Posted", "Where", "post", "slack_problem", "tell", "try_post", "update"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,22 @@ async def tell(
         logger.warning("could not tell %s anything: %s", where.user_id, _error(exc))
 
 
+async def try_post(
+    client: AsyncWebClient,
+    channel: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> Posted | str:
+    """Post a channel message; return it, or Slack's error code if Slack refuses it."""
+    try:
+        reply = await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        return Posted(str(reply.get("channel") or channel), str(reply.get("ts")))
+    except SlackApiError as exc:
+        error = _error(exc)
+        logger.warning("chat.postMessage to %s failed: %s", channel, error)
+        return error
+
+
 async def post(
     client: AsyncWebClient,
     channel: str,
@@ -100,12 +117,9 @@ async def post(
     on_behalf_of: Where | None = None,
 ) -> Posted | None:
     """Post a channel message; if Slack refuses, explain it to ``on_behalf_of`` instead."""
-    try:
-        reply = await client.chat_postMessage(channel=channel, text=text, blocks=blocks)
-        return Posted(str(reply.get("channel") or channel), str(reply.get("ts")))
-    except SlackApiError as exc:
-        error = _error(exc)
-        logger.warning("chat.postMessage to %s failed: %s", channel, error)
+    posted = await try_post(client, channel, text, blocks)
+    if isinstance(posted, str):
+        error = posted
         if on_behalf_of is not None:
             note = f"I could not post in <#{channel}>: {slack_problem(error)} Here it is:"
             await tell(
@@ -117,6 +131,7 @@ async def post(
                 ],
             )
         return None
+    return posted
 
 
 async def update(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import bot_samples as s
 import pytest
 
+from ecs_secret_bot.bot.ids import Action
 from ecs_secret_bot.bot.metadata import ModalMeta
 from ecs_secret_bot.bot.views import approvals, home, listings, messages, modals
 from ecs_secret_bot.bot.views.blocks import esc
@@ -138,9 +140,19 @@ def test_destructive_buttons_are_danger_with_a_confirm() -> None:
     confirm = modals.delete_confirm_modal(ModalMeta(name="acs/ecs/a", now=True))
     go = confirm["blocks"][1]["elements"][0]
     assert go["style"] == "danger" and go["confirm"]["style"] == "danger"
+
+
+def test_approving_a_deletion_asks_for_confirmation_and_denying_does_not() -> None:
+    # issue 12 item 5: Approve may run "delete immediately, no recovery window"
     _, card = approvals.approval_card(s.approval_row(), progress="0/1", approvers=())
-    deny = card[-1]["elements"][1]
-    assert deny["style"] == "danger" and "confirm" in deny
+    approve, deny = card[-1]["elements"]
+    assert approve["action_id"] == Action.APPROVE and approve["style"] == "primary"
+    assert approve["confirm"]["style"] == "danger"
+    assert "delete immediately" in approve["confirm"]["text"]["text"]
+    assert deny["style"] == "danger" and "confirm" not in deny
+    restore = replace(s.approval_row(), action="kms:RestoreSecret", params={})
+    _, card = approvals.approval_card(restore, progress="0/1", approvers=())
+    assert all("confirm" not in button for button in card[-1]["elements"])
 
 
 def test_private_metadata_is_ids_only_and_within_limits() -> None:

@@ -63,6 +63,7 @@ def access_toml(
     readers: Sequence[str] = (),
     channel: str,
     stale_after: str = "",
+    dm_limit: int | None = None,
     delete_approvers: Sequence[str],
     restore_approvers: Sequence[str] = (),
     more: str = "",
@@ -78,6 +79,8 @@ def access_toml(
     text += f"\n[approval]\nchannel = {json.dumps(channel)}\n"
     if stale_after:
         text += f"stale_after = {json.dumps(stale_after)}\n"
+    if dm_limit is not None:
+        text += f"dm_limit = {dm_limit}\n"
     text += f"""
 [[approval.rules]]
 name = "immediate-delete"

@@ -2,7 +2,10 @@
 
 One builder for every moment of a request's life (waiting, each approval, approved and
 run, denied, expired, failed), so the message edited in place always reads the same
-way. Approve and Deny carry only the approval id; each click is re-checked.
+way. Approve and Deny carry only the approval id; each click is re-checked. Approve asks
+for confirmation where it would destroy something (a deletion: immediate ones cannot be
+undone); Deny never does, since denying changes nothing in the cloud. ``approver_note`` is
+the DM that points an approver to the card.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from ecs_secret_bot.bot.views.blocks import (
 from ecs_secret_bot.bot.views.messages import Message
 from ecs_secret_bot.commands.records import ApprovalRow
 
-__all__ = ["approval_card", "describe_request"]
+__all__ = ["approval_card", "approver_note", "describe_request", "is_destructive"]
 
 _STATE_ICONS = {
     "pending": ":hourglass_flowing_sand:",
@@ -60,6 +63,24 @@ def describe_request(action: str, params: Mapping[str, Any]) -> str:
         user, instance = esc(inner.get("user_name", "")), esc(inner.get("instance_id", ""))
         return f"create it for `{user}` on `{instance}`"
     return action
+
+
+def is_destructive(action: str) -> bool:
+    """Say whether approving ``action`` may destroy something (a deletion)."""
+    return action.lower() == "kms:deletesecret"
+
+
+def approver_note(row: ApprovalRow, channel: str, *, link: str = "") -> Message:
+    """Return the DM that points an eligible approver to the card of ``row`` in ``channel``."""
+    name = esc(short_name(row.secret_name))
+    what = describe_request(row.action, row.params)
+    text = (
+        f"An approval request waits for you in <#{channel}>: {mention(row.requester)} asks to "
+        f"{what}: `{name}` ({row.region}), rule `{esc(row.rule)}`."
+    )
+    if link:
+        text += f" <{link}|Open the request> to approve or deny it."
+    return text, [section(f":raising_hand: {text}")]
 
 
 def approval_card(
@@ -96,21 +117,20 @@ def approval_card(
     if state:
         blocks.append(context(esc(state)))
     if waiting:
+        confirm = None
+        if is_destructive(row.action):
+            confirm = confirm_dialog(
+                "Approve this deletion?",
+                f"Approving may run it at once: {what}, `{name}` ({row.region}).",
+                confirm="Approve",
+            )
         blocks.append(
             actions(
                 [
-                    button("Approve", Action.APPROVE, value=row.id, style="primary"),
                     button(
-                        "Deny",
-                        Action.DENY,
-                        value=row.id,
-                        style="danger",
-                        confirm=confirm_dialog(
-                            "Deny this request?",
-                            f"The request to {what} `{name}` will be closed.",
-                            confirm="Deny",
-                        ),
+                        "Approve", Action.APPROVE, value=row.id, style="primary", confirm=confirm
                     ),
+                    button("Deny", Action.DENY, value=row.id, style="danger"),
                 ],
                 block_id=Block.APPROVAL_ACTIONS,
             )

@@ -17,6 +17,8 @@ from ecs_secret_bot.bot.views.messages import Message, restore_actions
 from ecs_secret_bot.commands.records import ApprovalRow, PendingDeletion
 
 __all__ = [
+    "card_late_notice",
+    "card_undeliverable_notice",
     "deletion_closed_message",
     "discovered_message",
     "expired_notice",
@@ -97,4 +99,25 @@ def expired_notice(row: ApprovalRow) -> str:
     return (
         f"Your request about `{name}` ({row.region}) under rule `{esc(row.rule)}` expired "
         "before it was approved; nothing was done. Ask again if it is still needed."
+    )
+
+
+def card_late_notice(row: ApprovalRow, channel: str) -> str:
+    """Return the DM that tells a requester their card is posted at last, and where."""
+    name = esc(short_name(row.secret_name))
+    return (
+        f"Your request about `{name}` ({row.region}) is now posted in <#{channel}> for its "
+        "approvers. I will tell you when it is decided."
+    )
+
+
+def card_undeliverable_notice(row: ApprovalRow, channels: tuple[str, ...]) -> str:
+    """Return the DM that tells a requester the bot stopped trying to post their card."""
+    name = esc(short_name(row.secret_name))
+    where = " or ".join(f"<#{c}>" for c in channels) or "any channel (none is set for it)"
+    until = f" until it expires {slack_date(row.expires_at)}" if row.expires_at else ""
+    return (
+        f"I could not post your request about `{name}` ({row.region}) in {where}, and I have "
+        f"stopped trying: no approver has seen it. It stays open{until}. Invite me to the "
+        "channel (`/invite @ecs-secret-bot`) and ask again, or ask from a channel I am in."
     )

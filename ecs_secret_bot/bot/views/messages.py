@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 
 from ecs_secret_bot.bot.ids import Action, Block
 from ecs_secret_bot.bot.parse import USAGE, spell
@@ -119,15 +120,54 @@ def dry_run_message(report: DryRunReport) -> Message:
     ]
 
 
-def held_notice(held: HeldForApproval, posted_in: str) -> Message:
-    """Tell the requester their request waits for approval, and where."""
-    where = f" in <#{posted_in}>" if posted_in else ""
-    text = (
-        f"Your request ({_verb(held.action)} `{esc(short_name(held.secret_name))}`) needs "
-        f"approval under rule `{esc(held.rule)}`: {esc(held.needs)}. I posted it{where}; "
-        "you will hear back here when it is decided."
+_REFUSALS = {
+    "not_in_channel": "I am not a member there",
+    "channel_not_found": "I cannot see it: private without me, or deleted",
+    "is_archived": "it is archived",
+}
+
+
+def _refused(refused: Sequence[tuple[str, str]]) -> str:
+    return " nor ".join(
+        f"<#{channel}> ({_REFUSALS.get(error, f'Slack said {esc(error)}')})"
+        for channel, error in refused
     )
-    return text, [section(f":hourglass_flowing_sand: {text}")]
+
+
+def held_notice(
+    held: HeldForApproval,
+    posted_in: str = "",
+    *,
+    refused: Sequence[tuple[str, str]] = (),
+    messaged: int = 0,
+    retry_for: timedelta | None = None,
+) -> Message:
+    """Tell the requester their request waits for approval, and truthfully where it went.
+
+    ``refused`` are ``(channel, Slack error)`` of the channels that would not take the card;
+    ``retry_for`` says how long the bot keeps trying when no channel took it.
+    """
+    what = (
+        f"Your request ({_verb(held.action)} `{esc(short_name(held.secret_name))}`) needs "
+        f"approval under rule `{esc(held.rule)}`: {esc(held.needs)}."
+    )
+    if posted_in:
+        told = f"I posted it in <#{posted_in}>"
+        if refused:
+            told = f"I could not post it in {_refused(refused)}, so I posted it in <#{posted_in}>"
+        if messaged:
+            told += f" and sent {messaged} approver(s) a direct message"
+        text = f"{what} {told}. I will tell you when it is decided."
+        return text, [section(f":hourglass_flowing_sand: {text}")]
+    where = f"in {_refused(refused)}" if refused else "anywhere: no channel is set for it"
+    text = f"{what} I could not post it {where}, so no approver has seen it yet."
+    if retry_for is not None:
+        text += f" I will try again for about {int(retry_for.total_seconds() // 60)} minutes."
+    text += (
+        " To reach the approvers, invite me there (`/invite @ecs-secret-bot`), or ask again "
+        "from a channel I am in."
+    )
+    return text, [section(f":warning: {text}")]
 
 
 def _verb(action: str) -> str:
