@@ -193,7 +193,8 @@ async def test_upgrade_from_each_previous_version_keeps_the_data(
         active = await rotations.active_rotations(db)
         assert started in active
         if version >= 3:
-            assert sorted(r.secret_name for r in active) == ["acs/ecs/db-1-root", "acs/ecs/web-3-root"]
+            names = sorted(r.secret_name for r in active)
+            assert names == ["acs/ecs/db-1-root", "acs/ecs/web-3-root"]
         # What 004 added: a request's failed tries to post its card, counted from zero.
         if version >= 1:
             approval = await approvals.get_approval(db, "apr-000000000001")
