@@ -73,6 +73,7 @@ async def _after_vote(services: BotServices, step: ApprovalStep, clicker: Where)
     requester = (
         row.requester.removeprefix(SLACK_USER) if row.requester.startswith(SLACK_USER) else ""
     )
+    posted = None
     if step.result is not None:
         # A request made at a terminal has no channel and no Slack user: its card's channel.
         channel = (
@@ -81,7 +82,7 @@ async def _after_vote(services: BotServices, step: ApprovalStep, clicker: Where)
             else (row.message_channel or services.core.rules.channel or "")
         )
         if channel:
-            await announce_result(services, step.result, channel=channel, asker=None)
+            posted = await announce_result(services, step.result, channel=channel, asker=None)
     if step.vote.result is VoteResult.RECORDED or not requester:
         return
     name = esc(short_name(row.secret_name))
@@ -100,8 +101,17 @@ async def _after_vote(services: BotServices, step: ApprovalStep, clicker: Where)
             "the channel says what KMS shows."
         )
     elif step.result is not None:
-        text += " It has run; the channel has the details."
+        text += " It has run; " + _details_at(posted)
     await post(client, requester, text)
+
+
+def _details_at(posted: Posted | None) -> str:
+    """Say where the result of a request that ran was posted, truthfully."""
+    if posted is None:
+        return "I could not post its details, so see `/ecs-secret audit`."
+    if posted.channel[:1] in ("C", "G"):
+        return f"the details are in <#{posted.channel}>."
+    return "the details are in the message above."
 
 
 def clicker_principal(where: Where) -> str:
@@ -155,7 +165,7 @@ async def _delete_go(services: BotServices, body: dict[str, Any], actor: Actor) 
     except BotError as exc:
         await report(services, exc, InModal(view["id"], "Not deleted"))
         return
-    done = notice_modal("Delete secret", outcome_notice(outcome))
+    done = notice_modal("Delete secret", outcome_notice(outcome, channel_id=meta.channel_id))
     await services.client.views_update(view_id=view["id"], view=done)
     where = Where(actor.user_id, channel_id=meta.channel_id)
     await announce(services, outcome, actor=actor, where=where)

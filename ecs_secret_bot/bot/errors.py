@@ -58,7 +58,8 @@ def describe(error: BotError, *, markup: bool = True) -> str:
     """Return what to tell the person about a known error, with the next step.
 
     With ``markup`` (mrkdwn), ``&``, ``<`` and ``>`` are escaped: messages of the core
-    quote what people typed. Plain-text places (a modal field's error) take it raw.
+    quote what people typed. Plain-text places (a modal field's error, a picker's option)
+    take it raw, with code quoted in quotation marks, since backticks would show as such.
     """
     text = error.user_message
     if isinstance(error, CloudError) and error.code and error.code not in text:
@@ -66,7 +67,7 @@ def describe(error: BotError, *, markup: bool = True) -> str:
         text += f", request id `{error.request_id}`)" if error.request_id else ")"
     if error.next_step:
         text += f"\n{error.next_step.worded(spell)}"
-    return esc(text) if markup else text
+    return esc(text) if markup else text.replace("`", '"')
 
 
 def reference_message(reference: str) -> str:
@@ -155,7 +156,9 @@ def _ack_payload(said: _Said, surface: InAck) -> dict[str, Any]:
     if surface.kind == "block_suggestion":
         if known is None:
             return {"options": []}
-        return {"options": [{"text": plain(said.text, OPTION_TEXT_MAX), "value": "none"}]}
+        # An option is plain text: the words raw, not escaped for mrkdwn.
+        text = describe(known, markup=False)
+        return {"options": [{"text": plain(text, OPTION_TEXT_MAX), "value": "none"}]}
     if surface.kind == "command":
         return {"response_type": "ephemeral", "text": said.text, "blocks": error_blocks(said.text)}
     return {}

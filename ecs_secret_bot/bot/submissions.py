@@ -83,8 +83,8 @@ ROTATE_FORM = ModalForm(
 )
 
 
-def outcome_notice(outcome: Outcome) -> str:
-    """Say in the modal what happened; the details go to the channel or to the asker."""
+def outcome_notice(outcome: Outcome, *, channel_id: str) -> str:
+    """Say in the modal what happened; the details go to ``channel_id``'s channel or a DM."""
     if isinstance(outcome, DryRunReport):
         verdict = "would be allowed" if outcome.allowed else "would be refused"
         return (
@@ -94,15 +94,20 @@ def outcome_notice(outcome: Outcome) -> str:
     if isinstance(outcome, HeldForApproval):
         return (
             f"This needs approval (rule `{esc(outcome.rule)}`: {esc(outcome.needs)}). "
-            "I posted the request; you will hear back when it is decided."
+            "I am sending the request to its approvers and will tell you where it went; "
+            "you will hear back when it is decided."
         )
     name = esc(short_name(outcome.secret_name))
+    in_channel = channel_id[:1] in ("C", "G")
     if isinstance(outcome, RotateResult) and outcome.custom:
+        says = f"<#{channel_id}> says" if in_channel else "I will tell you in a direct message"
         return (
             f"KMS accepted the custom value for `{name}`. KMS cannot confirm that the "
-            "instance receives it: the channel says when KMS shows it as current."
+            f"instance receives it: {says} when KMS shows it as current."
         )
-    return f"Done for `{name}`. The channel has the details."
+    if in_channel:
+        return f"Done for `{name}`. The details go to <#{channel_id}>."
+    return f"Done for `{name}`. I am sending you the details in a direct message."
 
 
 async def run_in_modal(
@@ -128,7 +133,8 @@ async def run_in_modal(
             await report(services, exc, InModal(view_id, title))
             return
         await services.client.views_update(
-            view_id=view_id, view=notice_modal(title, outcome_notice(outcome))
+            view_id=view_id,
+            view=notice_modal(title, outcome_notice(outcome, channel_id=where.channel_id)),
         )
         await announce(services, outcome, actor=actor, where=where)
         return
@@ -139,7 +145,8 @@ async def run_in_modal(
     if failure is not None:
         raise failure
     outcome = task.result()
-    await ack(response_action="update", view=notice_modal(title, outcome_notice(outcome)))
+    notice = outcome_notice(outcome, channel_id=where.channel_id)
+    await ack(response_action="update", view=notice_modal(title, notice))
     later(services, where, announce(services, outcome, actor=actor, where=where))
 
 
@@ -217,7 +224,8 @@ def _delete_errors(values: dict[str, Any], meta: ModalMeta) -> tuple[dict[str, s
         typed = str(values.get(Block.CONFIRM_NAME) or "").strip()
         if typed not in (meta.name, short_name(meta.name)) or not meta.name:
             wanted = short_name(meta.name)
-            return {Block.CONFIRM_NAME: f"Type `{wanted}` exactly to delete it immediately."}, meta
+            # A field error is plain text: quotes, not backticks.
+            return {Block.CONFIRM_NAME: f'Type "{wanted}" exactly to delete it immediately.'}, meta
         return {}, ModalMeta(**{**meta.__dict__, "now": True, "days": None, "reason": reason})
     raw = str(values.get(Block.DAYS) or "30").strip()
     if not raw.isdigit() or not 7 <= int(raw) <= 30:

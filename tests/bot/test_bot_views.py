@@ -206,3 +206,35 @@ def test_each_end_of_a_rotation_is_said_as_such() -> None:
     failed = said(s.outcome("failed", "KMS marked it Invalid", checks=("the event",)))
     assert "Rotation failed: KMS marked it Invalid." in failed
     assert "Check the event. Then `/ecs-secret rotate web-3-root` again." in failed
+
+
+def plain_texts(node: Any) -> list[str]:
+    """Return every ``plain_text`` string of a view or message (headers, options, labels)."""
+    if isinstance(node, dict):
+        own = [str(node["text"])] if node.get("type") == "plain_text" else []
+        return own + [t for v in node.values() for t in plain_texts(v)]
+    if isinstance(node, list):
+        return [t for v in node for t in plain_texts(v)]
+    return []
+
+
+def test_plain_text_places_carry_no_markup() -> None:
+    # issue 12 item 10: Slack shows backticks and &amp; literally in plain text
+    _, blocks = listings.list_message(s.listing(2, "a&b"))
+    assert blocks[0]["type"] == "header"
+    assert blocks[0]["text"]["text"] == '2 ECS secret(s) matching "a&b"'
+    for text in plain_texts(blocks):
+        assert "`" not in text and "&amp;" not in text
+
+
+def test_app_home_words_actions_for_people() -> None:
+    # issue 12 item 10: App Home showed the raw kms:DeleteSecret
+    view = home.home_view(
+        approvals=s.approvals_listing(2),
+        pending=s.pending_listing(1),
+        activity=s.audit_lines(2),
+        activity_lines=listings.audit_message(s.audit_lines(2)),
+    )
+    shown = shown_text(view)
+    assert "kms:" not in shown
+    assert "delete, asked by" in shown and "rotate `web-3-root`" in shown

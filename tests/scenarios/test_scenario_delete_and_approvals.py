@@ -48,7 +48,9 @@ async def test_delete_modal_refuses_bad_input_in_place(bot: BotHarness) -> None:
     days = (await bot.submit(view, delete_values("schedule", days="45"))).json()
     assert days == {"response_action": "errors", "errors": {Block.DAYS: days["errors"][Block.DAYS]}}
     wrong = (await bot.submit(view, delete_values("now", name="web-4"))).json()
-    assert "Type `web-3-root` exactly" in wrong["errors"][Block.CONFIRM_NAME]
+    # a field error is plain text: quotes, not backticks Slack would show as such
+    assert 'Type "web-3-root" exactly' in wrong["errors"][Block.CONFIRM_NAME]
+    assert "`" not in wrong["errors"][Block.CONFIRM_NAME]
     assert bot.sandbox.calls.total("DeleteSecret") == 0
 
 

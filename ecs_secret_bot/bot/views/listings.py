@@ -1,8 +1,9 @@
 """The read-only answers: list, show, pending, approvals, audit, whoami (ephemeral).
 
 Pure builders over the core's view results. Tables are section fields; dates are Slack
-dates, shown in each reader's own time zone; long listings are cut under Slack's 50
-blocks with a line that says how to narrow them.
+dates, shown in each reader's own time zone; actions are worded for people ("delete", not
+``kms:DeleteSecret``); headers are plain text, so they carry no markup; long listings are
+cut under Slack's 50 blocks with a line that says how to narrow them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from ecs_secret_bot.bot.views.blocks import (
     slack_date,
     user_label,
 )
-from ecs_secret_bot.bot.views.messages import Message, restore_value
+from ecs_secret_bot.bot.views.messages import Message, action_words, restore_value
 from ecs_secret_bot.commands.queries import (
     ApprovalItem,
     ApprovalsListing,
@@ -57,8 +58,13 @@ def _more(shown: int, total: int, how: str) -> list[Block]:
 
 def list_message(listing: SecretListing) -> Message:
     """Return the listing of ECS secrets."""
+    count = f"{len(listing.rows)} ECS secret(s)"
     what = f" matching `{esc(listing.name_filter)}`" if listing.name_filter else ""
-    title = f"{len(listing.rows)} ECS secret(s){what}"
+    title = count + what
+    # The header is plain text: Slack shows markup and escapes in it literally, so the filter
+    # goes in quotes, raw, only without the angle brackets a mention would need.
+    shown = listing.name_filter.replace("<", "").replace(">", "")
+    heading = f'{count} matching "{shown}"' if listing.name_filter else count
     pairs = []
     for row in listing.rows[:MAX_ROWS]:
         state = f"deletion {slack_date(row.planned_deletion)}" if row.pending_deletion else ""
@@ -69,7 +75,7 @@ def list_message(listing: SecretListing) -> Message:
                 f"{row.region}" + "".join(f" · {p}" for p in (updated, state) if p),
             )
         )
-    blocks: list[Block] = [header(title)]
+    blocks: list[Block] = [header(heading)]
     blocks.extend(fields_section(pairs))
     blocks.extend(_more(len(pairs), len(listing.rows), "Add a filter: `/ecs-secret list web-`."))
     notes = [
@@ -161,7 +167,7 @@ def approval_line(item: ApprovalItem) -> str:
     """Return one approval request in one line."""
     expires = f", expires {slack_date(item.expires_at)}" if item.expires_at else ""
     return (
-        f"`{esc(item.short_name)}` ({item.region}): `{esc(item.action)}` asked by "
+        f"`{esc(item.short_name)}` ({item.region}): {action_words(item.action)}, asked by "
         f"{mention(item.requester)}, rule `{esc(item.rule)}`, {esc(item.progress)}, "
         f"{esc(item.status)}{expires}"
     )
@@ -189,7 +195,7 @@ def audit_message(rows: Sequence[AuditLine], name: str = "") -> Message:
     title = f"Recent activity{about}"
     blocks: list[Block] = [section(f"*{title}*")]
     lines = [
-        f"{slack_date(r.at, '{date_short} {time}')} {mention(r.actor)} `{esc(r.action)}` "
+        f"{slack_date(r.at, '{date_short} {time}')} {mention(r.actor)} {action_words(r.action)} "
         f"`{esc(short_name(r.secret_name) or r.resource)}`: {esc(r.decision)}, {esc(r.outcome)}"
         for r in rows
     ]

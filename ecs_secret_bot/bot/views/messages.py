@@ -41,6 +41,7 @@ from ecs_secret_bot.errors import Subcommand
 
 __all__ = [
     "Message",
+    "action_words",
     "created_message",
     "deletion_message",
     "dry_run_message",
@@ -148,7 +149,7 @@ def held_notice(
     ``retry_for`` says how long the bot keeps trying when no channel took it.
     """
     what = (
-        f"Your request ({_verb(held.action)} `{esc(short_name(held.secret_name))}`) needs "
+        f"Your request ({action_words(held.action)} `{esc(short_name(held.secret_name))}`) needs "
         f"approval under rule `{esc(held.rule)}`: {esc(held.needs)}."
     )
     if posted_in:
@@ -170,15 +171,22 @@ def held_notice(
     return text, [section(f":warning: {text}")]
 
 
-def _verb(action: str) -> str:
-    return {
-        "kms:rotatesecret": "rotate",
-        "kms:putsecretvalue": "rotate with a custom value",
-        "kms:deletesecret": "delete",
-        "kms:restoresecret": "restore",
-        "kms:createsecret": "create",
-        "kms:updatesecretrotationpolicy": "change automatic rotation of",
-    }.get(action.lower(), action)
+_ACTION_WORDS = {
+    "kms:rotatesecret": "rotate",
+    "kms:putsecretvalue": "rotate with a custom value",
+    "kms:deletesecret": "delete",
+    "kms:restoresecret": "restore",
+    "kms:createsecret": "create",
+    "kms:updatesecretrotationpolicy": "change automatic rotation of",
+    "kms:describesecret": "look at",
+    "kms:listsecrets": "list secrets",
+    "ecs:describeinstances": "list instances",
+}
+
+
+def action_words(action: str) -> str:
+    """Say a RAM action name (``kms:DeleteSecret``) as people would: ``delete``."""
+    return _ACTION_WORDS.get(action.lower(), f"`{esc(action)}`")
 
 
 def _who(principal: str) -> str:
