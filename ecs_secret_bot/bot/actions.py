@@ -1,5 +1,6 @@
 """Buttons and pickers: Approve / Deny, Restore, the delete confirmation, the custom-value
-switch, the instance picker's options, App Home's refresh.
+switch, the create modal's region (which rebuilds the modal for it) and instance picker's
+options, App Home's refresh.
 
 Every handler acks first. A click carries ids only (an approval id, a secret name and
 region); who clicked comes from the verified payload, and the core re-authorizes the
@@ -15,6 +16,7 @@ import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 
 from ecs_secret_bot.bot.announce import (
     announce,
@@ -31,7 +33,7 @@ from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.submissions import outcome_notice
 from ecs_secret_bot.bot.views.blocks import context as note
 from ecs_secret_bot.bot.views.blocks import esc, mention, plain, short_name
-from ecs_secret_bot.bot.views.modals import notice_modal, toggle_custom
+from ecs_secret_bot.bot.views.modals import create_modal, notice_modal, toggle_custom
 from ecs_secret_bot.commands import queries as views
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import VoteResult
@@ -171,6 +173,23 @@ async def _delete_go(services: BotServices, body: dict[str, Any], actor: Actor) 
     await announce(services, outcome, actor=actor, where=where)
 
 
+async def _region(services: BotServices, body: dict[str, Any]) -> None:
+    """Rebuild the create modal for the region just picked, so its picker offers that one's."""
+    view = body.get("view") or {}
+    meta = ModalMeta.load(view.get("private_metadata"))
+    picked = _action(body).get("selected_option") or {}
+    region = services.core.region(str(picked.get("value") or ""))
+    regions = services.core.settings.cloud.regions
+    updated = create_modal(regions=regions, region=region, meta=meta)
+    try:
+        await services.client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
+    except SlackApiError as exc:
+        # A newer change of the modal won (its submission carries the region anyway), or
+        # the person closed it: nothing to redo.
+        if exc.response.get("error") not in ("hash_conflict", "not_found"):
+            raise
+
+
 async def _switch(services: BotServices, body: dict[str, Any]) -> None:
     view = body.get("view") or {}
     meta = ModalMeta.load(view.get("private_metadata"))
@@ -204,11 +223,18 @@ def register_actions(app: AsyncApp, services: BotServices) -> None:
         await ack()
         later(services, where_of(body), _switch(services, body))
 
+    @app.action(Action.REGION)
+    async def on_region(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        later(services, where_of(body), _region(services, body))
+
     @app.options(Action.INSTANCE)
     async def on_instances(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         view = body.get("view") or {}
         meta = ModalMeta.load(view.get("private_metadata"))
-        region = str(state_values(view).get(Block.REGION) or meta.region)
+        # Suggestions carry no unsubmitted input: the region is the one the modal was last
+        # rebuilt for (on_region), kept in its metadata.
+        region = meta.region or str(state_values(view).get(Block.REGION) or "")
         query = str(body.get("value") or "")[:100]
         try:
             found = await asyncio.wait_for(

@@ -8,7 +8,7 @@ from typing import Any
 import bot_samples as s
 import pytest
 
-from ecs_secret_bot.bot.ids import Action
+from ecs_secret_bot.bot.ids import Action, Block
 from ecs_secret_bot.bot.metadata import ModalMeta
 from ecs_secret_bot.bot.views import approvals, home, listings, messages, modals
 from ecs_secret_bot.bot.views.blocks import esc
@@ -238,3 +238,15 @@ def test_app_home_words_actions_for_people() -> None:
     shown = shown_text(view)
     assert "kms:" not in shown
     assert "delete, asked by" in shown and "rotate `web-3-root`" in shown
+
+
+def test_a_custom_key_field_says_a_4096_bit_key_needs_the_terminal() -> None:
+    # issue 12 item 9: RSA-4096 keys (3,243-3,361 characters) exceed Slack's 3,000
+    view = s.secret_view()
+    meta = ModalMeta(name=view.name, sub_type="SSHKey", custom=True)
+    rotate = modals.rotate_modal(view, meta)
+    [key] = [b for b in rotate["blocks"] if b.get("block_id") == Block.PRIVATE_KEY]
+    assert key["element"]["max_length"] == 3000
+    hint = key["hint"]["text"]
+    assert "RSA-4096" in hint and "ecs-secret rotate acs/ecs/web-3-root --custom" in hint
+    assert "--private-key-file" in hint and "`" not in hint

@@ -48,8 +48,9 @@ def form_input(
     *,
     optional: bool = False,
     hint: str = "",
+    dispatch: bool = False,
 ) -> BlockDict:
-    """Return an input block holding ``element``."""
+    """Return an input block holding ``element`` (``dispatch``: its changes come as actions)."""
     block: BlockDict = {
         "type": "input",
         "block_id": block_id,
@@ -57,6 +58,8 @@ def form_input(
         "element": element,
         "optional": optional,
     }
+    if dispatch:
+        block["dispatch_action"] = True
     if hint:
         block["hint"] = plain(hint, 2000)
     return block

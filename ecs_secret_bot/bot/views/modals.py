@@ -9,6 +9,7 @@ builder is ever given a value: a modal rebuilt after a switch starts with empty 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ecs_secret_bot.bot.ids import Action, Block, Callback
@@ -39,6 +40,7 @@ from ecs_secret_bot.bot.views.forms import (
 from ecs_secret_bot.commands.queries.detail import SecretView
 
 __all__ = [
+    "KEY_LIMIT_HINT",
     "VALUE_HINT",
     "create_modal",
     "delete_confirm_modal",
@@ -53,6 +55,10 @@ VALUE_HINT = (
     "Sent only to KMS, over TLS. The bot never shows, logs or stores it in clear "
     "(while waiting for an approval it is kept encrypted, then erased)."
 )
+KEY_LIMIT_HINT = (
+    " Slack takes at most 3,000 characters: an RSA-4096 key (about 3,250) does not fit; use "
+    "the terminal for one: ecs-secret {command} --private-key-file key.pem."
+)
 
 
 def notice_modal(title: str, text: str) -> dict[str, Any]:
@@ -66,9 +72,14 @@ def loading_modal(title: str, what: str) -> dict[str, Any]:
 
 
 def create_modal(*, regions: Sequence[str], region: str, meta: ModalMeta) -> dict[str, Any]:
-    """Return the create modal."""
+    """Return the create modal; its instance picker offers ``region``'s instances.
+
+    The region select dispatches its change: Slack sends an external select's suggestions
+    no unsubmitted input, so the modal is rebuilt with the new region in its metadata.
+    """
     region_options = [option(r, r) for r in regions][:100]
     initial = next((o for o in region_options if o["value"] == region), region_options[0])
+    meta = replace(meta, region=initial["value"])
     blocks: list[BlockDict] = [
         form_input(
             Block.NAME,
@@ -85,6 +96,7 @@ def create_modal(*, regions: Sequence[str], region: str, meta: ModalMeta) -> dic
                 "options": region_options,
                 "initial_option": initial,
             },
+            dispatch=True,
         ),
         form_input(
             Block.INSTANCE,
@@ -122,7 +134,9 @@ def create_modal(*, regions: Sequence[str], region: str, meta: ModalMeta) -> dic
             "Current private key, PEM (for SSH key)",
             text_element(Action.PRIVATE_KEY, multiline=True, max_length=3000),
             optional=True,
-            hint=VALUE_HINT + " The public key is derived from it.",
+            hint=VALUE_HINT
+            + " The public key is derived from it."
+            + KEY_LIMIT_HINT.format(command="create NAME --instance ID --kind ssh-key"),
         ),
         form_input(
             Block.AUTO_ROTATE,
@@ -228,7 +242,7 @@ def _custom_blocks(meta: ModalMeta) -> list[BlockDict]:
             Block.PRIVATE_KEY,
             "New private key (PEM)",
             text_element(Action.PRIVATE_KEY, multiline=True, max_length=3000),
-            hint=VALUE_HINT,
+            hint=VALUE_HINT + KEY_LIMIT_HINT.format(command=f"rotate {meta.name} --custom"),
         ),
         form_input(
             Block.PUBLIC_KEY,
