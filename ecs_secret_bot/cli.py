@@ -200,6 +200,10 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
             "SLACK_SIGNING_SECRET is not set; HTTP mode needs it (or set SLACK_APP_TOKEN "
             "for Socket Mode)."
         )
+    # Read once, here; out of the environment so no library reads them behind our back
+    # (bolt would take SLACK_BOT_TOKEN beside the client it is given, and warn).
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        env.pop(name, None)
     port_text = str(args.port) if args.port is not None else env.get("PORT", "3000")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         return _fail(f"the port {port_text!r} is not a TCP port (1-65535); check --port or PORT.")

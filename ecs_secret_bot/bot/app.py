@@ -1,8 +1,13 @@
 """The app factory: ``build_app(slack, services) -> AsyncApp``, wired and nothing else.
 
 The Web API client is injected (``services.client``, aimed at ``SLACK_API_URL``), so tests
-point the whole app at a loopback fake. Middleware order: bolt's own (signature, URL
-verification, self events), then event de-duplication, then the ``Actor``; then the
+point the whole app at a loopback fake; bolt gets the client and no token, as it documents
+(the entry point takes the Slack variables out of the environment, where bolt would find the
+token and warn that it goes unused). In HTTP mode bolt checks each request's signature
+(again, after ``http``); Socket Mode requests come unsigned over the app token's websocket,
+so request verification is turned off there, as bolt documents, rather than given a made-up
+secret. Middleware order: bolt's own (signature, URL verification, self events), then
+requests without a user refused, event de-duplication, then the ``Actor``; then the
 listeners of each surface; and the one error handler.
 """
 
@@ -27,7 +32,8 @@ def build_app(slack: SlackSettings, services: BotServices) -> AsyncApp:
     """Return the Slack app for ``services``; HTTP and Socket Mode serve the same app."""
     app = AsyncApp(
         client=services.client,
-        signing_secret=slack.signing_secret or "socket-mode-has-no-signing-secret",
+        signing_secret=slack.signing_secret,
+        request_verification_enabled=not slack.socket_mode,
         process_before_response=False,
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("ecs_secret_bot.bolt"),
