@@ -1,18 +1,24 @@
 """HTTP mode: ``POST /slack/events`` (commands, interactivity, options, events) and
 ``GET /healthz``, on aiohttp.
 
-The request handler checks Slack's signature before it reads anything (401 otherwise),
-answers a body it cannot parse with 400, and never lets an exception become a 5xx: the
-app's error handler already told the person; here it is only logged. A body larger than
-``MAX_BODY`` is answered 413, one that has not arrived within ``body_timeout`` seconds 408,
-and one still arriving when the server stops 503. Each request counts itself, and what it
-starts, as the server's ``RequestWork``, which a stop waits for.
+The request handler checks Slack's signature headers before it reads the body (a
+malformed one is a 400, a missing or stale one a 401, a declared length over ``MAX_BODY``
+a 413: no signed Slack request to this app is that large), then checks the signature over
+the body (401 otherwise), answers a body it cannot parse with 400, and never lets an
+exception become a 5xx: the app's error handler already told the person; here it is only
+logged. A body larger than ``MAX_BODY`` is answered 413, one that has not arrived within
+``body_timeout`` seconds 408, and one still arriving when the server stops 503. Each
+request counts itself, and what it starts, as the server's ``RequestWork``, which a stop
+waits for.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import time
 import uuid
+from collections.abc import Mapping
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -21,13 +27,36 @@ from slack_sdk.signature import SignatureVerifier
 
 from ecs_secret_bot.bot.listener import Limits, RequestWork
 
-__all__ = ["EVENTS_PATH", "HEALTH_PATH", "build_web_app"]
+__all__ = ["EVENTS_PATH", "HEALTH_PATH", "MAX_BODY", "build_web_app", "refuse_unsigned"]
 
 logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
-MAX_BODY = 1024 * 1024
+MAX_BODY = 256 * 1024
+"""Bytes of a request body read at most. The largest request Slack sends this app, a create
+modal submitted with every field at its limit, is under 80 KB form-encoded; App Home's view
+with a Refresh click about 30 KB. Unsigned bodies are never buffered beyond this."""
+MAX_AGE = 5 * 60
+"""Seconds a request's timestamp may be from now, as Slack's verifier allows."""
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+_SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
+
+
+def refuse_unsigned(headers: Mapping[str, str], *, now: float) -> web.Response | None:
+    """Refuse, from its headers alone, a request that cannot be a signed Slack one."""
+    timestamp = headers.get("X-Slack-Request-Timestamp", "")
+    signature = headers.get("X-Slack-Signature", "")
+    if not timestamp or not signature:
+        return web.Response(status=401, text="missing Slack signature headers")
+    if not _TIMESTAMP.match(timestamp) or not _SIGNATURE.match(signature):
+        return web.Response(status=400, text="malformed Slack signature headers")
+    if abs(now - int(timestamp)) > MAX_AGE:
+        return web.Response(status=401, text="stale Slack request timestamp")
+    length = headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > MAX_BODY:
+        return web.Response(status=413, text="request body too large")
+    return None
 
 
 def build_web_app(
@@ -42,8 +71,12 @@ def build_web_app(
     work = RequestWork() if work is None else work
 
     async def events(request: web.Request) -> web.Response:
+        refused = refuse_unsigned(request.headers, now=time.time())
+        if refused is not None:
+            return refused
         work.enter()
         try:
+            # at most client_max_size (MAX_BODY) bytes, else aiohttp answers 413
             raw = await work.read_body(request, timeout=body_timeout)
         except TimeoutError:
             return web.Response(status=408, text="the request body did not arrive in time")
