@@ -15,6 +15,7 @@ words advice for people: a refusal is a ``StorageFault`` (``errors``) naming the
 from __future__ import annotations
 
 from ecs_secret_bot.storage import (
+    app_keys,
     approvals,
     audit,
     db,
@@ -31,6 +32,7 @@ from ecs_secret_bot.storage.keys import generate_data_key, parse_data_key
 __all__ = [
     "SCHEMA_VERSION",
     "Database",
+    "app_keys",
     "approvals",
     "audit",
     "db",
