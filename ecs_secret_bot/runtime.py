@@ -43,7 +43,7 @@ from ecs_secret_bot.commands.operations.delete import Settled, settle_unknown_de
 from ecs_secret_bot.commands.settings import CloudSettings
 from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.config import Settings
-from ecs_secret_bot.storage import Database, open_database, parse_data_key, pending
+from ecs_secret_bot.storage import Database, app_keys, open_database, parse_data_key, pending
 from ecs_secret_bot.terminal.environment import Environment
 from ecs_secret_bot.terminal.session import Session
 
@@ -206,7 +206,13 @@ async def open_bot(
         clock=clock,
     ) as core:
         tracker = RotationTracker(core, SlackRotationNotifier(client))
-        yield BotServices(core=core, client=client, directory=slack_directory, tracker=tracker)
+        yield BotServices(
+            core=core,
+            client=client,
+            directory=slack_directory,
+            tracker=tracker,
+            metadata_key=await app_keys.app_key(core.db, "modal-metadata"),
+        )
 
 
 async def serve(

@@ -153,7 +153,7 @@ async def _restore(services: BotServices, body: dict[str, Any], actor: Actor) ->
 
 async def _delete_go(services: BotServices, body: dict[str, Any], actor: Actor) -> None:
     view = body.get("view") or {}
-    meta = ModalMeta.load(view.get("private_metadata"))
+    meta = ModalMeta.load(view.get("private_metadata"), key=services.metadata_key)
     request = DeleteRequest(
         meta.name,
         days=None if meta.now else (meta.days or 30),
@@ -176,7 +176,7 @@ async def _delete_go(services: BotServices, body: dict[str, Any], actor: Actor) 
 async def _region(services: BotServices, body: dict[str, Any]) -> None:
     """Rebuild the create modal for the region just picked, so its picker offers that one's."""
     view = body.get("view") or {}
-    meta = ModalMeta.load(view.get("private_metadata"))
+    meta = ModalMeta.load(view.get("private_metadata"), key=services.metadata_key)
     picked = _action(body).get("selected_option") or {}
     region = services.core.region(str(picked.get("value") or ""))
     regions = services.core.settings.cloud.regions
@@ -192,7 +192,7 @@ async def _region(services: BotServices, body: dict[str, Any]) -> None:
 
 async def _switch(services: BotServices, body: dict[str, Any]) -> None:
     view = body.get("view") or {}
-    meta = ModalMeta.load(view.get("private_metadata"))
+    meta = ModalMeta.load(view.get("private_metadata"), key=services.metadata_key)
     on = "custom" in (state_values(view).get(Block.USE_CUSTOM) or [])
     meta = ModalMeta(**{**meta.__dict__, "custom": on})
     updated = toggle_custom(view, meta)
@@ -231,7 +231,7 @@ def register_actions(app: AsyncApp, services: BotServices) -> None:
     @app.options(Action.INSTANCE)
     async def on_instances(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         view = body.get("view") or {}
-        meta = ModalMeta.load(view.get("private_metadata"))
+        meta = ModalMeta.load(view.get("private_metadata"), key=services.metadata_key)
         # Suggestions carry no unsubmitted input: the region is the one the modal was last
         # rebuilt for (on_region), kept in its metadata.
         region = meta.region or str(state_values(view).get(Block.REGION) or "")

@@ -7,7 +7,8 @@ token and warn that it goes unused). In HTTP mode bolt checks each request's sig
 (again, after ``http``); Socket Mode requests come unsigned over the app token's websocket,
 so request verification is turned off there, as bolt documents, rather than given a made-up
 secret. Middleware order: bolt's own (signature, URL verification, self events), then
-requests without a user refused, event de-duplication, then the ``Actor``; then the
+malformed requests refused (no user; a modal's sealed context edited), event
+de-duplication, then the ``Actor``; then the
 listeners of each surface; and the one error handler.
 """
 
@@ -20,7 +21,11 @@ from slack_bolt.async_app import AsyncApp
 from ecs_secret_bot.bot.actions import register_actions
 from ecs_secret_bot.bot.errors import register_error_handler
 from ecs_secret_bot.bot.home import register_home
-from ecs_secret_bot.bot.middleware import actor_middleware, event_dedup_middleware
+from ecs_secret_bot.bot.middleware import (
+    actor_middleware,
+    event_dedup_middleware,
+    malformed_request_middleware,
+)
 from ecs_secret_bot.bot.services import BotServices, SlackSettings
 from ecs_secret_bot.bot.slash import register_slash
 from ecs_secret_bot.bot.submissions import register_submissions
@@ -38,6 +43,7 @@ def build_app(slack: SlackSettings, services: BotServices) -> AsyncApp:
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("ecs_secret_bot.bolt"),
     )
+    app.use(malformed_request_middleware(services))
     app.use(event_dedup_middleware(services))
     app.use(actor_middleware(services))
     register_error_handler(app, services)

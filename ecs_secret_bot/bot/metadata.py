@@ -1,20 +1,47 @@
 """What a modal remembers between opening and submission, and reading its inputs.
 
 ``ModalMeta`` is a small frozen dataclass serialised as JSON into ``private_metadata``:
-names, region, channel, flags; never a value. It is not trusted: a missing or mangled one
-reads as empty, and every submission is re-authorized by the core anyway. ``state_values``
+names, region, channel, flags; never a value. The JSON is sealed with an HMAC under the
+bot's own metadata key (``key``: random, kept encrypted in the database, so every replica
+and every restart shares it; a key of its own, so not even the signing secret forges it),
+so the context a modal carries (its channel, its secret) is the one the bot gave it: an
+edited ``private_metadata`` fails ``sealed`` and reads as empty, and the middleware refuses
+the request. Every submission is re-authorized by the core anyway. ``state_values``
 flattens ``view.state.values`` into ``{block_id: value}``.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["MAX_METADATA", "ModalMeta", "state_values"]
+__all__ = ["MAX_METADATA", "ModalMeta", "sealed", "state_values"]
 
 MAX_METADATA = 3000
+_TAG_CHARS = 22
+"""Characters of the seal: 16 bytes of HMAC-SHA256, base64url without padding."""
+
+
+def _tag(key: bytes, body: str) -> str:
+    digest = hmac.new(key, body.encode("utf-8"), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def _open(text: str, key: bytes) -> str | None:
+    """Return the JSON inside sealed ``text``, or None if its seal does not hold."""
+    tag, dot, body = text.partition(".")
+    if not dot or len(tag) != _TAG_CHARS or not key:
+        return None
+    return body if hmac.compare_digest(tag, _tag(key, body)) else None
+
+
+def sealed(text: object, key: bytes) -> bool:
+    """Say whether ``private_metadata`` text is empty or carries a seal that holds."""
+    return text in (None, "") or (isinstance(text, str) and _open(text, key) is not None)
 
 
 @dataclass(frozen=True)
@@ -33,31 +60,36 @@ class ModalMeta:
     days: int | None = None
     now: bool = False
     reason: str = ""
+    key: bytes = field(default=b"", repr=False, compare=False)
+    """The bot's metadata key, which seals ``dump`` (never itself in the metadata)."""
 
     def dump(self) -> str:
-        """Return the JSON for ``private_metadata`` (defaults left out, within 3000)."""
-        data = {k: v for k, v in asdict(self).items() if v not in ("", False, None)}
+        """Return the sealed JSON for ``private_metadata`` (defaults left out, within 3000)."""
+        data = {k: v for k, v in asdict(self).items() if k != "key" and v not in ("", False, None)}
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        if len(text) > MAX_METADATA:
+        if len(text) > MAX_METADATA - _TAG_CHARS - 1:
             # names are at most 192 characters in KMS: only a long reason gets here
             data = {k: v[:400] if isinstance(v, str) else v for k, v in data.items()}
             text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        return text
+        return f"{_tag(self.key, text)}.{text}" if self.key else text
 
     @classmethod
-    def load(cls, text: object) -> ModalMeta:
-        """Read ``private_metadata``; anything malformed reads as empty."""
-        if not isinstance(text, str) or not text:
-            return cls()
+    def load(cls, text: object, *, key: bytes) -> ModalMeta:
+        """Read sealed ``private_metadata``; anything malformed or unsealed reads as empty."""
+        body = _open(text, key) if isinstance(text, str) else None
+        if body is None:
+            return cls(key=key)
         try:
-            data = json.loads(text)
+            data = json.loads(body)
         except ValueError:
-            return cls()
+            return cls(key=key)
         if not isinstance(data, dict):
-            return cls()
-        kept: dict[str, Any] = {}
+            return cls(key=key)
+        kept: dict[str, Any] = {"key": key}
         for f in fields(cls):
             value = data.get(f.name)
+            if f.name == "key":
+                continue
             if f.name == "days":
                 if isinstance(value, int) and not isinstance(value, bool):
                     kept["days"] = value

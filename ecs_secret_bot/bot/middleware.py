@@ -24,16 +24,24 @@ from typing import Any
 from slack_bolt.async_app import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
-from ecs_secret_bot.bot.metadata import ModalMeta
+from ecs_secret_bot.bot.metadata import ModalMeta, sealed
 from ecs_secret_bot.bot.services import BotServices
 
-__all__ = ["actor_middleware", "event_dedup_middleware", "request_channel"]
+__all__ = [
+    "actor_middleware",
+    "event_dedup_middleware",
+    "malformed_request_middleware",
+    "request_channel",
+]
 
 Next = Callable[[], Awaitable[None]]
 EVENT_TTL = timedelta(hours=2)
+_ACTED = frozenset(
+    {"block_actions", "block_suggestion", "view_submission", "view_closed", "message_action"}
+)
 
 
-def request_channel(body: dict[str, Any]) -> tuple[str, str]:
+def request_channel(body: dict[str, Any], *, key: bytes) -> tuple[str, str]:
     """Return the channel id and name a request was made in (empty for App Home)."""
     if "command" in body:
         return str(body.get("channel_id") or ""), str(body.get("channel_name") or "")
@@ -42,7 +50,7 @@ def request_channel(body: dict[str, Any]) -> tuple[str, str]:
         return str(channel.get("id") or ""), str(channel.get("name") or "")
     view = body.get("view")
     if isinstance(view, dict) and view.get("type") == "modal":
-        meta = ModalMeta.load(view.get("private_metadata"))
+        meta = ModalMeta.load(view.get("private_metadata"), key=key)
         return meta.channel_id, meta.channel_name
     return "", ""
 
@@ -62,7 +70,7 @@ def actor_middleware(services: BotServices) -> Callable[..., Awaitable[Any]]:
     async def build_actor(context: AsyncBoltContext, body: dict[str, Any], next: Next) -> Any:
         user_id, team_id = _user_and_team(body, context)
         if user_id and isinstance(body, dict):
-            channel_id, channel_name = request_channel(body)
+            channel_id, channel_name = request_channel(body, key=services.metadata_key)
             if channel_name in ("directmessage",):
                 channel_name = ""
             context["actor"] = await services.directory.actor(
@@ -88,3 +96,26 @@ def event_dedup_middleware(services: BotServices) -> Callable[..., Awaitable[Any
         return None
 
     return dedup
+
+
+def malformed_request_middleware(services: BotServices) -> Callable[..., Awaitable[Any]]:
+    """Return the middleware that answers 400 to a request Slack would never send.
+
+    A command or interaction names who typed or clicked, and a modal carries the context
+    the bot sealed into it (``metadata``); a request without the one or with the other
+    edited is refused plainly, before any listener (which needs an ``Actor``) runs.
+    """
+
+    async def refuse_malformed(context: AsyncBoltContext, body: dict[str, Any], next: Next) -> Any:
+        if isinstance(body, dict) and ("command" in body or body.get("type") in _ACTED):
+            if not context.user_id:
+                return BoltResponse(status=400, body="the request names no user")
+            view = body.get("view")
+            if isinstance(view, dict) and not sealed(
+                view.get("private_metadata"), services.metadata_key
+            ):
+                return BoltResponse(status=400, body="the modal's context was altered")
+        await next()
+        return None
+
+    return refuse_malformed

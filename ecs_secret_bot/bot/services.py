@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,3 +136,6 @@ class BotServices:
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
     modal_budget: float = 2.0
     """Seconds a modal submission may wait for the core before the modal says "working"."""
+    metadata_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    """Seals what modals carry (``metadata``); ``runtime`` gives the database's, which every
+    replica and restart shares. The default, a key of this process, suits tests."""

@@ -77,6 +77,7 @@ class Invocation:
             dry_run=self.cmd.dry_run,
             days=self.cmd.days,
             now=self.cmd.now,
+            key=self.services.metadata_key,
         )
 
     def later(self, work: Coroutine[Any, Any, Any]) -> None:
@@ -147,6 +148,7 @@ async def _rotate_modal(inv: Invocation) -> None:
         channel_name=inv.actor.channel_name,
         sub_type=secret.sub_type,
         user_name=secret.user_name,
+        key=inv.services.metadata_key,
     )
     await client.views_update(view_id=view_id, view=rotate_modal(secret, meta))
 
@@ -186,6 +188,7 @@ async def _delete(inv: Invocation) -> None:
         channel_name=inv.actor.channel_name,
         days=cmd.days,
         now=cmd.now,
+        key=inv.services.metadata_key,
     )
     client = inv.services.client
     inv.later(client.views_open(trigger_id=inv.trigger_id, view=delete_modal(meta)))

@@ -239,7 +239,7 @@ def register_submissions(app: AsyncApp, services: BotServices) -> None:
     @app.view(Callback.CREATE)
     async def on_create(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         view = body.get("view") or {}
-        meta = ModalMeta.load(view.get("private_metadata"))
+        meta = ModalMeta.load(view.get("private_metadata"), key=services.metadata_key)
         req = _create_request(state_values(view), meta, _request_id(body))
         errors = _create_errors(req)
         if errors:
@@ -254,7 +254,7 @@ def register_submissions(app: AsyncApp, services: BotServices) -> None:
     @app.view(Callback.ROTATE)
     async def on_rotate(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         view = body.get("view") or {}
-        meta = ModalMeta.load(view.get("private_metadata"))
+        meta = ModalMeta.load(view.get("private_metadata"), key=services.metadata_key)
         values = state_values(view)
         errors = _rotate_errors(values, meta)
         if errors:
@@ -271,7 +271,8 @@ def register_submissions(app: AsyncApp, services: BotServices) -> None:
     async def on_delete(ack: AsyncAck, body: dict[str, Any]) -> None:
         view = body.get("view") or {}
         errors, meta = _delete_errors(
-            state_values(view), ModalMeta.load(view.get("private_metadata"))
+            state_values(view),
+            ModalMeta.load(view.get("private_metadata"), key=services.metadata_key),
         )
         if errors:
             await ack(response_action="errors", errors=errors)

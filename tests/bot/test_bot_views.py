@@ -9,7 +9,7 @@ import bot_samples as s
 import pytest
 
 from ecs_secret_bot.bot.ids import Action, Block
-from ecs_secret_bot.bot.metadata import ModalMeta
+from ecs_secret_bot.bot.metadata import ModalMeta, sealed
 from ecs_secret_bot.bot.views import approvals, home, listings, messages, modals
 from ecs_secret_bot.bot.views.blocks import esc
 from ecs_secret_bot.bot.views.limits import problems
@@ -156,11 +156,28 @@ def test_approving_a_deletion_asks_for_confirmation_and_denying_does_not() -> No
 
 
 def test_private_metadata_is_ids_only_and_within_limits() -> None:
-    long = ModalMeta(name="acs/ecs/a", reason=LONG * 2)
+    key = b"k" * 32
+    long = ModalMeta(name="acs/ecs/a", reason=LONG * 2, key=key)
     assert len(long.dump()) <= 3000
-    assert ModalMeta.load(long.dump()).name == "acs/ecs/a"
+    assert ModalMeta.load(long.dump(), key=key).name == "acs/ecs/a"
+    assert "k" * 32 not in long.dump()
     for junk in ("", "{", "[]", '{"days": "7", "now": 1, "name": 5}', None, 7):
-        assert ModalMeta.load(junk).days is None
+        assert ModalMeta.load(junk, key=key).days is None
+    junk_sealed = ModalMeta(key=key).dump().split(".")[0] + '.{"days": "7", "now": 1, "name": 5}'
+    assert ModalMeta.load(junk_sealed, key=key) == ModalMeta()
+
+
+def test_private_metadata_is_sealed_so_an_edited_one_reads_as_empty() -> None:
+    # issue 12 item 12: the channel a modal carries decides channel conditions
+    key = b"k" * 32
+    text = ModalMeta(name="acs/ecs/a", channel_id="C0INC", days=7, key=key).dump()
+    assert ModalMeta.load(text, key=key).channel_id == "C0INC"
+    assert sealed(text, key) and sealed("", key)
+    edited = text.replace("C0INC", "C0ADM")
+    assert not sealed(edited, key) and ModalMeta.load(edited, key=key) == ModalMeta()
+    assert not sealed(text, b"o" * 32)  # another bot's key
+    unsealed = text.partition(".")[2]
+    assert not sealed(unsealed, key) and ModalMeta.load(unsealed, key=key).name == ""
 
 
 def test_the_limit_checker_finds_broken_views() -> None:

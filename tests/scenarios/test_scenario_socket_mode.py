@@ -45,7 +45,11 @@ async def test_envelopes_are_acked_and_a_repeated_event_is_handled_once(
             await slack_api.wait_for("chat.postEphemeral")
 
             # a view submission with a mistake: the ack carries the field error
-            meta = ModalMeta(name="acs/ecs/web-3-root", region="cn-hangzhou")
+            meta = ModalMeta(
+                name="acs/ecs/web-3-root",
+                region="cn-hangzhou",
+                key=wired.services.metadata_key,  # as the bot sealed it when it opened the modal
+            )
             values = {
                 Block.DELETE_MODE: {Action.DELETE_MODE: select_state("now", type="radio_buttons")},
                 Block.CONFIRM_NAME: {Action.CONFIRM_NAME: input_state("wrong")},
