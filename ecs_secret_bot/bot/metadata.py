@@ -19,7 +19,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["MAX_METADATA", "ModalMeta", "sealed", "state_values"]
+__all__ = ["MAX_METADATA", "ModalMeta", "seal", "sealed", "state_values"]
 
 MAX_METADATA = 3000
 _TAG_CHARS = 22
@@ -29,6 +29,11 @@ _TAG_CHARS = 22
 def _tag(key: bytes, body: str) -> str:
     digest = hmac.new(key, body.encode("utf-8"), hashlib.sha256).digest()[:16]
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def seal(body: str, key: bytes) -> str:
+    """Return ``body`` sealed under ``key``, as ``private_metadata`` carries it."""
+    return f"{_tag(key, body)}.{body}"
 
 
 def _open(text: str, key: bytes) -> str | None:
@@ -71,7 +76,7 @@ class ModalMeta:
             # names are at most 192 characters in KMS: only a long reason gets here
             data = {k: v[:400] if isinstance(v, str) else v for k, v in data.items()}
             text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-        return f"{_tag(self.key, text)}.{text}" if self.key else text
+        return seal(text, self.key) if self.key else text
 
     @classmethod
     def load(cls, text: object, *, key: bytes) -> ModalMeta:

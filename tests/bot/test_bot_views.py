@@ -9,7 +9,7 @@ import bot_samples as s
 import pytest
 
 from ecs_secret_bot.bot.ids import Action, Block
-from ecs_secret_bot.bot.metadata import ModalMeta, sealed
+from ecs_secret_bot.bot.metadata import ModalMeta, seal, sealed
 from ecs_secret_bot.bot.views import approvals, home, listings, messages, modals
 from ecs_secret_bot.bot.views.blocks import esc
 from ecs_secret_bot.bot.views.limits import problems
@@ -163,7 +163,7 @@ def test_private_metadata_is_ids_only_and_within_limits() -> None:
     assert "k" * 32 not in long.dump()
     for junk in ("", "{", "[]", '{"days": "7", "now": 1, "name": 5}', None, 7):
         assert ModalMeta.load(junk, key=key).days is None
-    junk_sealed = ModalMeta(key=key).dump().split(".")[0] + '.{"days": "7", "now": 1, "name": 5}'
+    junk_sealed = seal('{"days": "7", "now": 1, "name": 5}', key)
     assert ModalMeta.load(junk_sealed, key=key) == ModalMeta()
 
 

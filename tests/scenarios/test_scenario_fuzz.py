@@ -88,6 +88,7 @@ async def test_random_slash_texts(bot: BotHarness, text: str) -> None:
 
 
 VALUES = st.text(max_size=40)
+SEALED = "<sealed by the bot>"
 
 
 @FUZZ
@@ -98,7 +99,7 @@ VALUES = st.text(max_size=40)
     days=VALUES,
     mode=st.sampled_from(["now", "schedule", "", "x"]),
     custom=st.booleans(),
-    metadata=st.one_of(VALUES, st.just(ModalMeta(name="acs/ecs/web-3-root").dump())),
+    metadata=st.one_of(VALUES, st.just(SEALED)),
 )
 async def test_random_modal_values(
     bot: BotHarness,
@@ -120,6 +121,8 @@ async def test_random_modal_values(
         Block.USE_CUSTOM: {Action.USE_CUSTOM: checkboxes_state(["custom"] if custom else [])},
         Block.INTERVAL: {Action.INTERVAL: input_state(days)},
     }
+    if metadata == SEALED:  # the context the bot itself sealed into a modal it opened
+        metadata = ModalMeta(name="acs/ecs/web-3-root", key=bot.services.metadata_key).dump()
     body = view_submission_payload(callback_id=callback, values=values, private_metadata=metadata)
     puts = bot.sandbox.calls.total("PutSecretValue") + bot.sandbox.calls.total("CreateSecret")
     status, reply, _ = await bot.driver.post(body)
