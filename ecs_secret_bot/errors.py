@@ -321,8 +321,6 @@ class StorageProblem(StrEnum):
     WRONG_KEY = "wrong_key"
     PAYLOAD_UNREADABLE = "payload_unreadable"
     """A held value no longer decrypts (altered, or moved from another approval)."""
-    APP_KEY_UNREADABLE = "app_key_unreadable"
-    """A key the bot made for itself (``storage.app_keys``) no longer decrypts."""
     ALREADY_RECORDED = "already_recorded"
 
 
@@ -379,7 +377,6 @@ _ADVICE: dict[StorageProblem, str] = {
         "read what the old one encrypted."
     ),
     StorageProblem.PAYLOAD_UNREADABLE: "Ask the requester to submit the request again.",
-    StorageProblem.APP_KEY_UNREADABLE: "Restore the database from backup, or report the problem.",
 }
 
 
