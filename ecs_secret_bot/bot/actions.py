@@ -84,7 +84,11 @@ async def _after_vote(services: BotServices, step: ApprovalStep, clicker: Where)
             else (row.message_channel or services.core.rules.channel or "")
         )
         if channel:
-            posted = await announce_result(services, step.result, channel=channel, asker=None)
+            # Where the request was made, else where its card is (the bot can post there).
+            fallback = row.message_channel or ""
+            posted = await announce_result(
+                services, step.result, channel=channel, asker=None, fallback=fallback
+            )
     if step.vote.result is VoteResult.RECORDED or not requester:
         return
     name = esc(short_name(row.secret_name))

@@ -106,11 +106,20 @@ def _message(result: OperationResult) -> Message:
 
 
 async def announce_result(
-    services: BotServices, result: OperationResult, *, channel: str, asker: Where | None
+    services: BotServices,
+    result: OperationResult,
+    *,
+    channel: str,
+    asker: Where | None,
+    fallback: str = "",
 ) -> Posted | None:
-    """Post a result in ``channel`` and start what follows it (a rotation's follow-up)."""
+    """Post a result in ``channel`` (else in ``fallback``, if Slack refuses it there) and
+    start what follows it (a rotation's follow-up)."""
     text, blocks = _message(result)
-    posted = await post(services.client, channel, text, blocks, on_behalf_of=asker)
+    explain = asker if not fallback or fallback == channel else None
+    posted = await post(services.client, channel, text, blocks, on_behalf_of=explain)
+    if posted is None and explain is None and fallback:
+        posted = await post(services.client, fallback, text, blocks, on_behalf_of=asker)
     core = services.core
     if isinstance(result, RotateResult):
         if posted is not None:

@@ -153,11 +153,19 @@ async def test_a_card_refused_where_it_was_asked_goes_to_the_approval_channel(
 ) -> None:
     await ask_to_delete_now(bot, "batch-7-root", channel=ws.OUTSIDE_CHANNEL_ID)
 
-    await posted_card(bot, ws.SECOPS_CHANNEL_ID)
+    card = await posted_card(bot, ws.SECOPS_CHANNEL_ID)
     notice = await told_alice(bot, "needs approval")
     assert f"could not post it in <#{ws.OUTSIDE_CHANNEL_ID}> (I am not a member there)" in notice
     assert f"so I posted it in <#{ws.SECOPS_CHANNEL_ID}>" in notice
     assert not buttons_to_alice(bot)
+
+    # approved there, it runs; its result goes where the card is, and Alice hears where
+    approve = button_of(card.blocks, Action.APPROVE)["value"]
+    await bot.click(Action.APPROVE, value=approve, message=card, user=ws.ADMIN_ID)
+    heard = await told_alice(bot, "approved by")
+    assert f"the details are in <#{ws.SECOPS_CHANNEL_ID}>" in heard
+    deleted = [m for m in bot.slack.messages() if "deleted immediately" in m.text]
+    assert [m.channel for m in deleted] == [ws.SECOPS_CHANNEL_ID]
 
 
 async def test_a_card_no_channel_takes_is_retried_and_the_requester_hears_when_it_lands(
