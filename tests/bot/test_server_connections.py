@@ -27,7 +27,19 @@ from ecs_secret_bot.bot.services import SlackSettings
 from ecs_secret_bot.sandbox import Sandbox
 
 LIMITS = Limits(header_timeout=0.5, body_timeout=0.5, max_connections=20)
-HEAD = b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Length: 100\r\n\r\n"
+
+
+def head() -> bytes:
+    """Return the head of a Slack request announcing 100 bytes: its signature headers are
+    well-formed and fresh (the server checks them before it waits for a body, and the
+    signature itself once the body is in)."""
+    return (
+        "POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Length: 100\r\n"
+        f"X-Slack-Request-Timestamp: {int(time.time())}\r\nX-Slack-Signature: v0={'0' * 64}"
+        "\r\n\r\n"
+    ).encode()
+
+
 HEALTH = b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n"
 
 
@@ -98,7 +110,7 @@ async def test_a_body_that_never_comes_is_answered_408(
 ) -> None:
     async with served(tmp_path, slack_api) as server:
         reader, writer = await connect(server.port)
-        writer.write(HEAD + b"payload=")  # 8 of the 100 bytes announced
+        writer.write(head() + b"payload=")  # 8 of the 100 bytes announced
         answer = await closed_within(reader, 5)
         assert answer.startswith(b"HTTP/1.1 408 ")
         writer.close()
@@ -161,7 +173,7 @@ async def test_no_client_holds_a_stop_open(tmp_path: Path, slack_api: FakeSlackA
     limits = Limits(header_timeout=60, body_timeout=60, max_connections=256)
     async with served(tmp_path, slack_api, limits=limits, grace=5.0) as server:
         stalled_reader, stalled = await connect(server.port)
-        stalled.write(HEAD)  # the head, then no body
+        stalled.write(head())  # the head, then no body
         idle_reader, idle = await connect(server.port)
         idle.write(HEALTH)
         await asyncio.wait_for(idle_reader.readuntil(b'{"ok": true}'), 5)

@@ -124,7 +124,13 @@ async def test_sigterm_with_clients_holding_connections_exits_within_the_grace_p
 ) -> None:
     bot = await ServeProcess.start(config, slack=slack_api, args=["--grace", str(GRACE)])
     stalled_reader, stalled = await asyncio.open_connection("127.0.0.1", bot.port)
-    stalled.write(b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Length: 100\r\n\r\n")
+    stalled.write(
+        b"POST /slack/events HTTP/1.1\r\nHost: bot\r\nContent-Length: 100\r\n"
+        + f"X-Slack-Request-Timestamp: {int(time.time())}\r\n".encode()
+        + b"X-Slack-Signature: v0="
+        + b"0" * 64
+        + b"\r\n\r\n"  # well-formed; no body yet
+    )
     idle_reader, idle = await asyncio.open_connection("127.0.0.1", bot.port)
     idle.write(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n")
     await asyncio.wait_for(idle_reader.readuntil(b'{"ok": true}'), 5)
