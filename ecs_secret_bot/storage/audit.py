@@ -1,10 +1,12 @@
-"""The audit log: append-only entries, each chained to the one before by SHA-256.
+"""The audit log: append-only entries, each chained to the one before by a keyed MAC.
 
 Owns appending, listing and verifying entries. There is deliberately no function here
-that updates or deletes an entry (and triggers refuse both inside SQLite); the hash chain
-makes an edit made around the program, with plain ``sqlite3``, visible to
-``verify_audit_chain``. The chain cannot see the newest entries being cut off the end:
-anchor ``audit_head`` somewhere else (a channel, a ticket) when that matters.
+that updates or deletes an entry (and triggers refuse both inside SQLite); the chain makes
+an edit made around the program, with plain ``sqlite3``, visible to ``verify_audit_chain``,
+and since it is keyed (``_chain``), whoever edits cannot recompute the later links without
+the audit key. The chain alone cannot see the newest entries being cut off the end: give
+``verify_audit_chain`` an ``Anchor`` (a head recorded somewhere else: the daily line in the
+approval channel and the log) and it can.
 
 An entry never holds a secret value: ``detail`` refuses keys that name one.
 """
@@ -12,17 +14,30 @@ An entry never holds a secret value: ``detail`` refuses keys that name one.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from ecs_secret_bot.storage._chain import GENESIS_HASH, HASHED_FIELDS, SQL_FUNCTION, entry_hash
+from ecs_secret_bot.storage._chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    SQL_FUNCTION,
+    Anchor,
+    ChainStart,
+    ChainWalk,
+    keyed_hash,
+    parse_anchor,
+)
+from ecs_secret_bot.storage._chain_start import CHAIN_START_ACTION, META_NAME
 from ecs_secret_bot.storage._codec import canonical_json, from_text, frozen_mapping, to_text
 from ecs_secret_bot.storage.db import Database
 
 __all__ = [
+    "CHAIN_START_ACTION",
+    "Anchor",
     "AuditEntry",
+    "AuditFilter",
     "AuditRow",
     "ChainCheck",
     "FORBIDDEN_DETAIL_KEYS",
@@ -30,6 +45,8 @@ __all__ = [
     "append_audit_batch",
     "audit_head",
     "list_audit",
+    "parse_anchor",
+    "related_audit",
     "verify_audit_chain",
 ]
 
@@ -38,16 +55,17 @@ FORBIDDEN_DETAIL_KEYS = frozenset(
 )
 """``detail`` keys refused outright: a value under such a name is a leak waiting to happen."""
 
-_COLUMNS = ", ".join(HASHED_FIELDS[1:])  # everything but seq, in hash order
+_COLUMNS = ", ".join(HASHED_FIELDS[1:])  # everything but seq, in MAC order
 _ROW_NAMES = ("seq", *HASHED_FIELDS[1:], "prev_hash", "hash")
 _ROW_COLUMNS = ", ".join(_ROW_NAMES)
 _PLACEHOLDERS = ", ".join("?" * len(_ROW_NAMES))
+_VALUES = ", ".join("?" * (len(HASHED_FIELDS) - 1))
 _VERIFY_CHUNK = 2000
+_RELATED_MAX = 500
 
 _APPEND = f"""
 INSERT INTO audit_log (seq, {_COLUMNS}, prev_hash, hash)
-SELECT head.seq, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, head.prev,
-       {SQL_FUNCTION}(head.prev, head.seq, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+SELECT head.seq, {_VALUES}, head.prev, {SQL_FUNCTION}(head.prev, head.seq, {_VALUES})
 FROM (SELECT coalesce((SELECT max(seq) FROM audit_log), 0) + 1 AS seq,
              coalesce((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), ?) AS prev
      ) AS head
@@ -67,8 +85,13 @@ class AuditEntry:
     reason: str
     outcome: str
     request_id: str = ""
+    """The cloud's request id of the call this entry records, if any."""
     approval_id: str = ""
     detail: Mapping[str, Any] = field(default_factory=dict)
+    correlation_id: str = ""
+    """Shared by every entry of one request (refused, held, started, executed...)."""
+    subject: str = ""
+    """The ARN of the secret it is about (CreateSecret's ``resource`` is the collection)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +110,19 @@ class AuditRow(AuditEntry):
 
 
 @dataclass(frozen=True)
+class AuditFilter:
+    """Which entries to list; every field left empty matches all."""
+
+    resource: str = ""
+    """Entries on this resource, or about this secret (``subject``)."""
+    actor: str = ""
+    channel_id: str = ""
+    since: datetime | None = None
+    before_seq: int | None = None
+    """Only entries older than this one (to page back)."""
+
+
+@dataclass(frozen=True)
 class ChainCheck:
     """The verdict on the chain: ok, how many entries were read, where it first broke."""
 
@@ -94,6 +130,14 @@ class ChainCheck:
     checked: int
     first_broken_seq: int | None
     problem: str
+    first_broken_at: datetime | None = None
+    """The time of the first bad entry, when it still exists."""
+    head_seq: int = 0
+    """The last entry that verified (0: none)."""
+    head_hash: str = GENESIS_HASH
+    keyed_from: int = 1
+    """The first entry MAC-ed with the audit key; those before have unkeyed links."""
+    anchor_found: bool = False
 
 
 def _fields(entry: AuditEntry, at: datetime) -> tuple[Any, ...]:
@@ -112,6 +156,8 @@ def _fields(entry: AuditEntry, at: datetime) -> tuple[Any, ...]:
         entry.request_id,
         entry.approval_id,
         canonical_json(dict(entry.detail)),
+        entry.correlation_id,
+        entry.subject,
     )
 
 
@@ -129,6 +175,8 @@ def _row(row: sqlite3.Row | Mapping[str, Any]) -> AuditRow:
         request_id=row["request_id"],
         approval_id=row["approval_id"],
         detail=frozen_mapping(row["detail"]),
+        correlation_id=row["correlation_id"],
+        subject=row["subject"],
         prev_hash=row["prev_hash"],
         hash=row["hash"],
     )
@@ -152,7 +200,7 @@ async def append_audit_batch(
         out: list[tuple[Any, ...]] = []
         for values in prepared:
             seq += 1
-            digest = entry_hash(prev, seq, *values)
+            digest = keyed_hash(db.chain_key, prev, seq, *values)
             out.append((seq, *values, prev, digest))
             prev = digest
         await tx.executemany(
@@ -162,21 +210,62 @@ async def append_audit_batch(
 
 
 async def list_audit(
-    db: Database, *, resource: str | None = None, actor: str | None = None, limit: int = 50
+    db: Database,
+    *,
+    resource: str | None = None,
+    actor: str | None = None,
+    limit: int = 50,
+    where: AuditFilter | None = None,
 ) -> list[AuditRow]:
-    """Return the newest entries first, optionally only for one resource and/or actor."""
+    """Return the newest entries first, optionally filtered (``where``, or resource/actor)."""
+    want = where or AuditFilter()
     clauses: list[str] = []
     params: list[Any] = []
-    if resource is not None:
-        clauses.append("resource = ?")
-        params.append(resource)
-    if actor is not None:
-        clauses.append("actor = ?")
-        params.append(actor)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    if resource or want.resource:
+        clauses.append("(resource = ? OR subject = ?)")
+        params += [resource or want.resource] * 2
+    for column, value in (("actor", actor or want.actor), ("channel_id", want.channel_id)):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if want.since is not None:
+        clauses.append("at >= ?")
+        params.append(to_text(want.since))
+    if want.before_seq is not None:
+        clauses.append("seq < ?")
+        params.append(want.before_seq)
+    condition = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = await db.fetchall(
-        f"SELECT {_ROW_COLUMNS} FROM audit_log {where} ORDER BY seq DESC LIMIT ?",
+        f"SELECT {_ROW_COLUMNS} FROM audit_log {condition} ORDER BY seq DESC LIMIT ?",
         (*params, limit),
+    )
+    return [_row(r) for r in rows]
+
+
+async def related_audit(
+    db: Database,
+    *,
+    correlation_ids: Iterable[str] = (),
+    approval_ids: Iterable[str] = (),
+    request_ids: Iterable[str] = (),
+) -> list[AuditRow]:
+    """Return the entries sharing any of these ids (oldest first), to complete requests."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, ids in (
+        ("correlation_id", correlation_ids),
+        ("approval_id", approval_ids),
+        ("request_id", request_ids),
+    ):
+        wanted = sorted({i for i in ids if i})
+        if wanted:
+            clauses.append(f"{column} IN ({', '.join('?' * len(wanted))})")
+            params += wanted
+    if not clauses:
+        return []
+    rows = await db.fetchall(
+        f"SELECT {_ROW_COLUMNS} FROM audit_log WHERE {' OR '.join(clauses)} ORDER BY seq LIMIT ?",
+        (*params, _RELATED_MAX),
     )
     return [_row(r) for r in rows]
 
@@ -187,48 +276,58 @@ async def audit_head(db: Database) -> tuple[int, str]:
     return (row["seq"], row["hash"]) if row else (0, GENESIS_HASH)
 
 
-async def verify_audit_chain(db: Database) -> ChainCheck:
-    """Re-hash every entry in order; report the first broken link, if any."""
-    expected_seq, prev = 1, GENESIS_HASH
-    checked = 0
+async def _chain_start(db: Database) -> ChainStart | str:
+    row = await db.fetchone("SELECT value FROM meta WHERE name = ?", (META_NAME,))
+    if row is None:
+        return "the record of where the keyed chain starts (meta 'audit_chain') is missing"
+    raw = row["value"]
+    start = ChainStart.from_text(raw.decode() if isinstance(raw, bytes) else str(raw))
+    if start is None or not start.genuine(db.chain_key):
+        return (
+            "the record of where the keyed chain starts (meta 'audit_chain') was altered, "
+            "or the database was written with another data key"
+        )
+    return start
+
+
+async def verify_audit_chain(db: Database, *, anchor: Anchor | None = None) -> ChainCheck:
+    """Re-check every entry in order; report the first broken link, if any.
+
+    With ``anchor`` (a head recorded outside the database), also report when the log no
+    longer holds that entry as it was: cut off after it, or rewritten up to it.
+    """
+    start = await _chain_start(db)
+    if isinstance(start, str):
+        return ChainCheck(False, 0, 1, start)
+    walk = ChainWalk(db.chain_key, start, anchor=anchor)
     while True:
         # Chunks release the lock between reads; appends only add rows after the last one.
         rows = await db.fetchall(
             f"SELECT {_ROW_COLUMNS} FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?",
-            (expected_seq, _VERIFY_CHUNK),
+            (walk.expected_seq, _VERIFY_CHUNK),
         )
         for row in rows:
-            seq = row["seq"]
-            if seq != expected_seq:
-                gap = (
-                    f"entry {expected_seq} is"
-                    if seq == expected_seq + 1
-                    else f"entries {expected_seq} to {seq - 1} are"
-                )
-                return _broken(checked, expected_seq, f"{gap} missing: the chain jumps to {seq}")
-            if row["prev_hash"] != prev:
-                return _broken(
-                    checked,
-                    seq,
-                    f"entry {seq} does not link to entry {seq - 1} as it is now "
-                    f"(one of them was changed after it was written)"
-                    if seq > 1
-                    else "entry 1 does not start the chain",
-                )
-            values = [row[name] for name in HASHED_FIELDS]
-            if entry_hash(prev, *values) != row["hash"]:
-                return _broken(
-                    checked,
-                    seq,
-                    f"entry {seq} was changed after it was written (its contents no longer "
-                    "match its hash)",
-                )
-            prev = row["hash"]
-            expected_seq = seq + 1
-            checked += 1
+            broken = walk.feed(row)
+            if broken is not None:
+                return _verdict(walk, start, broken.seq, broken.at, broken.problem)
         if len(rows) < _VERIFY_CHUNK:
-            return ChainCheck(ok=True, checked=checked, first_broken_seq=None, problem="")
+            end = walk.finish()
+            if end is not None:
+                return _verdict(walk, start, end.seq, end.at, end.problem)
+            return _verdict(walk, start, None, "", "")
 
 
-def _broken(checked: int, seq: int, problem: str) -> ChainCheck:
-    return ChainCheck(ok=False, checked=checked, first_broken_seq=seq, problem=problem)
+def _verdict(
+    walk: ChainWalk, start: ChainStart, seq: int | None, at: str, problem: str
+) -> ChainCheck:
+    return ChainCheck(
+        ok=seq is None,
+        checked=walk.checked,
+        first_broken_seq=seq,
+        problem=problem,
+        first_broken_at=from_text(at) if at else None,
+        head_seq=walk.expected_seq - 1,
+        head_hash=walk.prev,
+        keyed_from=start.keyed_from,
+        anchor_found=walk.anchor_found,
+    )

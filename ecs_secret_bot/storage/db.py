@@ -52,7 +52,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ecs_secret_bot.errors import StorageFault, StorageProblem
 from ecs_secret_bot.storage import keys
-from ecs_secret_bot.storage._chain import HASHED_FIELDS, SQL_FUNCTION, entry_hash
+from ecs_secret_bot.storage._chain import HASHED_FIELDS, SQL_FUNCTION, sql_function
+from ecs_secret_bot.storage._chain_start import start_keyed_chain
 from ecs_secret_bot.storage._checks import check_location, create_empty, sqlite_fault
 from ecs_secret_bot.storage._schema import (
     MIGRATIONS,
@@ -78,6 +79,7 @@ __all__ = [
 APPLICATION_ID = 0x45435342  # "ECSB" in the SQLite header: this file is ours
 _SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
 _KEY_CHECK = "key_check"
+_KEYED_CHAIN = 5  # the schema from which the audit chain is keyed
 
 
 def default_key_file(path: Path) -> Path:
@@ -113,10 +115,13 @@ class Database:
     ``fetchall``/``fetchone``/``transaction``; code outside ``storage/`` calls them instead.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, *, path: Path, cipher: AESGCM) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, *, path: Path, cipher: AESGCM, chain_key: bytes
+    ) -> None:
         self.path = path
         self._conn = conn
         self._cipher = cipher
+        self._chain_key = chain_key
         self._lock = asyncio.Lock()
 
     def __repr__(self) -> str:
@@ -126,6 +131,11 @@ class Database:
     def cipher(self) -> AESGCM:
         """Return the AES-256-GCM cipher under the data key (for ``payloads`` only)."""
         return self._cipher
+
+    @property
+    def chain_key(self) -> bytes:
+        """Return the audit chain's MAC key (for ``audit`` only)."""
+        return self._chain_key
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run one statement as its own transaction; return its rows."""
@@ -209,7 +219,7 @@ async def open_database(
         try:
             await conn
             conn.row_factory = sqlite3.Row
-            cipher = await _prepare(
+            key = await _prepare(
                 conn,
                 path,
                 memory=memory,
@@ -230,7 +240,7 @@ async def open_database(
         for created in created_key:
             created.unlink(missing_ok=True)
         raise
-    return Database(conn, path=path, cipher=cipher)
+    return Database(conn, path=path, cipher=AESGCM(key), chain_key=keys.audit_key(key))
 
 
 async def _prepare(
@@ -243,7 +253,7 @@ async def _prepare(
     synchronous: str,
     busy_ms: int,
     created_key: list[Path],
-) -> AESGCM:
+) -> bytes:
     # Read-only checks first, so that a file we must refuse is never written to.
     # One statement, so one snapshot: a process migrating the file at this very moment is
     # seen either wholly before (version 0, no tables) or wholly after.
@@ -291,7 +301,6 @@ async def _prepare(
         f"PRAGMA busy_timeout = {busy_ms}",
     ):
         await conn.execute_fetchall(pragma)
-    await conn.create_function(SQL_FUNCTION, 1 + len(HASHED_FIELDS), entry_hash, deterministic=True)
 
     check: bytes | None = None
     if version >= 1:
@@ -306,10 +315,13 @@ async def _prepare(
             created_key.append(key_file)
     if check is not None and not keys.key_matches(key, check):
         raise _wrong_key(path, data_key is None, key_file)
+    # Every append computes its MAC inside the INSERT, under the key that never leaves us.
+    mac = sql_function(keys.audit_key(key))
+    await conn.create_function(SQL_FUNCTION, 1 + len(HASHED_FIELDS), mac, deterministic=True)
 
     if version < SCHEMA_VERSION or check is None:
         await _migrate(conn, path, key, data_key is None, key_file)
-    return AESGCM(key)
+    return key
 
 
 async def _migrate(
@@ -337,6 +349,8 @@ async def _migrate(
                     problem=StorageProblem.MIGRATION_FAILED,
                     path=str(path),
                 ) from None
+        if version < _KEYED_CHAIN:
+            await start_keyed_chain(conn, keys.audit_key(key))
         await conn.execute_fetchall(f"PRAGMA user_version = {SCHEMA_VERSION}")
         await conn.execute_fetchall(f"PRAGMA application_id = {APPLICATION_ID}")
         await conn.execute_fetchall(

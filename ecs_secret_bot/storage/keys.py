@@ -22,12 +22,15 @@ import stat
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ecs_secret_bot.errors import StorageFault, StorageProblem
 
 __all__ = [
     "KEY_BYTES",
+    "audit_key",
     "check_value",
     "generate_data_key",
     "key_matches",
@@ -38,6 +41,7 @@ __all__ = [
 KEY_BYTES = 32
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 _B64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
+_AUDIT_KEY_INFO = b"ecs-secret-bot audit chain v1"
 _CHECK_PLAINTEXT = b"ecs-secret-bot data key check v1"
 _CHECK_AAD = b"ecs-secret-bot/key-check"
 _NONCE_BYTES = 12
@@ -167,3 +171,14 @@ def key_matches(key: bytes, check: bytes) -> bool:
     except (InvalidTag, ValueError):
         return False
     return plain == _CHECK_PLAINTEXT
+
+
+def audit_key(data_key: bytes) -> bytes:
+    """Return the audit chain's MAC key, derived from the data key (HKDF-SHA256).
+
+    Derived rather than kept in a file of its own: one secret to protect and back up, never
+    stored in the database, and wrapped by KMS whenever the data key is. Its own ``info``
+    keeps it independent of the encryption key it comes from.
+    """
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=_AUDIT_KEY_INFO)
+    return hkdf.derive(data_key)

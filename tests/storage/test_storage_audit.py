@@ -1,24 +1,32 @@
 """The audit log: appends chain, lists read newest first, and tampering is named.
 
 Tampering is done the way an intruder would: with plain ``sqlite3`` on the file, after
-dropping the triggers that make the table append-only inside SQLite.
+dropping the triggers that make the table append-only inside SQLite; a forger who also
+recomputes the later links does it with SHA-256 (what the chain was before it was keyed),
+with a guessed key, or with the real audit key (someone who holds the data key).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from storage_testdata import NOW
+from storage_testdata import KEY, NOW
 
-from ecs_secret_bot.storage import Database, audit, open_database
-from ecs_secret_bot.storage._chain import GENESIS_HASH, HASHED_FIELDS, entry_hash
+from ecs_secret_bot.storage import Database, audit, keys, open_database
+from ecs_secret_bot.storage._chain import GENESIS_HASH, HASHED_FIELDS, keyed_hash
 from ecs_secret_bot.storage.audit import AuditEntry
+
+AUDIT_KEY = keys.audit_key(KEY)
 
 
 def entry(
@@ -80,7 +88,8 @@ async def test_concurrent_appends_form_one_chain(databases: list[Database]) -> N
         *(audit.append_audit(databases[n % 5], entry(n), at=NOW) for n in range(100))
     )
     check = await audit.verify_audit_chain(databases[0])
-    assert check == audit.ChainCheck(ok=True, checked=100, first_broken_seq=None, problem="")
+    assert (check.ok, check.checked, check.first_broken_seq, check.problem) == (True, 100, None, "")
+    assert (check.head_seq, check.head_hash) == await audit.audit_head(databases[0])
 
 
 async def test_batch_append_continues_the_chain(db: Database, now: datetime) -> None:
@@ -92,7 +101,9 @@ async def test_batch_append_continues_the_chain(db: Database, now: datetime) -> 
 
 
 async def test_empty_log_verifies(db: Database) -> None:
-    assert await audit.verify_audit_chain(db) == audit.ChainCheck(True, 0, None, "")
+    check = await audit.verify_audit_chain(db)
+    assert (check.ok, check.checked, check.first_broken_seq, check.problem) == (True, 0, None, "")
+    assert (check.head_seq, check.head_hash, check.keyed_from) == (0, GENESIS_HASH, 1)
 
 
 async def test_verify_reads_past_one_chunk(db: Database, now: datetime) -> None:
@@ -126,8 +137,58 @@ async def test_an_edited_row_is_named(db_path: Path) -> None:
     assert "entry 6 was changed" in check.problem
 
 
-async def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(db_path: Path) -> None:
-    async with await open_database(db_path) as db:
+def forge(path: Path, seq: int, outcome: str, digest: Callable[..., str]) -> None:
+    """Change entry ``seq``'s outcome and recompute its link and every later one."""
+    conn = sqlite3.connect(path)
+    rows = conn.execute(
+        f"SELECT prev_hash, {', '.join(HASHED_FIELDS)} FROM audit_log WHERE seq >= ? ORDER BY seq",
+        (seq,),
+    ).fetchall()
+    conn.close()
+    statements = []
+    prev = rows[0][0]
+    for row in rows:
+        fields = list(row[1:])
+        if fields[0] == seq:
+            fields[HASHED_FIELDS.index("outcome")] = outcome
+        new = digest(prev, *fields)
+        statements.append(
+            f"UPDATE audit_log SET outcome = '{fields[HASHED_FIELDS.index('outcome')]}', "
+            f"prev_hash = '{prev}', hash = '{new}' WHERE seq = {fields[0]}"
+        )
+        prev = new
+    tamper(path, *statements)
+
+
+def sha256_link(prev: str, *fields: object) -> str:
+    body = json.dumps([prev, *fields], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [
+        pytest.param(sha256_link, id="plain SHA-256"),
+        pytest.param(partial(keyed_hash, bytes(32)), id="a guessed key"),
+    ],
+)
+async def test_a_rewrite_recomputing_every_later_link_without_the_key_is_named(
+    db_path: Path, digest: Callable[..., str]
+) -> None:
+    async with await open_database(db_path, data_key=KEY) as db:
+        await fill(db, 10)
+    forge(db_path, 6, "refused", digest)
+    async with await open_database(db_path, data_key=KEY) as db:
+        check = await audit.verify_audit_chain(db)
+    assert (check.ok, check.first_broken_seq, check.checked) == (False, 6, 5)
+    assert check.first_broken_at == NOW + timedelta(seconds=6)
+    assert "entry 6 was changed after it was written" in check.problem
+    assert "MAC" in check.problem
+
+
+async def test_an_edit_with_a_recomputed_mac_breaks_the_next_link(db_path: Path) -> None:
+    # Whoever holds the key can recompute one MAC; the next entry still links to the old one.
+    async with await open_database(db_path, data_key=KEY) as db:
         await fill(db, 10)
     conn = sqlite3.connect(db_path)
     row = conn.execute(
@@ -136,15 +197,88 @@ async def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(db_path: Path
     conn.close()
     fields = list(row[1:])
     fields[HASHED_FIELDS.index("outcome")] = "refused"
-    forged = entry_hash(row[0], *fields)
+    forged = keyed_hash(AUDIT_KEY, row[0], *fields)
     tamper(
         db_path,
         f"UPDATE audit_log SET outcome = 'refused', hash = '{forged}' WHERE seq = 4",
     )
-    async with await open_database(db_path) as db:
+    async with await open_database(db_path, data_key=KEY) as db:
         check = await audit.verify_audit_chain(db)
     assert (check.ok, check.first_broken_seq) == (False, 5)
     assert "entry 5 does not link to entry 4" in check.problem
+
+
+async def test_with_the_key_a_whole_rewrite_verifies_but_not_against_an_anchor(
+    db_path: Path,
+) -> None:
+    # What the chain cannot prove: someone with the key and write access rewrites the rest.
+    # An anchor recorded outside the database before the rewrite still tells.
+    async with await open_database(db_path, data_key=KEY) as db:
+        await fill(db, 10)
+        seq, head = await audit.audit_head(db)
+    forge(db_path, 6, "refused", partial(keyed_hash, AUDIT_KEY))
+    async with await open_database(db_path, data_key=KEY) as db:
+        assert (await audit.verify_audit_chain(db)).ok
+        check = await audit.verify_audit_chain(db, anchor=audit.Anchor(head, seq))
+    assert (check.ok, check.first_broken_seq) == (False, 10)
+    assert "not the entry the anchor recorded" in check.problem
+
+
+async def test_an_anchor_detects_the_newest_entries_cut_off(db_path: Path) -> None:
+    async with await open_database(db_path, data_key=KEY) as db:
+        await fill(db, 10)
+        seq, head = await audit.audit_head(db)
+        await fill(db, 2)  # entries after the anchor are fine to have
+        assert (await audit.verify_audit_chain(db, anchor=audit.Anchor(head, seq))).anchor_found
+        assert (await audit.verify_audit_chain(db, anchor=audit.Anchor(head))).ok
+    tamper(db_path, "DELETE FROM audit_log WHERE seq >= 9")
+    async with await open_database(db_path, data_key=KEY) as db:
+        # Without an anchor the shorter chain is whole: a cut end leaves no trace in it.
+        assert (await audit.verify_audit_chain(db)).ok
+        with_seq = await audit.verify_audit_chain(db, anchor=audit.Anchor(head, seq))
+        without_seq = await audit.verify_audit_chain(db, anchor=audit.Anchor(head))
+    assert (with_seq.ok, with_seq.first_broken_seq) == (False, 9)
+    assert "the log ends at entry 8, but the anchor recorded entry 10" in with_seq.problem
+    assert (without_seq.ok, without_seq.first_broken_seq) == (False, 9)
+    assert "no entry has the anchor's hash" in without_seq.problem
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a" * 64, audit.Anchor("a" * 64)),
+        (f"12:{'B' * 64}", audit.Anchor("b" * 64, 12)),
+        (f" 3:{'0' * 64}\n", audit.Anchor("0" * 64, 3)),
+    ],
+)
+def test_anchors_parse(text: str, expected: audit.Anchor) -> None:
+    assert audit.parse_anchor(text) == expected
+    assert audit.parse_anchor(str(expected)) == expected
+
+
+@pytest.mark.parametrize("text", ["", "abc", "x:" + "a" * 64, "0:" + "a" * 64, "a" * 63])
+def test_bad_anchors_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="anchor"):
+        audit.parse_anchor(text)
+
+
+async def test_the_chain_start_cannot_be_moved_or_removed(db_path: Path) -> None:
+    async with await open_database(db_path, data_key=KEY) as db:
+        await fill(db, 3)
+    tamper(
+        db_path,
+        "UPDATE meta SET value = replace(value, '\"keyed_from\":1', '\"keyed_from\":9') "
+        "WHERE name = 'audit_chain'",
+    )
+    async with await open_database(db_path, data_key=KEY) as db:
+        moved = await audit.verify_audit_chain(db)
+    tamper(db_path, "DELETE FROM meta WHERE name = 'audit_chain'")
+    async with await open_database(db_path, data_key=KEY) as db:
+        removed = await audit.verify_audit_chain(db)
+    assert (moved.ok, moved.first_broken_seq) == (False, 1)
+    assert "was altered" in moved.problem
+    assert (removed.ok, removed.first_broken_seq) == (False, 1)
+    assert "is missing" in removed.problem
 
 
 async def test_a_deleted_row_is_named(db_path: Path) -> None:
@@ -184,28 +318,20 @@ _text = st.text(max_size=20)
 
 
 @given(
-    fields=st.tuples(
-        st.integers(1, 10**9),
-        _text,
-        _text,
-        _text,
-        _text,
-        _text,
-        _text,
-        _text,
-        _text,
-        _text,
-        _text,
-        _text,
-    ),
+    fields=st.tuples(st.integers(1, 10**9), *([_text] * (len(HASHED_FIELDS) - 1))),
     index=st.integers(0, len(HASHED_FIELDS) - 1),
     replacement=_text,
 )
-def test_changing_any_hashed_field_changes_the_hash(
+def test_changing_any_covered_field_changes_the_mac(
     fields: tuple[object, ...], index: int, replacement: str
 ) -> None:
     changed = list(fields)
-    changed[index] = replacement if index else int(fields[0]) + 1  # type: ignore[call-overload]
+    changed[index] = replacement if index else int(str(fields[0])) + 1
     if changed[index] == fields[index]:
         return
-    assert entry_hash(GENESIS_HASH, *fields) != entry_hash(GENESIS_HASH, *changed)
+    assert keyed_hash(AUDIT_KEY, GENESIS_HASH, *fields) != keyed_hash(
+        AUDIT_KEY, GENESIS_HASH, *changed
+    )
+    assert keyed_hash(AUDIT_KEY, GENESIS_HASH, *fields) != keyed_hash(
+        bytes(32), GENESIS_HASH, *fields
+    )

@@ -32,7 +32,7 @@ from ecs_secret_bot.storage import (
     pending,
     rotations,
 )
-from ecs_secret_bot.storage._chain import GENESIS_HASH, entry_hash
+from ecs_secret_bot.storage._chain import GENESIS_HASH, legacy_hash
 from ecs_secret_bot.storage._codec import to_text
 from ecs_secret_bot.storage.db import APPLICATION_ID, MIGRATIONS, Database, split_statements
 
@@ -92,7 +92,7 @@ def seed_v1(conn: sqlite3.Connection) -> None:
     prev = GENESIS_HASH
     for seq in (1, 2, 3):
         fields = (seq, T, "U1", "kms:DeleteSecret", "r", "C1", "allow", "", "ok", "", "", "{}")
-        digest = entry_hash(prev, *fields)
+        digest = legacy_hash(prev, *fields)
         conn.execute(
             "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (*fields, prev, digest),
@@ -116,11 +116,17 @@ def seed_v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def seed_v4(conn: sqlite3.Connection) -> None:
+    """Fill what schema 4 added: a card that could not be posted twice."""
+    conn.execute("UPDATE approvals SET card_attempts = 2 WHERE id = 'apr-000000000001'")
+
+
 SEEDERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: seed_v0,
     1: seed_v1,
     2: seed_v2,
     3: seed_v3,
+    4: seed_v4,
 }
 
 
@@ -135,12 +141,17 @@ async def check_v1_data(db: Database) -> None:
     approval = await approvals.get_approval(db, "apr-000000000001")
     assert approval is not None and approval.approved_by == ("U2",)
     assert await payloads.read_payload(db, "apr-000000000001") == b"old-value"
+    # The three unkeyed entries stay; a chain-start entry, the first keyed one, follows them.
     check = await audit.verify_audit_chain(db)
-    assert check.ok and check.checked == 3
+    assert (check.ok, check.checked, check.keyed_from) == (True, 4, 4)
+    start = (await audit.list_audit(db, limit=1))[0]
+    assert (start.seq, start.action) == (4, audit.CHAIN_START_ACTION)
+    assert start.outcome == "the 3 unkeyed entries before it verified"
+    assert start.detail["unkeyed_entries"] == 3
     appended = await audit.append_audit(
-        db, audit.AuditEntry("U1", "a", "r", "C1", "allow", "", "ok"), at=NOW
+        db, audit.AuditEntry("U1", "a", "r", "C1", "allow", "", "ok", correlation_id="c1"), at=NOW
     )
-    assert appended.seq == 4
+    assert appended.seq == 5
     assert (await audit.verify_audit_chain(db)).ok
 
 
@@ -172,6 +183,9 @@ async def test_upgrade_from_each_previous_version_keeps_the_data(
         assert row is not None and row[0] == SCHEMA_VERSION
         if version >= 1:
             await check_v1_data(db)
+        else:
+            assert (await audit.verify_audit_chain(db)).keyed_from == 1
+            assert await audit.list_audit(db) == []
         if version >= 2:
             lease = await leases.get_lease(db, "reminders")
             assert lease is not None and lease.owner == "p-old"
@@ -198,7 +212,44 @@ async def test_upgrade_from_each_previous_version_keeps_the_data(
         # What 004 added: a request's failed tries to post its card, counted from zero.
         if version >= 1:
             approval = await approvals.get_approval(db, "apr-000000000001")
-            assert approval is not None and approval.card_attempts == 0
+            assert approval is not None and approval.card_attempts == (2 if version >= 4 else 0)
+
+
+async def test_an_upgrade_writes_down_that_the_unkeyed_chain_was_already_broken(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bot.db"
+    build_at(path, SCHEMA_VERSION - 1)
+    conn = sqlite3.connect(path)
+    with conn:
+        seed_v1(conn)
+        conn.execute("DROP TRIGGER audit_log_no_update")
+        conn.execute("UPDATE audit_log SET actor = 'U-FORGED' WHERE seq = 2")
+    conn.close()
+    async with await open_database(path, data_key=KEY) as db:
+        start = (await audit.list_audit(db, limit=1))[0]
+        check = await audit.verify_audit_chain(db)
+    assert start.outcome.startswith("the 3 unkeyed entries before it did not verify: entry 2")
+    assert (check.ok, check.first_broken_seq) == (False, 2)
+
+
+async def test_the_keyed_chain_refuses_a_record_of_unkeyed_entries_that_were_not(
+    tmp_path: Path,
+) -> None:
+    # Entries written after the upgrade cannot be passed off as unkeyed ones, whose links
+    # anyone can recompute: the chain start is MAC-ed, and unkeyed entries have no new fields.
+    path = tmp_path / "bot.db"
+    async with await open_database(path, data_key=KEY) as db:
+        await audit.append_audit(
+            db, audit.AuditEntry("U1", "a", "r", "C1", "allow", "", "ok", subject="r"), at=NOW
+        )
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DELETE FROM meta WHERE name = 'audit_chain'")
+    conn.close()
+    async with await open_database(path, data_key=KEY) as db:
+        check = await audit.verify_audit_chain(db)
+    assert (check.ok, check.first_broken_seq) == (False, 1) and "missing" in check.problem
 
 
 async def test_an_empty_file_is_version_zero_and_is_upgraded(tmp_path: Path) -> None:
