@@ -27,6 +27,7 @@ from typing import Any
 
 from ecs_secret_bot.storage._codec import canonical_json, from_text, frozen_mapping, to_text
 from ecs_secret_bot.storage.db import Database
+from ecs_secret_bot.storage.payloads import scrub
 
 __all__ = [
     "APPROVAL_STATUSES",
@@ -261,6 +262,10 @@ async def set_status(
     unexpired = (
         " AND (expires_at IS NULL OR expires_at > ?)" if new in ("approved", "denied") else ""
     )
+    # Closing erases the payload (a trigger); then it must leave the WAL too.
+    holds_value = new in CLOSED_STATUSES and await db.fetchone(
+        "SELECT 1 FROM payloads WHERE approval_id = ?", (approval_id,)
+    )
     rows = await db.fetchall(
         f"""UPDATE approvals
                SET status = ?, updated_at = ?,
@@ -270,6 +275,8 @@ async def set_status(
         (_status(new), stamp, outcome, outcome, approval_id, *wanted)
         + ((stamp,) if unexpired else ()),
     )
+    if rows and holds_value:
+        await scrub(db)
     return bool(rows)
 
 

@@ -6,6 +6,13 @@ not decrypt). ``erase_payload`` overwrites the row and deletes it in one transac
 ``secure_delete`` zeroes the freed space; closing the approval (denied, expired, executed,
 failed) erases it too, in the statement that closes it. Never logs, returns in an error or
 writes anywhere else a plaintext value.
+
+Erased means gone from every file: the WAL still holds the page images written while the
+value was there, so each erasure is followed by ``scrub`` (a ``TRUNCATE`` checkpoint: the
+zeroed pages go into the database file and the WAL is emptied). A process reading the file
+at that very moment can hold the checkpoint off beyond the busy timeout; the old frames are
+then overwritten by later writes and go at the next checkpoint (at the latest when the last
+connection closes).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from cryptography.exceptions import InvalidTag
 from ecs_secret_bot.errors import StorageFault, StorageProblem
 from ecs_secret_bot.storage.db import Database, Transaction
 
-__all__ = ["erase_payload", "put_payload", "read_payload"]
+__all__ = ["erase_payload", "put_payload", "read_payload", "scrub"]
 
 _NONCE_BYTES = 12
 
@@ -27,11 +34,13 @@ async def put_payload(db: Database, approval_id: str, plaintext: bytes) -> None:
     nonce = secrets.token_bytes(_NONCE_BYTES)
     ciphertext = db.cipher.encrypt(nonce, plaintext, approval_id.encode("utf-8"))
     async with db.transaction() as tx:
-        await _erase(tx, approval_id)
+        replaced = await _erase(tx, approval_id)
         await tx.fetchall(
             "INSERT INTO payloads (approval_id, nonce, ciphertext) VALUES (?, ?, ?)",
             (approval_id, nonce, ciphertext),
         )
+    if replaced:
+        await scrub(db)
 
 
 async def read_payload(db: Database, approval_id: str) -> bytes | None:
@@ -55,9 +64,18 @@ async def read_payload(db: Database, approval_id: str) -> bytes | None:
 
 
 async def erase_payload(db: Database, approval_id: str) -> bool:
-    """Overwrite and delete the approval's value; False when there was none."""
+    """Overwrite and delete the approval's value, in every file; False when there was none."""
     async with db.transaction() as tx:
-        return await _erase(tx, approval_id)
+        erased = await _erase(tx, approval_id)
+    if erased:
+        await scrub(db)
+    return erased
+
+
+async def scrub(db: Database) -> bool:
+    """Move the WAL into the database file and empty it; False if a reader held it off."""
+    row = await db.fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
+    return row is None or row[0] == 0
 
 
 async def _erase(tx: Transaction, approval_id: str) -> bool:
