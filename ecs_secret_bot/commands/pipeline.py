@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest
 from ecs_secret_bot.commands.approval.rules import RouteKind
+from ecs_secret_bot.commands.auditing import audit, new_correlation_id
 from ecs_secret_bot.commands.core import Core, SecretRef
 from ecs_secret_bot.commands.gateway import CloudIdentity
 from ecs_secret_bot.commands.inflight import one_at_a_time
@@ -32,10 +33,9 @@ from ecs_secret_bot.commands.outcomes import (
 )
 from ecs_secret_bot.commands.preflight import preflight_lines
 from ecs_secret_bot.commands.values import SecretValue, to_payload
-from ecs_secret_bot.errors import BotError, CloudError, Conflict, StorageError
+from ecs_secret_bot.errors import BotError, CloudError, Conflict
 from ecs_secret_bot.storage import idempotency
 from ecs_secret_bot.storage.approvals import ApprovalRow
-from ecs_secret_bot.storage.audit import AuditEntry, append_audit
 
 __all__ = [
     "Execution",
@@ -46,6 +46,7 @@ __all__ = [
     "earlier_answer",
     "executor",
     "held_for_approval",
+    "new_correlation_id",
     "run_cloud_step",
     "run_mutation",
 ]
@@ -69,6 +70,8 @@ class Execution:
     """Why it may run: the deciding statement, or the approval rule and approvers."""
     value: SecretValue | None = field(default=None, repr=False)
     identity: CloudIdentity | None = None  # the requester's role; None: the bot's identity
+    correlation_id: str = ""
+    """Ties its audit entries to the request's earlier ones (after an approval, its id does)."""
 
     @property
     def secret(self) -> SecretRef:
@@ -103,45 +106,6 @@ class Plan:
     instance_id: str = ""
     """The instance to pre-flight (create, rotate), if any."""
     value: SecretValue | None = field(default=None, repr=False)
-
-
-async def audit(
-    core: Core,
-    *,
-    actor: str,
-    request: ActionRequest,
-    channel_id: str,
-    decision: str,
-    reason: str,
-    outcome: str,
-    request_id: str = "",
-    approval_id: str = "",
-    detail: Mapping[str, Any] | None = None,
-    required: bool = True,
-) -> None:
-    """Append one audit entry; if ``required`` and it fails, raise so nothing goes ahead."""
-    entry = AuditEntry(
-        actor=actor,
-        action=request.action,
-        resource=request.resource,
-        channel_id=channel_id,
-        decision=decision,
-        reason=reason,
-        outcome=outcome,
-        request_id=request_id,
-        approval_id=approval_id,
-        detail=dict(detail or {}),
-    )
-    try:
-        await append_audit(core.db, entry, at=core.clock())
-    except Exception:
-        logger.exception("could not append to the audit log (%s %s)", request.action, outcome)
-        if required:
-            raise StorageError(
-                "The audit log could not be written, so nothing was done.",
-                path=str(core.db.path),
-                next_step="Ask an admin to check the bot's database; then try again.",
-            ) from None
 
 
 def held_for_approval(core: Core, row: ApprovalRow, *, actor: Actor) -> HeldForApproval:
@@ -251,6 +215,7 @@ async def refuse_early(
         decision="deny",
         reason=decision.reason,
         outcome="refused",
+        correlation_id=new_correlation_id(),
     )
     decision.raise_if_denied()
     return None  # pragma: no cover - raise_if_denied raised
@@ -322,6 +287,7 @@ async def _route_and_run(
 ) -> R | HeldForApproval:
     request = plan.request
     route = core.workflow.route(actor, request)
+    correlation_id = new_correlation_id()
 
     async def note(
         decision: str, outcome: str, *, approval_id: str = "", required: bool = True
@@ -336,6 +302,7 @@ async def _route_and_run(
             outcome=outcome,
             approval_id=approval_id,
             required=required,
+            correlation_id=correlation_id,
         )
 
     if route.kind is RouteKind.REFUSE:
@@ -356,6 +323,7 @@ async def _route_and_run(
             reason=route.decision.reason,
             value=plan.value,
             identity=core.identity_of(actor),
+            correlation_id=correlation_id,
         ),
     )
 
@@ -380,8 +348,13 @@ async def run_cloud_step(
             outcome=outcome,
             request_id=request_id,
             approval_id=execution.approval_id,
-            detail={"by": who, "params": dict(execution.request.params)},
+            detail={
+                "by": who,
+                "params": dict(execution.request.params),
+                **({"approved_by": list(execution.approved_by)} if execution.approved_by else {}),
+            },
             required=required,
+            correlation_id=execution.correlation_id,
         )
 
     await note("started", required=True)

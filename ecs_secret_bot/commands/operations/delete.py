@@ -265,6 +265,7 @@ async def execute_deletion(core: Core, ex: Execution) -> DeleteResult:
             outcome=f"outcome unknown: pending deletion {row.id} kept as unknown to reconcile",
             approval_id=ex.approval_id,
             required=False,
+            correlation_id=ex.correlation_id,
         )
         raise CloudUnavailable(
             f"KMS did not answer the deletion of {ref.short_name}, so it may or may not have "
