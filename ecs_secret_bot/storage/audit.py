@@ -13,20 +13,23 @@ An entry never holds a secret value: ``detail`` refuses keys that name one.
 
 from __future__ import annotations
 
+import hmac
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
 from ecs_secret_bot.storage._chain import (
     GENESIS_HASH,
     HASHED_FIELDS,
+    LEGACY_FIELDS,
     SQL_FUNCTION,
     Anchor,
     ChainStart,
     ChainWalk,
     keyed_hash,
+    legacy_hash,
     parse_anchor,
 )
 from ecs_secret_bot.storage._chain_start import CHAIN_START_ACTION, META_NAME
@@ -102,6 +105,9 @@ class AuditRow(AuditEntry):
     at: datetime
     prev_hash: str
     hash: str
+    intact: bool = True
+    """Its contents still match its own MAC (listings check each entry they return, alone;
+    whether entries are missing or relinked only ``verify_audit_chain`` tells)."""
 
     @property
     def entry(self) -> AuditEntry:
@@ -239,7 +245,7 @@ async def list_audit(
         f"SELECT {_ROW_COLUMNS} FROM audit_log {condition} ORDER BY seq DESC LIMIT ?",
         (*params, limit),
     )
-    return [_row(r) for r in rows]
+    return await _checked(db, rows)
 
 
 async def related_audit(
@@ -267,7 +273,27 @@ async def related_audit(
         f"SELECT {_ROW_COLUMNS} FROM audit_log WHERE {' OR '.join(clauses)} ORDER BY seq LIMIT ?",
         (*params, _RELATED_MAX),
     )
-    return [_row(r) for r in rows]
+    return await _checked(db, rows)
+
+
+async def _checked(db: Database, rows: Sequence[sqlite3.Row]) -> list[AuditRow]:
+    """Read rows, each checked against its own link (one HMAC per entry returned)."""
+    if not rows:
+        return []
+    start = await _chain_start(db)
+    # No (genuine) start: hold every entry to the keyed chain, which no forger can meet.
+    keyed_from = start.keyed_from if isinstance(start, ChainStart) else 1
+    out = []
+    for row in rows:
+        values = [row[name] for name in HASHED_FIELDS]
+        if row["seq"] >= keyed_from:
+            digest = keyed_hash(db.chain_key, row["prev_hash"], *values)
+        elif row["correlation_id"] or row["subject"]:  # fields an unkeyed link does not cover
+            digest = ""
+        else:
+            digest = legacy_hash(row["prev_hash"], *values[: len(LEGACY_FIELDS)])
+        out.append(replace(_row(row), intact=hmac.compare_digest(digest, row["hash"])))
+    return out
 
 
 async def audit_head(db: Database) -> tuple[int, str]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
+from ecs_secret_bot.commands.durations import parse_duration
 from ecs_secret_bot.commands.operations.create import create_secret
 from ecs_secret_bot.commands.operations.delete import delete_secret
 from ecs_secret_bot.commands.operations.restore import restore_secret
@@ -26,6 +28,7 @@ from ecs_secret_bot.commands.queries import (
     list_pending,
     list_secrets,
     show_secret,
+    verify_audit,
     whoami,
 )
 from ecs_secret_bot.commands.requests import (
@@ -54,6 +57,7 @@ from ecs_secret_bot.terminal.answers import (
 from ecs_secret_bot.terminal.exit_codes import ExitCode
 from ecs_secret_bot.terminal.progress import follow_with_progress
 from ecs_secret_bot.terminal.render import short, text_of
+from ecs_secret_bot.terminal.render_audit import audit_json, audit_text, proof_text
 from ecs_secret_bot.terminal.voting import vote
 
 __all__ = ["OPERATIONS"]
@@ -276,12 +280,44 @@ async def _approvals(args: argparse.Namespace, ctx: Context) -> Answer:
     return _view(await list_approvals(actor=s.actor, core=s.core))
 
 
+def since_moment(text: str, *, now: datetime) -> datetime:
+    """Read ``--since``: a duration back from now (``36h``, ``7d``) or a UTC date or time."""
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            f"--since {text!r} is neither a duration nor a date.",
+            field="since",
+            next_step="Write a duration back from now (36h, 7d) or a UTC date (2025-03-01).",
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 async def _audit(args: argparse.Namespace, ctx: Context) -> Answer:
     s = ctx.session
-    rows = await audit_view(
-        args.name or None, _region(args), actor=s.actor, core=s.core, limit=args.limit
+    if args.verify or args.anchor:
+        proof = await verify_audit(actor=s.actor, core=s.core, anchor=args.anchor or "")
+        code = ExitCode.OK if proof.ok else ExitCode.SETUP
+        return Answer(proof, proof_text(proof), code, "done" if proof.ok else "failed")
+    if args.name and args.name_option and args.name != args.name_option:
+        raise InvalidInput("Give the secret once: NAME or --secret NAME.", field="name")
+    trail = await audit_view(
+        args.name or args.name_option or None,
+        _region(args),
+        actor=s.actor,
+        core=s.core,
+        limit=args.limit,
+        since=since_moment(args.since, now=s.core.clock()) if args.since else None,
+        by=args.actor or "",
+        channel=args.channel or "",
     )
-    return _view(rows)
+    text = audit_text(trail, verbose=args.verbose, fmt=args.format)
+    # --json: the raw entries are the result; the requests they make come beside them.
+    return Answer(trail.entries, text, outcome="done", extra=audit_json(trail))
 
 
 async def _whoami(args: argparse.Namespace, ctx: Context) -> Answer:

@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
             one.add_argument("--no-wait", action="store_true", help="do not follow a rotation")
     audit = add("audit", "show the audit log (of one secret, or all you may list)")
     audit.add_argument("name", nargs="?", default="")
-    audit.add_argument("--limit", type=int, default=20, help="entries (default 20, at most 200)")
+    audit.add_argument("--limit", type=int, default=20, help="requests (default 20, at most 200)")
+    _audit_options(audit)
     add("whoami", "who you are to the policies, and what you may do")
     return parser
 
@@ -169,4 +170,19 @@ def _value_options(parser: argparse.ArgumentParser, *, what: str) -> None:
         default=None,
         metavar="PATH",
         help="read a PEM private key from this file (SSH key secrets)",
+    )
+
+
+def _audit_options(audit: argparse.ArgumentParser) -> None:
+    audit.add_argument("--since", metavar="WHEN", help="since a time: 36h, 7d, or 2025-03-01")
+    audit.add_argument("--actor", metavar="PRINCIPAL", help="requests this principal took part in")
+    audit.add_argument("--secret", dest="name_option", metavar="NAME", help="same as NAME")
+    audit.add_argument("--channel", metavar="ID", help="requests made from this channel")
+    audit.add_argument("--verbose", action="store_true", help="each request's entries under it")
+    audit.add_argument("--format", choices=("text", "csv"), default="text", help="text or csv")
+    audit.add_argument(
+        "--verify", action="store_true", help="check the chain; exit 7 if it does not verify"
+    )
+    audit.add_argument(
+        "--anchor", metavar="SEQ:HASH", help="with --verify: a head recorded elsewhere, to find"
     )

@@ -2,8 +2,8 @@
 
 Owns ``jsonable`` (any result of the core as JSON values: dataclasses as objects, times as
 ISO 8601, durations as ``7d``, next steps in the terminal's words), ``table`` and the text
-of each result type of the core. Results never hold a secret value, so nothing printed
-here can. Errors are ``report``'s.
+of each result type of the core (the audit's, which takes options, in ``render_audit``).
+Results never hold a secret value, so nothing printed here can. Errors are ``report``'s.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from ecs_secret_bot.commands.outcomes import (
 from ecs_secret_bot.commands.queries import (
     ApprovalItem,
     ApprovalsListing,
-    AuditLine,
     PendingListing,
     SecretListing,
     SecretView,
@@ -237,26 +236,6 @@ def _approvals(r: ApprovalsListing) -> str:
     return "\n".join(parts)
 
 
-def _audit(rows: Sequence[AuditLine]) -> str:
-    if not rows:
-        return "The audit log has no entries you may see."
-    return table(
-        ["SEQ", "AT", "ACTOR", "ACTION", "SECRET", "DECISION", "OUTCOME"],
-        [
-            [
-                str(a.seq),
-                when(a.at),
-                a.actor,
-                a.action,
-                a.secret_name or a.resource,
-                a.decision,
-                a.outcome,
-            ]
-            for a in rows
-        ],
-    )
-
-
 def _whoami(w: WhoAmI) -> str:
     lines = [f"You are {w.principal} (at a terminal: no channel, no guardrail)."]
     if w.groups:
@@ -272,8 +251,6 @@ def _whoami(w: WhoAmI) -> str:
 
 def text_of(result: Any) -> str:
     """Return the text of any result the core gives the terminal."""
-    if isinstance(result, tuple):
-        return _audit(result)
     for kind, render in _RENDERERS:
         if isinstance(result, kind):
             return render(result)

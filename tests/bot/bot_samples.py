@@ -19,6 +19,8 @@ from ecs_secret_bot.commands.queries import (
     ApprovalItem,
     ApprovalsListing,
     AuditLine,
+    AuditRequest,
+    AuditTrail,
     PendingListing,
     PendingRow,
     RegionListing,
@@ -242,25 +244,45 @@ def approvals_listing(count: int = 2, text: str = "r") -> ApprovalsListing:
     return ApprovalsListing(waiting_for_me=items, mine=items)
 
 
-def audit_lines(count: int = 5, text: str = "ok") -> tuple[AuditLine, ...]:
-    return tuple(
-        AuditLine(
-            i,
-            NOW,
-            USER,
-            "kms:RotateSecret",
-            "arn",
-            "cn-hangzhou",
-            "web-3-root",
-            "C0INC",
-            "allow",
-            text,
-            text,
-            "req",
-            "",
+def audit_trail(count: int = 5, text: str = "ok") -> AuditTrail:
+    """Return ``count`` requests of two entries each, every text field ``text``."""
+    requests = []
+    for i in range(count):
+        lines = tuple(
+            AuditLine(
+                2 * i + step,
+                NOW,
+                USER,
+                "kms:RotateSecret",
+                "arn",
+                "cn-hangzhou",
+                "web-3-root",
+                "C0INC",
+                "allow",
+                text,
+                text,
+                "req",
+                "",
+                correlation_id=f"req-{i}",
+            )
+            for step in (0, 1)
         )
-        for i in range(count)
-    )
+        requests.append(
+            AuditRequest(
+                id=f"req-{i}",
+                at=NOW,
+                requester=USER,
+                action="kms:RotateSecret",
+                region="cn-hangzhou",
+                secret_name=text,
+                channel_id="C0INC",
+                decision="approved",
+                outcome=text,
+                approvers=(USER, f"slack:user:{text[:20]}"),
+                entries=lines,
+            )
+        )
+    return AuditTrail(requests=tuple(requests), more=True)
 
 
 def listing(count: int = 3, text: str = "web") -> SecretListing:

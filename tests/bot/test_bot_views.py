@@ -66,7 +66,7 @@ def all_messages(text: str) -> list[tuple[str, list[dict[str, Any]]]]:
         listings.show_message(s.secret_view(text=text)),
         listings.pending_message(s.pending_listing(100, text[:50])),
         listings.approvals_message(s.approvals_listing(40, text)),
-        listings.audit_message(s.audit_lines(60, text), "web-3-root"),
+        listings.audit_message(s.audit_trail(60, text), "web-3-root"),
         listings.whoami_message(s.who()),
         ("error", messages.error_blocks(esc(text))),
     ]
@@ -108,8 +108,8 @@ def test_app_home_is_within_limits(text: str) -> None:
     view = home.home_view(
         approvals=s.approvals_listing(60, text),
         pending=s.pending_listing(100, text[:40]),
-        activity=s.audit_lines(10, text),
-        activity_lines=listings.audit_message(s.audit_lines(10, text)),
+        activity=s.audit_trail(10, text),
+        activity_lines=listings.audit_message(s.audit_trail(10, text)),
     )
     assert problems(view, kind="home") == []
     refused = home.home_view(approvals="not allowed", pending="not allowed", activity="no")

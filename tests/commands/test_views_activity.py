@@ -220,13 +220,14 @@ async def test_audit_of_one_secret_newest_first(h: CoreHarness) -> None:
     await record(h, arn(HZ, "web-3-root"), "started")
     await record(h, arn(HZ, "db-1-root"), "started")
     await record(h, arn(HZ, "web-3-root"), "executed")
-    rows = await audit_view("web-3-root", actor=READER, core=h.core)
+    rows = (await audit_view("web-3-root", actor=READER, core=h.core)).entries
     assert [(r.outcome, r.secret_name, r.region) for r in rows] == [
         ("executed", "web-3-root", HZ),
         ("started", "web-3-root", HZ),
     ]
     assert rows[0].seq > rows[1].seq and rows[0].actor == "slack:user:UADMIN"
-    assert len(await audit_view("acs/ecs/web-3-root", actor=ADMIN, core=h.core, limit=1)) == 1
+    one = await audit_view("acs/ecs/web-3-root", actor=ADMIN, core=h.core, limit=1)
+    assert len(one.requests) == 1
 
 
 async def test_audit_permissions_follow_describe_and_list(h: CoreHarness) -> None:
@@ -234,17 +235,18 @@ async def test_audit_permissions_follow_describe_and_list(h: CoreHarness) -> Non
     await record(h, arn(HZ, "db-1-root"), "hz db")
     await record(h, arn(SH, "web-9-root"), "sh web")
     everything = await audit_view(actor=ADMIN, core=h.core)
-    assert [r.outcome for r in everything] == ["sh web", "hz db", "hz web"]
+    assert [r.outcome for r in everything.requests] == ["sh web", "hz db", "hz web"]
     # audit <name>: kms:DescribeSecret on that secret
-    assert [r.outcome for r in await audit_view("web-3-root", actor=LIMITED, core=h.core)] == [
-        "hz web"
-    ]
+    of_web = await audit_view("web-3-root", actor=LIMITED, core=h.core)
+    assert [r.outcome for r in of_web.requests] == ["hz web"]
     with pytest.raises(AccessDenied) as caught:
         await audit_view("db-1-root", actor=LIMITED, core=h.core)
     assert "kms:DescribeSecret" in caught.value.reason
     # audit: kms:ListSecrets, so only the regions the actor may list
-    assert [r.outcome for r in await audit_view(actor=LIMITED, core=h.core)] == ["hz db", "hz web"]
-    assert [r.outcome for r in await audit_view(region=SH, actor=ADMIN, core=h.core)] == ["sh web"]
+    limited = await audit_view(actor=LIMITED, core=h.core)
+    assert [r.outcome for r in limited.requests] == ["hz db", "hz web"]
+    shanghai = await audit_view(region=SH, actor=ADMIN, core=h.core)
+    assert [r.outcome for r in shanghai.requests] == ["sh web"]
     with pytest.raises(AccessDenied):
         await audit_view(region=SH, actor=LIMITED, core=h.core)
     with pytest.raises(AccessDenied):

@@ -36,13 +36,15 @@ async def test_own_entries_even_behind_many_of_others(h: CoreHarness) -> None:
             AuditEntry("slack:user:UADMIN", "kms:ListSecrets", f"r{n}", "C1", "allow", "", "ok"),
             at=h.clock(),
         )
-    [mine] = await my_activity(actor=reader, core=h.core)
-    assert (mine.actor, mine.action, mine.outcome) == (
+    [mine] = (await my_activity(actor=reader, core=h.core)).requests
+    assert (mine.requester, mine.action, mine.decision, mine.outcome) == (
         "slack:user:UREADER",
         "kms:RotateSecret",
+        "denied",
         "refused",
     )
-    assert len(await my_activity(actor=actor("UADMIN"), core=h.core, limit=10)) == 10
+    admin = await my_activity(actor=actor("UADMIN"), core=h.core, limit=10)
+    assert len(admin.requests) == 10 and admin.more
 
 
 async def test_the_unbound_see_nothing(h: CoreHarness) -> None:

@@ -7,13 +7,12 @@ failing the whole tab.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from ecs_secret_bot.bot.views.blocks import Block, context, divider, esc, header, section
 from ecs_secret_bot.bot.views.listings import approval_line, home_refresh, pending_rows
 from ecs_secret_bot.bot.views.messages import Message
-from ecs_secret_bot.commands.queries import ApprovalsListing, AuditLine, PendingListing
+from ecs_secret_bot.commands.queries import ApprovalsListing, AuditTrail, PendingListing
 
 __all__ = ["home_view"]
 
@@ -24,7 +23,7 @@ def home_view(
     *,
     approvals: ApprovalsListing | str,
     pending: PendingListing | str,
-    activity: Sequence[AuditLine] | str,
+    activity: AuditTrail | str,
     activity_lines: Message | None = None,
 ) -> dict[str, Any]:
     """Return the App Home view; a part given as a string is shown as that explanation."""

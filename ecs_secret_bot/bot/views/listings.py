@@ -29,7 +29,8 @@ from ecs_secret_bot.bot.views.messages import Message, action_words, restore_val
 from ecs_secret_bot.commands.queries import (
     ApprovalItem,
     ApprovalsListing,
-    AuditLine,
+    AuditRequest,
+    AuditTrail,
     PendingListing,
     PendingRow,
     SecretListing,
@@ -39,6 +40,7 @@ from ecs_secret_bot.commands.queries import (
 
 __all__ = [
     "approvals_message",
+    "audit_line",
     "audit_message",
     "list_message",
     "pending_message",
@@ -189,19 +191,41 @@ def approvals_message(listing: ApprovalsListing) -> Message:
     return title, blocks[:50]
 
 
-def audit_message(rows: Sequence[AuditLine], name: str = "") -> Message:
-    """Return recent audit entries."""
+def _who(principal: str) -> str:
+    # Only a well-formed Slack id becomes a mention; anything else from the log is quoted.
+    kind, _, ident = principal.rpartition(":")
+    if kind in ("slack:user", "slack:usergroup") and ident.isalnum() and ident.isupper():
+        return mention(principal)
+    return f"`{esc(principal)}`"
+
+
+def audit_line(request: AuditRequest) -> str:
+    """Return one request in one line: when, who, what, which secret, decision, outcome."""
+    secret = request.secret_name or (request.entries[0].resource if request.entries else "")
+    where = f" ({request.region})" if request.region else ""
+    approvers = ", ".join(_who(p) for p in request.approvers)
+    altered = ", ".join(str(seq) for seq in request.altered)
+    return (
+        (":warning: " if altered else "")
+        + f"{slack_date(request.at, '{date_short} {time}')} {_who(request.requester)} "
+        f"{action_words(request.action)} `{esc(short_name(secret) or '-')}`{where}: "
+        f"{esc(request.decision)}, {esc(request.outcome)}"
+        + (f"; approved by {approvers}" if approvers else "")
+        + (f" (entry {altered} was changed after it was written)" if altered else "")
+    )
+
+
+def audit_message(trail: AuditTrail, name: str = "") -> Message:
+    """Return recent requests, one line each (the entries behind them stay in the log)."""
     about = f" of `{esc(short_name(name))}`" if name else ""
     title = f"Recent activity{about}"
     blocks: list[Block] = [section(f"*{title}*")]
-    lines = [
-        f"{slack_date(r.at, '{date_short} {time}')} {mention(r.actor)} {action_words(r.action)} "
-        f"`{esc(short_name(r.secret_name) or r.resource)}`: {esc(r.decision)}, {esc(r.outcome)}"
-        for r in rows
-    ]
+    lines = [audit_line(request) for request in trail.requests]
     for i in range(0, len(lines), 10):
         blocks.append(section("\n".join(lines[i : i + 10])))
-    if not rows:
+    if trail.more:
+        blocks.append(context("Older requests are not shown."))
+    if not lines:
         blocks.append(section("No activity recorded yet."))
     return title, blocks[:50]
 

@@ -5,7 +5,8 @@ module and is re-exported here:
 
 - ``views_secrets``: ``list_secrets`` (every region at once, one round trip per page depth);
 - ``views_detail``: ``show_secret`` and ``prepare_rotation`` (the rotate modal's summary);
-- ``views_activity``: ``list_pending``, ``list_approvals``, ``audit_view`` (from storage);
+- ``views_activity``: ``list_pending``, ``list_approvals`` (from storage);
+- ``audit`` (with ``grouping``): ``audit_view``, ``my_activity``, ``verify_audit``;
 - ``views_access``: ``whoami``, ``available_subcommands`` and ``Access``;
 - ``views_instances``: ``search_instances`` (the create modal's picker, cached per region).
 
@@ -26,13 +27,19 @@ from ecs_secret_bot.commands.queries.access import (
 from ecs_secret_bot.commands.queries.activity import (
     ApprovalItem,
     ApprovalsListing,
-    AuditLine,
     PendingListing,
     PendingRow,
-    audit_view,
     list_approvals,
     list_pending,
+)
+from ecs_secret_bot.commands.queries.audit import (
+    AuditLine,
+    AuditProof,
+    AuditRequest,
+    AuditTrail,
+    audit_view,
     my_activity,
+    verify_audit,
 )
 from ecs_secret_bot.commands.queries.detail import (
     ActiveRotation,
@@ -55,6 +62,9 @@ __all__ = [
     "ApprovalItem",
     "ApprovalsListing",
     "AuditLine",
+    "AuditProof",
+    "AuditRequest",
+    "AuditTrail",
     "InstanceDirectory",
     "InstanceOption",
     "PendingInfo",
@@ -74,5 +84,6 @@ __all__ = [
     "prepare_rotation",
     "search_instances",
     "show_secret",
+    "verify_audit",
     "whoami",
 ]

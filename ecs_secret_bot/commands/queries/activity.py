@@ -1,12 +1,10 @@
-"""``pending``, ``approvals`` and ``audit``: what the bot itself recorded, read from storage.
+"""``pending`` and ``approvals``: what the bot itself recorded, read from storage.
 
 Owns ``list_pending`` (scheduled deletions with the time left and, for the actor, whether
-the Restore button restores at once, asks for an approval, or is not offered),
-``list_approvals`` (what waits for the actor's vote, and the actor's own requests) and
-``audit_view`` (the newest audit entries about one secret, or about every secret the actor
-may list). Permissions as design.md sets them: ``pending`` and ``audit`` without a name are
-``kms:ListSecrets`` on the region's collection, ``audit <name>`` is ``kms:DescribeSecret`` on
-the secret, ``approvals`` needs only a bound policy.
+the Restore button restores at once, asks for an approval, or is not offered) and
+``list_approvals`` (what waits for the actor's vote, and the actor's own requests). The
+audit log has its own module, ``audit``. Permissions as design.md sets them: ``pending`` is
+``kms:ListSecrets`` on the region's collection, ``approvals`` needs only a bound policy.
 
 Never calls the cloud and never writes: the rows are the bot's own records.
 """
@@ -20,29 +18,23 @@ from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.names import secret_arn, short_secret_name
 from ecs_secret_bot.commands.queries.access import (
-    DESCRIBE,
     LIST,
     RESTORE,
     Access,
     access_for,
-    authorize,
     permitted_regions,
     require_bound,
 )
 from ecs_secret_bot.storage import approvals as approval_store
-from ecs_secret_bot.storage import audit as audit_store
 from ecs_secret_bot.storage import pending as pending_store
 from ecs_secret_bot.storage.approvals import APPROVAL_STATUSES, ApprovalRow
 
 __all__ = [
-    "my_activity",
     "RECENTLY_CLOSED",
     "ApprovalItem",
     "ApprovalsListing",
-    "AuditLine",
     "PendingListing",
     "PendingRow",
-    "audit_view",
     "list_approvals",
     "list_pending",
 ]
@@ -51,7 +43,6 @@ RECENTLY_CLOSED = timedelta(days=7)
 """How long a closed request of the actor's stays in its ``approvals`` list."""
 _MINE_LIMIT = 20
 _PENDING_LIMIT = 500
-_AUDIT_MAX = 200
 
 
 # --- pending ---------------------------------------------------------------------------------
@@ -249,83 +240,3 @@ async def list_approvals(*, actor: Actor, core: Core) -> ApprovalsListing:
         waiting_for_me=tuple(_item(core, row, now) for row in waiting),
         mine=tuple(_item(core, row, now) for row in mine[:_MINE_LIMIT]),
     )
-
-
-# --- audit -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AuditLine:
-    """One audit entry as people read it: its region and short secret name spelled out."""
-
-    seq: int
-    at: datetime
-    actor: str
-    action: str
-    resource: str
-    region: str
-    """The region of the resource's ARN; empty when the resource is not an ARN."""
-    secret_name: str
-    """The secret's short name; empty when the resource is not a secret."""
-    channel_id: str
-    decision: str
-    reason: str
-    outcome: str
-    request_id: str
-    approval_id: str
-
-
-def _audit_line(row: audit_store.AuditRow) -> AuditLine:
-    parts = row.resource.split(":", 4)
-    region = parts[2] if len(parts) == 5 and parts[0] == "acs" else ""
-    _, found, name = row.resource.partition(":secret/")
-    return AuditLine(
-        seq=row.seq,
-        at=row.at,
-        actor=row.actor,
-        action=row.action,
-        resource=row.resource,
-        region=region,
-        secret_name=short_secret_name(name) if found else "",
-        channel_id=row.channel_id,
-        decision=row.decision,
-        reason=row.reason,
-        outcome=row.outcome,
-        request_id=row.request_id,
-        approval_id=row.approval_id,
-    )
-
-
-async def audit_view(
-    name: str | None = None,
-    region: str = "",
-    *,
-    actor: Actor,
-    core: Core,
-    limit: int = 20,
-) -> tuple[AuditLine, ...]:
-    """Return the newest audit entries about one secret, or about all the actor may list."""
-    limit = max(1, min(limit, _AUDIT_MAX))
-    if name:
-        ref = core.secret(name, region)
-        authorize(core, actor, DESCRIBE, ref.arn)
-        rows = await audit_store.list_audit(core.db, resource=ref.arn, limit=limit)
-        return tuple(_audit_line(row) for row in rows)
-    regions = (core.region(region),) if region else core.settings.cloud.regions
-    allowed, refused = permitted_regions(core, actor, LIST, regions)
-    if not region and not refused:
-        rows = await audit_store.list_audit(core.db, limit=limit)
-        return tuple(_audit_line(row) for row in rows)
-    # Only some regions: read further back and keep theirs (the log has no region column).
-    rows = await audit_store.list_audit(core.db, limit=_AUDIT_MAX * 5)
-    kept = [r for r in map(_audit_line, rows) if r.region in allowed]
-    return tuple(kept[:limit])
-
-
-async def my_activity(*, actor: Actor, core: Core, limit: int = 10) -> tuple[AuditLine, ...]:
-    """Return the actor's own newest audit entries (App Home); being bound is enough."""
-    require_bound(actor, core)
-    rows = await audit_store.list_audit(
-        core.db, actor=actor.principal, limit=max(1, min(limit, _AUDIT_MAX))
-    )
-    return tuple(_audit_line(row) for row in rows)
