@@ -1,19 +1,19 @@
 """``ecs-secret-bot check``: is this configuration right, and can the bot reach what it names?
 
 Owns ``run_check`` (the checks, each an OK, a FAIL with exactly what is wrong and what to
-do, or a SKIP with why) and ``check_command`` (load the configuration, run the checks,
-print them, return the exit code). The checks: the configuration (policies and approval
-rules included) loads; the database opens with its data key; Slack accepts the bot token
-(``auth.test``) and, for Socket Mode, the app-level token (``apps.connections.open``) or,
-for HTTP mode, a signing secret is set; KMS answers ``ListSecrets`` and ECS answers
-``DescribeInstances`` in every configured region with the credentials of the default
-chain; and the bot's identity (and each role a binding names, assumed through STS) holds
-every RAM permission the bot uses, each shown by a harmless call (``cloud.probes``), each
-missing one named with the line of the shipped policy that grants it. The database and the
-gateway are opened through ``runtime``, as ``serve`` opens them. Never prints a token, a
-key or a secret value; never changes anything in the cloud (its probes of mutating APIs
-name a secret that cannot exist; opening the database creates it, and its key file, if
-they do not exist yet, as ``serve`` would).
+do, or a SKIP with why) and ``check_command`` (load, run, print, return the exit code). The
+checks: the configuration (policies and approval rules included) loads; the database opens
+with its data key and its audit chain verifies (else the first bad entry is named); Slack
+accepts the bot token (``auth.test``) and, for Socket Mode, the app-level token
+(``apps.connections.open``) or, for HTTP mode, a signing secret is set; KMS answers
+``ListSecrets`` and ECS ``DescribeInstances`` in every configured region with the default
+credential chain; and the bot's identity (and each role a binding names, assumed through
+STS) holds every RAM permission the bot uses, each shown by a harmless call
+(``cloud.probes``), each missing one named with the line of the shipped policy that grants
+it. The database and the gateway are opened through ``runtime``, as ``serve`` opens them.
+Never prints a token, a key or a secret value; never changes anything in the cloud (its
+probes of mutating APIs name a secret that cannot exist; opening the database creates it,
+and its key file, if they do not exist yet, as ``serve`` would).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from ecs_secret_bot.errors import (
     storage_error,
 )
 from ecs_secret_bot.runtime import cloud_gateway, open_storage
+from ecs_secret_bot.storage.audit import ChainCheck, verify_audit_chain
 from ecs_secret_bot.terminal.report import next_step_text
 
 if TYPE_CHECKING:
@@ -69,15 +70,34 @@ def _fail(name: str, failure: BotError | StorageFault) -> CheckLine:
     return CheckLine(name, "FAIL", detail, next_step_text(error.next_step))
 
 
-async def _storage(settings: Settings, data_key: str) -> CheckLine:
+async def _storage(settings: Settings, data_key: str) -> list[CheckLine]:
     path = settings.storage.path
     existed = path.exists()
     try:
         db = await open_storage(settings, data_key=data_key)
     except (BotError, StorageFault) as exc:
-        return _fail("storage", exc)
-    await db.close()
-    return CheckLine("storage", "OK", f"{path} opens" + ("" if existed else " (created now)"))
+        return [_fail("storage", exc)]
+    try:
+        chain = await verify_audit_chain(db)
+    finally:
+        await db.close()
+    opened = CheckLine("storage", "OK", f"{path} opens" + ("" if existed else " (created now)"))
+    return [opened, _audit_line(chain)]
+
+
+def _audit_line(chain: ChainCheck) -> CheckLine:
+    if chain.ok:
+        head = f"{chain.head_seq}:{chain.head_hash}"
+        return CheckLine("audit log", "OK", f"{chain.checked} entries verify; head {head}")
+    when = f" ({chain.first_broken_at:%Y-%m-%d %H:%M} UTC)" if chain.first_broken_at else ""
+    detail = f"entry {chain.first_broken_seq}{when}: {chain.problem}"
+    return CheckLine(
+        "audit log",
+        "FAIL",
+        f"{detail}; {chain.checked} before it verify",
+        "Someone changed the database outside the bot: keep this copy as evidence, find who "
+        "could write to it, and restore from a backup you trust.",
+    )
 
 
 async def _slack(
@@ -331,7 +351,7 @@ async def run_check(
             f"{len(policies.bindings)} binding(s); {len(rules)} approval rule(s)",
         )
     ]
-    lines.append(await _storage(settings, data_key))
+    lines += await _storage(settings, data_key)
     lines += await _slack(
         slack_token, slack_api_url, app_token=slack_app_token, signing_secret=slack_signing_secret
     )

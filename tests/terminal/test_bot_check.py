@@ -4,6 +4,9 @@ against the sandbox cloud and fake Slack over loopback."""
 from __future__ import annotations
 
 import io
+import sqlite3
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,9 @@ from terminal_harness import config_text
 
 from ecs_secret_bot.check import CheckLine, check_command, format_lines, run_check
 from ecs_secret_bot.config import load_settings
+from ecs_secret_bot.runtime import open_storage
 from ecs_secret_bot.sandbox import Sandbox
+from ecs_secret_bot.storage.audit import AuditEntry, append_audit
 
 
 def by_name(lines: list[CheckLine]) -> dict[str, CheckLine]:
@@ -104,3 +109,28 @@ async def test_a_database_that_will_not_open(tmp_path: Path) -> None:
         )
     storage = by_name(lines)["storage"]
     assert storage.status == "FAIL" and "bot.db" in storage.detail
+
+
+async def test_a_forged_audit_entry_fails_the_check_naming_it(tmp_path: Path) -> None:
+    async with Sandbox(seed=True) as sandbox:
+        config = tmp_path / "bot.toml"
+        config.write_text(config_text(sandbox), encoding="utf-8")
+        settings = load_settings(config)
+        db = await open_storage(settings)
+        for outcome in ("started", "executed"):
+            entry = AuditEntry("local:user:ops", "kms:RotateSecret", "r", "", "allow", "", outcome)
+            await append_audit(db, entry, at=datetime.now(UTC))
+        await db.close()
+        run = partial(run_check, settings, slack_token="", slack_api_url="http://127.0.0.1:9/")
+        fine = by_name(await run(credential=sandbox_credential()))["audit log"]
+        assert fine.status == "OK" and "2 entries verify" in fine.detail
+        conn = sqlite3.connect(tmp_path / "bot.db", isolation_level=None)
+        conn.execute("DROP TRIGGER audit_log_no_update")
+        conn.execute("UPDATE audit_log SET actor = 'local:user:mallory' WHERE seq = 1")
+        conn.close()
+        lines = await run(credential=sandbox_credential())
+    audit = by_name(lines)["audit log"]
+    assert audit.status == "FAIL" and audit.detail.startswith("entry 1 (")
+    assert "entry 1 was changed after it was written" in audit.detail
+    assert "restore from a backup" in audit.next_step
+    assert format_lines(lines).endswith("1 check(s) failed")
