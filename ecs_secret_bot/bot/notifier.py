@@ -6,9 +6,10 @@ Reminders go to the channel where the deletion was scheduled and, as a DM, to wh
 scheduled it; a closed deletion edits its original message; an expired request edits its
 card and tells its requester; a card nobody could post is delivered as a front end would
 (its channel, else ``[approval] channel``, approvers sent a DM), its requester told when it
-finally is or when the duties give up; a stale one gets one reply in its card's thread; a rotation
-that ended edits its "rotation triggered" message, whichever process or start followed it.
-Never decides anything.
+finally is or when the duties give up; a stale one gets one reply in its card's thread; the
+audit log's daily anchor is posted in ``[approval] channel``; a rotation that ended edits
+its "rotation triggered" message, whichever process or start followed it. Never decides
+anything.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ecs_secret_bot.bot.replies import Posted, post, update
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.blocks import section
 from ecs_secret_bot.bot.views.duties import (
+    anchor_message,
     card_late_notice,
     card_undeliverable_notice,
     deletion_closed_message,
@@ -31,6 +33,7 @@ from ecs_secret_bot.bot.views.duties import (
     stale_reply,
 )
 from ecs_secret_bot.bot.views.messages import rotation_finished_message
+from ecs_secret_bot.commands.anchor import AuditAnchor
 from ecs_secret_bot.commands.operations.delete import attach_deletion_message
 from ecs_secret_bot.commands.records import ApprovalRow, PendingDeletion
 from ecs_secret_bot.commands.tracker import RotationOutcome
@@ -128,6 +131,18 @@ class SlackNotifier:
         await self.services.client.chat_postMessage(
             channel=row.message_channel, thread_ts=row.message_ts, text=text
         )
+
+    async def audit_anchor(self, anchor: AuditAnchor) -> None:
+        """Post the audit log's head in the approval channel (the log has it already)."""
+        channel = self.services.core.rules.channel
+        if not channel:
+            logger.info(
+                "no [approval] channel: the audit anchor %s is in the log only", anchor.text
+            )
+            return
+        text, blocks = anchor_message(anchor)
+        # Not retried all day if Slack refuses (post logs why): the log line stands.
+        await post(self.services.client, channel, text, blocks)
 
 
 class SlackRotationNotifier:

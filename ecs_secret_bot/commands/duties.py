@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
+from ecs_secret_bot.commands.anchor import AnchorNotifier, anchor_duty
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.durations import format_duration
 from ecs_secret_bot.commands.operations.delete import SETTLE_AFTER
@@ -54,8 +55,8 @@ CARD_MEMORY = timedelta(days=30)
 """How long a card's refresh is remembered (a closed request changes no more)."""
 
 
-class Notifier(Protocol):
-    """How duties reach people. The Slack layer implements it; every method may raise.
+class Notifier(AnchorNotifier, Protocol):
+    """How duties reach people (and the audit anchor). The Slack layer implements it.
 
     Example (a notifier that only logs)::
 
@@ -148,6 +149,7 @@ class DutyRunner:
             self._stale,
             self._reconcile,
             self._rotations,
+            anchor_duty(core, self.notifier),  # the audit log's head, once a UTC day
         )
         for duty in duties:
             try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -13,14 +15,17 @@ import pytest
 from fakes.cloud import populate
 from fakes.core import Clock, CoreHarness, actor, admin_policies
 
+from ecs_secret_bot.commands.anchor import AuditAnchor
 from ecs_secret_bot.commands.duties import DutyRunner
 from ecs_secret_bot.commands.operations.rotate import rotate_secret
 from ecs_secret_bot.commands.outcomes import HeldForApproval, RotateResult
+from ecs_secret_bot.commands.queries import verify_audit
 from ecs_secret_bot.commands.requests import DeleteRequest, RotateRequest
 from ecs_secret_bot.commands.tracker import RotationOutcome, RotationTracker
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import open_database, payloads, pending
 from ecs_secret_bot.storage.approvals import ApprovalRow
+from ecs_secret_bot.storage.audit import AuditEntry, append_audit, audit_head
 from ecs_secret_bot.storage.pending import PendingDeletion
 
 ADMIN = actor("UADMIN")
@@ -70,6 +75,9 @@ class RecordingNotifier:
 
     async def rotation_finished(self, outcome: RotationOutcome) -> None:
         self._note("rotation", f"{outcome.secret_name} {outcome.state}")
+
+    async def audit_anchor(self, anchor: AuditAnchor) -> None:
+        self._note("anchor", f"{anchor.day} {anchor.text}")
 
     def kinds(self, kind: str) -> list[str]:
         return [what for k, what in self.said if k == kind]
@@ -489,3 +497,47 @@ async def test_a_large_backlog_is_reconciled_in_batches_then_discovery_runs(
         closed_per_tick.append((report.closed, report.discovered))
     assert closed_per_tick == [(2, 0), (2, 0), (1, 1)]
     assert sb.calls.total("DescribeSecret") == 5
+
+
+async def some_entries(h: CoreHarness) -> None:
+    for outcome in ("started", "executed"):
+        entry = AuditEntry(ADMIN.principal, "kms:RotateSecret", "r", "CINC", "allow", "", outcome)
+        await append_audit(h.core.db, entry, at=h.clock())
+
+
+async def test_the_audit_head_is_anchored_once_a_day_in_the_log_and_the_notifier(
+    h: CoreHarness, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await some_entries(h)
+    notes = RecordingNotifier()
+    caplog.set_level(logging.INFO, logger="ecs_secret_bot.commands.anchor")
+    await runner(h, notes).tick()
+    await runner(h, notes, owner="p1").tick()  # once a day, across ticks and runners
+    [said] = notes.kinds("anchor")
+    day, head = said.split()
+    assert day == h.clock().date().isoformat()
+    assert head == "{}:{}".format(*await audit_head(h.core.db))
+    assert f"audit anchor {day}: head {head}" in caplog.text
+    clock.advance(timedelta(days=1))
+    await runner(h, notes).tick()
+    assert len(notes.kinds("anchor")) == 2
+
+
+async def test_a_notifier_failure_is_retried_and_the_anchor_then_proves_a_cut(
+    h: CoreHarness,
+) -> None:
+    await some_entries(h)
+    notes = RecordingNotifier(fail_next=1)
+    duty = runner(h, notes)
+    report = await duty.tick()
+    assert notes.kinds("anchor") == [] and report.errors == ["audit_anchor: RuntimeError"]
+    await duty.tick()
+    [said] = notes.kinds("anchor")
+    anchor = said.split()[1]
+    assert (await verify_audit(actor=ADMIN, core=h.core, anchor=anchor)).ok
+    conn = sqlite3.connect(h.db_path, isolation_level=None)
+    conn.execute("DROP TRIGGER audit_log_no_delete")
+    conn.execute("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
+    conn.close()
+    proof = await verify_audit(actor=ADMIN, core=h.core, anchor=anchor)
+    assert not proof.ok and "were removed" in proof.problem

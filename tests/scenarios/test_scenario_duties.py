@@ -1,5 +1,6 @@
 """Transcripts of the background duties in Slack: reminders, deletions that ended
-elsewhere, stale and expired approval requests, a rotation reported after a restart."""
+elsewhere, stale and expired approval requests, a rotation reported after a restart, the
+audit log's daily anchor."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ecs_secret_bot.commands.duties import DutyRunner
 from ecs_secret_bot.commands.operations.rotate import attach_rotation_message, rotate_secret
 from ecs_secret_bot.commands.outcomes import RotateResult
 from ecs_secret_bot.commands.requests import RotateRequest
+from ecs_secret_bot.storage.audit import audit_head
 
 POLICIES = bot_policies(stale_after="30m") + '\n[reminders]\nbefore = ["31d", "3d"]\n'
 
@@ -193,3 +195,21 @@ async def test_a_card_voted_on_elsewhere_is_brought_up_to_date_once(bot: BotHarn
     assert edit.payload["ts"] == posted.ts
     assert "(executed)" in edit.payload["text"]
     assert all(block["type"] != "actions" for block in edit.payload["blocks"])
+
+
+async def test_the_audit_log_is_anchored_daily_in_the_approval_channel(bot: BotHarness) -> None:
+    await schedule(bot)
+    runner = duties(bot)
+    await runner.tick()
+    await runner.tick()
+
+    def anchors() -> list[str]:
+        return [m.text for m in bot.slack.messages(ws.SECOPS_CHANNEL_ID) if "anchor" in m.text]
+
+    [line] = anchors()
+    seq, digest = await audit_head(bot.services.core.db)
+    assert f"Audit log anchor for {utcnow().date().isoformat()}: entry {seq}" in line
+    assert f"`{seq}:{digest}`" in line
+    later(bot, timedelta(days=1))
+    await runner.tick()
+    assert len(anchors()) == 2

@@ -1,5 +1,6 @@
 """Messages of the background duties: reminders, deletions closed or discovered, stale and
-expired approval requests. Pure builders: data in, Block Kit out, never a value."""
+expired approval requests, the audit log's daily anchor. Pure builders: data in, Block Kit
+out, never a value."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from ecs_secret_bot.bot.views.blocks import (
     slack_date,
 )
 from ecs_secret_bot.bot.views.messages import Message, restore_actions
+from ecs_secret_bot.commands.anchor import AuditAnchor
 from ecs_secret_bot.commands.records import ApprovalRow, PendingDeletion
 
 __all__ = [
+    "anchor_message",
     "card_late_notice",
     "card_undeliverable_notice",
     "deletion_closed_message",
@@ -121,3 +124,13 @@ def card_undeliverable_notice(row: ApprovalRow, channels: tuple[str, ...]) -> st
         f"stopped trying: no approver has seen it. It stays open{until}. Invite me to the "
         "channel (`/invite @ecs-secret-bot`) and ask again, or ask from a channel I am in."
     )
+
+
+def anchor_message(anchor: AuditAnchor) -> Message:
+    """Return the daily line that anchors the audit log outside its database."""
+    text = f"Audit log anchor for {anchor.day.isoformat()}: entry {anchor.seq}, `{anchor.text}`"
+    why = (
+        "Kept here, outside the bot's database, it proves later that no entry up to this "
+        f"one was removed or rewritten: `ecs-secret audit --verify --anchor {anchor.text}`."
+    )
+    return text, [section(text), context(why)]
