@@ -70,18 +70,24 @@ def _fail(name: str, failure: BotError | StorageFault) -> CheckLine:
     return CheckLine(name, "FAIL", detail, next_step_text(error.next_step))
 
 
-async def _storage(settings: Settings, data_key: str) -> list[CheckLine]:
+async def _storage(
+    settings: Settings, data_key: str, credential: CredentialClient | None
+) -> list[CheckLine]:
     path = settings.storage.path
     existed = path.exists()
     try:
-        db = await open_storage(settings, data_key=data_key)
+        db = await open_storage(settings, data_key=data_key, credential=credential)
     except (BotError, StorageFault) as exc:
         return [_fail("storage", exc)]
     try:
         chain = await verify_audit_chain(db)
     finally:
         await db.close()
-    opened = CheckLine("storage", "OK", f"{path} opens" + ("" if existed else " (created now)"))
+    wrapped = settings.storage.key_kms_key_id
+    how = f", its data key unwrapped by KMS key {wrapped}" if wrapped and not data_key else ""
+    opened = CheckLine(
+        "storage", "OK", f"{path} opens" + ("" if existed else " (created now)") + how
+    )
     return [opened, _audit_line(chain)]
 
 
@@ -351,7 +357,7 @@ async def run_check(
             f"{len(policies.bindings)} binding(s); {len(rules)} approval rule(s)",
         )
     ]
-    lines += await _storage(settings, data_key)
+    lines += await _storage(settings, data_key, credential)
     lines += await _slack(
         slack_token, slack_api_url, app_token=slack_app_token, signing_secret=slack_signing_secret
     )

@@ -90,6 +90,17 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
 
+    sub.add_parser(
+        "wrap-key",
+        help="keep the data key wrapped by KMS ([storage] key_kms_key_id)",
+        description=(
+            "Make the data key file hold the key only as Alibaba Cloud KMS encrypted it: "
+            "create one (GenerateDataKey) if there is no database yet, else wrap the plain "
+            "key file or ECS_SECRET_BOT_DATA_KEY (Encrypt), or re-wrap it under the KMS key "
+            "now configured. The bot then asks KMS to decrypt it at start."
+        ),
+    )
+
     sandbox = sub.add_parser(
         "sandbox",
         help="run the emulated KMS + ECS endpoint on 127.0.0.1",
@@ -269,6 +280,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ecs_secret_bot.check import check_command
 
         return asyncio.run(check_command(config_path, env=os.environ))
+    if args.command == "wrap-key":
+        from ecs_secret_bot.data_key import wrap_key_command
+
+        return asyncio.run(wrap_key_command(config_path, env=os.environ))
     parser.error(f"unknown command {args.command!r}")
     return 2  # pragma: no cover - parser.error exits
 

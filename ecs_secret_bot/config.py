@@ -49,6 +49,10 @@ class StorageSettings:
 
     path: Path = Path("ecs-secret-bot.db")
     key_file: Path | None = None
+    key_kms_key_id: str = ""
+    """The KMS key that wraps the data key (envelope encryption); empty: a plain key file."""
+    key_kms_region: str = ""
+    """The region of that key; empty: ``cloud.default_region``."""
 
 
 @dataclass(frozen=True)
@@ -244,9 +248,15 @@ def parse_settings(
     if not path.strip():
         raise storage_table.error("path", 'must not be empty; write a file name like "bot.db"')
     key_file = storage_table.get("key_file", str, "")
+    kms_region = storage_table.convert("key_kms_region", "", _region)
+    if kms_region and kms_region not in cloud.regions:
+        known = ", ".join(cloud.regions)
+        raise storage_table.error("key_kms_region", f"must be one of cloud.regions ({known})")
     storage = StorageSettings(
         path=(base / path) if path != ":memory:" else Path(path),
         key_file=(base / key_file) if key_file else None,
+        key_kms_key_id=storage_table.get("key_kms_key_id", str, "").strip(),
+        key_kms_region=kms_region or cloud.default_region,
     )
     storage_table.finish()
 

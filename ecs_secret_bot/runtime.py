@@ -18,6 +18,9 @@ then stops the sandbox. And what each program gets from it:
 - ``ecs-secret-bot check``: ``open_storage`` and ``cloud_gateway``, the same pieces opened
   one at a time, so that each can fail on its own.
 
+With ``[storage] key_kms_key_id`` the data key comes from KMS: the key file holds it wrapped,
+and the database is opened with what KMS ``Decrypt`` gives back (``storage.wrapped_key``).
+
 The only module that imports ``sandbox`` for a product code path (``cli.py`` imports it
 for the ``ecs-secret-bot sandbox`` program). Never reads the environment or a
 configuration file (``cli.py`` and ``config.py`` do), never serves a request, and never
@@ -44,6 +47,8 @@ from ecs_secret_bot.commands.settings import CloudSettings
 from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.config import Settings
 from ecs_secret_bot.storage import Database, app_keys, open_database, parse_data_key, pending
+from ecs_secret_bot.storage.db import default_key_file
+from ecs_secret_bot.storage.wrapped_key import KeyWrapper, load_data_key
 from ecs_secret_bot.terminal.environment import Environment
 from ecs_secret_bot.terminal.session import Session
 
@@ -57,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SANDBOX_ROTATION_DELAY",
     "cloud_gateway",
+    "key_wrapper",
     "open_bot",
     "open_core",
     "open_storage",
@@ -85,15 +91,34 @@ def cloud_gateway(
     return AlibabaCloudGateway(cloud, credential=credential, retry=retry)
 
 
-async def _open_database(settings: Settings, key: bytes | None) -> Database:
-    return await open_database(
-        settings.storage.path, data_key=key, key_file=settings.storage.key_file
-    )
+def key_wrapper(settings: Settings, *, credential: CredentialClient | None = None) -> KeyWrapper:
+    """Return KMS with ``[storage] key_kms_key_id``, as the data key needs it."""
+    gateway = AlibabaCloudGateway(settings.cloud, credential=credential)
+    return gateway.key_wrapper(settings.storage.key_kms_region, settings.storage.key_kms_key_id)
 
 
-async def open_storage(settings: Settings, *, data_key: str = "") -> Database:
+async def _open_database(
+    settings: Settings,
+    key: bytes | None,
+    *,
+    credential: CredentialClient | None = None,
+    unwrap: bool = True,
+) -> Database:
+    storage = settings.storage
+    if key is None and unwrap and storage.key_kms_key_id:
+        # Envelope encryption: the key file holds the data key as KMS wrapped it.
+        wrapper = key_wrapper(settings, credential=credential)
+        key_file = storage.key_file or default_key_file(storage.path)
+        key = await load_data_key(key_file, wrapper, may_create=not storage.path.exists())
+    return await open_database(storage.path, data_key=key, key_file=storage.key_file)
+
+
+async def open_storage(
+    settings: Settings, *, data_key: str = "", credential: CredentialClient | None = None
+) -> Database:
     """Open the configured database with the data key as written in the environment."""
-    return await _open_database(settings, parse_data_key(data_key) if data_key else None)
+    key = parse_data_key(data_key) if data_key else None
+    return await _open_database(settings, key, credential=credential)
 
 
 async def _start_sandbox(
@@ -157,7 +182,7 @@ async def open_core(
             started, settings, credential = await _start_sandbox(stack, settings)
             if announce is not None:
                 announce(started.url, settings)
-        db = await _open_database(settings, key)
+        db = await _open_database(settings, key, credential=credential, unwrap=not sandbox)
         stack.push_async_callback(db.close)  # closed before the sandbox stops
         if started is not None:
             await _replay_deletions(started, db)

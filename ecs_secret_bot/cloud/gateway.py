@@ -31,9 +31,10 @@ from alibabacloud_tea_openapi.utils_models import GlobalParameters
 from ecs_secret_bot import __version__
 from ecs_secret_bot.cloud.ecs import Ecs
 from ecs_secret_bot.cloud.identity import AssumedRoles
+from ecs_secret_bot.cloud.key_wrap import KmsKeyWrapper
 from ecs_secret_bot.cloud.kms import Kms
 from ecs_secret_bot.cloud.retry import RetryPolicy, Sender
-from ecs_secret_bot.cloud.sdk import EcsSdk, KmsSdk
+from ecs_secret_bot.cloud.sdk import EcsSdk, KmsKeySdk, KmsSdk
 from ecs_secret_bot.commands.gateway import (
     CloudAssistantState,
     CloudIdentity,
@@ -155,6 +156,22 @@ class AlibabaCloudGateway:
             built = (credential, EcsClient(config))
             self._ecs_clients[region] = built
         return built[1]
+
+    def key_wrapper(self, region: str, key_id: str) -> KmsKeyWrapper:
+        """Return KMS Encrypt, Decrypt and GenerateDataKey with ``key_id``: the data key's."""
+
+        clients: dict[str, KmsKeySdk] = {}
+
+        async def client(region: str) -> KmsKeySdk:
+            # The bot's own identity always: the data key is the bot's, not a person's.
+            if region not in clients:
+                config = self._config(
+                    region, self._settings.kms_endpoint, self._credential_client()
+                )
+                clients[region] = KmsClient(config)
+            return clients[region]
+
+        return KmsKeyWrapper(Sender(client, self._retry), region=region, key_id=key_id)
 
     # KMS
 

@@ -24,6 +24,7 @@ from ecs_secret_bot.commands.gateway import CloudIdentity
 __all__ = [
     "API_ACTIONS",
     "BOT_POLICY_FILE",
+    "DATA_KEY_ACTIONS",
     "Denial",
     "KEY_ACTION",
     "PERMISSION_CODES",
@@ -55,6 +56,14 @@ API_ACTIONS: Mapping[str, str] = {
     "AssumeRole": "sts:AssumeRole",
 }
 """Every API the gateway calls, and the RAM action it is authorized as."""
+
+DATA_KEY_ACTIONS: Mapping[str, str] = {
+    "Encrypt": "kms:Encrypt",
+    "Decrypt": "kms:Decrypt",
+    "GenerateDataKey": "kms:GenerateDataKey",
+}
+"""The calls on the KMS key that wraps the bot's own data key (``[storage] key_kms_key_id``):
+granted on that one key, by a statement of its own, not by the shipped policy."""
 
 KEY_ACTION = "kms:GenerateDataKey"
 """Checked by KMS 3.0 on the encryption key when the bot creates or writes a secret."""
@@ -141,7 +150,7 @@ def explain_denial(
     """Say which permission was missing for API ``action`` and how to grant it."""
     detail = (data or {}).get("AccessDeniedDetail")
     denied = str(detail.get("AuthAction") or "") if isinstance(detail, Mapping) else ""
-    ram_action = denied or API_ACTIONS.get(action, action)
+    ram_action = denied or {**API_ACTIONS, **DATA_KEY_ACTIONS}.get(action, action)
     explicit = isinstance(detail, Mapping) and detail.get("NoPermissionType") == "ExplicitDeny"
     on = f" on {subject}" if subject else ""
     who = _who(identity)

@@ -19,10 +19,14 @@ __all__ = [
     "AssumeRoleBody",
     "CloudAssistantStatusBody",
     "CreateSecretBody",
+    "DecryptBody",
     "DeleteSecretBody",
     "DescribeInstancesBody",
     "DescribeSecretBody",
     "EcsSdk",
+    "EncryptBody",
+    "GenerateDataKeyBody",
+    "KmsKeySdk",
     "KmsSdk",
     "ListSecretVersionIdsBody",
     "ListSecretsBody",
@@ -174,6 +178,32 @@ class KmsSdk(Protocol):
     async def update_secret_rotation_policy_async(
         self, request: object, /
     ) -> Response[ReceiptBody]: ...
+
+
+class EncryptBody(ReceiptBody, Protocol):
+    ciphertext_blob: str | None
+    key_id: str | None
+
+
+class DecryptBody(ReceiptBody, Protocol):
+    plaintext: str | None
+    key_id: str | None
+
+
+class GenerateDataKeyBody(EncryptBody, Protocol):
+    plaintext: str | None
+
+
+class KmsKeySdk(Protocol):
+    """The cryptographic methods of the KMS client that wrap the bot's own data key."""
+
+    async def encrypt_async(self, request: object, /) -> Response[EncryptBody]: ...
+
+    async def decrypt_async(self, request: object, /) -> Response[DecryptBody]: ...
+
+    async def generate_data_key_async(
+        self, request: object, /
+    ) -> Response[GenerateDataKeyBody]: ...
 
 
 # --- ECS answers ------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ RAM_USER = "ecs-secret-bot"
 """The display name of the RAM user the sandbox's AccessKey pairs belong to."""
 
 KeyOf = Callable[[str, str], str | None]
-"""``(region, secret name) -> encryption key id`` of an existing secret, if it has one."""
+"""``(region, name) -> key id``: a secret's encryption key, or the key a KeyId (id, alias) or
+a CiphertextBlob names, if there is one."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,10 @@ class Access:
             if action != "DescribeCloudAssistantStatus" or not ids:
                 ids = ["*"]
             return [(f"ecs:{action}", f"acs:ecs:{region}:{account}:instance/{i}") for i in ids]
+        if action in ("Encrypt", "Decrypt", "GenerateDataKey"):  # a key, named or in the blob
+            named = params.text("KeyId") or params.text("CiphertextBlob") or ""
+            key = key_of(region, named)
+            return [(f"kms:{action}", f"acs:kms:{region}:{account}:key/{key}")] if key else []
         collection = f"acs:kms:{region}:{account}:secret"
         if action in ("CreateSecret", "ListSecrets"):
             needs = [(f"kms:{action}", collection)]

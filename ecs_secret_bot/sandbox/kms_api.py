@@ -30,9 +30,10 @@ from ecs_secret_bot.sandbox.errors import (
     in_delete_window,
     invalid_parameter,
 )
+from ecs_secret_bot.sandbox.kms_keys import CRYPTO_ACTIONS, KeyVault, KmsCryptoApi
 from ecs_secret_bot.sandbox.kms_model import ACS_CURRENT, ACS_PREVIOUS, Secret, Version
 from ecs_secret_bot.sandbox.kms_read import Body, KmsReader, compact_json
-from ecs_secret_bot.sandbox.kms_state import MAX_ROTATIONS_PER_HOUR
+from ecs_secret_bot.sandbox.kms_state import MAX_ROTATIONS_PER_HOUR, KmsState
 from ecs_secret_bot.sandbox.params import Params
 from ecs_secret_bot.sandbox.validation import (
     check_ecs_secret_data,
@@ -46,6 +47,7 @@ from ecs_secret_bot.sandbox.validation import (
 __all__ = ["KMS_ACTIONS", "KmsApi"]
 
 KMS_ACTIONS = (
+    *CRYPTO_ACTIONS,
     "CreateSecret",
     "DeleteSecret",
     "DescribeSecret",
@@ -60,8 +62,12 @@ KMS_ACTIONS = (
 _MANAGED_TYPES = ("Rds", "Redis", "RAMCredentials", "PolarDB")
 
 
-class KmsApi(KmsReader):
-    """Answers every KMS action for one sandbox."""
+class KmsApi(KmsReader, KmsCryptoApi):
+    """Answers every KMS action for one sandbox (Encrypt and its kin: ``kms_keys``)."""
+
+    def __init__(self, state: KmsState, *, account_id: str, keys: KeyVault) -> None:
+        super().__init__(state, account_id=account_id)
+        self.keys = keys
 
     async def call(self, action: str, region: str, params: Params, *, caller: str) -> Body:
         """Run ``action`` in ``region``; return the response body without RequestId."""

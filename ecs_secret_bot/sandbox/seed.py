@@ -17,6 +17,10 @@ and the ECS secrets ``acs/ecs/web-3-root`` (Password, root, rotation every 7 day
 (Password, Administrator), ``acs/ecs/db-1-root`` (rotation fails: instance stopped)
 and ``acs/ecs/batch-7-root`` (rotation fails: Cloud Assistant offline).
 
+and one symmetric KMS key, ``alias/ecs-secret-bot`` (for ``key_kms_key_id``: the data key
+wrapped by KMS), which the sandbox's RAM user may use (``grant_key_use``), as an operator
+lets the bot use its data key.
+
 Seeded values are random passwords and one RSA key pair generated once per process
 (key generation is slow and a demo key need not be unique); nothing prints them.
 Owns the demo data only; validating and storing it is ``world.World``'s job.
@@ -24,11 +28,13 @@ Owns the demo data only; validating and storing it is ``world.World``'s job.
 
 from __future__ import annotations
 
+from ecs_secret_bot.sandbox.kms_keys import SANDBOX_KEY_ALIAS, grant_key_use
 from ecs_secret_bot.sandbox.world import World
 
-__all__ = ["DEMO_INSTANCES", "DEMO_REGION", "DEMO_SECRETS", "seed_demo"]
+__all__ = ["DEMO_INSTANCES", "DEMO_KEY_ID", "DEMO_REGION", "DEMO_SECRETS", "seed_demo"]
 
 DEMO_REGION = "cn-hangzhou"
+DEMO_KEY_ID = "key-hzz6sandbox0datakey0001"
 DEMO_INSTANCES: tuple[tuple[str, str, str, str, bool], ...] = (
     # instance id, name, OS type, status, Cloud Assistant online
     ("i-bp1sbxweb3000000001", "web-3", "linux", "Running", True),
@@ -69,3 +75,5 @@ def seed_demo(world: World) -> None:
             rotation_interval=interval,
             description=f"demo: {user} on {instance_id}",
         )
+    world.keys.create_key(DEMO_REGION, key_id=DEMO_KEY_ID, alias=SANDBOX_KEY_ALIAS)
+    grant_key_use(world.access, DEMO_REGION, DEMO_KEY_ID)

@@ -80,7 +80,7 @@ class Sandbox(World):
             account_id=account_id,
             ram_policy=ram_policy,
         )
-        self._kms_api = KmsApi(self.kms, account_id=account_id)
+        self._kms_api = KmsApi(self.kms, account_id=account_id, keys=self.keys)
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.host = "127.0.0.1"
@@ -206,7 +206,9 @@ class Sandbox(World):
 
     def _key_of(self, region: str, name: str) -> str | None:
         secret = self.kms.find(region, name)
-        return secret.encryption_key_id if secret is not None else None
+        if secret is not None:
+            return secret.encryption_key_id
+        return self.keys.key_named(region, name)  # Encrypt, Decrypt, GenerateDataKey
 
     def _ecs_call(self, action: str, params: Params) -> dict[str, Any]:
         region = params.required("RegionId")

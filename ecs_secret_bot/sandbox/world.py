@@ -23,6 +23,7 @@ from ecs_secret_bot.sandbox.credentials import generate_key_pair, generate_passw
 from ecs_secret_bot.sandbox.ecs import INSTANCE_STATUSES, EcsState, Instance
 from ecs_secret_bot.sandbox.errors import ApiError
 from ecs_secret_bot.sandbox.faults import Faults
+from ecs_secret_bot.sandbox.kms_keys import KeyVault
 from ecs_secret_bot.sandbox.kms_model import ACS_CURRENT, RotationEvent, Secret, Version
 from ecs_secret_bot.sandbox.kms_state import (
     CUSTOM_VALUES,
@@ -84,6 +85,8 @@ class World:
             faults=self.faults,
         )
         self.refuse_custom_values = refuse_custom_values
+        self.keys = KeyVault()
+        """The symmetric keys Encrypt, Decrypt and GenerateDataKey use (``create_key``)."""
         self.account_id = account_id
 
     @property

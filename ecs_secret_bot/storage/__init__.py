@@ -7,9 +7,10 @@ table, each taking the ``Database`` first and returning frozen dataclasses:
     row = await pending.record_pending(db, region=..., secret_name=..., ...)
     await audit.append_audit(db, audit.AuditEntry(...), at=now)
 
-``db`` explains the connection and its concurrency story; ``keys`` the data key format.
-Never holds a business rule: who may do what, and when to remind, is ``commands/``'s. Never
-words advice for people: a refusal is a ``StorageFault`` (``errors``) naming the problem.
+``db`` explains the connection and its concurrency story; ``keys`` the data key format, and
+``wrapped_key`` the data key kept wrapped by KMS. Never holds a business rule: who may do
+what, and when to remind, is ``commands/``'s. Never words advice for people: a refusal is a
+``StorageFault`` (``errors``) naming the problem.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ecs_secret_bot.storage import (
     payloads,
     pending,
     rotations,
+    wrapped_key,
 )
 from ecs_secret_bot.storage.db import SCHEMA_VERSION, Database, open_database
 from ecs_secret_bot.storage.keys import generate_data_key, parse_data_key
@@ -45,4 +47,5 @@ __all__ = [
     "payloads",
     "pending",
     "rotations",
+    "wrapped_key",
 ]

@@ -1,10 +1,12 @@
 """The data key that encrypts sensitive payloads: its text format, its file, its check value.
 
-Owns parsing ``ECS_SECRET_BOT_DATA_KEY``-style text, creating and reading the key file
-(mode 0600, next to the database by default) and the key-check value that tells a wrong
-key from a right one before any payload is touched. Never reads the environment (the entry
-point does and passes the text to ``parse_data_key``), never puts key bytes in a message and
-never says what to do (a ``StorageFault`` names the problem; the layers above word it).
+Owns parsing ``ECS_SECRET_BOT_DATA_KEY``-style text, creating and reading the plain key file
+(mode 0600, next to the database by default; the KMS-wrapped form is ``wrapped_key``'s), the
+key-check value that tells a wrong key from a right one before any payload is touched, and
+the audit chain's MAC key derived from the data key (``audit_key``). Never reads the
+environment (the entry point does and passes the text to ``parse_data_key``), never puts key
+bytes in a message and never says what to do (a ``StorageFault`` names the problem; the
+layers above word it).
 
 Format: 32 random bytes, written either as 64 hexadecimal digits or as base64 (standard or
 URL-safe alphabet, padding optional). ``generate_data_key`` returns the base64 form, which
@@ -30,6 +32,7 @@ from ecs_secret_bot.errors import StorageFault, StorageProblem
 
 __all__ = [
     "KEY_BYTES",
+    "WRAPPED_FORMAT",
     "audit_key",
     "check_value",
     "generate_data_key",
@@ -39,6 +42,8 @@ __all__ = [
 ]
 
 KEY_BYTES = 32
+WRAPPED_FORMAT = "ecs-secret-bot/kms-wrapped-data-key/1"
+"""The ``format`` of a key file that holds the data key wrapped by KMS (``wrapped_key``)."""
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 _B64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
 _AUDIT_KEY_INFO = b"ecs-secret-bot audit chain v1"
@@ -128,6 +133,12 @@ def _read_key_file(path: Path) -> bytes:
             problem=StorageProblem.KEY_FILE_UNREADABLE,
             path=str(path),
         ) from None
+    if WRAPPED_FORMAT in text:
+        raise StorageFault(
+            f"The data key file {path} holds a data key wrapped by KMS.",
+            problem=StorageProblem.KEY_FILE_WRAPPED,
+            path=str(path),
+        )
     return parse_data_key(text, source=f"The data key file {path}")
 
 

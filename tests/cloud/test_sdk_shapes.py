@@ -44,6 +44,9 @@ SHAPES: dict[type, tuple[type, ...]] = {
     sdk.SdkVersion: (K.ListSecretVersionIdsResponseBodyVersionIdsVersionId,),
     sdk.SdkStages: (K.ListSecretVersionIdsResponseBodyVersionIdsVersionIdVersionStages,),
     sdk.DeleteSecretBody: (K.DeleteSecretResponseBody,),
+    sdk.EncryptBody: (K.EncryptResponseBody, K.GenerateDataKeyResponseBody),
+    sdk.DecryptBody: (K.DecryptResponseBody,),
+    sdk.GenerateDataKeyBody: (K.GenerateDataKeyResponseBody,),
     sdk.DescribeInstancesBody: (E.DescribeInstancesResponseBody,),
     sdk.SdkInstances: (E.DescribeInstancesResponseBodyInstances,),
     sdk.SdkInstance: (E.DescribeInstancesResponseBodyInstancesInstance,),
@@ -64,6 +67,7 @@ SHAPES: dict[type, tuple[type, ...]] = {
 }
 CLIENTS = [
     (sdk.KmsSdk, KmsClient, kms_models),
+    (sdk.KmsKeySdk, KmsClient, kms_models),
     (sdk.EcsSdk, EcsClient, ecs_models),
     (sdk.StsSdk, StsClient, sts_models),
 ]
@@ -78,7 +82,7 @@ def methods(protocol: type) -> list[str]:
 
 
 def test_every_shape_is_checked() -> None:
-    clients = {sdk.Response, sdk.KmsSdk, sdk.EcsSdk, sdk.StsSdk}
+    clients = {sdk.Response, sdk.KmsSdk, sdk.KmsKeySdk, sdk.EcsSdk, sdk.StsSdk}
     shapes = {getattr(sdk, name) for name in sdk.__all__} - clients
     assert shapes == set(SHAPES)
 
@@ -90,7 +94,7 @@ def test_each_field_we_read_is_one_the_sdk_model_has(shape: type) -> None:
         assert [f for f in fields(shape) if not hasattr(instance, f)] == [], model.__name__
 
 
-@pytest.mark.parametrize("protocol, client, models", CLIENTS, ids=["kms", "ecs", "sts"])
+@pytest.mark.parametrize("protocol, client, models", CLIENTS, ids=["kms", "kms keys", "ecs", "sts"])
 def test_each_method_we_call_is_the_clients_and_answers_the_body_we_read(
     protocol: type, client: type, models: ModuleType
 ) -> None:

@@ -36,6 +36,7 @@ dkms_instance_id = "kst-shz9"
 
 [storage]
 path = "data/bot.db"
+key_kms_key_id = "alias/ecs-secret-bot"
 
 [rotation]
 follow_up_timeout = "15m"
@@ -55,6 +56,8 @@ before = ["1d", "3d", "6h"]
     assert settings.cloud.defaults_for("cn-hangzhou").dkms_instance_id == "kst-hzz1"
     # relative paths are relative to the configuration file's folder
     assert settings.storage.path == tmp_path / "data" / "bot.db"
+    assert settings.storage.key_kms_key_id == "alias/ecs-secret-bot"
+    assert settings.storage.key_kms_region == "cn-shanghai"  # the default region
     assert settings.rotation.follow_up_timeout == timedelta(minutes=15)
     assert settings.reminders_before == (timedelta(days=3), timedelta(days=1), timedelta(hours=6))
 
@@ -64,6 +67,7 @@ def test_an_empty_file_gives_the_documented_defaults(tmp_path: Path) -> None:
     assert settings.cloud.default_region == "cn-hangzhou"
     assert settings.cloud.account_id == "*"
     assert settings.storage.path == tmp_path / "ecs-secret-bot.db"
+    assert settings.storage.key_kms_key_id == ""  # a plain key file
     assert settings.rotation.follow_up_timeout == timedelta(minutes=10)
 
 
@@ -94,6 +98,12 @@ def test_an_empty_file_gives_the_documented_defaults(tmp_path: Path) -> None:
         ),
         ("[storage]\npath = ''\n", "storage.path", "must not be empty"),
         ("[storage]\npaht = 'x.db'\n", "storage.paht", "unknown key 'paht'"),
+        ("[storage]\nkey_kms_key_id = 7\n", "storage.key_kms_key_id", "must be a string"),
+        (
+            "[storage]\nkey_kms_region = 'cn-beijing'\n",
+            "storage.key_kms_region",
+            "must be one of cloud.regions (cn-hangzhou)",
+        ),
         (
             "[rotation]\nfollow_up_timeout = '0m'\n",
             "rotation.follow_up_timeout",
