@@ -50,10 +50,16 @@ class KeyVault:
     material: dict[tuple[str, str], bytes] = field(default_factory=dict)
     aliases: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    def create_key(self, region: str, *, key_id: str = "", alias: str = "") -> str:
-        """Create a key in ``region`` (and an alias for it); return its id."""
+    def create_key(
+        self, region: str, *, key_id: str = "", alias: str = "", material: bytes = b""
+    ) -> str:
+        """Create a key in ``region`` (and an alias for it); return its id.
+
+        ``material`` (32 bytes) makes a key that is the same in every sandbox run, as the
+        demo key is, so that what it wrapped survives a restart; else it is random.
+        """
         key_id = key_id or f"key-{region[:2]}{secrets.token_hex(10)}"
-        self.material[(region, key_id)] = AESGCM.generate_key(bit_length=256)
+        self.material[(region, key_id)] = material or AESGCM.generate_key(bit_length=256)
         if alias:
             self.aliases[(region, alias)] = key_id
         return key_id

@@ -19,7 +19,8 @@ and ``acs/ecs/batch-7-root`` (rotation fails: Cloud Assistant offline).
 
 and one symmetric KMS key, ``alias/ecs-secret-bot`` (for ``key_kms_key_id``: the data key
 wrapped by KMS), which the sandbox's RAM user may use (``grant_key_use``), as an operator
-lets the bot use its data key.
+lets the bot use its data key. Its material is fixed and public, like the ``sandbox``
+AccessKey: what it wrapped still unwraps after the sandbox restarts, and protects nothing.
 
 Seeded values are random passwords and one RSA key pair generated once per process
 (key generation is slow and a demo key need not be unique); nothing prints them.
@@ -27,6 +28,8 @@ Owns the demo data only; validating and storing it is ``world.World``'s job.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from ecs_secret_bot.sandbox.kms_keys import SANDBOX_KEY_ALIAS, grant_key_use
 from ecs_secret_bot.sandbox.world import World
@@ -75,5 +78,6 @@ def seed_demo(world: World) -> None:
             rotation_interval=interval,
             description=f"demo: {user} on {instance_id}",
         )
-    world.keys.create_key(DEMO_REGION, key_id=DEMO_KEY_ID, alias=SANDBOX_KEY_ALIAS)
+    public = hashlib.sha256(b"ecs-secret-bot sandbox demo key: public, protects nothing").digest()
+    world.keys.create_key(DEMO_REGION, key_id=DEMO_KEY_ID, alias=SANDBOX_KEY_ALIAS, material=public)
     grant_key_use(world.access, DEMO_REGION, DEMO_KEY_ID)

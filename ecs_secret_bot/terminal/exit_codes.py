@@ -40,7 +40,7 @@ class ExitCode(IntEnum):
     STATE = 6
     """Not found, a conflicting state, a failed pre-flight, a closed approval."""
     SETUP = 7
-    """The configuration or the database is wrong."""
+    """The configuration or the database is wrong (an audit log that does not verify too)."""
 
 
 EXIT_CODES_HELP = """exit codes:
@@ -52,7 +52,7 @@ EXIT_CODES_HELP = """exit codes:
   5  cloud error (KMS or ECS refused or could not be reached), or a rotation that failed
   6  not found, conflicting state, failed pre-flight, approval already closed,
      or another refusal the message explains
-  7  configuration or database problem
+  7  configuration or database problem (also: an audit log that does not verify)
 a --dry-run exits with the code the request would get (0, 3, 4 or 6)."""
 
 _ORDER: tuple[tuple[type[BotError], ExitCode], ...] = (

@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         one.add_argument("approval_id")
         if verb == "approve":
             one.add_argument("--no-wait", action="store_true", help="do not follow a rotation")
-    audit = add("audit", "show the audit log (of one secret, or all you may list)")
+    audit = add("audit", "show the audit log, one line per request (or --verify it)")
     audit.add_argument("name", nargs="?", default="")
     audit.add_argument("--limit", type=int, default=20, help="requests (default 20, at most 200)")
     _audit_options(audit)

@@ -118,8 +118,17 @@ def test_the_readme_commands_run(tmp_path: Path, background: list[subprocess.Pop
     assert "web-4-root is restored: its deletion is cancelled." in out, report
     assert "exit code 6" in out, report
     assert "Curr3nt-Passw0rd!" not in out + ran.stderr
-    audit = out.split("::: README.md line")[-2]  # the block before the scripting example
+    # The walk-through's `ecs-secret audit`: one line per request, each naming its secret.
+    line = next(b.line for b in shell if b.text.strip() == "ecs-secret audit")
+    audit = out.split(f"::: README.md line {line}\n")[1].split("::: README.md line")[0]
     assert "kms:RestoreSecret" in audit and "rotation completed" in audit, report
+    assert "web-4-root" in audit and "acs:kms:" not in audit, report
+    # The audit and values-at-rest sections: the chain verifies, also under a wrapped key.
+    assert out.count("The audit log verifies:") == 2, report
+    assert "Wrapped the data key in" in out, report
+    assert '"format":"ecs-secret-bot/kms-wrapped-data-key/1"' in (
+        folder / "ecs-secret-bot.db.key"
+    ).read_text(encoding="utf-8")
     assert (folder / "rotation.json").read_text(encoding="utf-8").startswith('{"command": "rotate"')
 
 

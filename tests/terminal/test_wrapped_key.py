@@ -167,3 +167,14 @@ async def test_ecs_secret_opens_the_same_database_through_kms(
     proof = await terminal.inproc("audit", "--verify")
     assert proof.code == 0 and "verifies: 2 entries" in proof.out
     assert sandbox.calls.total("Decrypt") == 1 and sandbox.calls.total("GenerateDataKey") == 1
+
+
+async def test_the_sandbox_demo_key_survives_a_restart(tmp_path: Path, sandbox: Sandbox) -> None:
+    # The README's walk-through wraps its key with the sandbox's demo key, then the reader
+    # stops the sandbox: the next sandbox must still unwrap it (the demo key is public).
+    config = configure(tmp_path, sandbox)
+    assert (await wrap(config))[0] == 0
+    async with Sandbox(seed=True) as again:
+        settings = load_settings(configure(tmp_path, again))
+        db = await open_storage(settings, credential=sandbox_credential())
+        await db.close()
