@@ -264,8 +264,8 @@ async def related_audit(
         ("request_id", request_ids),
     ):
         wanted = sorted({i for i in ids if i})
-        if wanted:
-            clauses.append(f"{column} IN ({', '.join('?' * len(wanted))})")
+        if wanted:  # "!= ''" lets SQLite use the partial indexes of migration 004
+            clauses.append(f"({column} IN ({', '.join('?' * len(wanted))}) AND {column} != '')")
             params += wanted
     if not clauses:
         return []
