@@ -70,24 +70,18 @@ def _fail(name: str, failure: BotError | StorageFault) -> CheckLine:
     return CheckLine(name, "FAIL", detail, next_step_text(error.next_step))
 
 
-async def _storage(
-    settings: Settings, data_key: str, credential: CredentialClient | None
-) -> list[CheckLine]:
+async def _storage(settings: Settings, key: str, cred: CredentialClient | None) -> list[CheckLine]:
     path = settings.storage.path
     existed = path.exists()
     try:
-        db = await open_storage(settings, data_key=data_key, credential=credential)
+        db = await open_storage(settings, data_key=key, credential=cred)
     except (BotError, StorageFault) as exc:
         return [_fail("storage", exc)]
     try:
         chain = await verify_audit_chain(db)
     finally:
         await db.close()
-    wrapped = settings.storage.key_kms_key_id
-    how = f", its data key unwrapped by KMS key {wrapped}" if wrapped and not data_key else ""
-    opened = CheckLine(
-        "storage", "OK", f"{path} opens" + ("" if existed else " (created now)") + how
-    )
+    opened = CheckLine("storage", "OK", f"{path} opens" + ("" if existed else " (created now)"))
     return [opened, _audit_line(chain)]
 
 
@@ -96,14 +90,14 @@ def _audit_line(chain: ChainCheck) -> CheckLine:
         head = f"{chain.head_seq}:{chain.head_hash}"
         return CheckLine("audit log", "OK", f"{chain.checked} entries verify; head {head}")
     when = f" ({chain.first_broken_at:%Y-%m-%d %H:%M} UTC)" if chain.first_broken_at else ""
-    detail = f"entry {chain.first_broken_seq}{when}: {chain.problem}"
-    return CheckLine(
-        "audit log",
-        "FAIL",
-        f"{detail}; {chain.checked} before it verify",
-        "Someone changed the database outside the bot: keep this copy as evidence, find who "
-        "could write to it, and restore from a backup you trust.",
-    )
+    detail = f"entry {chain.first_broken_seq}{when}: {chain.problem}; {chain.checked} before it"
+    return CheckLine("audit log", "FAIL", f"{detail} verify", _TAMPERED)
+
+
+_TAMPERED = (
+    "Someone changed the database outside the bot: keep this copy as evidence, find who "
+    "could write to it, and restore from a backup you trust."
+)
 
 
 async def _slack(

@@ -318,12 +318,6 @@ class StorageProblem(StrEnum):
     """The key file can be read by other users."""
     KEY_FILE_UNREADABLE = "key_file_unreadable"
     KEY_FILE_UNWRITABLE = "key_file_unwritable"
-    KEY_FILE_WRAPPED = "key_file_wrapped"
-    """The key file holds the data key wrapped by KMS, and no KMS key is configured."""
-    KEY_FILE_PLAIN = "key_file_plain"
-    """A KMS key is configured, and the key file holds a plain data key."""
-    KMS_REFUSED = "kms_refused"
-    """KMS would not decrypt, encrypt or make the data key (or gave back something else)."""
     WRONG_KEY = "wrong_key"
     PAYLOAD_UNREADABLE = "payload_unreadable"
     """A held value no longer decrypts (altered, or moved from another approval)."""
@@ -377,17 +371,6 @@ _ADVICE: dict[StorageProblem, str] = {
     StorageProblem.KEY_FILE_NOT_A_FILE: "Point [storage] key_file at the key file.",
     StorageProblem.KEY_FILE_UNWRITABLE: (
         "Make its folder writable, set [storage] key_file, or set ECS_SECRET_BOT_DATA_KEY."
-    ),
-    StorageProblem.KEY_FILE_WRAPPED: (
-        "Set [storage] key_kms_key_id (and key_kms_region, if not the default region): the "
-        "bot then asks KMS to decrypt it."
-    ),
-    StorageProblem.KEY_FILE_PLAIN: (
-        "Run `ecs-secret-bot wrap-key` to wrap it with [storage] key_kms_key_id."
-    ),
-    StorageProblem.KMS_REFUSED: (
-        "Allow the bot's identity kms:Decrypt on [storage] key_kms_key_id (kms:Encrypt and "
-        "kms:GenerateDataKey too, for wrap-key), and check the key exists in key_kms_region."
     ),
     StorageProblem.WRONG_KEY: (
         "Use the original data key (key file or ECS_SECRET_BOT_DATA_KEY); a new key cannot "

@@ -135,8 +135,9 @@ def _read_key_file(path: Path) -> bytes:
         ) from None
     if WRAPPED_FORMAT in text:
         raise StorageFault(
-            f"The data key file {path} holds a data key wrapped by KMS.",
-            problem=StorageProblem.KEY_FILE_WRAPPED,
+            f"The data key file {path} holds a data key wrapped by KMS, and no KMS key is "
+            "given to unwrap it ([storage] key_kms_key_id).",
+            problem=StorageProblem.KEY_FILE_UNREADABLE,
             path=str(path),
         )
     return parse_data_key(text, source=f"The data key file {path}")

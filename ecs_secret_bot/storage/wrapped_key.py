@@ -8,7 +8,8 @@ key sees it; ``cloud`` implements it) and the two things done with it: ``load_da
 ``wrap_key_file`` (turn a plain key file, or a key given in the environment, into a wrapped
 one, or re-wrap it under another KMS key). Every blob is bound to ``ENCRYPTION_CONTEXT``, so
 a blob made for something else does not decrypt here. Never logs or raises a key's bytes;
-states what went wrong as a ``StorageFault`` (a KMS refusal too), never what to do.
+states what went wrong with the file as a ``StorageFault``, never what to do; lets KMS's own
+refusals (``CloudError``) through.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ecs_secret_bot.errors import CloudError, StorageFault, StorageProblem
+from ecs_secret_bot.errors import StorageFault, StorageProblem
 from ecs_secret_bot.storage import keys
 
 __all__ = [
@@ -123,8 +124,9 @@ def read_wrapped(path: Path) -> WrappedKey | None:
     wrapped = WrappedKey.from_text(text)
     if wrapped is None:
         raise StorageFault(
-            f"The data key file {path} holds a plain data key, not one wrapped by KMS.",
-            problem=StorageProblem.KEY_FILE_PLAIN,
+            f"The data key file {path} holds a plain data key, not one wrapped by KMS as "
+            "[storage] key_kms_key_id says (`ecs-secret-bot wrap-key` wraps it).",
+            problem=StorageProblem.KEY_FILE_UNREADABLE,
             path=str(path),
         )
     return wrapped
@@ -158,27 +160,20 @@ def _write(path: Path, wrapped: WrappedKey, *, replace: bool) -> bool:
     return True
 
 
-def _kms_refused(what: str, path: Path, wrapper: KeyWrapper, detail: str) -> StorageFault:
+def _not_back(path: Path, wrapper: KeyWrapper, what: str) -> StorageFault:
     return StorageFault(
-        f"KMS could not {what} the data key in {path} with {wrapper.key_id} in "
-        f"{wrapper.region}: {detail}",
-        problem=StorageProblem.KMS_REFUSED,
+        f"KMS ({wrapper.key_id} in {wrapper.region}) {what} for the data key in {path}.",
+        problem=StorageProblem.KEY_MALFORMED,
         path=str(path),
     )
 
 
-def _cloud(exc: CloudError) -> str:
-    return f"{exc.user_message}" + (f" ({exc.code})" if exc.code else "")
-
-
 async def _unwrap(path: Path, wrapped: WrappedKey, wrapper: KeyWrapper) -> bytes:
-    try:
-        key = await wrapper.decrypt(wrapped.ciphertext_blob, context=ENCRYPTION_CONTEXT)
-    except CloudError as exc:
-        raise _kms_refused("decrypt", path, wrapper, _cloud(exc)) from None
+    # A refusal stays KMS's (a CloudError naming the call, the key and, for a missing
+    # permission, the RAM action): it is the cloud's to word.
+    key = await wrapper.decrypt(wrapped.ciphertext_blob, context=ENCRYPTION_CONTEXT)
     if len(key) != keys.KEY_BYTES:
-        detail = f"it gave back {len(key)} bytes, not {keys.KEY_BYTES}"
-        raise _kms_refused("decrypt", path, wrapper, detail)
+        raise _not_back(path, wrapper, f"decrypted {len(key)} bytes, not {keys.KEY_BYTES},")
     return key
 
 
@@ -197,10 +192,7 @@ async def load_data_key(path: Path, wrapper: KeyWrapper, *, may_create: bool) ->
         return await _unwrap(path, wrapped, wrapper)
     if not may_create:
         raise _missing(path)
-    try:
-        key, blob = await wrapper.generate(context=ENCRYPTION_CONTEXT)
-    except CloudError as exc:
-        raise _kms_refused("generate", path, wrapper, _cloud(exc)) from None
+    key, blob = await wrapper.generate(context=ENCRYPTION_CONTEXT)
     if not _write(path, WrappedKey(wrapper.key_id, wrapper.region, blob), replace=False):
         return await load_data_key(path, wrapper, may_create=False)  # another start won
     return key
@@ -243,12 +235,8 @@ async def wrap_key_file(
         key, did = given, "wrapped"
     if confirm is not None:
         await confirm(key)
-    try:
-        blob = await wrapper.encrypt(key, context=ENCRYPTION_CONTEXT)
-        back = await wrapper.decrypt(blob, context=ENCRYPTION_CONTEXT)
-    except CloudError as exc:
-        raise _kms_refused("wrap", path, wrapper, _cloud(exc)) from None
-    if back != key:
-        raise _kms_refused("wrap", path, wrapper, "it did not give back the key it wrapped")
+    blob = await wrapper.encrypt(key, context=ENCRYPTION_CONTEXT)
+    if await wrapper.decrypt(blob, context=ENCRYPTION_CONTEXT) != key:
+        raise _not_back(path, wrapper, "did not give back the key it wrapped")
     _write(path, WrappedKey(wrapper.key_id, wrapper.region, blob), replace=text is not None)
     return outcome(did), key

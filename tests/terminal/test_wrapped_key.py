@@ -21,10 +21,11 @@ from terminal_harness import Terminal, config_text
 
 from ecs_secret_bot.config import Settings, load_settings
 from ecs_secret_bot.data_key import wrap_key_command
-from ecs_secret_bot.errors import StorageFault, StorageProblem, storage_error
+from ecs_secret_bot.errors import CloudError, CloudPermissionDenied, StorageFault, storage_error
 from ecs_secret_bot.runtime import open_storage
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.sandbox.kms_keys import grant_key_use
+from ecs_secret_bot.sandbox.ram import DEFAULT_POLICY_FILE, RamPolicy
 from ecs_secret_bot.storage import approvals, open_database, payloads
 from ecs_secret_bot.storage.approvals import NewApproval
 
@@ -103,7 +104,7 @@ async def test_a_first_start_gets_its_data_key_from_kms(tmp_path: Path, sandbox:
     # The folder alone no longer opens the database: the file holds no key to read.
     with pytest.raises(StorageFault, match="holds a data key wrapped by KMS") as wrapped:
         await open_database(tmp_path / "bot.db")
-    assert "key_kms_key_id" in storage_error(wrapped.value).next_step.text
+    assert "[storage] key_kms_key_id" in storage_error(wrapped.value).user_message
     assert (await wrap(config))[1].startswith(f"{tmp_path / 'bot.db.key'} already holds")
 
 
@@ -142,15 +143,15 @@ async def test_a_key_that_is_not_the_databases_is_refused_before_anything_change
 async def test_kms_refusing_says_which_key_and_permission(tmp_path: Path, sandbox: Sandbox) -> None:
     config = configure(tmp_path, sandbox)
     assert (await wrap(config))[0] == 0
-    sandbox.keys.material.clear()  # the key is gone (deleted, or the bot may not use it)
-    with pytest.raises(StorageFault) as caught:
+    sandbox.access.policy = RamPolicy.load(DEFAULT_POLICY_FILE)  # the grant on the key is gone
+    with pytest.raises(CloudPermissionDenied) as denied:
         await open_storage(load_settings(config), credential=sandbox_credential())
-    assert caught.value.problem is StorageProblem.KMS_REFUSED
-    assert f"KMS could not decrypt the data key in {tmp_path / 'bot.db.key'} with {ALIAS}" in (
-        caught.value.detail
-    )
-    assert "Forbidden.KeyNotFound" in caught.value.detail
-    assert "kms:Decrypt" in storage_error(caught.value).next_step.text
+    assert denied.value.permission == "kms:Decrypt" and denied.value.action == "Decrypt"
+    assert "the bot's own alibaba cloud identity lacks" in denied.value.user_message.lower()
+    sandbox.keys.material.clear()  # and now the key itself is gone
+    with pytest.raises(CloudError) as missing:
+        await open_storage(load_settings(config), credential=sandbox_credential())
+    assert missing.value.code == "Forbidden.KeyNotFound"
     code, said = await wrap(configure(tmp_path, sandbox, key_id=""))
     assert code == 1 and "key_kms_key_id is not set" in said
 
