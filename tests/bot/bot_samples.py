@@ -274,7 +274,7 @@ def audit_trail(count: int = 5, text: str = "ok") -> AuditTrail:
                 requester=USER,
                 action="kms:RotateSecret",
                 region="cn-hangzhou",
-                secret_name=text,
+                secret_name="web-3-root",
                 channel_id="C0INC",
                 decision="approved",
                 outcome=text,

@@ -249,8 +249,8 @@ def test_app_home_words_actions_for_people() -> None:
     view = home.home_view(
         approvals=s.approvals_listing(2),
         pending=s.pending_listing(1),
-        activity=s.audit_lines(2),
-        activity_lines=listings.audit_message(s.audit_lines(2)),
+        activity=s.audit_trail(2),
+        activity_lines=listings.audit_message(s.audit_trail(2)),
     )
     shown = shown_text(view)
     assert "kms:" not in shown
