@@ -77,6 +77,9 @@ SETTLE_AT_START = 15.0
 
 logger = logging.getLogger(__name__)
 
+SANDBOX_ACCESS_KEY = ("sandbox", "sandbox-secret")
+"""The public AccessKey pair of the in-process sandbox (a sandbox credential, like LocalStack's)."""
+
 Announce = Callable[[str, Settings], None]
 """Hears the sandbox's URL and the settings aimed at it, before anything else happens."""
 
@@ -85,10 +88,14 @@ def cloud_gateway(
     cloud: CloudSettings,
     *,
     credential: CredentialClient | None = None,
+    access_key: tuple[str, str] | None = None,
     retry: RetryPolicy | None = None,
 ) -> CloudGateway:
-    """Return the gateway to Alibaba Cloud: the default credential chain unless given one."""
-    return AlibabaCloudGateway(cloud, credential=credential, retry=retry)
+    """Return the gateway to Alibaba Cloud: the default credential chain unless given one.
+
+    Nothing of the SDK is loaded before the gateway's first call.
+    """
+    return AlibabaCloudGateway(cloud, credential=credential, access_key=access_key, retry=retry)
 
 
 def key_wrapper(settings: Settings, *, credential: CredentialClient | None = None) -> KeyWrapper:
@@ -121,13 +128,8 @@ async def open_storage(
     return await _open_database(settings, key, credential=credential)
 
 
-async def _start_sandbox(
-    stack: AsyncExitStack, settings: Settings
-) -> tuple[Sandbox, Settings, CredentialClient]:
-    """Start a seeded sandbox until ``stack`` closes; return it, settings aimed at it, a key."""
-    from alibabacloud_credentials.client import Client as CredentialClient
-    from alibabacloud_credentials.models import Config as CredentialConfig
-
+async def _start_sandbox(stack: AsyncExitStack, settings: Settings) -> tuple[Sandbox, Settings]:
+    """Start a seeded sandbox until ``stack`` closes; return it and settings aimed at it."""
     from ecs_secret_bot.sandbox import Sandbox
 
     sandbox = await stack.enter_async_context(
@@ -140,13 +142,7 @@ async def _start_sandbox(
     for binding in settings.policies.bindings:  # the roles people act as exist there too
         if binding.role_arn and binding.role_arn.lower().startswith(own_roles):
             sandbox.sts.add_role(binding.role_arn[len(own_roles) :])
-    # The sandbox's public AccessKey; a real cloud is reached through the default chain.
-    credential = CredentialClient(
-        CredentialConfig(
-            type="access_key", access_key_id="sandbox", access_key_secret="sandbox-secret"
-        )
-    )
-    return sandbox, dataclasses.replace(settings, cloud=cloud), credential
+    return sandbox, dataclasses.replace(settings, cloud=cloud)
 
 
 async def _replay_deletions(sandbox: Sandbox, db: Database) -> None:
@@ -176,17 +172,22 @@ async def open_core(
     ``credential`` and ``retry`` replace the default credential chain and backoff (tests).
     """
     key = parse_data_key(data_key) if data_key else None
+    access_key: tuple[str, str] | None = None
     async with AsyncExitStack() as stack:
         started: Sandbox | None = None
         if sandbox:
-            started, settings, credential = await _start_sandbox(stack, settings)
+            started, settings = await _start_sandbox(stack, settings)
+            # The sandbox's public AccessKey; a real cloud is reached through the default chain.
+            credential, access_key = None, SANDBOX_ACCESS_KEY
             if announce is not None:
                 announce(started.url, settings)
         db = await _open_database(settings, key, credential=credential, unwrap=not sandbox)
         stack.push_async_callback(db.close)  # closed before the sandbox stops
         if started is not None:
             await _replay_deletions(started, db)
-        gateway = cloud_gateway(settings.cloud, credential=credential, retry=retry)
+        gateway = cloud_gateway(
+            settings.cloud, credential=credential, access_key=access_key, retry=retry
+        )
         yield build_core(settings, gateway=gateway, db=db, directory=directory, clock=clock)
 
 

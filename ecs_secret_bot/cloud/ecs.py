@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-
-from alibabacloud_ecs20140526 import models as ecs_models
+from typing import Any
 
 from ecs_secret_bot.cloud.retry import Sender
 from ecs_secret_bot.cloud.sdk import (
@@ -25,6 +24,13 @@ from ecs_secret_bot.cloud.sdk import (
 from ecs_secret_bot.commands.gateway import CloudAssistantState, Instance, InstancePage
 
 __all__ = ["Ecs"]
+
+
+def _models() -> Any:
+    """Return the SDK's ECS models module (untyped), imported at the first call: it is slow."""
+    from alibabacloud_ecs20140526 import models
+
+    return models
 
 
 class Ecs:
@@ -44,7 +50,7 @@ class Ecs:
         next_token: str | None = None,
     ) -> InstancePage:
         """List one page of ECS instances."""
-        request = ecs_models.DescribeInstancesRequest(
+        request = _models().DescribeInstancesRequest(
             region_id=region,
             instance_ids=json.dumps(list(instance_ids)) if instance_ids else None,
             instance_name=name or None,
@@ -66,7 +72,7 @@ class Ecs:
         """Say, for each instance, whether its Cloud Assistant is online."""
         if not instance_ids:
             return ()
-        request = ecs_models.DescribeCloudAssistantStatusRequest(
+        request = _models().DescribeCloudAssistantStatusRequest(
             region_id=region, instance_id=list(instance_ids)
         )
         response = await self._send(

@@ -3,20 +3,13 @@
 Owns: the KMS/ECS error codes of the fact sheet, and which failures are worth a retry:
 throttling always; 5xx, timeouts and dropped connections for idempotent calls; a refused
 connection (the request never left) for any call; no other 4xx. Never does: the retrying
-itself (``retry``, the one user of this module), or any call.
+itself (``retry``, the one user of this module), or any call. The SDK's exception classes
+are imported where a failure is read: a command that calls nothing never loads the SDK.
 """
 
 from __future__ import annotations
 
 import asyncio
-
-import aiohttp
-from alibabacloud_tea_openapi.exceptions import (
-    AlibabaCloudException,
-    ClientException,
-    ServerException,
-    ThrottlingException,
-)
 
 from ecs_secret_bot.cloud.permissions import PERMISSION_CODES, explain_denial
 from ecs_secret_bot.commands.gateway import CloudIdentity
@@ -98,6 +91,8 @@ def _code(exc: BaseException) -> str:
 
 def _transport(exc: BaseException) -> BaseException | None:
     """Return the network-level cause of an SDK failure, if it was one."""
+    import aiohttp  # loaded already: the SDK that raised ``exc`` uses it
+
     inner = getattr(exc, "inner_exception", None)
     for candidate in (exc, inner, getattr(inner, "__cause__", None)):
         if isinstance(
@@ -109,6 +104,13 @@ def _transport(exc: BaseException) -> BaseException | None:
 
 def is_retryable(exc: BaseException, *, idempotent: bool) -> tuple[bool, float | None]:
     """Say whether to retry after ``exc``, and any Retry-After the service asked for."""
+    import aiohttp
+    from alibabacloud_tea_openapi.exceptions import (
+        ClientException,
+        ServerException,
+        ThrottlingException,
+    )
+
     if isinstance(exc, ThrottlingException) or _code(exc) in THROTTLING_CODES:
         retry_after = getattr(exc, "retry_after", None)
         return True, float(retry_after) if retry_after else None
@@ -133,6 +135,13 @@ def to_cloud_error(
 
     ``identity`` is the role the call ran as (None: the bot's own), named in a denial.
     """
+    from alibabacloud_tea_openapi.exceptions import (
+        AlibabaCloudException,
+        ClientException,
+        ServerException,
+        ThrottlingException,
+    )
+
     code = _code(exc)
     status = _status(exc)
     request_id = str(getattr(exc, "request_id", "") or "")

@@ -2,7 +2,11 @@
 
 ``AlibabaCloudGateway`` builds one KMS and one ECS client per region, from the configuration
 (endpoint overrides, timeouts) and the default credential chain of
-``alibabacloud-credentials``, and composes the calls: ``kms`` and ``ecs`` build each request
+``alibabacloud-credentials`` (or a given AccessKey pair: the sandbox's), each on its first
+call: the SDK packages are imported only then (they take a second to load), on the SDK
+loop's thread so that the caller's loop keeps answering, and a command that calls nothing
+loads none of them, one that calls only KMS never ECS or STS.
+It composes the calls: ``kms`` and ``ecs`` build each request
 and read each answer, ``retry`` runs each attempt on the SDK loop (``sdk_loop``) and turns
 failures into ``CloudError`` (``errors``), so nothing above sees an SDK model or exception.
 
@@ -21,12 +25,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-
-from alibabacloud_credentials.client import Client as CredentialClient
-from alibabacloud_ecs20140526.client import Client as EcsClient
-from alibabacloud_kms20160120.client import Client as KmsClient
-from alibabacloud_tea_openapi.utils_models import Config as OpenApiConfig
-from alibabacloud_tea_openapi.utils_models import GlobalParameters
+from typing import TYPE_CHECKING
 
 from ecs_secret_bot import __version__
 from ecs_secret_bot.cloud.ecs import Ecs
@@ -35,6 +34,7 @@ from ecs_secret_bot.cloud.key_wrap import KmsKeyWrapper
 from ecs_secret_bot.cloud.kms import Kms
 from ecs_secret_bot.cloud.retry import RetryPolicy, Sender
 from ecs_secret_bot.cloud.sdk import EcsSdk, KmsKeySdk, KmsSdk
+from ecs_secret_bot.cloud.sdk_loop import load_sdk
 from ecs_secret_bot.commands.gateway import (
     CloudAssistantState,
     CloudIdentity,
@@ -51,9 +51,16 @@ from ecs_secret_bot.commands.settings import CloudSettings
 from ecs_secret_bot.commands.values import SecretValue
 from ecs_secret_bot.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from alibabacloud_credentials.client import Client as CredentialClient
+    from alibabacloud_tea_openapi.utils_models import Config as OpenApiConfig
+
 __all__ = ["USER_AGENT", "AlibabaCloudGateway", "RetryPolicy"]
 
 USER_AGENT = f"ecs-secret-bot/{__version__}"
+
+_CLIENT_SDK = ("alibabacloud_credentials.client", "alibabacloud_tea_openapi.utils_models")
+"""What every client is built with, loaded (off the caller's loop) before the first one."""
 
 
 class AlibabaCloudGateway:
@@ -64,11 +71,13 @@ class AlibabaCloudGateway:
         settings: CloudSettings,
         *,
         credential: CredentialClient | None = None,
+        access_key: tuple[str, str] | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._settings = settings
         self._credential = credential
+        self._access_key = access_key
         self._retry = retry or RetryPolicy(
             max_attempts=settings.max_attempts,
             attempt_timeout=(settings.read_timeout + settings.connect_timeout).total_seconds(),
@@ -101,8 +110,19 @@ class AlibabaCloudGateway:
 
     def _credential_client(self) -> CredentialClient:
         if self._credential is None:
-            # The default chain: environment, OIDC, profile files, ECS RAM role, URI.
-            self._credential = CredentialClient()
+            from alibabacloud_credentials.client import Client as CredentialClient
+            from alibabacloud_credentials.models import Config as CredentialConfig
+
+            if self._access_key is None:
+                # The default chain: environment, OIDC, profile files, ECS RAM role, URI.
+                self._credential = CredentialClient()
+            else:
+                key_id, key_secret = self._access_key
+                self._credential = CredentialClient(
+                    CredentialConfig(
+                        type="access_key", access_key_id=key_id, access_key_secret=key_secret
+                    )
+                )
         return self._credential
 
     async def _credential_for_calls(self) -> CredentialClient:
@@ -114,6 +134,9 @@ class AlibabaCloudGateway:
     def _config(
         self, region: str, endpoint: str | None, credential: CredentialClient
     ) -> OpenApiConfig:
+        from alibabacloud_tea_openapi.utils_models import Config as OpenApiConfig
+        from alibabacloud_tea_openapi.utils_models import GlobalParameters
+
         self._check_region(region)
         config = OpenApiConfig(
             credential=credential,
@@ -140,18 +163,24 @@ class AlibabaCloudGateway:
             )
 
     async def _kms_client(self, region: str) -> KmsSdk:
+        await load_sdk(*_CLIENT_SDK, "alibabacloud_kms20160120.client")
         credential = await self._credential_for_calls()
         built = self._kms_clients.get(region)
         if built is None or built[0] is not credential:  # first use, or renewed credentials
+            from alibabacloud_kms20160120.client import Client as KmsClient
+
             config = self._config(region, self._settings.kms_endpoint, credential)
             built = (credential, KmsClient(config))
             self._kms_clients[region] = built
         return built[1]
 
     async def _ecs_client(self, region: str) -> EcsSdk:
+        await load_sdk(*_CLIENT_SDK, "alibabacloud_ecs20140526.client")
         credential = await self._credential_for_calls()
         built = self._ecs_clients.get(region)
         if built is None or built[0] is not credential:
+            from alibabacloud_ecs20140526.client import Client as EcsClient
+
             config = self._config(region, self._settings.ecs_endpoint, credential)
             built = (credential, EcsClient(config))
             self._ecs_clients[region] = built
@@ -165,6 +194,9 @@ class AlibabaCloudGateway:
         async def client(region: str) -> KmsKeySdk:
             # The bot's own identity always: the data key is the bot's, not a person's.
             if region not in clients:
+                await load_sdk(*_CLIENT_SDK, "alibabacloud_kms20160120.client")
+                from alibabacloud_kms20160120.client import Client as KmsClient
+
                 config = self._config(
                     region, self._settings.kms_endpoint, self._credential_client()
                 )

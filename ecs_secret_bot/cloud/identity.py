@@ -7,9 +7,9 @@ records who did what. The credentials are cached per (role, session name) and re
 five minutes before they expire (they last an hour); concurrent calls of one person share
 one AssumeRole.
 
-Owns ``AssumedRoles``: the STS client, the cache, and ``credential``, which answers a
-credential client for an identity. Never decides who acts as which role (the core does)
-and never builds KMS or ECS clients (``gateway``).
+Owns ``AssumedRoles``: the STS client (its SDK imported when a role is first assumed), the
+cache, and ``credential``, which answers a credential client for an identity. Never decides
+who acts as which role (the core does) and never builds KMS or ECS clients (``gateway``).
 """
 
 from __future__ import annotations
@@ -18,19 +18,18 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from alibabacloud_credentials.client import Client as CredentialClient
-from alibabacloud_credentials.models import Config as CredentialConfig
-from alibabacloud_sts20150401 import models as sts_models
-from alibabacloud_sts20150401.client import Client as StsClient
-from alibabacloud_tea_openapi.utils_models import Config as OpenApiConfig
+from typing import TYPE_CHECKING
 
 from ecs_secret_bot.cloud.kms import parse_cloud_time
 from ecs_secret_bot.cloud.retry import RetryPolicy, call_with_retries
 from ecs_secret_bot.cloud.sdk import StsSdk
+from ecs_secret_bot.cloud.sdk_loop import load_sdk
 from ecs_secret_bot.commands.gateway import CloudIdentity
 from ecs_secret_bot.commands.settings import CloudSettings
 from ecs_secret_bot.errors import CloudUnavailable
+
+if TYPE_CHECKING:
+    from alibabacloud_credentials.client import Client as CredentialClient
 
 __all__ = ["DURATION", "RENEW_BEFORE", "AssumedRoles"]
 
@@ -71,6 +70,9 @@ class AssumedRoles:
 
     def _sts(self) -> StsSdk:
         if self._client is None:
+            from alibabacloud_sts20150401.client import Client as StsClient
+            from alibabacloud_tea_openapi.utils_models import Config as OpenApiConfig
+
             settings = self._settings
             config = OpenApiConfig(
                 credential=self._bot_credential(),
@@ -100,6 +102,12 @@ class AssumedRoles:
         return lease.credential
 
     async def _assume(self, identity: CloudIdentity) -> _Lease:
+        # Loaded on the SDK loop's thread, so that the caller's loop keeps answering.
+        await load_sdk("alibabacloud_credentials.client", "alibabacloud_sts20150401.client")
+        from alibabacloud_credentials.client import Client as CredentialClient
+        from alibabacloud_credentials.models import Config as CredentialConfig
+        from alibabacloud_sts20150401 import models as sts_models
+
         request = sts_models.AssumeRoleRequest(
             role_arn=identity.role_arn,
             role_session_name=identity.session_name,

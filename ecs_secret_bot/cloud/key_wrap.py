@@ -13,8 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-
-from alibabacloud_kms20160120 import models as kms_models
+from typing import Any
 
 from ecs_secret_bot.cloud.retry import Sender
 from ecs_secret_bot.cloud.sdk import KmsKeySdk
@@ -32,6 +31,13 @@ def _plain(text: str | None, *, action: str) -> bytes:
         raise CloudError(f"KMS {action} answered a Plaintext that is not base64.") from None
 
 
+def _models() -> Any:
+    """Return the SDK's KMS models module (untyped), imported at the first call: it is slow."""
+    from alibabacloud_kms20160120 import models
+
+    return models
+
+
 class KmsKeyWrapper:
     """One KMS key (an id, an ARN or an alias) in one region, wrapping the data key."""
 
@@ -42,7 +48,7 @@ class KmsKeyWrapper:
 
     async def encrypt(self, plaintext: bytes, *, context: Mapping[str, str]) -> str:
         """Return KMS ``Encrypt``'s CiphertextBlob of ``plaintext`` under this key."""
-        request = kms_models.EncryptRequest(
+        request = _models().EncryptRequest(
             key_id=self.key_id,
             plaintext=base64.b64encode(plaintext).decode("ascii"),
             encryption_context=dict(context),
@@ -58,7 +64,7 @@ class KmsKeyWrapper:
 
     async def decrypt(self, ciphertext_blob: str, *, context: Mapping[str, str]) -> bytes:
         """Return KMS ``Decrypt``'s plaintext of a blob (the key is named inside it)."""
-        request = kms_models.DecryptRequest(
+        request = _models().DecryptRequest(
             ciphertext_blob=ciphertext_blob, encryption_context=dict(context)
         )
         response = await self._send(
@@ -72,7 +78,7 @@ class KmsKeyWrapper:
 
     async def generate(self, *, context: Mapping[str, str]) -> tuple[bytes, str]:
         """Return a new data key and its blob, from KMS ``GenerateDataKey``."""
-        request = kms_models.GenerateDataKeyRequest(
+        request = _models().GenerateDataKeyRequest(
             key_id=self.key_id, number_of_bytes=DATA_KEY_BYTES, encryption_context=dict(context)
         )
         response = await self._send(

@@ -21,8 +21,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alibabacloud_kms20160120 import models as kms_models
-
 from ecs_secret_bot.cloud.retry import Sender
 from ecs_secret_bot.cloud.sdk import (
     CreateSecretBody,
@@ -57,6 +55,13 @@ USER_NAME_KEY = "UserName"
 logger = logging.getLogger(__name__)
 
 
+def _models() -> Any:
+    """Return the SDK's KMS models module (untyped), imported at the first call: it is slow."""
+    from alibabacloud_kms20160120 import models
+
+    return models
+
+
 class Kms:
     """The KMS calls of ``CloudGateway``, over the KMS client of each region."""
 
@@ -72,7 +77,7 @@ class Kms:
             # So that DescribeSecret can name the user without decrypting the value.
             "CustomData": {USER_NAME_KEY: call.value.user_name},
         }
-        request = kms_models.CreateSecretRequest(
+        request = _models().CreateSecretRequest(
             secret_name=call.name,
             secret_type="ECS",
             version_id=call.version_id,
@@ -105,7 +110,7 @@ class Kms:
 
     async def describe_secret(self, region: str, name: str) -> SecretDetail:
         """Describe one secret."""
-        request = kms_models.DescribeSecretRequest(secret_name=name, fetch_tags="true")
+        request = _models().DescribeSecretRequest(secret_name=name, fetch_tags="true")
         response = await self._send(
             region,
             "DescribeSecret",
@@ -122,7 +127,7 @@ class Kms:
         filters: list[dict[str, Any]] = [{"Key": "SecretType", "Values": ["ECS"]}]
         if name_contains:
             filters.append({"Key": "SecretName", "Values": [name_contains]})
-        request = kms_models.ListSecretsRequest(
+        request = _models().ListSecretsRequest(
             page_number=page,
             page_size=page_size,
             fetch_tags="true",
@@ -140,7 +145,7 @@ class Kms:
         self, region: str, name: str, *, include_deprecated: bool = False
     ) -> tuple[SecretVersion, ...]:
         """List the versions of a secret that carry a stage (and, if asked, those without)."""
-        request = kms_models.ListSecretVersionIdsRequest(
+        request = _models().ListSecretVersionIdsRequest(
             secret_name=name,
             include_deprecated="true" if include_deprecated else "false",
             page_number=1,
@@ -160,7 +165,7 @@ class Kms:
 
     async def rotate_secret(self, region: str, name: str, *, version_id: str) -> Receipt:
         """Start a rotation with a KMS-generated value (VersionId makes it idempotent)."""
-        request = kms_models.RotateSecretRequest(secret_name=name, version_id=version_id)
+        request = _models().RotateSecretRequest(secret_name=name, version_id=version_id)
         response = await self._send(
             region,
             "RotateSecret",
@@ -174,7 +179,7 @@ class Kms:
         self, region: str, name: str, *, version_id: str, value: SecretValue
     ) -> Receipt:
         """Store a custom value as the new current version (idempotent by VersionId)."""
-        request = kms_models.PutSecretValueRequest(
+        request = _models().PutSecretValueRequest(
             secret_name=name,
             version_id=version_id,
             secret_data=secret_data_json(value),
@@ -200,7 +205,7 @@ class Kms:
         """Schedule a deletion (7-30 days) or delete at once."""
         if force and recovery_window_days is not None:
             raise InvalidInput("An immediate deletion has no recovery window.", field="days")
-        request = kms_models.DeleteSecretRequest(
+        request = _models().DeleteSecretRequest(
             secret_name=name,
             force_delete_without_recovery="true" if force else "false",
             recovery_window_in_days=None if force else str(recovery_window_days or 30),
@@ -222,7 +227,7 @@ class Kms:
 
     async def restore_secret(self, region: str, name: str) -> Receipt:
         """Cancel a scheduled deletion."""
-        request = kms_models.RestoreSecretRequest(secret_name=name)
+        request = _models().RestoreSecretRequest(secret_name=name)
         response = await self._send(
             region,
             "RestoreSecret",
@@ -236,7 +241,7 @@ class Kms:
         self, region: str, name: str, *, enabled: bool, interval: timedelta | None = None
     ) -> Receipt:
         """Turn automatic rotation on (with an interval) or off."""
-        request = kms_models.UpdateSecretRotationPolicyRequest(
+        request = _models().UpdateSecretRotationPolicyRequest(
             secret_name=name,
             enable_automatic_rotation=enabled,
             rotation_interval=format_duration(interval) if enabled and interval else None,

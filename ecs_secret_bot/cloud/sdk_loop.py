@@ -5,18 +5,23 @@ certifi bundle, about 70 ms of CPU. On the bot's own loop that would stall every
 request in flight (measured: 350 ms for five calls); on this thread the loading releases
 the GIL and the bot's loop keeps answering (7 ms at worst). The SDK's ``*_async`` methods
 still do the work; ``run`` hands a coroutine to this loop and awaits its result, and a
-cancellation (a timeout) cancels it there too. Private to the cloud layer (``retry`` uses it).
+cancellation (a timeout) cancels it there too. ``load_sdk`` imports SDK modules on the same
+thread, for the same reason: the first KMS call of a process loads about half a second of
+Python (aiohttp, requests, the SDK's models), and the bot's loop keeps answering meanwhile.
+Private to the cloud layer (``retry`` and ``gateway`` use it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import importlib
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["run_on_sdk_loop", "stop_sdk_loop"]
+__all__ = ["load_sdk", "run_on_sdk_loop", "stop_sdk_loop"]
 
 T = TypeVar("T")
 
@@ -51,6 +56,19 @@ async def run_on_sdk_loop(call: Callable[[], Awaitable[T]]) -> T:
     except asyncio.CancelledError:
         future.cancel()
         raise
+
+
+async def load_sdk(*modules: str) -> None:
+    """Import ``modules`` (those not imported yet) on the SDK loop's thread; wait for them."""
+    missing = [name for name in modules if name not in sys.modules]
+    if not missing:
+        return
+
+    async def load() -> None:
+        for name in missing:
+            importlib.import_module(name)
+
+    await run_on_sdk_loop(load)
 
 
 def stop_sdk_loop() -> None:

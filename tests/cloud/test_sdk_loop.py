@@ -1,13 +1,17 @@
-"""SDK calls run on their own loop thread, so the bot's loop never stalls on them."""
+"""SDK calls run on their own loop thread, so the bot's loop never stalls on them; so do the
+imports of the SDK's modules."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
+import uuid
+from pathlib import Path
 
 import pytest
 
-from ecs_secret_bot.cloud.sdk_loop import run_on_sdk_loop
+from ecs_secret_bot.cloud.sdk_loop import load_sdk, run_on_sdk_loop
 
 
 async def test_a_call_runs_on_the_sdk_thread_and_returns_its_result() -> None:
@@ -54,3 +58,24 @@ async def test_blocking_sdk_work_leaves_this_loop_free() -> None:
 
     finished, _ = await asyncio.gather(run_on_sdk_loop(blocking), release())
     assert finished is True
+
+
+async def test_sdk_modules_load_on_the_sdk_thread_once(tmp_path: Path) -> None:
+    # A module that says which thread imported it, and how often.
+    name = f"sdk_loop_probe_{uuid.uuid4().hex}"
+    (tmp_path / f"{name}.py").write_text(
+        "import threading\nimported_on = [threading.current_thread().name]\n", encoding="utf-8"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        await load_sdk(name)
+        await load_sdk(name)  # already there: nothing to do
+        assert sys.modules[name].imported_on == ["alibabacloud-sdk"]
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop(name, None)
+
+
+async def test_a_module_that_fails_to_load_raises_its_error() -> None:
+    with pytest.raises(ModuleNotFoundError):
+        await load_sdk(f"no_such_module_{uuid.uuid4().hex}")
