@@ -35,8 +35,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from alibabacloud_tea_openapi.utils import Utils
-
 from ecs_secret_bot.sandbox.errors import ApiError
 
 __all__ = [
@@ -149,6 +147,10 @@ class Verifier:
 
     def verify(self, request: SignedRequest) -> str:
         """Check ``request``; return the caller's AccessKey ID or raise ApiError."""
+        # Imported at the first request, not with the sandbox: the SDK is slow to load, and a
+        # process that starts a sandbox and never calls it (``serve --sandbox``) never needs it.
+        from alibabacloud_tea_openapi.utils import Utils
+
         authorization = request.headers.get("authorization", "")
         if not authorization.strip():
             raise ApiError(
