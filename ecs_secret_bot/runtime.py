@@ -13,7 +13,8 @@ then stops the sandbox. And what each program gets from it:
   asks Slack about everyone else);
 - ``ecs-secret``: ``open_terminal`` yields the ``terminal.session.Session`` (the core,
   whose directory knows local principals and, when ``SLACK_BOT_TOKEN`` is set, asks Slack
-  about the others, so approvals cross front ends; and the person at the terminal);
+  about the others, its client built at the first question, so approvals cross front ends;
+  and the person at the terminal);
   ``cli.terminal_main`` hands it to ``terminal.main`` as its session opener;
 - ``ecs-secret-bot check``: ``open_storage`` and ``cloud_gateway``, the same pieces opened
   one at a time, so that each can fail on its own.
@@ -38,6 +39,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TextIO
 
 from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy
+from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActorDirectory
 from ecs_secret_bot.commands.core import Core, build_core, utcnow
 from ecs_secret_bot.commands.directory import LocalDirectory, local_actor
@@ -280,15 +282,34 @@ async def _settle_at_start(core: Core) -> None:
 # --- ecs-secret ----------------------------------------------------------------------------
 
 
+class _SlackOnFirstLookup:
+    """The Slack directory of a terminal run, built when a Slack user is first looked up:
+    a command that asks about nobody in Slack never loads slack_sdk (nor aiohttp)."""
+
+    def __init__(self, settings: Settings, env: Environment) -> None:
+        self._settings = settings
+        self._env = env
+        self._directory: ActorDirectory | None = None
+
+    async def lookup(self, principal: str) -> Actor | None:
+        """Return the principal's facts from Slack (users.info), or None if unknown."""
+        if self._directory is None:
+            from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
+            from ecs_secret_bot.bot.services import SlackSettings, make_client
+
+            env = self._env
+            client = make_client(
+                SlackSettings(bot_token=env.slack_bot_token, api_url=env.slack_api_url)
+            )
+            self._directory = SlackDirectory(client, group_ids=usergroup_ids(self._settings))
+        return await self._directory.lookup(principal)
+
+
 def _terminal_directory(settings: Settings, env: Environment) -> LocalDirectory:
     if not env.slack_bot_token:
         return LocalDirectory()
     # Only with a token: approvals involving Slack users are then checked with users.info.
-    from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
-    from ecs_secret_bot.bot.services import SlackSettings, make_client
-
-    client = make_client(SlackSettings(bot_token=env.slack_bot_token, api_url=env.slack_api_url))
-    return LocalDirectory(fallback=SlackDirectory(client, group_ids=usergroup_ids(settings)))
+    return LocalDirectory(fallback=_SlackOnFirstLookup(settings, env))
 
 
 @asynccontextmanager

@@ -29,7 +29,7 @@ with open(sys.argv[1], "w", encoding="utf-8") as out:
 """ % (HEAVY,)
 
 
-async def loaded_by(terminal: Terminal, *args: str) -> list[str]:
+async def loaded_by(terminal: Terminal, *args: str, **env: str) -> list[str]:
     """Run ``ecs-secret args...`` in a fresh interpreter; return the heavy packages it loaded."""
     report = terminal.cwd / "loaded.json"
     process = await asyncio.create_subprocess_exec(
@@ -39,7 +39,7 @@ async def loaded_by(terminal: Terminal, *args: str) -> list[str]:
         str(report),
         *args,
         cwd=terminal.cwd,
-        env=sandbox_env(ECS_SECRET_BOT_CONFIG=str(terminal.config)),
+        env=sandbox_env(ECS_SECRET_BOT_CONFIG=str(terminal.config), **env),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -55,6 +55,13 @@ async def test_a_command_without_a_cloud_call_loads_no_sdk(
     terminal: Terminal, args: tuple[str, ...]
 ) -> None:
     assert await loaded_by(terminal, *args) == []
+
+
+async def test_a_slack_token_loads_slack_only_when_a_slack_user_is_looked_up(
+    terminal: Terminal,
+) -> None:
+    token = {"SLACK_BOT_TOKEN": "xoxb-not-used", "SLACK_API_URL": "http://127.0.0.1:9/api/"}
+    assert await loaded_by(terminal, "whoami", **token) == []
 
 
 async def test_the_sandbox_loads_no_sdk_before_its_first_call(terminal: Terminal) -> None:
