@@ -3,9 +3,9 @@
 ``AlibabaCloudGateway`` builds one KMS and one ECS client per region, from the configuration
 (endpoint overrides, timeouts) and the default credential chain of
 ``alibabacloud-credentials`` (or a given AccessKey pair: the sandbox's), each on its first
-call: the SDK packages are imported only then (they take a second to load), on the SDK
-loop's thread so that the caller's loop keeps answering, and a command that calls nothing
-loads none of them, one that calls only KMS never ECS or STS.
+call: the SDK packages are imported only then (they take a second to load), on a worker
+thread so that the caller's loop keeps answering (``sdk_loop.load_sdk``); a command that
+calls nothing loads none of them, one that calls only KMS never ECS or STS.
 It composes the calls: ``kms`` and ``ecs`` build each request
 and read each answer, ``retry`` runs each attempt on the SDK loop (``sdk_loop``) and turns
 failures into ``CloudError`` (``errors``), so nothing above sees an SDK model or exception.

@@ -102,7 +102,7 @@ class AssumedRoles:
         return lease.credential
 
     async def _assume(self, identity: CloudIdentity) -> _Lease:
-        # Loaded on the SDK loop's thread, so that the caller's loop keeps answering.
+        # Loaded on a worker thread, so that the caller's loop keeps answering.
         await load_sdk("alibabacloud_credentials.client", "alibabacloud_sts20150401.client")
         from alibabacloud_credentials.client import Client as CredentialClient
         from alibabacloud_credentials.models import Config as CredentialConfig

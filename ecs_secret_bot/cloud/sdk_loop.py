@@ -5,10 +5,11 @@ certifi bundle, about 70 ms of CPU. On the bot's own loop that would stall every
 request in flight (measured: 350 ms for five calls); on this thread the loading releases
 the GIL and the bot's loop keeps answering (7 ms at worst). The SDK's ``*_async`` methods
 still do the work; ``run`` hands a coroutine to this loop and awaits its result, and a
-cancellation (a timeout) cancels it there too. ``load_sdk`` imports SDK modules on the same
+cancellation (a timeout) cancels it there too. ``load_sdk`` imports SDK modules on a worker
 thread, for the same reason: the first KMS call of a process loads about half a second of
-Python (aiohttp, requests, the SDK's models), and the bot's loop keeps answering meanwhile.
-Private to the cloud layer (``retry`` and ``gateway`` use it).
+Python (aiohttp, requests, the SDK's models), and the bot's loop keeps answering meanwhile
+(and this loop keeps making calls while ECS's models load). Private to the cloud layer
+(``retry``, ``gateway`` and ``identity`` use it).
 """
 
 from __future__ import annotations
@@ -59,16 +60,15 @@ async def run_on_sdk_loop(call: Callable[[], Awaitable[T]]) -> T:
 
 
 async def load_sdk(*modules: str) -> None:
-    """Import ``modules`` (those not imported yet) on the SDK loop's thread; wait for them."""
+    """Import ``modules`` (those not imported yet) on a worker thread; wait for them."""
     missing = [name for name in modules if name not in sys.modules]
-    if not missing:
-        return
+    if missing:
+        await asyncio.to_thread(_import, missing)
 
-    async def load() -> None:
-        for name in missing:
-            importlib.import_module(name)
 
-    await run_on_sdk_loop(load)
+def _import(modules: list[str]) -> None:
+    for name in modules:
+        importlib.import_module(name)
 
 
 def stop_sdk_loop() -> None:
