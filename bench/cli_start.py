@@ -27,7 +27,9 @@ from ``/proc`` (target < 80 MB), and ``serve_rss_after_first_call_mb`` once its 
 call (the duties' ListSecrets, which loads the KMS client) has been answered.
 
 Run from the repository root: ``python bench/cli_start.py`` (20-60 s). The last line
-printed is one JSON object: ``{"bench": "cli_start", "whoami_s": ..., ...}``.
+printed is one JSON object: ``{"bench": "cli_start", "whoami_s": ..., ..., "ratio": ...}``,
+``ratio`` being ``whoami_s / python_s``: what starting ``ecs-secret`` costs over Python's own
+start.
 """
 
 from __future__ import annotations
@@ -297,6 +299,9 @@ def main() -> int:
     figures["cpu_s"] = {key[:-2]: round(statistics.median(cpu[key]), 3) for key in cpu}
     figures["runs"] = runs
     figures["total_s"] = round(time.perf_counter() - begun, 1)
+    figures["ratio"] = round(
+        statistics.median(times["whoami_s"]) / statistics.median(times["python_s"]), 1
+    )
     lines = [f"median of {runs} cold runs (each a new process), beside the interpreter's start:"]
     for key in ("python_s", "whoami_s", "list_s", "show_s"):
         spread = f"{min(times[key]):.3f}-{max(times[key]):.3f}"
