@@ -15,7 +15,7 @@ cold runs (each a new process, as a person at a terminal starts it) of:
 Each command runs once, untimed, before the timed runs: it compiles the bytecode (kept in
 a folder of the run, ``PYTHONPYCACHEPREFIX``, as an installed package has it, even where
 ``PYTHONDONTWRITEBYTECODE`` is set), creates the database and its key file, and wakes the
-sandbox. On a machine so loaded that 10 rounds would take more than ~35 s, fewer are run
+sandbox. On a machine so loaded that 10 rounds would take more than ~30 s, fewer are run
 (3 at least; ``runs`` says how many). ``cpu_s`` is the median CPU time (user + system) of
 each, which the load of other processes changes less than the wall time.
 
@@ -53,7 +53,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 RUNS = 10
-CLI_BUDGET_S = 35.0
+CLI_BUDGET_S = 30.0
 """Fewer runs (3 at least) when the machine is so loaded that 10 would take longer."""
 SERVE_RUNS = 3
 SANDBOX_URL = re.compile(r"http://127\.0\.0\.1:\d+")
