@@ -115,15 +115,24 @@ def _figures(samples: list[float]) -> tuple[float, float, float]:
     return statistics.median(ordered), p99, ordered[-1]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def _free_ports() -> int:
+    """Return a port that is free, and so is the next one (the sandbox's two regions)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
 
 
-async def _start_cloud() -> tuple[asyncio.subprocess.Process, str]:
-    """Run the sandbox cloud in its own process, as the real cloud is elsewhere."""
-    port = _free_port()
+async def _start_cloud() -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+    """Run the sandbox cloud in its own process, as the real cloud is elsewhere: one
+    endpoint per region, as Alibaba Cloud routes calls by endpoint."""
+    port = _free_ports()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -131,6 +140,10 @@ async def _start_cloud() -> tuple[asyncio.subprocess.Process, str]:
         "sandbox",
         "--port",
         str(port),
+        "--region",
+        "cn-hangzhou",
+        "--region",
+        "cn-shanghai",
         "--rotation-delay",
         "0.5",
         stdout=asyncio.subprocess.DEVNULL,
@@ -139,30 +152,33 @@ async def _start_cloud() -> tuple[asyncio.subprocess.Process, str]:
     )
     for _ in range(200):
         try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            _, writer = await asyncio.open_connection("127.0.0.1", port + 1)
         except OSError:
             await asyncio.sleep(0.05)
             continue
         writer.close()
         await writer.wait_closed()
-        return process, f"http://127.0.0.1:{port}"
+        return process, {
+            "cn-hangzhou": f"http://127.0.0.1:{port}",
+            "cn-shanghai": f"http://127.0.0.1:{port + 1}",
+        }
     process.kill()
     raise RuntimeError("the sandbox did not start")
 
 
 async def main() -> dict[str, object]:
-    cloud, cloud_url = await _start_cloud()
+    cloud, endpoints = await _start_cloud()
     try:
-        return await _measure(cloud_url)
+        return await _measure(endpoints)
     finally:
         cloud.terminate()
         await cloud.wait()
 
 
-async def _measure(cloud_url: str) -> dict[str, object]:
+async def _measure(endpoints: dict[str, str]) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         async with FakeSlackAPI() as slack:
-            async with wired_bot(Path(tmp), slack, cloud_url=cloud_url) as wired:
+            async with wired_bot(Path(tmp), slack, cloud_endpoints=endpoints) as wired:
                 reference, bare_port = await _serve_bolt(bare_app(slack.url))
                 try:
                     async with serve_web_app(wired.app, signing_secret=SIGNING_SECRET) as port:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
+from ecs_secret_bot.cloud.endpoints import endpoint_for
 from ecs_secret_bot.cloud.permissions import BOT_POLICY_FILE, grant_for
 from ecs_secret_bot.cloud.probes import UNCHECKED, Probe, probe_permissions
 from ecs_secret_bot.commands.gateway import CloudGateway, CloudIdentity
@@ -243,12 +244,12 @@ async def _cloud(settings: Settings, credential: CredentialClient | None) -> lis
     # One attempt each: a check should answer fast and say what is wrong, not retry it away.
     gateway = cloud_gateway(replace(settings.cloud, max_attempts=1), credential=credential)
     cloud = settings.cloud
-    kms_where = cloud.kms_endpoint or "kms.<region>.aliyuncs.com"
-    ecs_where = cloud.ecs_endpoint or "ecs.<region>.aliyuncs.com"
     lines: list[CheckLine] = [found]
     asked = [await _ask(gateway, region) for region in cloud.regions]
     for one in asked:
         region = one.region
+        kms_where = endpoint_for(cloud, "kms", region).url
+        ecs_where = endpoint_for(cloud, "ecs", region).url
         if one.listed is not None:
             lines.append(_fail(f"kms {region}", one.listed))
         else:

@@ -108,10 +108,20 @@ def _parser() -> argparse.ArgumentParser:
             "Run an emulated Alibaba Cloud KMS + ECS endpoint on 127.0.0.1 that the real SDK "
             "clients can talk to (Config(endpoint='127.0.0.1:PORT', protocol='http')). It "
             "accepts the AccessKey pair sandbox / sandbox-secret and is seeded with demo "
-            "instances and ECS secrets in cn-hangzhou."
+            "instances and ECS secrets in cn-hangzhou. Each region it serves has its own "
+            "endpoint, as in Alibaba Cloud: the first on --port, the next on the ports after."
         ),
     )
-    sandbox.add_argument("--port", type=int, default=9000, help="port to listen on (default 9000)")
+    sandbox.add_argument(
+        "--port", type=int, default=9000, help="port of the first region (default 9000)"
+    )
+    sandbox.add_argument(
+        "--region",
+        action="append",
+        default=[],
+        metavar="REGION",
+        help="serve this region, on the next port (repeatable; default: cn-hangzhou)",
+    )
     sandbox.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )

@@ -18,6 +18,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ecs_secret_bot.cloud.endpoints import (
+    CLOSED_REGIONS,
+    REGIONS,
+    REGIONS_CHECKED,
+    REGIONS_SOURCE,
+    Service,
+    close_regions,
+    endpoint_for,
+)
 from ecs_secret_bot.commands.approval.config import parse_approval_config
 from ecs_secret_bot.commands.approval.rules import ApprovalConfig
 from ecs_secret_bot.commands.durations import parse_duration
@@ -90,8 +99,8 @@ class _Table:
     def _path(self, name: str) -> str:
         return f"{self.key}.{name}" if self.key else name
 
-    def error(self, name: str, message: str) -> ConfigError:
-        return ConfigError(message, file=self.file, key=self._path(name))
+    def error(self, name: str, message: str, next_step: str = "") -> ConfigError:
+        return ConfigError(message, file=self.file, key=self._path(name), next_step=next_step)
 
     def get(self, name: str, kind: type[T], default: T) -> T:
         self._seen.add(name)
@@ -156,12 +165,73 @@ def _region(value: Any) -> str:
 
 
 def _endpoint(value: Any) -> str:
-    if not isinstance(value, str) or not _ENDPOINT.match(value):
+    """Check ``[http://|https://]host[:port]``, where the host may hold ``{region}``."""
+    if not isinstance(value, str) or not _ENDPOINT.match(value.replace("{region}", "cn-x")):
         raise ValueError(
             f"{value!r} is not an endpoint; write a host with an optional scheme and port, "
-            'like "http://127.0.0.1:9000" or "kms-vpc.cn-hangzhou.aliyuncs.com"'
+            'like "http://127.0.0.1:9000" or "kms-vpc.{region}.aliyuncs.com" ({region} is '
+            "the region id)"
         )
     return value
+
+
+def _network(value: Any) -> str:
+    if value not in ("public", "vpc"):
+        raise ValueError(f'{value!r} is not a network; write "public" or "vpc"')
+    return str(value)
+
+
+def _region_defaults(table: _Table) -> RegionDefaults:
+    return RegionDefaults(
+        dkms_instance_id=table.get("dkms_instance_id", str, "") or None,
+        encryption_key_id=table.get("encryption_key_id", str, "") or None,
+        kms_endpoint=table.convert("kms_endpoint", None, _endpoint),
+        ecs_endpoint=table.convert("ecs_endpoint", None, _endpoint),
+    )
+
+
+def _check_known_region(table: _Table, key: str, region: str, cloud: CloudSettings) -> None:
+    """Refuse a region Alibaba Cloud does not have, unless its endpoints are given."""
+    own = cloud.region_defaults.get(region, RegionDefaults())
+    if region in REGIONS or (own.kms_endpoint and own.ecs_endpoint):
+        return
+    if region in CLOSED_REGIONS:
+        problem = f"{region!r} is closed ({CLOSED_REGIONS[region]})"
+    else:
+        guesses = close_regions(region)
+        problem = f"{region!r} is not a region Alibaba Cloud KMS serves" + (
+            f' (did you mean "{guesses[0]}"?)' if guesses else ""
+        )
+    raise table.error(
+        key,
+        problem,
+        f"Write a region id from {REGIONS_SOURCE} (known on {REGIONS_CHECKED}: "
+        f"{', '.join(REGIONS)}); for a newer region, give its kms_endpoint and ecs_endpoint "
+        f"under [cloud.region_defaults.{region}].",
+    )
+
+
+def _check_one_region_per_endpoint(table: _Table, cloud: CloudSettings) -> None:
+    """Refuse two regions sent to one endpoint: Alibaba Cloud routes by the endpoint."""
+    services: tuple[Service, ...] = ("kms", "ecs")
+    for service in services:
+        seen: dict[str, str] = {}
+        for region in cloud.regions:
+            url = endpoint_for(cloud, service, region).url
+            if url not in seen:
+                seen[url] = region
+                continue
+            mine = cloud.region_defaults.get(region, RegionDefaults())
+            own = mine.kms_endpoint if service == "kms" else mine.ecs_endpoint
+            key = f"region_defaults.{region}.{service}_endpoint" if own else f"{service}_endpoint"
+            raise table.error(
+                key,
+                f"{url} would serve both {seen[url]} and {region}, but Alibaba Cloud routes a "
+                "call by the endpoint it is sent to: the calls of one region would reach the other",
+                f'Write {{region}} into it (like "{service}-vpc.{{region}}.aliyuncs.com")'
+                f", or give each region its own under [cloud.region_defaults.<region>] "
+                f"{service}_endpoint.",
+            )
 
 
 def _positive_duration(value: Any) -> timedelta:
@@ -192,38 +262,37 @@ def _parse_cloud(table: _Table) -> CloudSettings:
     account_id = table.get("account_id", str, "*")
     if not _ACCOUNT.match(account_id):
         raise table.error("account_id", f'{account_id!r} is not a 16-digit account id (or "*")')
-    defaults = RegionDefaults(
-        dkms_instance_id=table.get("dkms_instance_id", str, "") or None,
-        encryption_key_id=table.get("encryption_key_id", str, "") or None,
-    )
     per_region: dict[str, RegionDefaults] = {}
     overrides = table.sub("region_defaults")
     for region in list(overrides.data):
         if region not in regions:
             raise overrides.error(region, f"{region!r} is not in cloud.regions {regions}")
         one = overrides.sub(region)
-        per_region[region] = RegionDefaults(
-            dkms_instance_id=one.get("dkms_instance_id", str, "") or None,
-            encryption_key_id=one.get("encryption_key_id", str, "") or None,
-        )
+        per_region[region] = _region_defaults(one)
         one.finish()
     max_attempts = table.get("max_attempts", int, 4)
     if not 1 <= max_attempts <= 10:
         raise table.error("max_attempts", "must be between 1 and 10")
+    defaults = _region_defaults(table)
     settings = CloudSettings(
         default_region=default_region,
         regions=tuple(regions),
         account_id=account_id,
-        kms_endpoint=table.convert("kms_endpoint", None, _endpoint),
-        ecs_endpoint=table.convert("ecs_endpoint", None, _endpoint),
+        network=table.convert("network", "public", _network),
+        kms_endpoint=defaults.kms_endpoint,
+        ecs_endpoint=defaults.ecs_endpoint,
         sts_endpoint=table.convert("sts_endpoint", None, _endpoint),
-        defaults=defaults,
+        defaults=RegionDefaults(defaults.dkms_instance_id, defaults.encryption_key_id),
         region_defaults=per_region,
         read_timeout=table.convert("read_timeout", timedelta(seconds=10), _positive_duration),
         connect_timeout=table.convert("connect_timeout", timedelta(seconds=5), _positive_duration),
         max_attempts=max_attempts,
     )
     table.finish()
+    for index, region in enumerate(regions):
+        key = f"regions[{index}]" if "regions" in table.data else "default_region"
+        _check_known_region(table, key, region, settings)
+    _check_one_region_per_endpoint(table, settings)
     return settings
 
 

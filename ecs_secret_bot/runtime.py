@@ -45,7 +45,7 @@ from ecs_secret_bot.commands.core import Core, build_core, utcnow
 from ecs_secret_bot.commands.directory import LocalDirectory, local_actor
 from ecs_secret_bot.commands.gateway import CloudGateway
 from ecs_secret_bot.commands.operations.delete import Settled, settle_unknown_deletions
-from ecs_secret_bot.commands.settings import CloudSettings
+from ecs_secret_bot.commands.settings import CloudSettings, RegionDefaults
 from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.config import Settings
 from ecs_secret_bot.storage import Database, app_keys, open_database, parse_data_key, pending
@@ -83,7 +83,7 @@ SANDBOX_ACCESS_KEY = ("sandbox", "sandbox-secret")
 """The public AccessKey pair of the in-process sandbox (a sandbox credential, like LocalStack's)."""
 
 Announce = Callable[[str, Settings], None]
-"""Hears the sandbox's URL and the settings aimed at it, before anything else happens."""
+"""Hears where the sandbox serves each region and the settings aimed at it, first of all."""
 
 
 def cloud_gateway(
@@ -134,11 +134,26 @@ async def _start_sandbox(stack: AsyncExitStack, settings: Settings) -> tuple[San
     """Start a seeded sandbox until ``stack`` closes; return it and settings aimed at it."""
     from ecs_secret_bot.sandbox import Sandbox
 
+    regions = settings.cloud.regions
     sandbox = await stack.enter_async_context(
-        Sandbox(seed=True, rotation_delay=SANDBOX_ROTATION_DELAY)
+        Sandbox(regions=regions, seed=True, rotation_delay=SANDBOX_ROTATION_DELAY)
     )
+    # Each region at its own listener, as Alibaba Cloud routes a call by its endpoint.
+    own = settings.cloud.region_defaults
+    aimed = {
+        region: dataclasses.replace(
+            own.get(region, RegionDefaults()),
+            kms_endpoint=sandbox.url_of(region),
+            ecs_endpoint=sandbox.url_of(region),
+        )
+        for region in regions
+    }
     cloud = dataclasses.replace(
-        settings.cloud, kms_endpoint=sandbox.url, ecs_endpoint=sandbox.url, sts_endpoint=sandbox.url
+        settings.cloud,
+        kms_endpoint=None,
+        ecs_endpoint=None,
+        sts_endpoint=sandbox.url,  # STS is global: any listener answers it
+        region_defaults=aimed,
     )
     own_roles = f"acs:ram::{sandbox.account_id}:role/"
     for binding in settings.policies.bindings:  # the roles people act as exist there too
@@ -182,7 +197,8 @@ async def open_core(
             # The sandbox's public AccessKey; a real cloud is reached through the default chain.
             credential, access_key = None, SANDBOX_ACCESS_KEY
             if announce is not None:
-                announce(started.url, settings)
+                where = ", ".join(f"{url} ({region})" for region, url in started.endpoints.items())
+                announce(where, settings)
         db = await _open_database(settings, key, credential=credential, unwrap=not sandbox)
         stack.push_async_callback(db.close)  # closed before the sandbox stops
         if started is not None:

@@ -1,7 +1,8 @@
 """The cloud gateway: ``CloudGateway`` (of ``commands.gateway``) over the real Alibaba Cloud SDKs.
 
-``AlibabaCloudGateway`` builds one KMS and one ECS client per region, from the configuration
-(endpoint overrides, timeouts) and the default credential chain of
+``AlibabaCloudGateway`` builds one KMS and one ECS client per region, each aimed at that
+region's own endpoint (``endpoints``: as configured, else the documented one of the region
+and network), with the configured timeouts and the default credential chain of
 ``alibabacloud-credentials`` (or a given AccessKey pair: the sandbox's), each on its first
 call: the SDK packages are imported only then (they take a second to load), on a worker
 thread so that the caller's loop keeps answering (``sdk_loop.load_sdk``); a command that
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from ecs_secret_bot import __version__
 from ecs_secret_bot.cloud.ecs import Ecs
+from ecs_secret_bot.cloud.endpoints import Endpoint, Service, endpoint_for
 from ecs_secret_bot.cloud.identity import AssumedRoles
 from ecs_secret_bot.cloud.key_wrap import KmsKeyWrapper
 from ecs_secret_bot.cloud.kms import Kms
@@ -131,27 +133,26 @@ class AlibabaCloudGateway:
             return self._credential_client()
         return await self._roles.credential(self._identity)
 
-    def _config(
-        self, region: str, endpoint: str | None, credential: CredentialClient
-    ) -> OpenApiConfig:
+    def endpoint(self, service: Service, region: str) -> Endpoint:
+        """Return where ``service`` answers for ``region`` (its own endpoint, as configured)."""
+        return endpoint_for(self._settings, service, region)
+
+    def _config(self, region: str, service: Service, credential: CredentialClient) -> OpenApiConfig:
         from alibabacloud_tea_openapi.utils_models import Config as OpenApiConfig
-        from alibabacloud_tea_openapi.utils_models import GlobalParameters
 
         self._check_region(region)
-        config = OpenApiConfig(
+        # Each region's client is aimed at that region's endpoint: Alibaba Cloud routes a
+        # call by where it is sent, and ignores any header naming a region.
+        where = self.endpoint(service, region)
+        return OpenApiConfig(
             credential=credential,
             region_id=region,
+            endpoint=where.host,
+            protocol=where.protocol,
             read_timeout=int(self._settings.read_timeout.total_seconds() * 1000),
             connect_timeout=int(self._settings.connect_timeout.total_seconds() * 1000),
             user_agent=USER_AGENT,  # appended to the SDK's: ActionTrail and logs name the bot
         )
-        if endpoint:
-            scheme, _, host = endpoint.rpartition("://")
-            config.endpoint = host.rstrip("/")
-            config.protocol = scheme or "https"
-            # One override serves every region (the sandbox); tell it which region we mean.
-            config.global_parameters = GlobalParameters(headers={"x-acs-region-id": region})
-        return config
 
     def _check_region(self, region: str) -> None:
         if region not in self._settings.regions:
@@ -169,7 +170,7 @@ class AlibabaCloudGateway:
         if built is None or built[0] is not credential:  # first use, or renewed credentials
             from alibabacloud_kms20160120.client import Client as KmsClient
 
-            config = self._config(region, self._settings.kms_endpoint, credential)
+            config = self._config(region, "kms", credential)
             built = (credential, KmsClient(config))
             self._kms_clients[region] = built
         return built[1]
@@ -181,7 +182,7 @@ class AlibabaCloudGateway:
         if built is None or built[0] is not credential:
             from alibabacloud_ecs20140526.client import Client as EcsClient
 
-            config = self._config(region, self._settings.ecs_endpoint, credential)
+            config = self._config(region, "ecs", credential)
             built = (credential, EcsClient(config))
             self._ecs_clients[region] = built
         return built[1]
@@ -197,9 +198,7 @@ class AlibabaCloudGateway:
                 await load_sdk(*_CLIENT_SDK, "alibabacloud_kms20160120.client")
                 from alibabacloud_kms20160120.client import Client as KmsClient
 
-                config = self._config(
-                    region, self._settings.kms_endpoint, self._credential_client()
-                )
+                config = self._config(region, "kms", self._credential_client())
                 clients[region] = KmsClient(config)
             return clients[region]
 

@@ -84,6 +84,8 @@ class AssumedRoles:
                 scheme, _, host = settings.sts_endpoint.rpartition("://")
                 config.endpoint = host.rstrip("/")
                 config.protocol = scheme or "https"
+            elif settings.network == "vpc":  # sts-vpc.<default_region>.aliyuncs.com
+                config.network = "vpc"
             self._client = StsClient(config)
         return self._client
 

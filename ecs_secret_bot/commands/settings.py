@@ -20,10 +20,14 @@ __all__ = ["CloudSettings", "CoreSettings", "RegionDefaults", "RotationSettings"
 
 @dataclass(frozen=True)
 class RegionDefaults:
-    """Where new secrets of one region are kept (KMS 3.0 needs an instance and a key)."""
+    """What differs per region: where new secrets are kept (KMS 3.0 needs an instance and a
+    key) and the endpoints that serve it."""
 
     dkms_instance_id: str | None = None
     encryption_key_id: str | None = None
+    kms_endpoint: str | None = None
+    """The KMS endpoint of this region, ``[http://|https://]host[:port]``."""
+    ecs_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,10 @@ class CloudSettings:
     default_region: str = "cn-hangzhou"
     regions: tuple[str, ...] = ("cn-hangzhou",)
     account_id: str = "*"
+    network: str = "public"
+    """``public`` or ``vpc``: which of the documented endpoints of each region to use."""
     kms_endpoint: str | None = None
+    """The KMS endpoint of every region without its own; ``{region}`` is the region id."""
     ecs_endpoint: str | None = None
     sts_endpoint: str | None = None
     """Where AssumeRole goes for ``role_arn`` bindings; None: the SDK's STS endpoint."""
@@ -51,7 +58,17 @@ class CloudSettings:
         return RegionDefaults(
             dkms_instance_id=override.dkms_instance_id or self.defaults.dkms_instance_id,
             encryption_key_id=override.encryption_key_id or self.defaults.encryption_key_id,
+            kms_endpoint=override.kms_endpoint,
+            ecs_endpoint=override.ecs_endpoint,
         )
+
+    def endpoint_override(self, service: str, region: str) -> str | None:
+        """Return the configured ``kms``/``ecs`` endpoint of ``region``, or None for the default."""
+        own = self.region_defaults.get(region, RegionDefaults())
+        template = own.kms_endpoint or self.kms_endpoint
+        if service == "ecs":
+            template = own.ecs_endpoint or self.ecs_endpoint
+        return template.replace("{region}", region) if template else None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ They take and give JSON, need no signature, and answer only to loopback clients
 ===========================================  ==================================================
 route                                        what it does
 ===========================================  ==================================================
-``GET /_sandbox``                            endpoint, regions, AccessKey IDs, settings
+``GET /_sandbox``                            endpoint (default region), endpoints per region,
+                                             AccessKey IDs, settings
 ``GET /_sandbox/calls``                      ``{"calls": [{"action","region","count"}], "total"}``
 ``DELETE /_sandbox/calls``                   reset the call counts
 ``GET /_sandbox/faults``                     the active faults
@@ -56,9 +57,12 @@ __all__ = ["add_control_routes"]
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def add_control_routes(app: web.Application, world: World, *, endpoint: Callable[[], str]) -> None:
-    """Add the ``/_sandbox`` routes steering ``world``, served at ``endpoint()``, to ``app``."""
-    routes = _Routes(world, endpoint)
+def add_control_routes(
+    app: web.Application, world: World, *, endpoints: Callable[[], dict[str, str]]
+) -> None:
+    """Add the ``/_sandbox`` routes steering ``world`` to ``app``; ``endpoints()`` says where
+    each region is served (``127.0.0.1:PORT``, default region first)."""
+    routes = _Routes(world, endpoints)
     table: list[tuple[str, str, _Handler]] = [
         ("GET", "", routes.info),
         ("GET", "/calls", routes.get_calls),
@@ -124,16 +128,18 @@ def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> An
 
 
 class _Routes:
-    def __init__(self, world: World, endpoint: Callable[[], str]) -> None:
+    def __init__(self, world: World, endpoints: Callable[[], dict[str, str]]) -> None:
         self.sb = world
-        self.endpoint = endpoint
+        self.endpoints = endpoints
 
     async def info(self, request: web.Request) -> web.StreamResponse:
+        endpoints = self.endpoints()
         return web.json_response(
             {
-                "endpoint": self.endpoint(),
+                "endpoint": next(iter(endpoints.values()), ""),
+                "endpoints": endpoints,
                 "access_key_ids": sorted(self.sb.access_keys),
-                "regions": sorted({r for r, _ in self.sb.calls} | {"cn-hangzhou"}),
+                "regions": list(endpoints),
                 "custom_values": self.sb.custom_values,
                 "refuse_custom_values": self.sb.refuse_custom_values,
                 "rotation_delay": self.sb.rotation_delay,

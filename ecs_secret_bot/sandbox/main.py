@@ -1,24 +1,27 @@
 """``ecs-secret-bot sandbox``: serve the emulated cloud in the foreground until stopped.
 
-Prints the endpoint, the AccessKey pair (``sandbox-secret`` is a public sandbox
-credential, like LocalStack's ``test``), the RAM policy it enforces on that pair (the
-bot's shipped policy unless ``--ram-policy``), the RAM roles it may assume (``--role``)
-and how to point the SDK at it; lists the seeded instances and secrets by name, never their
-values. Stops on Ctrl-C or SIGTERM: takes no new calls, gives those in progress the grace
-period, and exits 0.
+Serves each region given with ``--region`` (default ``cn-hangzhou``) on its own endpoint,
+as Alibaba Cloud does: the first on ``--port``, the next ones on the ports after it (STS,
+global, on each). Prints the endpoint of each region, the AccessKey pair
+(``sandbox-secret`` is a public sandbox credential, like LocalStack's ``test``), the RAM
+policy it enforces on that pair (the bot's shipped policy unless ``--ram-policy``), the RAM
+roles it may assume (``--role``) and how to point the SDK and the bot at it; lists the
+seeded instances and secrets by name, never their values. Stops on Ctrl-C or SIGTERM:
+takes no new calls, gives those in progress the grace period, and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
 
 from ecs_secret_bot.sandbox.ram import RamPolicy
 from ecs_secret_bot.sandbox.seed import DEMO_INSTANCES, DEMO_REGION, DEMO_SECRETS
-from ecs_secret_bot.sandbox.server import DEFAULT_ACCESS_KEYS, Sandbox
+from ecs_secret_bot.sandbox.server import DEFAULT_ACCESS_KEYS, DEFAULT_REGION, Sandbox
 
 __all__ = ["run_sandbox"]
 
@@ -40,13 +43,18 @@ def run_sandbox(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"--ram-policy {args.ram_policy}: {exc}", file=sys.stderr)
         return 2
-    sandbox = Sandbox(
-        access_keys=access_keys,
-        seed=not args.no_seed,
-        rotation_delay=args.rotation_delay,
-        refuse_custom_values=args.refuse_custom_values,
-        ram_policy=policy,
-    )
+    try:
+        sandbox = Sandbox(
+            regions=args.region or [DEFAULT_REGION],
+            access_keys=access_keys,
+            seed=not args.no_seed,
+            rotation_delay=args.rotation_delay,
+            refuse_custom_values=args.refuse_custom_values,
+            ram_policy=policy,
+        )
+    except ValueError as exc:
+        print(f"--region: {exc}", file=sys.stderr)
+        return 2
     if not args.refuse_custom_values:
         sandbox.custom_values = args.custom_values
     if not 0 <= args.grace <= 3600:
@@ -78,7 +86,9 @@ async def _serve(
     try:
         await sandbox.start(port=port, host=host, grace=grace)
     except OSError as exc:
-        print(f"cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        last = port + len(sandbox.regions) - 1
+        ports = f"{port}-{last}" if port and last > port else str(port)
+        print(f"cannot listen on {host}:{ports}: {exc.strerror}", file=sys.stderr)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -104,33 +114,47 @@ _CUSTOM_VALUES = {
 
 def _banner(sandbox: Sandbox, *, extra_ids: list[str]) -> None:
     others = [key_id for key_id in extra_ids if key_id not in DEFAULT_ACCESS_KEYS]
+    first = sandbox.regions[0]
     lines = [
-        f"Alibaba Cloud KMS + ECS sandbox listening on {sandbox.url}",
-        f"  endpoint:   {sandbox.endpoint}  (KMS 2016-01-20, ECS 2014-05-26, STS 2015-04-01; "
-        "any region)",
+        f"Alibaba Cloud KMS + ECS sandbox listening on {sandbox.url} ({first})",
+        "  one endpoint per region, every service on each (KMS 2016-01-20, ECS 2014-05-26,",
+        "  STS 2015-04-01); a call is answered by the region of the endpoint it is sent to:",
+        *(f"  {region:<16} {url}" for region, url in sandbox.endpoints.items()),
         "  AccessKey:  sandbox / sandbox-secret  (a public sandbox credential)",
         f"  RAM policy: {sandbox.access.policy.source or 'given in code'} (on every call)",
     ]
     for role in sandbox.sts.roles.values():
-        lines.append(f"  RAM role:   {role.arn}  (STS AssumeRole on the same endpoint)")
+        lines.append(f"  RAM role:   {role.arn}  (STS AssumeRole on any endpoint)")
     if others:
         lines.append(f"  also accepted AccessKey IDs: {', '.join(others)}")
     lines += [
         f"  rotations complete after {sandbox.rotation_delay:g}s; custom values "
         + _CUSTOM_VALUES[sandbox.custom_values],
         "",
-        "Point the SDK at it:",
+        "Point the SDK at a region's endpoint:",
         "  from alibabacloud_kms20160120.client import Client",
         "  from alibabacloud_tea_openapi.models import Config",
         '  Client(Config(access_key_id="sandbox", access_key_secret="sandbox-secret",',
         f'                endpoint="{sandbox.endpoint}", protocol="http"))',
-        "  (the same Config works for alibabacloud_ecs20140526.client.Client;",
-        f'   for the bot: kms_endpoint = ecs_endpoint = "{sandbox.url}")',
+        f"  (the same Config works for alibabacloud_ecs20140526.client.Client, in {first})",
         "",
-        f"Control routes (loopback, no signature): {sandbox.url}/_sandbox/calls, /faults, "
-        "/clock, /instances, /rotations, /settings, /ram, /roles, /callers",
+        "Point the bot at it ([cloud] of ecs-secret-bot.toml):",
+        f"  regions = {json.dumps(list(sandbox.regions))}",
+        f'  kms_endpoint = "{sandbox.url}"',
+        f'  ecs_endpoint = "{sandbox.url}"',
+        f'  sts_endpoint = "{sandbox.url}"',
     ]
-    if sandbox.kms.secrets(DEMO_REGION):
+    for region in sandbox.regions[1:]:
+        for service in ("kms", "ecs"):
+            url = sandbox.url_of(region)
+            lines.append(f'  region_defaults.{region}.{service}_endpoint = "{url}"')
+    lines += [
+        "",
+        "Control routes (loopback, no signature, on every endpoint): "
+        f"{sandbox.url}/_sandbox/calls, /faults, /clock, /instances, /rotations, /settings, "
+        "/ram, /roles, /callers",
+    ]
+    if DEMO_REGION in sandbox.regions and sandbox.kms.secrets(DEMO_REGION):
         lines += ["", f"Seeded in {DEMO_REGION}:"]
         for instance_id, name, os_type, status, online in DEMO_INSTANCES:
             agent = "Cloud Assistant online" if online else "Cloud Assistant OFFLINE"

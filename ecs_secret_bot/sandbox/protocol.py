@@ -26,7 +26,6 @@ Gateway checks, in the order the sandbox applies them (status, code):
 from __future__ import annotations
 
 import hmac
-import re
 import time
 import uuid
 from collections import OrderedDict
@@ -46,8 +45,6 @@ __all__ = [
     "error_body",
     "host_id",
     "new_request_id",
-    "region_from_host",
-    "resolve_region",
 ]
 
 KMS_VERSION = "2016-01-20"
@@ -63,9 +60,6 @@ _REQUIRED_HEADERS = (
 )
 DEFAULT_REGION = "cn-hangzhou"
 _MAX_SKEW = timedelta(minutes=15)
-_HOST_REGION = re.compile(
-    r"^[a-z]+(?:-vpc)?[.-]([a-z]{2,}(?:-[a-z0-9]+)+)\.aliyuncs\.com(?::\d+)?$"
-)
 
 
 @dataclass(frozen=True)
@@ -92,23 +86,6 @@ class _CanonicalRequest:
 def new_request_id() -> str:
     """Return a fresh RequestId in the gateway's upper-case UUID form."""
     return str(uuid.uuid4()).upper()
-
-
-def region_from_host(host: str) -> str | None:
-    """Return the region of a host like ``kms.cn-hangzhou.aliyuncs.com``, else None."""
-    match = _HOST_REGION.match(host.lower())
-    return match.group(1) if match else None
-
-
-def resolve_region(product: str, headers: Mapping[str, str], params: Mapping[str, str]) -> str:
-    """Return a call's region: ECS ``RegionId``, else x-acs-region-id, Host, cn-hangzhou."""
-    if product == "Ecs" and params.get("RegionId"):
-        return params["RegionId"]
-    return (
-        headers.get("x-acs-region-id")
-        or region_from_host(headers.get("host", ""))
-        or DEFAULT_REGION
-    )
 
 
 def host_id(product: str, region: str) -> str:

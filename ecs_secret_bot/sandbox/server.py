@@ -1,31 +1,41 @@
-"""The sandbox itself: one aiohttp server (on 127.0.0.1 by default) answering KMS and ECS calls.
+"""The sandbox itself: aiohttp servers (on 127.0.0.1 by default) answering KMS, ECS and STS,
+one per region.
 
 Owns the HTTP side (``POST /`` for every service, dispatched by ``x-acs-version``:
 ``2016-01-20`` is KMS, ``2014-05-26`` is ECS, ``2015-04-01`` is STS; each call's caller
 and RAM permission checked by ``access`` after its signature; ``/_sandbox/...`` control
-routes) and the
-life cycle of ``Sandbox``, the ``world.World`` tests and benchmarks drive, put behind a
-port. Never decides what an action does: ``kms_api``/``kms_state`` and ``ecs`` do.
+routes) and the life cycle of ``Sandbox``, the ``world.World`` tests and benchmarks drive,
+put behind ports. Never decides what an action does: ``kms_api``/``kms_state`` and ``ecs``
+do.
 
-Regions: any region id is accepted. A KMS call's region comes from the header
-``x-acs-region-id`` when present, else from a Host like ``kms.<region>.aliyuncs.com``,
-else ``cn-hangzhou``; an ECS call names it with ``RegionId``.
+Regions are routed as Alibaba Cloud routes them: by the endpoint a call is sent to. Each
+region the sandbox serves (``regions``; ``cn-hangzhou`` alone by default) has its own
+listener, every service on it: the first region on ``start(port)``, the next ones on the
+ports after it (all free ports with port 0); ``endpoint_of(region)`` says where (STS, a
+global service, answers on any of them). No header and no Host name picks a region (the
+real service ignores ``x-acs-region-id``). So a call sent to the wrong region's endpoint is
+answered as that region would: KMS knows no secret of another region (404
+``Forbidden.ResourceNotFound``), and ECS refuses a ``RegionId`` that is not its own with 400
+``InvalidOperation.NotSupportedEndpoint`` (the code and message of real ECS answers;
+``docs/alibaba-cloud.md`` says what is and is not documented about it).
 
 Unknown version: 400 ``InvalidVersion``; unknown action: 404 ``InvalidAction.NotFound``;
 no ``x-acs-action``: 400 ``MissingAction``; an unexpected exception: 500
 ``InternalFailure`` (logged with its RequestId).
 
-    async with Sandbox(rotation_delay=0.05) as sb:
+    async with Sandbox(regions=("cn-hangzhou", "cn-shanghai"), rotation_delay=0.05) as sb:
         client = Client(Config(access_key_id="sandbox", access_key_secret="sandbox-secret",
-                               endpoint=sb.endpoint, protocol="http"))
+                               endpoint=sb.endpoint_of("cn-shanghai"), protocol="http"))
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -43,7 +53,6 @@ from ecs_secret_bot.sandbox.protocol import (
     SignedRequest,
     error_body,
     new_request_id,
-    resolve_region,
 )
 from ecs_secret_bot.sandbox.ram import RamPolicy
 from ecs_secret_bot.sandbox.seed import seed_demo
@@ -56,14 +65,16 @@ ECS_ACTIONS = ("DescribeCloudAssistantStatus", "DescribeInstances")
 IDLE_TIMEOUT = 15.0
 """Seconds a connection may stay idle, or take to send a request head, before it is closed."""
 _logger = logging.getLogger(__name__)
+_REGION_ID = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 
 
 class Sandbox(World):
-    """An emulated KMS + ECS endpoint: a ``World`` served over HTTP on 127.0.0.1."""
+    """An emulated KMS + ECS endpoint per region: a ``World`` served over HTTP on 127.0.0.1."""
 
     def __init__(
         self,
         *,
+        regions: Sequence[str] = (DEFAULT_REGION,),
         access_keys: Mapping[str, str] | None = None,
         seed: bool = True,
         rotation_delay: float = 0.05,
@@ -80,9 +91,17 @@ class Sandbox(World):
             account_id=account_id,
             ram_policy=ram_policy,
         )
+        if not regions or len(set(regions)) != len(regions):
+            raise ValueError("regions must name at least one region, each once")
+        for region in regions:
+            if not _REGION_ID.match(region):
+                raise ValueError(f'{region!r} is not a region id; write one like "cn-hangzhou"')
+        self.regions: tuple[str, ...] = tuple(regions)
+        """The regions served, each on its own listener; the first is the default one."""
         self._kms_api = KmsApi(self.kms, account_id=account_id, keys=self.keys)
-        self._runner: web.AppRunner | None = None
-        self.port = 0
+        self._runners: list[web.AppRunner] = []
+        self.ports: dict[str, int] = {}
+        """The port of each region's listener, once started."""
         self.host = "127.0.0.1"
         if seed:
             seed_demo(self)
@@ -90,16 +109,28 @@ class Sandbox(World):
     # -- life cycle -------------------------------------------------------------------
 
     async def start(self, port: int = 0, *, host: str = "127.0.0.1", grace: float = 10.0) -> None:
-        """Listen on ``host``:``port`` (0 picks a free port; see ``port``).
+        """Listen for each region on ``host``: the first on ``port``, the next on the ports after.
 
-        A connection idle for ``IDLE_TIMEOUT`` seconds (or that has not sent a whole request
+        With ``port`` 0 every region gets a free port (see ``ports``, ``endpoint_of``). A
+        connection idle for ``IDLE_TIMEOUT`` seconds (or that has not sent a whole request
         head by then) is closed; ``stop`` gives calls in progress ``grace`` seconds.
         """
-        if self._runner is not None:
+        if self._runners:
             raise RuntimeError("the sandbox is already running")
+        try:
+            for index, region in enumerate(self.regions):
+                await self._listen(region, host, port + index if port else 0, grace)
+        except OSError:
+            await self.stop()
+            raise
+        self.host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+    async def _listen(self, region: str, host: str, port: int, grace: float) -> None:
         app = web.Application()
-        app.router.add_route("*", "/", self._handle)
-        add_control_routes(app, self, endpoint=lambda: self.endpoint)
+        app.router.add_route("*", "/", functools.partial(self._handle, region))
+        add_control_routes(
+            app, self, endpoints=lambda: {r: self.endpoint_of(r) for r in self.regions}
+        )
         runner = web.AppRunner(
             app,
             access_log=None,
@@ -108,21 +139,16 @@ class Sandbox(World):
             shutdown_timeout=max(grace, 0.01),
         )
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        try:
-            await site.start()
-        except OSError:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
-        self.host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+        self._runners.append(runner)
+        await web.TCPSite(runner, host, port).start()
+        self.ports[region] = int(runner.addresses[0][1])
 
     async def stop(self) -> None:
         """Stop listening, give calls in progress the grace period, cancel rotations in flight."""
         self.kms.cancel_timers()
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
+        runners, self._runners = self._runners, []
+        self.ports = {}
+        for runner in runners:
             await runner.cleanup()
 
     async def __aenter__(self) -> Sandbox:
@@ -133,26 +159,47 @@ class Sandbox(World):
         await self.stop()
 
     @property
+    def port(self) -> int:
+        """Return the port of the first (default) region, 0 before ``start``."""
+        return self.ports.get(self.regions[0], 0)
+
+    @property
     def endpoint(self) -> str:
-        """Return ``127.0.0.1:PORT`` (or the host listened on), the SDK's ``endpoint``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        """Return ``127.0.0.1:PORT`` (or the host listened on) of the default region."""
+        return self.endpoint_of(self.regions[0])
 
     @property
     def url(self) -> str:
-        """Return ``http://127.0.0.1:PORT`` (or the host listened on)."""
-        return f"http://{self.endpoint}"
+        """Return ``http://127.0.0.1:PORT`` (or the host listened on) of the default region."""
+        return self.url_of(self.regions[0])
+
+    def endpoint_of(self, region: str) -> str:
+        """Return ``HOST:PORT``, where ``region`` is served; raise LookupError if it is not."""
+        if region not in self.regions:
+            raise LookupError(f"the sandbox does not serve {region!r}; it serves {self.regions}")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.ports.get(region, 0)}"
+
+    def url_of(self, region: str) -> str:
+        """Return ``http://HOST:PORT``, where ``region`` is served."""
+        return f"http://{self.endpoint_of(region)}"
+
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """Return the URL of each region served, default region first."""
+        return {region: self.url_of(region) for region in self.regions}
 
     # -- HTTP ----------------------------------------------------------------------------
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        response = await self._answer(request)
+    async def _handle(self, region: str, request: web.Request) -> web.StreamResponse:
+        """Answer a call sent to ``region``'s endpoint, and log the answer."""
+        response = await self._answer(region, request)
         agent = request.headers.get("user-agent", "")
         text = response.text if isinstance(response, web.Response) else None
         self.calls.answered(request.headers.get("x-acs-action", ""), text or "", user_agent=agent)
         return response
 
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
+    async def _answer(self, region: str, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         headers = _headers(request)
         query = {key: request.query[key] for key in request.query}
@@ -162,7 +209,6 @@ class Sandbox(World):
         version = headers.get("x-acs-version", "")
         action = headers.get("x-acs-action", "")
         product = {ECS_VERSION: "Ecs", STS_VERSION: "Sts"}.get(version, "Kms")
-        region = resolve_region(product, headers, params)
         request_id = new_request_id()
         try:
             _check_action(version, action)
@@ -193,7 +239,7 @@ class Sandbox(World):
             elif product == "Sts":
                 result = self.sts.assume_role(Params(params))
             else:
-                result = self._ecs_call(action, Params(params))
+                result = self._ecs_call(action, region, Params(params))
         except ApiError as error:
             reply = error_body(error, request_id=request_id, product=product, region=region)
             return _json(reply, status=error.status, request_id=request_id)
@@ -210,8 +256,16 @@ class Sandbox(World):
             return secret.encryption_key_id
         return self.keys.key_named(region, name)  # Encrypt, Decrypt, GenerateDataKey
 
-    def _ecs_call(self, action: str, params: Params) -> dict[str, Any]:
-        region = params.required("RegionId")
+    def _ecs_call(self, action: str, region: str, params: Params) -> dict[str, Any]:
+        if params.required("RegionId") != region:
+            # What ECS answers when RegionId names another region than the endpoint's.
+            raise ApiError(
+                400,
+                "InvalidOperation.NotSupportedEndpoint",
+                "The specified endpoint can't operate this region. Please use API "
+                "DescribeRegions to get the appropriate endpoint, or upgrade your SDK to "
+                "latest version.",
+            )
         self.kms.sweep()
         if action == "DescribeInstances":
             return self.ecs.describe_instances(region, params)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from fakes.cloud import populate
+from fakes.cloud import REGIONS, populate
 from fakes.core import Clock, CoreHarness, actor, admin_policies
 
 from ecs_secret_bot.commands.anchor import AuditAnchor
@@ -90,7 +90,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def sb(clock: Clock) -> AsyncIterator[Sandbox]:
-    sandbox = Sandbox(seed=False, rotation_delay=0.05, clock=clock)
+    sandbox = Sandbox(regions=REGIONS, seed=False, rotation_delay=0.05, clock=clock)
     await sandbox.start(port=0)
     populate(sandbox)
     for name in ("web-3-root", "db-1-root", "old-batch-root"):

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from fakes.cloud import populate
+from fakes.cloud import REGIONS, populate
 from fakes.core import Clock, CoreHarness
 from test_duties import ADMIN, RecordingNotifier, start
 
@@ -47,7 +47,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def sb(clock: Clock) -> AsyncIterator[Sandbox]:
-    sandbox = Sandbox(seed=False, rotation_delay=0.3, clock=clock)
+    sandbox = Sandbox(regions=REGIONS, seed=False, rotation_delay=0.3, clock=clock)
     await sandbox.start(port=0)
     populate(sandbox)
     sandbox.add_ecs_secret("cn-hangzhou", "web-3-root", instance_id="i-web3")

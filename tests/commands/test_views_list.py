@@ -163,7 +163,7 @@ class ByRegion:
 async def test_a_failing_region_is_reported_with_its_code_and_the_other_listed(
     h: CoreHarness,
 ) -> None:
-    shanghai = Sandbox(seed=False)
+    shanghai = Sandbox(regions=(SH,), seed=False)
     await shanghai.start(port=0)
     try:
         shanghai.add_instance(SH, "i-sh1", name="sh-1")

@@ -26,7 +26,7 @@ from ecs_secret_bot.runtime import open_bot
 from ecs_secret_bot.sandbox import Sandbox
 
 from . import workspace as ws
-from .cloud import fast_retry, sandbox_credential
+from .cloud import REGIONS, fast_retry, sandbox_credential
 from .payloads import (
     block_actions_payload,
     block_suggestion_payload,
@@ -207,7 +207,7 @@ class WiredBot:
     """The app and what it runs on, before any transport."""
 
     sandbox: Sandbox | None
-    """None when the cloud is elsewhere (``cloud_url``)."""
+    """None when the cloud is elsewhere (``cloud_endpoints``)."""
     services: BotServices
     app: AsyncApp
     db_path: Path
@@ -222,26 +222,30 @@ async def wired_bot(
     rotation_delay: float = 0.1,
     modal_budget: float = 2.0,
     app_token: str = "",
-    cloud_url: str | None = None,
+    cloud_endpoints: Mapping[str, str] | None = None,
 ) -> AsyncIterator[WiredBot]:
-    """Start the sandbox (unless ``cloud_url`` names one); open the core as ``serve`` does;
-    build the app."""
+    """Start the sandbox (unless ``cloud_endpoints`` names the URL of each region elsewhere);
+    open the core as ``serve`` does; build the app."""
     slack.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
     slack.set_usergroup(SEC, [ws.ADMIN_ID], handle="security")
     async with AsyncExitStack() as stack:
         sandbox = None
-        if cloud_url is None:
+        if cloud_endpoints is None:
             sandbox = await stack.enter_async_context(
-                Sandbox(seed=True, rotation_delay=rotation_delay)
+                Sandbox(regions=REGIONS, seed=True, rotation_delay=rotation_delay)
             )
-            cloud_url = sandbox.url
+            cloud_endpoints = sandbox.endpoints
+        endpoints = "\n".join(
+            f'region_defaults.{region}.{service}_endpoint = "{cloud_endpoints[region]}"'
+            for region in REGIONS
+            for service in ("kms", "ecs")
+        )
         text = f"""
 [cloud]
 default_region = "cn-hangzhou"
-regions = ["cn-hangzhou", "cn-shanghai"]
-kms_endpoint = "{cloud_url}"
-ecs_endpoint = "{cloud_url}"
-sts_endpoint = "{cloud_url}"
+regions = {list(REGIONS)!r}
+{endpoints}
+sts_endpoint = "{cloud_endpoints[REGIONS[0]]}"
 
 [storage]
 path = "bot.db"

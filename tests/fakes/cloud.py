@@ -14,13 +14,14 @@ from alibabacloud_credentials.models import Config as CredentialConfig
 
 from ecs_secret_bot.cloud.gateway import USER_AGENT, AlibabaCloudGateway
 from ecs_secret_bot.cloud.retry import RetryPolicy
-from ecs_secret_bot.config import CloudSettings
+from ecs_secret_bot.config import CloudSettings, RegionDefaults
 from ecs_secret_bot.sandbox import Sandbox
 
 __all__ = [
     "BOT_AGENT",
     "REGIONS",
     "cloud_settings",
+    "endpoints_toml",
     "fast_retry",
     "populate",
     "running_sandbox",
@@ -43,15 +44,28 @@ def sandbox_credential() -> CredentialClient:
 
 
 def cloud_settings(sb: Sandbox, **overrides: object) -> CloudSettings:
-    """Return cloud settings that point both services at ``sb``."""
+    """Return cloud settings for the regions ``sb`` serves, each aimed at its own endpoint."""
+    aimed = {
+        region: RegionDefaults(kms_endpoint=sb.url_of(region), ecs_endpoint=sb.url_of(region))
+        for region in sb.regions
+    }
     values: dict[str, object] = {
-        "regions": REGIONS,
-        "kms_endpoint": sb.url,
-        "ecs_endpoint": sb.url,
+        "default_region": sb.regions[0],
+        "regions": sb.regions,
+        "region_defaults": aimed,
         "sts_endpoint": sb.url,
     }
     values.update(overrides)
     return CloudSettings(**values)  # type: ignore[arg-type]
+
+
+def endpoints_toml(sb: Sandbox) -> str:
+    """Return ``[cloud]`` keys aiming each region ``sb`` serves at its own endpoint."""
+    lines = [f'{service}_endpoint = "{sb.url}"' for service in ("kms", "ecs", "sts")]
+    for region in sb.regions[1:]:
+        for service in ("kms", "ecs"):
+            lines.append(f'region_defaults.{region}.{service}_endpoint = "{sb.url_of(region)}"')
+    return "\n".join(lines)
 
 
 def fast_retry() -> RetryPolicy:
@@ -77,8 +91,9 @@ def populate(sb: Sandbox) -> None:
 
 @asynccontextmanager
 async def running_sandbox() -> AsyncIterator[Sandbox]:
-    """Run an unseeded sandbox (rotations finish after 0.05 s) holding ``populate``'s instances."""
-    sb = Sandbox(seed=False, rotation_delay=0.05)
+    """Run an unseeded sandbox of ``REGIONS`` (rotations finish after 0.05 s) holding
+    ``populate``'s instances."""
+    sb = Sandbox(regions=REGIONS, seed=False, rotation_delay=0.05)
     await sb.start(port=0)
     populate(sb)
     try:

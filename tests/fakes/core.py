@@ -18,7 +18,7 @@ from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.config import parse_settings
 from ecs_secret_bot.runtime import open_core
 from ecs_secret_bot.sandbox import Sandbox
-from fakes.cloud import REGIONS, fast_retry, sandbox_credential
+from fakes.cloud import REGIONS, endpoints_toml, fast_retry, sandbox_credential
 from fakes.policies import access_toml
 
 __all__ = ["ADMIN_POLICIES", "Clock", "CoreHarness", "Directory", "actor", "admin_policies"]
@@ -104,9 +104,7 @@ class CoreHarness:
 [cloud]
 default_region = "cn-hangzhou"
 regions = {list(REGIONS)!r}
-kms_endpoint = "{sandbox.url}"
-ecs_endpoint = "{sandbox.url}"
-sts_endpoint = "{sandbox.url}"
+{endpoints_toml(sandbox)}
 
 [storage]
 path = "bot.db"

@@ -36,6 +36,10 @@ async def test_info(http: aiohttp.ClientSession, sandbox: Sandbox) -> None:
     status, info = await send(http, sandbox, "GET", "")
     assert status == 200
     assert info["endpoint"] == sandbox.endpoint
+    assert (info["regions"], info["endpoints"]) == (
+        ["cn-hangzhou"],
+        {"cn-hangzhou": sandbox.endpoint},
+    )
     assert info["access_key_ids"] == ["sandbox"]
     assert "sandbox-secret" not in str(info)
 
@@ -204,7 +208,7 @@ class _Transport:
 async def test_control_routes_answer_loopback_only(peer: str, status: int) -> None:
     sandbox = Sandbox(seed=False)
     app = web.Application()
-    add_control_routes(app, sandbox, endpoint=lambda: sandbox.endpoint)
+    add_control_routes(app, sandbox, endpoints=lambda: {"cn-hangzhou": sandbox.endpoint})
     request = make_mocked_request("GET", "/_sandbox/calls", app=app, transport=_Transport(peer))
     match = await app.router.resolve(request)
     response = await match.handler(request)

@@ -81,16 +81,6 @@ async def test_filters(ecs: EcsClient) -> None:
     assert len(await instance_ids(ecs, tag=tagged)) == 5
 
 
-async def test_regions_are_separate(ecs: EcsClient, sandbox: Sandbox) -> None:
-    sandbox.add_instance("cn-shanghai", "i-sh1", name="sh-1")
-    request = e.DescribeInstancesRequest(region_id="cn-shanghai")
-    body = (await ecs.describe_instances_async(request)).body
-    assert [i.instance_id for i in body.instances.instance] == ["i-sh1"]
-    assert sandbox.calls[("DescribeInstances", "cn-shanghai")] == 1
-    empty = e.DescribeInstancesRequest(region_id="eu-central-1")
-    assert (await ecs.describe_instances_async(empty)).body.total_count == 0
-
-
 @pytest.mark.parametrize(
     ("request_", "code"),
     [

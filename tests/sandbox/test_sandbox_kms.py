@@ -292,36 +292,3 @@ async def test_rotation_apis_are_not_for_generic_secrets(kms: KmsClient) -> None
             )
         )
     assert caught.value.code == "InvalidParameter"
-
-
-async def test_region_comes_from_the_region_header(
-    kms: KmsClient, raw_call: RawCall, sandbox: Sandbox
-) -> None:
-    status, body = await raw_call("ListSecrets", extra_headers={"x-acs-region-id": "cn-shanghai"})
-    assert (status, body["TotalCount"]) == (200, 0)
-    sandbox.add_instance("cn-shanghai", "i-sh1", name="sh-1")
-    status, body = await raw_call(
-        "CreateSecret",
-        query={
-            "SecretName": "acs/ecs/sh-1-root",
-            "SecretType": "ECS",
-            "VersionId": "v1",
-            "ExtendedConfig": json.dumps(
-                {"SecretSubType": "Password", "RegionId": "cn-shanghai", "InstanceId": "i-sh1"}
-            ),
-        },
-        body={"SecretData": json.dumps({"UserName": "root", "Password": "Sh#12345"})},
-        extra_headers={"x-acs-region-id": "cn-shanghai"},
-    )
-    assert status == 200, body
-    assert body["Arn"].startswith("acs:kms:cn-shanghai:")
-    listed = (await kms.list_secrets_async(m.ListSecretsRequest(page_size=100))).body
-    assert "acs/ecs/sh-1-root" not in [s.secret_name for s in listed.secret_list.secret]
-    assert sandbox.calls[("CreateSecret", "cn-shanghai")] == 1
-    assert sandbox.calls.total("ListSecrets", region="cn-hangzhou") == 1
-
-
-async def test_region_comes_from_a_kms_host_name(raw_call: RawCall, sandbox: Sandbox) -> None:
-    status, body = await raw_call(extra_headers={"host": "kms.ap-southeast-1.aliyuncs.com"})
-    assert (status, body["TotalCount"]) == (200, 0)
-    assert sandbox.calls[("ListSecrets", "ap-southeast-1")] == 1

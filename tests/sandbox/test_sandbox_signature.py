@@ -191,5 +191,5 @@ async def test_ecs_errors_name_the_ecs_host(raw_call: RawCall) -> None:
         access_key=("sandbox", "wrong"),
     )
     assert (status, body["Code"]) == (400, "SignatureDoesNotMatch")
-    assert body["HostId"] == "ecs.cn-beijing.aliyuncs.com"
+    assert body["HostId"] == "ecs.cn-hangzhou.aliyuncs.com"  # the endpoint's, not RegionId's
     assert "product=Ecs" in body["Recommend"]

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from fakes.cloud import REGIONS
 from terminal_harness import Terminal, config_text
 
 from ecs_secret_bot.sandbox import Sandbox
@@ -14,7 +15,7 @@ from ecs_secret_bot.sandbox import Sandbox
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
     """Yield a seeded sandbox whose rotations complete quickly."""
-    async with Sandbox(seed=True, rotation_delay=0.3) as sb:
+    async with Sandbox(regions=REGIONS, seed=True, rotation_delay=0.3) as sb:
         yield sb
 
 

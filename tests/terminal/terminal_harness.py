@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 
 from cli_runner import CliResult, run_cli, sandbox_env
-from fakes.cloud import sandbox_credential
+from fakes.cloud import endpoints_toml, sandbox_credential
 from fakes.policies import ADMIN_ACCESS, access_toml
 
 from ecs_secret_bot.runtime import open_terminal
@@ -47,9 +47,7 @@ def config_text(sandbox: Sandbox, *, policies: str = POLICIES, db: str = "bot.db
 default_region = "cn-hangzhou"
 regions = ["cn-hangzhou", "cn-shanghai"]
 account_id = "1234567890123456"
-kms_endpoint = "{sandbox.url}"
-ecs_endpoint = "{sandbox.url}"
-sts_endpoint = "{sandbox.url}"
+{endpoints_toml(sandbox)}
 
 [storage]
 path = "{db}"

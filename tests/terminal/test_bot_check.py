@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fakes import FakeSlackAPI
 from fakes import workspace as ws
-from fakes.cloud import sandbox_credential
+from fakes.cloud import REGIONS, sandbox_credential
 from terminal_harness import config_text
 
 from ecs_secret_bot.check import CheckLine, check_command, format_lines, run_check
@@ -27,7 +27,7 @@ def by_name(lines: list[CheckLine]) -> dict[str, CheckLine]:
 
 
 async def test_everything_reachable(tmp_path: Path, slack_api: FakeSlackAPI) -> None:
-    async with Sandbox(seed=True) as sandbox:
+    async with Sandbox(regions=REGIONS, seed=True) as sandbox:
         config = tmp_path / "bot.toml"
         config.write_text(config_text(sandbox), encoding="utf-8")
         lines = await run_check(
@@ -52,7 +52,7 @@ async def test_everything_reachable(tmp_path: Path, slack_api: FakeSlackAPI) -> 
 
 @pytest.mark.slack_response("auth.test", {"ok": False, "error": "invalid_auth"})
 async def test_each_failure_says_what_to_do(tmp_path: Path, slack_api: FakeSlackAPI) -> None:
-    async with Sandbox(seed=True, access_keys={"other": "key"}) as sandbox:
+    async with Sandbox(regions=REGIONS, seed=True, access_keys={"other": "key"}) as sandbox:
         config = tmp_path / "bot.toml"
         config.write_text(config_text(sandbox), encoding="utf-8")
         sandbox.faults.add(action="DescribeInstances", kind="server_error", status=503)
@@ -86,7 +86,7 @@ async def test_no_slack_token_is_a_skip_and_bad_configuration_a_failure(
     assert out.getvalue().startswith("FAIL  configuration")
     assert "[storage.path]" in out.getvalue()
 
-    async with Sandbox(seed=False) as sandbox:
+    async with Sandbox(regions=REGIONS, seed=False) as sandbox:
         config = tmp_path / "bot.toml"
         config.write_text(config_text(sandbox), encoding="utf-8")
         out = io.StringIO()
@@ -96,7 +96,7 @@ async def test_no_slack_token_is_a_skip_and_bad_configuration_a_failure(
 
 
 async def test_a_database_that_will_not_open(tmp_path: Path) -> None:
-    async with Sandbox(seed=False) as sandbox:
+    async with Sandbox(regions=REGIONS, seed=False) as sandbox:
         config = tmp_path / "bot.toml"
         config.write_text(config_text(sandbox), encoding="utf-8")
         (tmp_path / "bot.db").write_bytes(b"this is not SQLite" * 64)
@@ -112,7 +112,7 @@ async def test_a_database_that_will_not_open(tmp_path: Path) -> None:
 
 
 async def test_a_forged_audit_entry_fails_the_check_naming_it(tmp_path: Path) -> None:
-    async with Sandbox(seed=True) as sandbox:
+    async with Sandbox(regions=REGIONS, seed=True) as sandbox:
         config = tmp_path / "bot.toml"
         config.write_text(config_text(sandbox), encoding="utf-8")
         settings = load_settings(config)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes.cloud import sandbox_credential
+from fakes.cloud import REGIONS, sandbox_credential
 from fakes.core import CoreHarness, actor
 from fakes.policies import access_toml
 from terminal_harness import config_text
@@ -149,7 +149,9 @@ principals = ["slack:user:UOPS"]
 policies = ["AliyunKMSSecretAdminAccess"]
 role_arn = "{ROLE}"
 """
-    async with Sandbox(seed=True, rotation_delay=0.05, ram_policy=shipped_minus(action)) as sb:
+    async with Sandbox(
+        regions=REGIONS, seed=True, rotation_delay=0.05, ram_policy=shipped_minus(action)
+    ) as sb:
         sb.sts.add_role("secret-operators")
         config = tmp_path / "check" / "bot.toml"
         config.parent.mkdir()

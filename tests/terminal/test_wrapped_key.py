@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fakes.cloud import sandbox_credential
+from fakes.cloud import REGIONS, sandbox_credential
 from terminal_harness import Terminal, config_text
 
 from ecs_secret_bot.config import Settings, load_settings
@@ -35,7 +35,7 @@ VALUE = b"Held-Custom-Value#1"
 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[Sandbox]:
-    async with Sandbox(seed=True) as sb:
+    async with Sandbox(regions=REGIONS, seed=True) as sb:
         yield sb
 
 
@@ -175,7 +175,7 @@ async def test_the_sandbox_demo_key_survives_a_restart(tmp_path: Path, sandbox: 
     # stops the sandbox: the next sandbox must still unwrap it (the demo key is public).
     config = configure(tmp_path, sandbox)
     assert (await wrap(config))[0] == 0
-    async with Sandbox(seed=True) as again:
+    async with Sandbox(regions=REGIONS, seed=True) as again:
         settings = load_settings(configure(tmp_path, again))
         db = await open_storage(settings, credential=sandbox_credential())
         await db.close()
