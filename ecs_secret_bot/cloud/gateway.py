@@ -95,8 +95,8 @@ class AlibabaCloudGateway:
         """Start with no clients; calls go out as ``self._identity``."""
         self._kms_clients: dict[str, tuple[CredentialClient, KmsSdk]] = {}
         self._ecs_clients: dict[str, tuple[CredentialClient, EcsSdk]] = {}
-        self._kms = Kms(Sender(self._kms_client, self._retry, self._identity))
-        self._ecs = Ecs(Sender(self._ecs_client, self._retry, self._identity))
+        self._kms = Kms(Sender(self._kms_client, self._retry, self._identity, "kms", self._kms_url))
+        self._ecs = Ecs(Sender(self._ecs_client, self._retry, self._identity, "ecs", self._ecs_url))
 
     def as_identity(self, identity: CloudIdentity) -> AlibabaCloudGateway:
         """Return this gateway making its calls as ``identity``: a role assumed through STS."""
@@ -136,6 +136,12 @@ class AlibabaCloudGateway:
     def endpoint(self, service: Service, region: str) -> Endpoint:
         """Return where ``service`` answers for ``region`` (its own endpoint, as configured)."""
         return endpoint_for(self._settings, service, region)
+
+    def _kms_url(self, region: str) -> str:
+        return self.endpoint("kms", region).url
+
+    def _ecs_url(self, region: str) -> str:
+        return self.endpoint("ecs", region).url
 
     def _config(self, region: str, service: Service, credential: CredentialClient) -> OpenApiConfig:
         from alibabacloud_tea_openapi.utils_models import Config as OpenApiConfig
@@ -202,7 +208,8 @@ class AlibabaCloudGateway:
                 clients[region] = KmsClient(config)
             return clients[region]
 
-        return KmsKeyWrapper(Sender(client, self._retry), region=region, key_id=key_id)
+        send = Sender(client, self._retry, None, "kms", self._kms_url)
+        return KmsKeyWrapper(send, region=region, key_id=key_id)
 
     # KMS
 

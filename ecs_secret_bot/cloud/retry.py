@@ -1,10 +1,12 @@
 """Our retries of SDK calls: the policy, and the loop that runs one call under it.
 
-Retries are ours, not darabonba's ``RetryOptions``: we need "throttling, 5xx, timeouts and
-broken connections, never another 4xx", a per-attempt timeout, and, for calls that are not
+Retries are ours, not darabonba's ``RetryOptions``: we need retries by error family
+(throttling always; ``ServiceUnavailable*``, 5xx, timeouts and broken connections only for
+calls safe to repeat; never another 4xx), a per-attempt timeout, and, for calls that are not
 idempotent (CreateSecret, DeleteSecret, RestoreSecret), no retry after a request that may
 have reached the service (``errors.is_retryable`` decides). Every attempt runs on the SDK
-loop (``sdk_loop``); every failure leaves as a ``CloudError`` (``errors.to_cloud_error``).
+loop (``sdk_loop``); every failure leaves as a ``CloudError`` (``errors.to_cloud_error``)
+naming the service and the endpoint it was sent to.
 
 Owns: backoff with full jitter, Retry-After, the attempt timeout, the retry log line.
 Never does: build requests or clients, read answers, decide what an error code means.
@@ -56,6 +58,8 @@ async def call_with_retries(
     idempotent: bool,
     subject: str = "",
     identity: CloudIdentity | None = None,
+    service: str = "",
+    endpoint: str = "",
 ) -> T:
     """Run one SDK call on the SDK loop under ``policy``; turn failures into CloudError."""
     attempt = 0
@@ -64,7 +68,14 @@ async def call_with_retries(
         try:
             return await asyncio.wait_for(run_on_sdk_loop(call), timeout=policy.attempt_timeout)
         except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped below
-            error = to_cloud_error(exc, action=action, subject=subject, identity=identity)
+            error = to_cloud_error(
+                exc,
+                action=action,
+                subject=subject,
+                identity=identity,
+                service=service,
+                endpoint=endpoint,
+            )
             retry, retry_after = is_retryable(exc, idempotent=idempotent)
             if not retry or attempt >= policy.max_attempts:
                 raise error from None
@@ -90,6 +101,10 @@ class Sender(Generic[C]):
     policy: RetryPolicy
     identity: CloudIdentity | None = None
     """The role the calls run as; None: the bot's own identity."""
+    service: str = ""
+    """``kms`` or ``ecs``: the RAM prefix of the actions sent (for messages)."""
+    where: Callable[[str], str] | None = None
+    """The endpoint URL of a region's client (for messages)."""
 
     async def __call__(
         self,
@@ -109,4 +124,6 @@ class Sender(Generic[C]):
             idempotent=idempotent,
             subject=subject,
             identity=self.identity,
+            service=self.service,
+            endpoint=self.where(region) if self.where else "",
         )

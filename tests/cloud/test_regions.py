@@ -80,4 +80,6 @@ async def test_a_call_to_the_wrong_endpoint_fails_as_a_wrong_region_would(
     with pytest.raises(CloudClientError) as caught:
         await gateway.describe_instances(SH)
     assert caught.value.code == "InvalidOperation.NotSupportedEndpoint"
+    assert f"at {sandbox.url_of(HZ)} does not serve the region" in caught.value.user_message
+    assert "ecs_endpoint" in caught.value.next_step.text
     assert sandbox.calls.total(region=SH) == 0
