@@ -23,9 +23,11 @@ fault (``faults``: ``rotation_failure``, ``rotation_stuck``, ``rotation_slow``) 
 when the change begins makes it fail on a healthy instance, stay ``ACSPending`` for good,
 or succeed late. While a change
 is pending, another RotateSecret/PutSecretValue is refused with 409
-``Rejected.RotationInProgress`` (KMS documents the blocking for RAM secrets only, and
-no code; this one is the sandbox's choice). A VersionId that already exists makes the
-call a no-op success (idempotency), checked before the in-progress rule.
+``Rejected.ResourceInUse`` (KMS documents the blocking for RAM secrets only, and no code;
+the sandbox borrows the documented code of a secret in a state that forbids the call, from
+RestoreSecret's table: unverified, see ``docs/alibaba-cloud.md``). A VersionId that
+already exists makes the call a no-op success (idempotency), checked before the
+in-progress rule.
 
 A custom value on an ECS secret (PutSecretValue) meets ``custom_values``, the three
 things KMS might do with a call it documents for generic secrets only: ``refuse`` it
@@ -186,7 +188,7 @@ class KmsState:
         if secret.pending_version is not None:
             raise ApiError(
                 409,
-                "Rejected.RotationInProgress",
+                "Rejected.ResourceInUse",
                 f"A rotation of the secret {secret.name!r} is in progress "
                 f"(version {secret.pending_version!r}); wait until it completes.",
             )

@@ -74,7 +74,6 @@ _STATE_CODES = frozenset(
         "Rejected.ResourceExist",
         "Rejected.ResourceInDeleteWindow",
         "Rejected.ResourceInUse",
-        "Rejected.RotationInProgress",
     }
 )
 """KMS answers about the secret's existence or state, not failures of the cloud."""

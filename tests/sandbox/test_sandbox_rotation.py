@@ -171,7 +171,7 @@ async def test_a_second_rotation_is_refused_while_one_runs(
     await kms.rotate_secret_async(m.RotateSecretRequest(secret_name=WEB3_ROOT, version_id="r1"))
     with pytest.raises(ClientException) as caught:
         await kms.rotate_secret_async(m.RotateSecretRequest(secret_name=WEB3_ROOT, version_id="r2"))
-    assert (caught.value.code, caught.value.status_code) == ("Rejected.RotationInProgress", 409)
+    assert (caught.value.code, caught.value.status_code) == ("Rejected.ResourceInUse", 409)
     assert caught.value.request_id
     with pytest.raises(ClientException) as caught:
         await kms.put_secret_value_async(
@@ -181,7 +181,7 @@ async def test_a_second_rotation_is_refused_while_one_runs(
                 secret_data=json.dumps({"UserName": "root", "Password": "Custom#Pw-1"}),
             )
         )
-    assert caught.value.code == "Rejected.RotationInProgress"
+    assert caught.value.code == "Rejected.ResourceInUse"
 
 
 async def test_the_version_id_makes_rotation_idempotent(
