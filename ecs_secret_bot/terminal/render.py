@@ -152,9 +152,10 @@ def _listing(r: SecretListing) -> str:
     ]
     parts = [table(["NAME", "REGION", "CREATED", "UPDATED", "STATE"], rows)]
     if not rows:
-        parts = [
-            "No dynamic ECS secrets" + (f" match {r.name_filter!r}." if r.name_filter else ".")
-        ]
+        # "No secrets" only where a region answered; a region that failed says why below.
+        listed = any(region.status in ("listed", "partial") for region in r.regions)
+        none = "No dynamic ECS secrets" + (f" match {r.name_filter!r}." if r.name_filter else ".")
+        parts = [none] if listed else []
     for region in r.regions:
         if region.status != "listed":
             detail = region.reason + (f" ({region.code})" if region.code else "")

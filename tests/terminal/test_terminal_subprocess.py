@@ -4,11 +4,12 @@ every subcommand at least once, JSON output, and every exit code."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from pathlib import Path
 
 from cli_runner import CliResult, run_cli, sandbox_env
-from terminal_harness import LOGIN, Terminal
+from terminal_harness import LOGIN, POLICIES, Terminal
 
 ME = f"local:user:{LOGIN}"
 WEB3 = "i-bp1sbxweb3000000001"
@@ -171,3 +172,22 @@ async def test_sandbox_switch_needs_no_configuration(tmp_path: Path) -> None:
     assert [row["short_name"] for row in pending] == ["db-1-root"]
     ok(await cli("restore", "db-1-root"))
     assert (tmp_path / "ecs-secret-bot-sandbox.db").exists()
+
+
+async def test_an_unreachable_endpoint_is_named_with_its_cause(terminal: Terminal) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    config = terminal.cwd / "unreachable.toml"
+    config.write_text(
+        f'[cloud]\nkms_endpoint = "{closed}"\necs_endpoint = "{closed}"\nmax_attempts = 1\n'
+        f'[storage]\npath = "other.db"\n{POLICIES}',
+        encoding="utf-8",
+    )
+    listed = await terminal("list", "--config", str(config))
+    assert listed.code == 5, str(listed)
+    assert "No dynamic ECS secrets" not in listed.out + listed.err
+    said = listed.out + listed.err
+    assert f"could not be reached at {closed} for ListSecrets" in said
+    assert "connection was refused" in said and "kms_endpoint" in said
+    assert "logs" not in said

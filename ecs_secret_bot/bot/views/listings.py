@@ -87,7 +87,8 @@ def list_message(listing: SecretListing) -> Message:
     ]
     if notes:
         blocks.append(context("Not complete: " + "; ".join(notes)))
-    if not listing.rows:
+    listed = any(r.status in ("listed", "partial") for r in listing.regions)
+    if not listing.rows and listed:  # not "nothing" when no region could be listed at all
         blocks.append(section("Nothing found. `/ecs-secret create` makes one."))
     return title, blocks[:50]
 
