@@ -1,7 +1,9 @@
 """The ECS calls of the gateway: each names its SDK method and request model, and maps the answer.
 
 Both calls are reads (idempotent): DescribeInstances for the instance pickers and the
-pre-flight, DescribeCloudAssistantStatus for the pre-flight. Their answers (``sdk``'s
+pre-flight, DescribeCloudAssistantStatus for the pre-flight. An instance's public IPs are
+its assigned ones (``PublicIpAddress.IpAddress``) and its elastic IP
+(``EipAddress.IpAddress``), which DescribeInstances reports apart. Their answers (``sdk``'s
 shapes) become the frozen results of ``commands.gateway``, so no SDK model leaks upward.
 
 Owns: the ECS request parameters and the reading of ECS answers. Never does: build clients
@@ -84,10 +86,19 @@ class Ecs:
         return _assistant_states(response.body)
 
 
+def _public_ips(row: SdkInstance) -> tuple[str, ...]:
+    """Return the public IPs: the assigned ones (``PublicIpAddress``) and the EIP, if any."""
+    public = row.public_ip_address
+    found = list((public.ip_address if public is not None else None) or ())
+    eip = row.eip_address.ip_address if row.eip_address is not None else None
+    if eip and eip not in found:
+        found.append(str(eip))
+    return tuple(str(ip) for ip in found if ip)
+
+
 def _instance(region: str, row: SdkInstance) -> Instance:
     vpc = row.vpc_attributes
     private = vpc.private_ip_address if vpc is not None else None
-    public = row.public_ip_address
     return Instance(
         region=region,
         instance_id=str(row.instance_id),
@@ -97,7 +108,7 @@ def _instance(region: str, row: SdkInstance) -> Instance:
         os_name=str(row.osname or ""),
         zone_id=str(row.zone_id or ""),
         private_ips=tuple((private.ip_address if private is not None else None) or ()),
-        public_ips=tuple((public.ip_address if public is not None else None) or ()),
+        public_ips=_public_ips(row),
     )
 
 

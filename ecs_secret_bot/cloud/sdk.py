@@ -35,6 +35,7 @@ __all__ = [
     "SdkAssistantStatus",
     "SdkAssistantStatusSet",
     "SdkCredentials",
+    "SdkEipAddress",
     "SdkInstance",
     "SdkInstances",
     "SdkIpAddresses",
@@ -217,6 +218,12 @@ class SdkVpcAttributes(Protocol):
     private_ip_address: SdkIpAddresses | None
 
 
+class SdkEipAddress(Protocol):
+    """The elastic IP address associated with an instance (empty strings when none)."""
+
+    ip_address: str | None
+
+
 class SdkInstance(Protocol):
     """One row of DescribeInstances."""
 
@@ -228,6 +235,7 @@ class SdkInstance(Protocol):
     zone_id: str | None
     vpc_attributes: SdkVpcAttributes | None
     public_ip_address: SdkIpAddresses | None
+    eip_address: SdkEipAddress | None
 
 
 class SdkInstances(Protocol):

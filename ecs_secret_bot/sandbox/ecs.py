@@ -47,6 +47,9 @@ class Instance:
     zone_id: str = ""
     private_ip: str = "172.16.0.10"
     public_ip: str = ""
+    """An assigned public IP (``PublicIpAddress``)."""
+    eip: str = ""
+    """An associated elastic IP (``EipAddress``), which ECS reports apart from the above."""
     instance_type: str = "ecs.g7.large"
     created: datetime | None = None
     tags: dict[str, str] = field(default_factory=dict)
@@ -76,6 +79,11 @@ class Instance:
             "Memory": 8192,
             "KeyPairName": "",
             "PublicIpAddress": {"IpAddress": [self.public_ip] if self.public_ip else []},
+            "EipAddress": {
+                "IpAddress": self.eip,
+                "AllocationId": f"eip-{self.instance_id.removeprefix('i-')}" if self.eip else "",
+                "InternetChargeType": "PayByTraffic" if self.eip else "",
+            },
             "VpcAttributes": {
                 "VpcId": "vpc-sandbox",
                 "VSwitchId": "vsw-sandbox",

@@ -157,8 +157,10 @@ class World:
         os_type: str = "linux",
         cloud_assistant_online: bool = True,
         tags: Mapping[str, str] | None = None,
+        public_ip: str = "",
+        eip: str = "",
     ) -> Instance:
-        """Add an ECS instance."""
+        """Add an ECS instance (with an assigned public IP or an elastic IP, if given)."""
         return self.ecs.add(
             Instance(
                 instance_id=instance_id,
@@ -168,6 +170,8 @@ class World:
                 os_type=os_type,
                 cloud_assistant_online=cloud_assistant_online,
                 tags=dict(tags or {}),
+                public_ip=public_ip,
+                eip=eip,
             )
         )
 

@@ -173,6 +173,7 @@ def _secret(v: SecretView) -> str:
         ("arn", v.arn),
         ("kind", f"{v.sub_type} of {v.user_name or 'an unknown user (KMS does not record it)'}"),
         ("instance", instance + (f" ({v.instance_os})" if v.instance_os else "")),
+        ("public IP", ", ".join(v.instance_public_ips) or "-"),
         ("rotation", f"{v.automatic_rotation}, every {interval}"),
         ("last rotation", when(v.last_rotation)),
         ("next rotation", when(v.next_rotation)),

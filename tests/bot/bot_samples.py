@@ -65,6 +65,7 @@ def secret_view(name: str = "acs/ecs/web-3-root", *, text: str = "demo") -> Secr
         notes=(text,),
         rotate_generated=access(RouteKind.HOLD),
         rotate_custom=access(),
+        instance_public_ips=("47.96.10.20", "120.55.1.2"),
     )
 
 

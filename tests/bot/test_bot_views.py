@@ -267,3 +267,8 @@ def test_a_custom_key_field_says_a_4096_bit_key_needs_the_terminal() -> None:
     hint = key["hint"]["text"]
     assert "RSA-4096" in hint and "ecs-secret rotate acs/ecs/web-3-root --custom" in hint
     assert "--private-key-file" in hint and "`" not in hint
+
+
+def test_show_gives_the_public_ips_the_elastic_ip_included() -> None:
+    _, blocks = listings.show_message(s.secret_view())
+    assert "*Public IP*\n47.96.10.20, 120.55.1.2" in shown_text(blocks)

@@ -424,3 +424,17 @@ async def test_unmanaged_region_is_refused_before_any_call(
 )
 def test_cloud_times_in_every_documented_form(text: str, expected: datetime | None) -> None:
     assert parse_cloud_time(text) == expected
+
+
+async def test_public_ips_include_the_elastic_ip(
+    gateway: AlibabaCloudGateway, sandbox: Sandbox
+) -> None:
+    sandbox.add_instance("cn-hangzhou", "i-eip", name="eip", eip="47.96.10.20")
+    sandbox.add_instance(
+        "cn-hangzhou", "i-both", name="both", public_ip="120.55.1.2", eip="8.8.4.4"
+    )
+    found = await gateway.describe_instances("cn-hangzhou", instance_ids=["i-eip", "i-both"])
+    ips = {i.instance_id: i.public_ips for i in found.instances}
+    assert ips == {"i-eip": ("47.96.10.20",), "i-both": ("120.55.1.2", "8.8.4.4")}
+    web3 = await gateway.describe_instances("cn-hangzhou", instance_ids=["i-web3"])
+    assert web3.instances[0].public_ips == ()

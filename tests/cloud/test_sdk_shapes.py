@@ -51,6 +51,7 @@ SHAPES: dict[type, tuple[type, ...]] = {
     sdk.SdkInstances: (E.DescribeInstancesResponseBodyInstances,),
     sdk.SdkInstance: (E.DescribeInstancesResponseBodyInstancesInstance,),
     sdk.SdkVpcAttributes: (E.DescribeInstancesResponseBodyInstancesInstanceVpcAttributes,),
+    sdk.SdkEipAddress: (E.DescribeInstancesResponseBodyInstancesInstanceEipAddress,),
     sdk.SdkIpAddresses: (
         E.DescribeInstancesResponseBodyInstancesInstanceVpcAttributesPrivateIpAddress,
         E.DescribeInstancesResponseBodyInstancesInstancePublicIpAddress,

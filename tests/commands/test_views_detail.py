@@ -189,3 +189,12 @@ async def test_prepare_rotation_refuses_a_secret_scheduled_for_deletion(h: CoreH
     assert "scheduled for deletion" in caught.value.user_message
     assert caught.value.next_step.text.startswith("Restore it first ({command})")
     assert caught.value.next_step.command == Subcommand("restore", ("web-3-root",))
+
+
+async def test_show_gives_the_public_ips_with_the_elastic_ip(h: CoreHarness) -> None:
+    h.sandbox.add_instance(HZ, "i-eip1", name="eip-1", eip="47.96.10.20")
+    h.sandbox.add_ecs_secret(HZ, "eip-1-root", instance_id="i-eip1")
+    view = await show_secret("eip-1-root", actor=ADMIN, core=h.core)
+    assert view.instance_public_ips == ("47.96.10.20",)
+    plain = await show_secret("web-3-root", actor=ADMIN, core=h.core)
+    assert plain.instance_public_ips == ()

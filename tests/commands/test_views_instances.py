@@ -48,6 +48,10 @@ async def test_typed_text_matches_ids_and_names(h: CoreHarness) -> None:
         ("i-web3", "web-3", "Running", "linux")
     ]
     assert web[0].label == "web-3 (i-web3) · Running · linux"
+    h.sandbox.add_instance(SH, "i-eip1", name="eip-1", eip="47.96.10.20")
+    eip = await search_instances(SH, "eip", actor=ADMIN, core=h.core)
+    assert eip[0].public_ips == ("47.96.10.20",)
+    assert eip[0].label == "eip-1 (i-eip1) · Running · linux · 47.96.10.20"
     by_id = await search_instances(HZ, "i-w", actor=ADMIN, core=h.core)
     assert [o.instance_id for o in by_id] == ["i-web3", "i-win1"]
     everything = await search_instances(HZ, "", actor=ADMIN, core=h.core)

@@ -286,3 +286,11 @@ def test_a_rotation_not_confirmed_says_what_was_seen_and_where_to_look() -> None
         "Check the instance's Cloud Assistant; the KMS console. Its state now: "
         "`ecs-secret show web-3-root`",
     ]
+
+
+async def test_show_gives_an_instances_elastic_ip(terminal: Terminal) -> None:
+    terminal.sandbox.add_instance("cn-hangzhou", "i-eip1", name="eip-1", eip="47.96.10.20")
+    terminal.sandbox.add_ecs_secret("cn-hangzhou", "eip-1-root", instance_id="i-eip1")
+    show = ok(await terminal.inproc("show", "eip-1-root"))
+    assert "public IP      47.96.10.20" in show.out
+    assert "public IP      -" in ok(await terminal.inproc("show", "web-3-root")).out

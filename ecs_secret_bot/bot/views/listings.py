@@ -101,6 +101,7 @@ def show_message(view: SecretView) -> Message:
     pairs = [
         ("Region", view.region),
         ("Instance", instance + (f", {esc(view.instance_status)}" if view.instance_status else "")),
+        ("Public IP", esc(", ".join(view.instance_public_ips)) or "none"),
         ("User", user_label(view.user_name)),
         ("Type", "Password" if view.sub_type == "Password" else "SSH key pair"),
         ("Automatic rotation", esc(view.automatic_rotation or "Disabled")),

@@ -111,6 +111,8 @@ class SecretView:
     """For the rotate modal: may the actor rotate with a generated value (or ask to)?"""
     rotate_custom: Access | None = None
     """For the rotate modal: may the actor rotate with a custom value (or ask to)?"""
+    instance_public_ips: tuple[str, ...] = ()
+    """The instance's public IPs, its elastic IP included; empty when it has none."""
 
     @property
     def pending_deletion(self) -> bool:
@@ -170,6 +172,7 @@ async def _describe(core: Core, ref: SecretRef, actor: Actor) -> SecretView:
     )
     notes: list[str] = []
     name = status = os_type = ""
+    public_ips: tuple[str, ...] = ()
     if isinstance(found, CloudError):
         notes.append(f"ECS could not describe instance {instance_id} ({found.code or 'error'}).")
     else:
@@ -178,6 +181,7 @@ async def _describe(core: Core, ref: SecretRef, actor: Actor) -> SecretView:
             notes.append(f"Instance {instance_id} was not found in {ref.region}.")
         else:
             name, status, os_type = instance.name, instance.status, instance.os_type
+            public_ips = instance.public_ips
     return SecretView(
         region=ref.region,
         name=ref.name,
@@ -201,6 +205,7 @@ async def _describe(core: Core, ref: SecretRef, actor: Actor) -> SecretView:
         active_rotation=_active_rotation(rotation),
         pending=_pending(pending),
         notes=tuple(notes),
+        instance_public_ips=public_ips,
     )
 
 

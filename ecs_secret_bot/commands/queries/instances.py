@@ -33,12 +33,15 @@ class InstanceOption:
     os_type: str
     """``linux`` or ``windows``."""
     os_name: str
+    public_ips: tuple[str, ...] = ()
+    """Assigned public IPs and the elastic IP, as ECS reports them."""
 
     @property
     def label(self) -> str:
-        """Say it in one line: ``web-3 (i-web3) · Running · linux``."""
+        """Say it in one line: ``web-3 (i-web3) · Running · linux · 47.96.1.2``."""
         name = f"{self.name} ({self.instance_id})" if self.name else self.instance_id
-        return " · ".join(part for part in (name, self.status, self.os_type) if part)
+        ip = self.public_ips[0] if self.public_ips else ""
+        return " · ".join(part for part in (name, self.status, self.os_type, ip) if part)
 
 
 def _rank(instance: Instance, query: str) -> tuple[int, str, str]:
@@ -72,6 +75,7 @@ async def search_instances(
             status=i.status,
             os_type=i.os_type,
             os_name=i.os_name,
+            public_ips=i.public_ips,
         )
         for i in found[:MAX_OPTIONS]
     )
