@@ -19,9 +19,11 @@ answered as that region would: KMS knows no secret of another region (404
 ``InvalidOperation.NotSupportedEndpoint`` (the code and message of real ECS answers;
 ``docs/alibaba-cloud.md`` says what is and is not documented about it).
 
-Unknown version: 400 ``InvalidVersion``; unknown action: 404 ``InvalidAction.NotFound``;
+Unknown version: 400 ``InvalidVersion``; unknown action: 404 ``InvalidApi.NotFound``;
 no ``x-acs-action``: 400 ``MissingAction``; an unexpected exception: 500
-``InternalFailure`` (logged with its RequestId).
+``InternalFailure`` (logged with its RequestId). A fault injected on an ECS call answers
+with ECS's codes (``Throttling``, ``InternalError``) rather than KMS's. The sources of
+every code, and which are unverified, are in ``docs/alibaba-cloud.md``.
 
     async with Sandbox(regions=("cn-hangzhou", "cn-shanghai"), rotation_delay=0.05) as sb:
         client = Client(Config(access_key_id="sandbox", access_key_secret="sandbox-secret",
@@ -233,7 +235,7 @@ class Sandbox(World):
                     request.transport.close()
                 return web.Response(status=500)
             if outcome.error is not None:
-                raise outcome.error
+                raise _in_terms_of(product, outcome.error)
             if product == "Kms":
                 result = await self._kms_api.call(action, region, Params(params), caller=key_id)
             elif product == "Sts":
@@ -296,10 +298,25 @@ def _check_action(version: str, action: str) -> None:
     if action not in actions:
         raise ApiError(
             404,
-            "InvalidAction.NotFound",
+            "InvalidApi.NotFound",
             f"Specified api {action!r} is not found in version {version}; the sandbox serves "
             f"{', '.join(actions)}.",
         )
+
+
+def _in_terms_of(product: str, error: ApiError) -> ApiError:
+    """Return an injected fault as ``product`` spells it (ECS has its own codes)."""
+    if product != "Ecs":
+        return error
+    if error.code == "Rejected.Throttling":
+        return ApiError(400, "Throttling", "Request was denied due to request throttling.")
+    if error.code == "InternalFailure":
+        return ApiError(
+            500,
+            "InternalError",
+            "The request processing has failed due to some unknown error, exception or failure.",
+        )
+    return error
 
 
 def _json(body: Mapping[str, Any], *, status: int, request_id: str) -> web.Response:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from alibabacloud_ecs20140526 import models as e
+from alibabacloud_ecs20140526.client import Client as EcsClient
 from alibabacloud_kms20160120 import models as m
 from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException
@@ -119,3 +121,15 @@ async def test_call_log(kms: KmsClient, sandbox: Sandbox) -> None:
     }
     sandbox.calls.clear()
     assert sandbox.calls.total() == 0
+
+
+async def test_ecs_faults_answer_in_ecs_codes(ecs: EcsClient, sandbox: Sandbox) -> None:
+    describe = e.DescribeInstancesRequest(region_id="cn-hangzhou")
+    sandbox.faults.add(action="DescribeInstances", kind="throttling", times=1)
+    with pytest.raises(ClientException) as caught:
+        await ecs.describe_instances_async(describe)
+    assert (caught.value.code, caught.value.status_code) == ("Throttling", 400)
+    sandbox.faults.add(action="DescribeInstances", kind="server_error", times=1)
+    with pytest.raises(ServerException) as server:
+        await ecs.describe_instances_async(describe)
+    assert (server.value.code, server.value.status_code) == ("InternalError", 500)

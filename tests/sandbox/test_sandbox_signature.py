@@ -176,7 +176,7 @@ async def test_unsupported_algorithm(raw_call: RawCall) -> None:
 
 async def test_unknown_action_and_version(raw_call: RawCall) -> None:
     status, body = await raw_call("ScheduleKeyDeletion")
-    assert (status, body["Code"]) == (404, "InvalidAction.NotFound")
+    assert (status, body["Code"]) == (404, "InvalidApi.NotFound")
     status, body = await raw_call("ListSecrets", version="2099-01-01")
     assert (status, body["Code"]) == (400, "InvalidVersion")
     status, body = await raw_call("")
