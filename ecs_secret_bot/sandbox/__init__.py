@@ -1,7 +1,8 @@
 """An emulated KMS + ECS endpoint speaking the real wire protocol, for trial runs and tests.
 
-The real Alibaba Cloud SDK clients talk to it over HTTP on 127.0.0.1 (one port for
-both services), signed with the AccessKey pair ``sandbox`` / ``sandbox-secret``:
+The real Alibaba Cloud SDK clients talk to it over HTTP on 127.0.0.1 (one port per
+region it serves, every service on each, as Alibaba Cloud routes calls by endpoint:
+``endpoint_of(region)``), signed with the AccessKey pair ``sandbox`` / ``sandbox-secret``:
 
     from ecs_secret_bot.sandbox import Sandbox
 
