@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -36,6 +36,7 @@ from ecs_secret_bot.commands.settings import CloudSettings, RegionDefaults, Rota
 from ecs_secret_bot.errors import ConfigError
 
 __all__ = [
+    "BUILT_IN_SANDBOX",
     "CloudSettings",
     "RegionDefaults",
     "RotationSettings",
@@ -43,6 +44,7 @@ __all__ = [
     "StorageSettings",
     "load_settings",
     "parse_settings",
+    "sandbox_settings",
 ]
 
 T = TypeVar("T")
@@ -380,9 +382,44 @@ def load_settings(path: Path) -> Settings:
     except OSError as exc:
         raise ConfigError(f"cannot be read: {exc.strerror}", file=str(path)) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError("is not UTF-8 text", file=str(path)) from None
+    try:
+        return parse_settings(tomllib.loads(text), source=path.resolve())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"is not valid TOML: {exc}", file=str(path)) from None
-    return parse_settings(data, source=path.resolve())
+    except RecursionError:
+        # tomllib and json recurse once per level of nesting: a file nested thousands of
+        # levels deep (in TOML, or in a policy file it names) is refused, not a traceback.
+        raise ConfigError(
+            "is nested too deeply to be a configuration (lists or tables inside each other "
+            "thousands of levels deep, here or in a policy file it names)",
+            file=str(path),
+            next_step="Write the configuration as ecs-secret-bot.example.toml does.",
+        ) from None
+
+
+BUILT_IN_SANDBOX = "(built-in sandbox)"
+"""The name the built-in sandbox configuration goes by, in the folder it stands for."""
+
+
+def sandbox_settings(folder: Path, *, principals: Sequence[str]) -> Settings:
+    """Return what ``--sandbox`` runs on without a configuration file: ``principals`` may do all.
+
+    One region (``cn-hangzhou``, where the sandbox is seeded) and the built-in admin policy
+    for the principals given: the cloud is emulated, so nothing real is at stake. Its
+    source is ``folder / BUILT_IN_SANDBOX``; the sandbox keeps its records in that folder.
+    """
+    bound = ", ".join(f'"{principal}"' for principal in principals)
+    text = f"""\
+[cloud]
+default_region = "cn-hangzhou"
+regions = ["cn-hangzhou"]
+account_id = "1234567890123456"
+
+[[access.bindings]]
+principals = [{bound}]
+policies = ["AliyunKMSSecretAdminAccess"]
+"""
+    return parse_settings(tomllib.loads(text), source=folder / BUILT_IN_SANDBOX)

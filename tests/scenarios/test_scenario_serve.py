@@ -17,6 +17,10 @@ from fakes import workspace as ws
 from fakes.payloads import slash_command_body
 from fakes.signing import SIGNING_SECRET, SlackClientDriver
 
+from ecs_secret_bot.storage import open_database
+
+SANDBOX_DB = "ecs-secret-bot-sandbox.db"
+
 CONFIG = """
 [cloud]
 default_region = "cn-hangzhou"
@@ -59,6 +63,10 @@ async def test_serve_with_the_sandbox_answers_and_stops_cleanly(
 ) -> None:
     config = tmp_path / "bot.toml"
     config.write_text(CONFIG.format(admin=ws.ADMIN_ID), encoding="utf-8")
+    # The bot's real database, as a previous serve left it: --sandbox must not touch it.
+    async with await open_database(tmp_path / "bot.db"):
+        pass
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     port = free_port()
     env = {
         **os.environ,
@@ -101,10 +109,14 @@ async def test_serve_with_the_sandbox_answers_and_stops_cleanly(
             await proc.wait()
     assert proc.returncode == 0, err.decode()
     text = out.decode()
-    assert "SANDBOX" in text
+    first_line = text.splitlines()[0]
+    assert first_line.startswith("SANDBOX") and str(tmp_path / SANDBOX_DB) in first_line
     assert "stopped cleanly" in text
     assert "Traceback" not in err.decode()
-    assert (tmp_path / "bot.db").exists()
+    # Its records (the duties' lease among them) went to its own file, beside the config.
+    assert (tmp_path / SANDBOX_DB).exists()
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert {name: data for name, data in after.items() if SANDBOX_DB not in name} == before
 
 
 async def test_serve_says_what_is_missing_and_exits_non_zero(tmp_path: Path) -> None:
