@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
@@ -28,7 +29,7 @@ from ecs_secret_bot.cloud.endpoints import endpoint_for
 from ecs_secret_bot.cloud.permissions import BOT_POLICY_FILE, grant_for
 from ecs_secret_bot.cloud.probes import UNCHECKED, Probe, probe_permissions
 from ecs_secret_bot.commands.gateway import CloudGateway, CloudIdentity
-from ecs_secret_bot.config import Settings, load_settings
+from ecs_secret_bot.config import Settings, load_run_settings
 from ecs_secret_bot.errors import (
     BotError,
     CloudError,
@@ -36,7 +37,7 @@ from ecs_secret_bot.errors import (
     StorageFault,
     storage_error,
 )
-from ecs_secret_bot.runtime import cloud_gateway, open_storage
+from ecs_secret_bot.runtime import cloud_gateway, open_sandbox, open_storage
 from ecs_secret_bot.storage.audit import ChainCheck, verify_audit_chain
 from ecs_secret_bot.terminal.report import next_step_text
 
@@ -379,22 +380,30 @@ async def check_command(
     env: Mapping[str, str],
     out: TextIO | None = None,
     credential: CredentialClient | None = None,
+    named: bool = True,
+    sandbox: bool = False,
 ) -> int:
-    """Load ``config_path``, run every check, print them; return 0 if none failed, else 1."""
+    """Load ``config_path``, run every check, print them; return 0 if none failed, else 1.
+
+    ``named`` and ``sandbox`` as ``serve`` takes them (the emulated cloud, its own database).
+    """
     stream = out if out is not None else sys.stdout
-    try:
-        settings = load_settings(config_path)
-    except BotError as exc:
-        print(format_lines([_fail("configuration", exc)]), file=stream)
-        return 1
-    lines = await run_check(
-        settings,
-        slack_token=env.get("SLACK_BOT_TOKEN", ""),
-        slack_api_url=env.get("SLACK_API_URL", "") or "https://slack.com/api/",
-        credential=credential,
-        slack_app_token=env.get("SLACK_APP_TOKEN", ""),
-        slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
-        data_key=env.get("ECS_SECRET_BOT_DATA_KEY", ""),
-    )
+    async with AsyncExitStack() as stack:
+        try:
+            settings = load_run_settings(config_path, named=named, sandbox=sandbox)
+            if sandbox:
+                settings, credential = await stack.enter_async_context(open_sandbox(settings))
+        except BotError as exc:
+            print(format_lines([_fail("configuration", exc)]), file=stream)
+            return 1
+        lines = await run_check(
+            settings,
+            slack_token=env.get("SLACK_BOT_TOKEN", ""),
+            slack_api_url=env.get("SLACK_API_URL", "") or "https://slack.com/api/",
+            credential=credential,
+            slack_app_token=env.get("SLACK_APP_TOKEN", ""),
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
+            data_key="" if sandbox else env.get("ECS_SECRET_BOT_DATA_KEY", ""),
+        )
     print(format_lines(lines), file=stream)
     return 1 if any(line.failed for line in lines) else 0

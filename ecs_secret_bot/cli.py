@@ -39,8 +39,8 @@ def _parser() -> argparse.ArgumentParser:
             "dynamic ECS secrets from Slack, under RAM-style policies and approvals."
         ),
         epilog=(
-            "Configuration: the TOML file named by ECS_SECRET_BOT_CONFIG "
-            f"(default ./{DEFAULT_CONFIG}). Cloud credentials: the Alibaba Cloud default "
+            "Configuration: --config, else the TOML file named by ECS_SECRET_BOT_CONFIG, "
+            f"else ./{DEFAULT_CONFIG}. Cloud credentials: the Alibaba Cloud default "
             "credential chain (ALIBABA_CLOUD_ACCESS_KEY_ID, ... , profile, ECS RAM role)."
         ),
     )
@@ -76,21 +76,30 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--sandbox",
         action="store_true",
-        help="start the emulated KMS + ECS cloud in-process and use it instead of Alibaba Cloud",
+        help="start the emulated KMS + ECS cloud in-process and use it instead of Alibaba "
+        "Cloud, with records of its own; no configuration file needed",
     )
+    _config_option(serve)
 
-    sub.add_parser(
+    check = sub.add_parser(
         "check",
         help="validate the configuration and the connections it names",
         description=(
-            "Validate the configuration (ECS_SECRET_BOT_CONFIG) and the connections it names: "
-            "storage, Slack auth.test (with SLACK_BOT_TOKEN), and KMS ListSecrets and ECS "
-            "DescribeInstances in each region with the default credential chain. Says, for "
-            "each, OK or exactly what is wrong; exits 1 if anything failed."
+            "Validate the configuration and the connections it names: storage, Slack "
+            "auth.test (with SLACK_BOT_TOKEN), and KMS ListSecrets and ECS DescribeInstances "
+            "in each region with the default credential chain. Says, for each, OK or exactly "
+            "what is wrong; exits 1 if anything failed."
         ),
     )
+    check.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="check against the emulated cloud started in-process, and the sandbox's own "
+        "database, as serve --sandbox runs",
+    )
+    _config_option(check)
 
-    sub.add_parser(
+    wrap_key = sub.add_parser(
         "wrap-key",
         help="keep the data key wrapped by KMS ([storage] key_kms_key_id)",
         description=(
@@ -100,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
             "now configured. The bot then asks KMS to decrypt it at start."
         ),
     )
+    _config_option(wrap_key)
 
     sandbox = sub.add_parser(
         "sandbox",
@@ -178,6 +188,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"the TOML configuration (default: $ECS_SECRET_BOT_CONFIG, else ./{DEFAULT_CONFIG})",
+    )
+
+
+def _config_path(args: argparse.Namespace) -> tuple[Path, bool]:
+    """Return the configuration path and whether someone named it (option or environment)."""
+    if args.config is not None:
+        return Path(args.config), True
+    named = os.environ.get("ECS_SECRET_BOT_CONFIG", "")
+    return (Path(named), True) if named else (Path(DEFAULT_CONFIG), False)
+
+
 def _fail(message: str) -> int:
     print(f"ecs-secret-bot serve: {message}", file=sys.stderr)
     return 2
@@ -199,11 +227,31 @@ def _configure_logging() -> None:
         logging.getLogger(name).setLevel(logging.INFO)
 
 
-def _serve(args: argparse.Namespace, config_path: Path) -> int:
-    """Read the environment, check it, and run the Slack app until SIGTERM or SIGINT."""
+_SLACK_MODES = (
+    "Slack reaches the bot in one of two ways. HTTP mode (Slack calls POST /slack/events at a "
+    "public HTTPS URL) needs SLACK_SIGNING_SECRET: Basic Information > App Credentials > "
+    "Signing Secret. Socket Mode (the bot connects out; no public URL) needs SLACK_APP_TOKEN "
+    "instead: Basic Information > App-Level Tokens > Generate, with the scope "
+    "connections:write (xapp-...). Both need SLACK_BOT_TOKEN."
+)
+
+
+def _refuse_start(problems: list[str], *, modes: bool) -> int:
+    """Say at once everything that keeps ``serve`` from starting; return the exit code."""
+    count = "one thing" if len(problems) == 1 else f"{len(problems)} things"
+    lines = [f"ecs-secret-bot serve: cannot start; {count} to fix first:"]
+    lines += [f"  - {problem}" for problem in problems]
+    if modes:
+        lines.append(_SLACK_MODES)
+    print("\n".join(lines), file=sys.stderr)
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Read the environment, check all of it, and run the Slack app until SIGTERM or SIGINT."""
     from ecs_secret_bot.bot.server import ServeOptions
     from ecs_secret_bot.bot.services import DEFAULT_SLACK_API_URL, SlackSettings
-    from ecs_secret_bot.config import load_settings
+    from ecs_secret_bot.config import SANDBOX_SLACK_USERS, load_run_settings
     from ecs_secret_bot.errors import BotError, StorageFault, storage_error
     from ecs_secret_bot.runtime import serve
 
@@ -212,32 +260,48 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
     bot_token = env.get("SLACK_BOT_TOKEN", "")
     app_token = env.get("SLACK_APP_TOKEN", "")
     signing_secret = env.get("SLACK_SIGNING_SECRET", "")
+    problems: list[str] = []
     if not bot_token:
-        return _fail("SLACK_BOT_TOKEN is not set; set it to the app's bot token (xoxb-...).")
-    if app_token and not app_token.startswith("xapp-"):
-        return _fail("SLACK_APP_TOKEN must be an app-level token (xapp-...) for Socket Mode.")
-    if not app_token and not signing_secret:
-        return _fail(
-            "SLACK_SIGNING_SECRET is not set; HTTP mode needs it (or set SLACK_APP_TOKEN "
-            "for Socket Mode)."
+        problems.append(
+            "SLACK_BOT_TOKEN is not set: the app's Bot User OAuth Token (xoxb-...), on its "
+            "OAuth & Permissions page once the app is installed to the workspace."
         )
     # Read once, here; out of the environment so no library reads them behind our back
     # (bolt would take SLACK_BOT_TOKEN beside the client it is given, and warn).
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
         env.pop(name, None)
+    modes = False
+    if app_token and not app_token.startswith("xapp-"):
+        problems.append("SLACK_APP_TOKEN is set but is not an app-level token (xapp-...).")
+        modes = True
+    elif not app_token and not signing_secret:
+        problems.append(
+            "SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode) is not set."
+        )
+        modes = True
     port_text = str(args.port) if args.port is not None else env.get("PORT", "3000")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        return _fail(f"the port {port_text!r} is not a TCP port (1-65535); check --port or PORT.")
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
+        problems.append(
+            f"the port {port_text!r} is not a TCP port (1-65535): check --port or PORT."
+        )
     if not 0 <= args.grace <= 3600:
-        return _fail(f"--grace {args.grace:g}: give 0 to 3600 seconds.")
+        problems.append(f"--grace {args.grace:g}: give 0 to 3600 seconds.")
+    config_path, named = _config_path(args)
+    settings: Settings | None = None
     try:
-        settings = load_settings(config_path)
+        settings = load_run_settings(
+            config_path, named=named, sandbox=args.sandbox, principals=SANDBOX_SLACK_USERS
+        )
     except BotError as exc:
-        return _fail(str(exc))
+        hint = ""
+        if not args.sandbox and not config_path.exists():
+            hint = " For a first look, `ecs-secret-bot serve --sandbox` needs no configuration."
+        problems.append(str(exc) + hint)
     except StorageFault as exc:
-        return _fail(str(storage_error(exc)))
-    except OSError as exc:
-        return _fail(f"cannot read the configuration {config_path}: {exc.strerror}.")
+        problems.append(str(storage_error(exc)))
+    if problems or settings is None:
+        return _refuse_start(problems, modes=modes)
+    running = settings
     slack = SlackSettings(
         bot_token=bot_token,
         signing_secret=signing_secret,
@@ -252,7 +316,7 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         await serve(
-            settings,
+            running,
             slack,
             options,
             stop=stop,
@@ -279,21 +343,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    config_path = Path(os.environ.get("ECS_SECRET_BOT_CONFIG", DEFAULT_CONFIG))
     if args.command == "sandbox":
         from ecs_secret_bot.sandbox.main import run_sandbox
 
         return run_sandbox(args)
     if args.command == "serve":
-        return _serve(args, config_path)
+        return _serve(args)
     if args.command == "check":
         from ecs_secret_bot.check import check_command
 
-        return asyncio.run(check_command(config_path, env=os.environ))
+        config_path, named = _config_path(args)
+        return asyncio.run(
+            check_command(config_path, env=os.environ, named=named, sandbox=args.sandbox)
+        )
     if args.command == "wrap-key":
         from ecs_secret_bot.data_key import wrap_key_command
 
-        return asyncio.run(wrap_key_command(config_path, env=os.environ))
+        return asyncio.run(wrap_key_command(_config_path(args)[0], env=os.environ))
     parser.error(f"unknown command {args.command!r}")
     return 2  # pragma: no cover - parser.error exits
 

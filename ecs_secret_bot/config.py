@@ -37,11 +37,13 @@ from ecs_secret_bot.errors import ConfigError
 
 __all__ = [
     "BUILT_IN_SANDBOX",
+    "SANDBOX_SLACK_USERS",
     "CloudSettings",
     "RegionDefaults",
     "RotationSettings",
     "Settings",
     "StorageSettings",
+    "load_run_settings",
     "load_settings",
     "parse_settings",
     "sandbox_settings",
@@ -402,6 +404,8 @@ def load_settings(path: Path) -> Settings:
 
 BUILT_IN_SANDBOX = "(built-in sandbox)"
 """The name the built-in sandbox configuration goes by, in the folder it stands for."""
+SANDBOX_SLACK_USERS = ("slack:user:*",)
+"""Whom the built-in sandbox configuration lets do everything when the Slack app runs it."""
 
 
 def sandbox_settings(folder: Path, *, principals: Sequence[str]) -> Settings:
@@ -423,3 +427,16 @@ principals = [{bound}]
 policies = ["AliyunKMSSecretAdminAccess"]
 """
     return parse_settings(tomllib.loads(text), source=folder / BUILT_IN_SANDBOX)
+
+
+def load_run_settings(
+    path: Path, *, named: bool, sandbox: bool, principals: Sequence[str] = SANDBOX_SLACK_USERS
+) -> Settings:
+    """Load ``path``; with ``sandbox``, where none was ``named`` and none is there, the built-in.
+
+    A configuration someone named (an option, ``ECS_SECRET_BOT_CONFIG``) must exist, sandbox
+    or not: a typo in its name must not quietly run on other policies.
+    """
+    if sandbox and not named and not path.exists():
+        return sandbox_settings(path.absolute().parent, principals=principals)
+    return load_settings(path)

@@ -18,7 +18,7 @@ from typing import Protocol, TextIO
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.directory import LOCAL_PREFIX
-from ecs_secret_bot.config import Settings, load_settings, sandbox_settings
+from ecs_secret_bot.config import Settings, load_run_settings
 from ecs_secret_bot.terminal.environment import Environment
 
 __all__ = ["DEFAULT_CONFIG", "OpenSession", "Session", "terminal_settings"]
@@ -60,6 +60,6 @@ def _config_path(explicit: Path | None, env: Environment) -> tuple[Path, bool]:
 def terminal_settings(env: Environment, *, config: Path | None, sandbox: bool) -> Settings:
     """Load the configuration this run reads; with ``sandbox`` and none there, a built-in one."""
     path, named = _config_path(config, env)
-    if sandbox and not named and not path.exists():
-        return sandbox_settings(env.cwd, principals=[LOCAL_PREFIX + env.login])
-    return load_settings(path)
+    return load_run_settings(
+        path, named=named, sandbox=sandbox, principals=[LOCAL_PREFIX + env.login]
+    )

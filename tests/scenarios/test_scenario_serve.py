@@ -119,33 +119,93 @@ async def test_serve_with_the_sandbox_answers_and_stops_cleanly(
     assert {name: data for name, data in after.items() if SANDBOX_DB not in name} == before
 
 
-async def test_serve_says_what_is_missing_and_exits_non_zero(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env["ECS_SECRET_BOT_CONFIG"] = str(tmp_path / "missing.toml")
+async def _serve(
+    *args: str, env: dict[str, str], cwd: Path
+) -> tuple[asyncio.subprocess.Process, str]:
+    """Run ``ecs-secret-bot serve args...`` to its end; return it and its stderr."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "ecs_secret_bot.cli",
         "serve",
+        *args,
         env=env,
+        cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(proc.communicate(), 30)
+    return proc, err.decode()
+
+
+async def test_serve_says_everything_that_is_missing_at_once(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ECS_SECRET"))}
+    proc, err = await _serve(env=env, cwd=tmp_path)
     assert proc.returncode == 2
-    assert "SLACK_BOT_TOKEN is not set" in err.decode()
+    assert "3 things to fix first" in err
+    assert "SLACK_BOT_TOKEN is not set" in err and "OAuth & Permissions" in err
+    assert "SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)" in err
+    assert "ecs-secret-bot.toml: no configuration file here" in err
+    assert "serve --sandbox` needs no configuration" in err
+    # HTTP mode versus Socket Mode, said once, with where each token is found
+    assert err.count("HTTP mode (Slack calls POST /slack/events") == 1
+    assert "App Credentials > Signing Secret" in err and "connections:write" in err
+    assert "Traceback" not in err
+
+    # --sandbox needs no configuration file: only the tokens are missing
+    proc, err = await _serve("--sandbox", env=env, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "2 things to fix first" in err and "configuration" not in err
+
+    # a configuration someone named must exist, sandbox or not
+    env["ECS_SECRET_BOT_CONFIG"] = str(tmp_path / "missing.toml")
     env["SLACK_BOT_TOKEN"] = "xoxb-1"
     env["SLACK_SIGNING_SECRET"] = "s"
+    proc, err = await _serve("--sandbox", "--port", "0", env=env, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "2 things to fix first" in err
+    assert "missing.toml: no configuration file here" in err and "not a TCP port" in err
+    assert "HTTP mode (Slack" not in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_serve_sandbox_runs_without_a_configuration_file(
+    tmp_path: Path, slack_api: FakeSlackAPI
+) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ECS_SECRET"))}
+    env.update(
+        SLACK_BOT_TOKEN=ws.BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack_api.url,
+    )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "ecs_secret_bot.cli",
         "serve",
+        "--sandbox",
+        "--port",
+        str(port),
         env=env,
+        cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 2
-    assert "missing.toml: no configuration file here" in err.decode()
-    assert "Traceback" not in err.decode()
+    try:
+        await _wait_healthy(port, proc)
+        async with SlackClientDriver(port) as driver:
+            # the built-in sandbox configuration lets anyone do everything in the emulated cloud
+            status, body, _ = await driver.post(slash_command_body("whoami", user_id="U0ANYONE"))
+            assert status == 200
+            assert "AliyunKMSSecretAdminAccess" in body
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert str(tmp_path / SANDBOX_DB) in out.decode().splitlines()[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [SANDBOX_DB, f"{SANDBOX_DB}.key"]
