@@ -72,11 +72,13 @@ def _fail(name: str, failure: BotError | StorageFault) -> CheckLine:
     return CheckLine(name, "FAIL", detail, next_step_text(error.next_step))
 
 
-async def _storage(settings: Settings, key: str, cred: CredentialClient | None) -> list[CheckLine]:
+async def _storage(
+    settings: Settings, key: str, cred: CredentialClient | None, init: bool
+) -> list[CheckLine]:
     path = settings.storage.path
     existed = path.exists()
     try:
-        db = await open_storage(settings, data_key=key, credential=cred)
+        db = await open_storage(settings, data_key=key, credential=cred, init=init)
     except (BotError, StorageFault) as exc:
         return [_fail("storage", exc)]
     try:
@@ -341,8 +343,9 @@ async def run_check(
     slack_app_token: str = "",
     slack_signing_secret: str = "",
     data_key: str = "",
+    init: bool = False,
 ) -> list[CheckLine]:
-    """Check storage, Slack and the cloud for already-loaded ``settings``; one line each."""
+    """Check storage (``init``: as ``serve --init``), Slack and the cloud; one line each."""
     policies = settings.policies
     rules = settings.approval_rules.rules
     lines = [
@@ -353,7 +356,7 @@ async def run_check(
             f"{len(policies.bindings)} binding(s); {len(rules)} approval rule(s)",
         )
     ]
-    lines += await _storage(settings, data_key, credential)
+    lines += await _storage(settings, data_key, credential, init)
     lines += await _slack(
         slack_token, slack_api_url, app_token=slack_app_token, signing_secret=slack_signing_secret
     )
@@ -382,10 +385,11 @@ async def check_command(
     credential: CredentialClient | None = None,
     named: bool = True,
     sandbox: bool = False,
+    init: bool = False,
 ) -> int:
     """Load ``config_path``, run every check, print them; return 0 if none failed, else 1.
 
-    ``named`` and ``sandbox`` as ``serve`` takes them (the emulated cloud, its own database).
+    ``named``, ``sandbox`` and ``init`` as ``serve`` takes them.
     """
     stream = out if out is not None else sys.stdout
     async with AsyncExitStack() as stack:
@@ -404,6 +408,7 @@ async def check_command(
             slack_app_token=env.get("SLACK_APP_TOKEN", ""),
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
             data_key="" if sandbox else env.get("ECS_SECRET_BOT_DATA_KEY", ""),
+            init=init,
         )
     print(format_lines(lines), file=stream)
     return 1 if any(line.failed for line in lines) else 0

@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         "Cloud, with records of its own; no configuration file needed",
     )
     _config_option(serve)
+    _init_option(serve)
 
     check = sub.add_parser(
         "check",
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         "database, as serve --sandbox runs",
     )
     _config_option(check)
+    _init_option(check)
 
     wrap_key = sub.add_parser(
         "wrap-key",
@@ -195,6 +197,15 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PATH",
         help=f"the TOML configuration (default: $ECS_SECRET_BOT_CONFIG, else ./{DEFAULT_CONFIG})",
+    )
+
+
+def _init_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--init",
+        action="store_true",
+        help="start a new, empty database where the configured one is missing or empty "
+        "although its key file exists (a database that vanished stops the start otherwise)",
     )
 
 
@@ -322,6 +333,7 @@ def _serve(args: argparse.Namespace) -> int:
             stop=stop,
             sandbox=args.sandbox,
             data_key=env.get("ECS_SECRET_BOT_DATA_KEY", ""),
+            init=args.init,
             say=lambda line: print(line, flush=True),
         )
 
@@ -354,7 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         config_path, named = _config_path(args)
         return asyncio.run(
-            check_command(config_path, env=os.environ, named=named, sandbox=args.sandbox)
+            check_command(
+                config_path, env=os.environ, named=named, sandbox=args.sandbox, init=args.init
+            )
         )
     if args.command == "wrap-key":
         from ecs_secret_bot.data_key import wrap_key_command
@@ -384,12 +398,12 @@ def _terminal_environment() -> Environment:
 
 
 def _open_terminal(
-    settings: Settings, env: Environment, *, sandbox: bool, banner: TextIO
+    settings: Settings, env: Environment, *, sandbox: bool, banner: TextIO, init: bool
 ) -> AbstractAsyncContextManager[Session]:
     """Open the session of one ``ecs-secret`` run (``runtime`` imported only now)."""
     from ecs_secret_bot.runtime import open_terminal
 
-    return open_terminal(settings, env, sandbox=sandbox, banner=banner)
+    return open_terminal(settings, env, sandbox=sandbox, banner=banner, init=init)
 
 
 def terminal_main(argv: Sequence[str] | None = None) -> int:

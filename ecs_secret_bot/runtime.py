@@ -123,6 +123,7 @@ async def _open_database(
     *,
     credential: CredentialClient | None = None,
     unwrap: bool = True,
+    init: bool = False,
 ) -> Database:
     storage = settings.storage
     if key is None and unwrap and storage.key_kms_key_id:
@@ -130,15 +131,22 @@ async def _open_database(
         wrapper = key_wrapper(settings, credential=credential)
         key_file = storage.key_file or default_key_file(storage.path)
         key = await load_data_key(key_file, wrapper, may_create=not storage.path.exists())
-    return await open_database(storage.path, data_key=key, key_file=storage.key_file)
+    return await open_database(storage.path, data_key=key, key_file=storage.key_file, init=init)
 
 
 async def open_storage(
-    settings: Settings, *, data_key: str = "", credential: CredentialClient | None = None
+    settings: Settings,
+    *,
+    data_key: str = "",
+    credential: CredentialClient | None = None,
+    init: bool = False,
 ) -> Database:
-    """Open the configured database with the data key as written in the environment."""
+    """Open the configured database with the data key as written in the environment.
+
+    ``init`` creates a new, empty database even where its key file shows one existed.
+    """
     key = parse_data_key(data_key) if data_key else None
-    return await _open_database(settings, key, credential=credential)
+    return await _open_database(settings, key, credential=credential, init=init)
 
 
 def sandbox_storage(settings: Settings) -> StorageSettings:
@@ -229,6 +237,7 @@ async def open_core(
     sandbox: bool = False,
     announce: Announce | None = None,
     data_key: str = "",
+    init: bool = False,
     credential: CredentialClient | None = None,
     retry: RetryPolicy | None = None,
     clock: Callable[[], datetime] = utcnow,
@@ -236,8 +245,9 @@ async def open_core(
     """Open the database, build the gateway and the core; with ``sandbox``, start one first.
 
     ``data_key`` is the key as written in the environment (checked before anything starts;
-    the sandbox's database has its own key file and ignores it); ``credential`` and
-    ``retry`` replace the default credential chain and backoff (tests).
+    the sandbox's database has its own key file and ignores it); ``init`` creates a new,
+    empty database where its key file shows one existed (the sandbox's always may);
+    ``credential`` and ``retry`` replace the default credential chain and backoff (tests).
     """
     key = parse_data_key(data_key) if data_key and not sandbox else None
     access_key: tuple[str, str] | None = None
@@ -250,7 +260,9 @@ async def open_core(
             if announce is not None:
                 where = ", ".join(f"{url} ({region})" for region, url in started.endpoints.items())
                 announce(where, settings)
-        db = await _open_database(settings, key, credential=credential, unwrap=not sandbox)
+        db = await _open_database(
+            settings, key, credential=credential, unwrap=not sandbox, init=init or sandbox
+        )
         stack.push_async_callback(db.close)  # closed before the sandbox stops
         if started is not None:
             await _replay_deletions(started, db)
@@ -270,6 +282,7 @@ async def open_bot(
     *,
     sandbox: bool = False,
     data_key: str = "",
+    init: bool = False,
     say: Callable[[str], None] = print,
     credential: CredentialClient | None = None,
     retry: RetryPolicy | None = None,
@@ -297,6 +310,7 @@ async def open_bot(
         sandbox=sandbox,
         announce=announce,
         data_key=data_key,
+        init=init,
         credential=credential,
         retry=retry,
         clock=clock,
@@ -319,13 +333,16 @@ async def serve(
     stop: asyncio.Event,
     sandbox: bool = False,
     data_key: str = "",
+    init: bool = False,
     say: Callable[[str], None] = print,
 ) -> None:
     """Settle what a crash left, serve the Slack app until ``stop`` is set; then close the
     core, then say so."""
     from ecs_secret_bot.bot.server import run
 
-    async with open_bot(settings, slack, sandbox=sandbox, data_key=data_key, say=say) as services:
+    async with open_bot(
+        settings, slack, sandbox=sandbox, data_key=data_key, init=init, say=say
+    ) as services:
         await _settle_at_start(services.core)
         await run(services, slack, options, stop=stop, say=say)
     say("ecs-secret-bot: stopped cleanly")
@@ -387,6 +404,7 @@ async def open_terminal(
     *,
     sandbox: bool,
     banner: TextIO | None = None,
+    init: bool = False,
     credential: CredentialClient | None = None,
 ) -> AsyncIterator[Session]:
     """Open one ``ecs-secret`` run: the core over ``settings``, and the person at the terminal.
@@ -409,6 +427,7 @@ async def open_terminal(
         sandbox=sandbox,
         announce=announce,
         data_key=env.data_key,
+        init=init,
         credential=credential,
     ) as core:
         # One person is watching: look sooner than the Slack app's background follow-up does.

@@ -75,7 +75,7 @@ async def run(
             check_login(env.login)
             settings = terminal_settings(env, config=args.config, sandbox=args.sandbox)
             session = await stack.enter_async_context(
-                open_session(settings, env, sandbox=args.sandbox, banner=err)
+                open_session(settings, env, sandbox=args.sandbox, banner=err, init=args.init)
             )
         except Exception as exc:  # noqa: BLE001 - known: its words; else a reference, no trace
             return report(exc)

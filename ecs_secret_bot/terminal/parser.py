@@ -1,7 +1,7 @@
 """The command line of ``ecs-secret``: the subcommands of ``/ecs-secret``, as argparse sees them.
 
-The options every subcommand shares (``--json``, ``--region``, ``--config``, ``--sandbox``)
-are accepted before or after the subcommand. No option carries a secret value or chooses
+The options every subcommand shares (``--json``, ``--region``, ``--config``, ``--sandbox``,
+``--init``) are accepted before or after the subcommand. No option carries a secret value or chooses
 who you are: values are read from a prompt or stdin, and the identity is the login.
 """
 
@@ -45,7 +45,15 @@ def _common(*, top: bool) -> argparse.ArgumentParser:
         "--sandbox",
         action="store_true",
         default=flag_default,
-        help="run against an emulated cloud started for this command (seeded demo data)",
+        help="run against an emulated cloud started for this command (seeded demo data), "
+        "with records of its own (ecs-secret-bot-sandbox.db)",
+    )
+    common.add_argument(
+        "--init",
+        action="store_true",
+        default=flag_default,
+        help="start a new, empty database where the configured one is missing or empty "
+        "although its key file exists",
     )
     return common
 

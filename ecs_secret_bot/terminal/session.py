@@ -38,13 +38,14 @@ class OpenSession(Protocol):
     """Open one run's session over ``settings``; leaving it closes what it opened.
 
     With ``sandbox``, an emulated cloud is started for the run and announced on ``banner``
-    before anything else. Example, as the entry point (``cli.py``) gives it::
+    before anything else; ``init`` lets a database that vanished start over empty. Example,
+    as the entry point (``cli.py``) gives it::
 
         main(argv, environment=read_environment, open_session=runtime.open_terminal)
     """
 
     def __call__(
-        self, settings: Settings, env: Environment, *, sandbox: bool, banner: TextIO
+        self, settings: Settings, env: Environment, *, sandbox: bool, banner: TextIO, init: bool
     ) -> AbstractAsyncContextManager[Session]: ...
 
 

@@ -209,3 +209,51 @@ async def test_serve_sandbox_runs_without_a_configuration_file(
     assert proc.returncode == 0, err.decode()
     assert str(tmp_path / SANDBOX_DB) in out.decode().splitlines()[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == [SANDBOX_DB, f"{SANDBOX_DB}.key"]
+
+
+async def test_serve_refuses_a_database_that_vanished_until_told_to_start_over(
+    tmp_path: Path, slack_api: FakeSlackAPI
+) -> None:
+    config = tmp_path / "bot.toml"
+    config.write_text(CONFIG.format(admin=ws.ADMIN_ID), encoding="utf-8")
+    async with await open_database(tmp_path / "bot.db"):
+        pass
+    (tmp_path / "bot.db").write_bytes(b"")  # truncated; its key file is still there
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ECS_SECRET"))}
+    env.update(
+        SLACK_BOT_TOKEN=ws.BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack_api.url,
+        ECS_SECRET_BOT_CONFIG=str(config),
+    )
+    proc, err = await _serve("--port", str(free_port()), env=env, cwd=tmp_path)
+    assert proc.returncode == 2, err
+    assert "bot.db is missing or empty, but its data key file" in err
+    assert "again with --init" in err
+    assert "Traceback" not in err
+    assert (tmp_path / "bot.db").read_bytes() == b""
+
+    port = free_port()
+    started = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ecs_secret_bot.cli",
+        "serve",
+        "--init",
+        "--port",
+        str(port),
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await _wait_healthy(port, started)
+        started.send_signal(signal.SIGTERM)
+        _, err_bytes = await asyncio.wait_for(started.communicate(), 30)
+    finally:
+        if started.returncode is None:
+            started.kill()
+            await started.wait()
+    assert started.returncode == 0, err_bytes.decode()
+    assert (tmp_path / "bot.db").stat().st_size > 0
