@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest
@@ -52,7 +53,7 @@ from ecs_secret_bot.errors import (
     Subcommand,
 )
 
-__all__ = ["MAX_DESCRIPTION", "MAX_TAGS", "create_secret", "execute_create"]
+__all__ = ["MAX_DESCRIPTION", "MAX_TAGS", "check_create", "create_secret", "execute_create"]
 
 CREATE = "kms:CreateSecret"
 MAX_DESCRIPTION = 1024
@@ -214,15 +215,25 @@ def _refuse_key_on_windows(os_type: str, kind: str, instance_id: str) -> None:
         )
 
 
-async def create_secret(
-    req: CreateRequest, *, actor: Actor, core: Core
-) -> CreateResult | HeldForApproval | DryRunReport:
-    """Create the secret (or hold the request for approval, or report a dry run)."""
+@dataclass(frozen=True)
+class _Fields:
+    """Everything of a create request but its value, checked."""
+
+    ref: SecretRef
+    instance_id: str
+    user: str
+    kind: str
+    interval: str
+    tags: list[list[str]]
+    dkms: str
+    key: str
+
+
+def _fields(req: CreateRequest, core: Core) -> _Fields:
     ref = core.secret(req.name, req.region)
     instance_id = _instance_id(req.instance_id)
     user = check_user_name(req.user_name)
     kind = _kind(req.kind)
-    value = _initial_value(req, kind, user)
     interval = _rotation_interval(req)
     if len(req.description) > MAX_DESCRIPTION:
         raise InvalidInput(
@@ -231,8 +242,23 @@ async def create_secret(
             field="description",
             next_step="Shorten it.",
         )
-    tags = _tags(req.tags)
     dkms, key = _kms_location(req, core, ref.region)
+    return _Fields(ref, instance_id, user, kind, interval, _tags(req.tags), dkms, key)
+
+
+def check_create(req: CreateRequest, *, core: Core) -> None:
+    """Refuse what is wrong in ``req`` apart from its value, before anyone types the value."""
+    _fields(req, core)
+
+
+async def create_secret(
+    req: CreateRequest, *, actor: Actor, core: Core
+) -> CreateResult | HeldForApproval | DryRunReport:
+    """Create the secret (or hold the request for approval, or report a dry run)."""
+    fields = _fields(req, core)
+    ref, instance_id, user, kind = fields.ref, fields.instance_id, fields.user, fields.kind
+    interval, tags, dkms, key = fields.interval, fields.tags, fields.dkms, fields.key
+    value = _initial_value(req, kind, user)
     early = await refuse_early(
         core,
         actor,
