@@ -32,7 +32,9 @@ DEFAULT_CONFIG = "ecs-secret-bot.toml"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from ecs_secret_bot.terminal.parser import SuggestingParser
+
+    parser = SuggestingParser(
         prog="ecs-secret-bot",
         description=(
             "Create, rotate, schedule deletion of, delete and restore Alibaba Cloud KMS "
@@ -57,8 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port",
-        type=int,
         default=None,
+        metavar="N",
         help="HTTP port (default: $PORT, else 3000)",
     )
     serve.add_argument(
