@@ -80,7 +80,8 @@ async def run(
         except Exception as exc:  # noqa: BLE001 - known: its words; else a reference, no trace
             return report(exc)
         try:
-            answer = await OPERATIONS[args.command](args, Context(session, prompter, err))
+            context = Context(session, prompter, err, live=None if args.json else out)
+            answer = await OPERATIONS[args.command](args, context)
         except Exception as exc:  # noqa: BLE001 - known: its words; else a reference, no trace
             return report(exc)
     _print_answer(args, answer, out)
