@@ -71,3 +71,10 @@ async def test_check_with_the_sandbox_needs_nothing_and_touches_nothing(tmp_path
     assert f"{tmp_path / SANDBOX_DB} opens (created now)" in result.out
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     assert {n: b for n, b in after.items() if SANDBOX_DB not in n} == before
+
+
+async def test_a_mistyped_command_gets_did_you_mean(tmp_path: Path) -> None:
+    result = await bot("chek", "--sandbox", cwd=tmp_path)
+    assert result.code == 2
+    assert "invalid choice: 'chek'; did you mean 'check'?" in result.err
+    assert list(tmp_path.iterdir()) == []
