@@ -10,10 +10,11 @@ accepts the bot token (``auth.test``) and, for Socket Mode, the app-level token
 credential chain; and the bot's identity (and each role a binding names, assumed through
 STS) holds every RAM permission the bot uses, each shown by a harmless call
 (``cloud.probes``), each missing one named with the line of the shipped policy that grants
-it. The database and the gateway are opened through ``runtime``, as ``serve`` opens them.
-Never prints a token, a key or a secret value; never changes anything in the cloud (its
-probes of mutating APIs name a secret that cannot exist; opening the database creates it,
-and its key file, if they do not exist yet, as ``serve`` would).
+it. The database and the gateway are opened through ``runtime``, as ``serve`` opens them
+(with ``--sandbox``: the emulated cloud and the sandbox's own database). Never prints a
+token, a key or a secret value; never changes anything in the cloud (its probes of mutating
+APIs name a secret that cannot exist; opening the database creates it, and its key file, if
+they do not exist yet, as ``serve`` would, and refuses one that vanished unless ``--init``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ a configuration, run the ``sandbox`` cloud) and ``ecs-secret`` (the terminal).
 
 The only module that reads the process environment; it hands what it read, as typed
 values, to ``runtime`` (which composes the core) and to the front ends. Imports lazily,
-so ``--help`` and usage errors answer at once.
+so ``--help`` and usage errors answer at once. ``serve`` checks its whole environment
+(tokens, port, configuration) before it starts and says at once everything that is wrong.
 """
 
 from __future__ import annotations
