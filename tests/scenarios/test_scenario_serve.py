@@ -229,7 +229,7 @@ async def test_serve_refuses_a_database_that_vanished_until_told_to_start_over(
     proc, err = await _serve("--port", str(free_port()), env=env, cwd=tmp_path)
     assert proc.returncode == 2, err
     assert "bot.db is missing or empty, but its data key file" in err
-    assert "again with --init" in err
+    assert "start an empty one with --init" in err
     assert "Traceback" not in err
     assert (tmp_path / "bot.db").read_bytes() == b""
 

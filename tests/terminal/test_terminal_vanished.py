@@ -26,7 +26,7 @@ async def test_the_terminal_refuses_a_database_that_vanished(terminal: Terminal)
     refused = await terminal("pending")
     assert refused.code == 7, str(refused)
     assert "bot.db is missing or empty, but its data key file" in refused.err
-    assert "run the same command again with --init" in refused.err
+    assert "start an empty one with --init" in refused.err
     assert terminal.db.read_bytes() == b""
     as_json = (await terminal("pending", "--json")).json
     assert as_json["error"]["type"] == "StorageError"
@@ -50,7 +50,7 @@ async def test_check_says_the_database_vanished(terminal: Terminal) -> None:
     code = await check_command(terminal.config, env={}, out=out, credential=sandbox_credential())
     assert code == 1
     assert "FAIL  storage" in out.getvalue() and "is missing or empty" in out.getvalue()
-    assert "again with --init" in out.getvalue()
+    assert "start an empty one with --init" in out.getvalue()
     out = io.StringIO()
     code = await check_command(
         terminal.config, env={}, out=out, credential=sandbox_credential(), init=True

@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest
@@ -215,18 +214,9 @@ def _refuse_key_on_windows(os_type: str, kind: str, instance_id: str) -> None:
         )
 
 
-@dataclass(frozen=True)
-class _Fields:
-    """Everything of a create request but its value, checked."""
-
-    ref: SecretRef
-    instance_id: str
-    user: str
-    kind: str
-    interval: str
-    tags: list[list[str]]
-    dkms: str
-    key: str
+_Fields = tuple[SecretRef, str, str, str, str, list[list[str]], str, str]
+"""A create request's checked fields but its value: ref, instance, user, kind, interval,
+tags, KMS instance and key."""
 
 
 def _fields(req: CreateRequest, core: Core) -> _Fields:
@@ -243,7 +233,7 @@ def _fields(req: CreateRequest, core: Core) -> _Fields:
             next_step="Shorten it.",
         )
     dkms, key = _kms_location(req, core, ref.region)
-    return _Fields(ref, instance_id, user, kind, interval, _tags(req.tags), dkms, key)
+    return ref, instance_id, user, kind, interval, _tags(req.tags), dkms, key
 
 
 def check_create(req: CreateRequest, *, core: Core) -> None:
@@ -255,9 +245,7 @@ async def create_secret(
     req: CreateRequest, *, actor: Actor, core: Core
 ) -> CreateResult | HeldForApproval | DryRunReport:
     """Create the secret (or hold the request for approval, or report a dry run)."""
-    fields = _fields(req, core)
-    ref, instance_id, user, kind = fields.ref, fields.instance_id, fields.user, fields.kind
-    interval, tags, dkms, key = fields.interval, fields.tags, fields.dkms, fields.key
+    ref, instance_id, user, kind, interval, tags, dkms, key = _fields(req, core)
     value = _initial_value(req, kind, user)
     early = await refuse_early(
         core,
