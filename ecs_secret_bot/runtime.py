@@ -130,7 +130,9 @@ async def _open_database(
         # Envelope encryption: the key file holds the data key as KMS wrapped it.
         wrapper = key_wrapper(settings, credential=credential)
         key_file = storage.key_file or default_key_file(storage.path)
+        new = not key_file.exists()  # then KMS makes the key of a new database, here
         key = await load_data_key(key_file, wrapper, may_create=not storage.path.exists())
+        init = init or new
     return await open_database(storage.path, data_key=key, key_file=storage.key_file, init=init)
 
 
