@@ -3,8 +3,8 @@ a configuration, run the ``sandbox`` cloud) and ``ecs-secret`` (the terminal).
 
 The only module that reads the process environment; it hands what it read, as typed
 values, to ``runtime`` (which composes the core) and to the front ends. Imports lazily,
-so ``--help`` and usage errors answer at once. ``serve`` checks its whole environment
-(tokens, port, configuration) before it starts and says at once everything that is wrong.
+so ``--help`` and usage errors answer at once. What ``serve`` and ``check`` start from is
+checked by ``launch`` (everything wrong with ``serve``'s environment said at once).
 """
 
 from __future__ import annotations
@@ -241,88 +241,32 @@ def _configure_logging() -> None:
         logging.getLogger(name).setLevel(logging.INFO)
 
 
-_SLACK_MODES = (
-    "Slack reaches the bot in one of two ways. HTTP mode (Slack calls POST /slack/events at a "
-    "public HTTPS URL) needs SLACK_SIGNING_SECRET: Basic Information > App Credentials > "
-    "Signing Secret. Socket Mode (the bot connects out; no public URL) needs SLACK_APP_TOKEN "
-    "instead: Basic Information > App-Level Tokens > Generate, with the scope "
-    "connections:write (xapp-...). Both need SLACK_BOT_TOKEN."
-)
-
-
-def _refuse_start(problems: list[str], *, modes: bool) -> int:
-    """Say at once everything that keeps ``serve`` from starting; return the exit code."""
-    count = "one thing" if len(problems) == 1 else f"{len(problems)} things"
-    lines = [f"ecs-secret-bot serve: cannot start; {count} to fix first:"]
-    lines += [f"  - {problem}" for problem in problems]
-    if modes:
-        lines.append(_SLACK_MODES)
-    print("\n".join(lines), file=sys.stderr)
-    return 2
-
-
 def _serve(args: argparse.Namespace) -> int:
     """Read the environment, check all of it, and run the Slack app until SIGTERM or SIGINT."""
-    from ecs_secret_bot.bot.server import ServeOptions
-    from ecs_secret_bot.bot.services import DEFAULT_SLACK_API_URL, SlackSettings
-    from ecs_secret_bot.config import SANDBOX_SLACK_USERS, load_run_settings
     from ecs_secret_bot.errors import BotError, StorageFault, storage_error
+    from ecs_secret_bot.launch import serve_start
     from ecs_secret_bot.runtime import serve
 
     _configure_logging()
     env = os.environ
-    bot_token = env.get("SLACK_BOT_TOKEN", "")
-    app_token = env.get("SLACK_APP_TOKEN", "")
-    signing_secret = env.get("SLACK_SIGNING_SECRET", "")
-    problems: list[str] = []
-    if not bot_token:
-        problems.append(
-            "SLACK_BOT_TOKEN is not set: the app's Bot User OAuth Token (xoxb-...), on its "
-            "OAuth & Permissions page once the app is installed to the workspace."
-        )
-    # Read once, here; out of the environment so no library reads them behind our back
+    config_path, named = _config_path(args)
+    start = serve_start(
+        dict(env),
+        port=None if args.port is None else str(args.port),
+        host=args.host,
+        grace=args.grace,
+        config_path=config_path,
+        named=named,
+        sandbox=args.sandbox,
+    )
+    # Read once, above; out of the environment so no library reads them behind our back
     # (bolt would take SLACK_BOT_TOKEN beside the client it is given, and warn).
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
         env.pop(name, None)
-    modes = False
-    if app_token and not app_token.startswith("xapp-"):
-        problems.append("SLACK_APP_TOKEN is set but is not an app-level token (xapp-...).")
-        modes = True
-    elif not app_token and not signing_secret:
-        problems.append(
-            "SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode) is not set."
-        )
-        modes = True
-    port_text = str(args.port) if args.port is not None else env.get("PORT", "3000")
-    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
-        problems.append(
-            f"the port {port_text!r} is not a TCP port (1-65535): check --port or PORT."
-        )
-    if not 0 <= args.grace <= 3600:
-        problems.append(f"--grace {args.grace:g}: give 0 to 3600 seconds.")
-    config_path, named = _config_path(args)
-    settings: Settings | None = None
-    try:
-        settings = load_run_settings(
-            config_path, named=named, sandbox=args.sandbox, principals=SANDBOX_SLACK_USERS
-        )
-    except BotError as exc:
-        hint = ""
-        if not args.sandbox and not config_path.exists():
-            hint = " For a first look, `ecs-secret-bot serve --sandbox` needs no configuration."
-        problems.append(str(exc) + hint)
-    except StorageFault as exc:
-        problems.append(str(storage_error(exc)))
-    if problems or settings is None:
-        return _refuse_start(problems, modes=modes)
-    running = settings
-    slack = SlackSettings(
-        bot_token=bot_token,
-        signing_secret=signing_secret,
-        app_token=app_token,
-        api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
-    )
-    options = ServeOptions(port=int(port_text), host=args.host, grace=args.grace)
+    if isinstance(start, str):
+        print(start, file=sys.stderr)
+        return 2
+    options = start.options
 
     async def serve_until_signalled() -> None:
         stop = asyncio.Event()
@@ -330,8 +274,8 @@ def _serve(args: argparse.Namespace) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         await serve(
-            running,
-            slack,
+            start.settings,
+            start.slack,
             options,
             stop=stop,
             sandbox=args.sandbox,
@@ -365,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "check":
-        from ecs_secret_bot.check import check_command
+        from ecs_secret_bot.launch import check_command
 
         config_path, named = _config_path(args)
         return asyncio.run(

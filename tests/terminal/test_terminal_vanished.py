@@ -9,7 +9,7 @@ from pathlib import Path
 from fakes.cloud import sandbox_credential
 from terminal_harness import Terminal
 
-from ecs_secret_bot.check import check_command
+from ecs_secret_bot.launch import check_command
 
 
 def empty_the_database(db: Path) -> None:
