@@ -5,7 +5,8 @@ unknown keys are mistakes too (a typo must not silently turn a guardrail off). T
 ``[access]`` and ``[approval]`` tables are parsed by the policy engine's own parsers at load
 time, so an invalid policy or approval rule stops start-up. Only ``load_settings`` and the
 policy ``file``s the configuration names touch the file system; nothing here reads the
-environment.
+environment. ``--sandbox`` has its own: ``sandbox_settings`` (the built-in configuration) and
+``sandbox_storage`` (its own database, beside the configuration, never the configured one).
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ __all__ = [
     "RotationSettings",
     "Settings",
     "StorageSettings",
+    "SANDBOX_DATABASE",
     "load_run_settings",
     "load_settings",
     "parse_settings",
     "sandbox_settings",
+    "sandbox_storage",
 ]
 
 T = TypeVar("T")
@@ -440,3 +443,23 @@ def load_run_settings(
     if sandbox and not named and not path.exists():
         return sandbox_settings(path.absolute().parent, principals=principals)
     return load_settings(path)
+
+
+SANDBOX_DATABASE = "ecs-secret-bot-sandbox.db"
+"""The sandbox's own database, beside the configuration (or in the working folder)."""
+
+
+def sandbox_storage(settings: Settings) -> StorageSettings:
+    """Return where ``--sandbox`` keeps its records: its own file, never the configured one."""
+    folder = settings.source.parent if settings.source is not None else Path.cwd()
+    path = folder / SANDBOX_DATABASE
+    configured = settings.storage
+    if str(configured.path) != ":memory:" and configured.path.resolve() == path.resolve():
+        raise ConfigError(
+            f"names {SANDBOX_DATABASE}, the file --sandbox keeps its own records in",
+            file=str(settings.source or ""),
+            key="storage.path",
+            next_step="Give the bot's database another name (ecs-secret-bot.db), so that "
+            "sandbox records never mix with real ones.",
+        )
+    return StorageSettings(path=path)

@@ -11,8 +11,8 @@ printed. Never reads the environment (``cli`` hands it what it read) and never s
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 from ecs_secret_bot.check import fail_line, format_lines, run_check
 from ecs_secret_bot.config import Settings, load_run_settings
 from ecs_secret_bot.errors import BotError, StorageFault, storage_error
-from ecs_secret_bot.runtime import open_sandbox
+from ecs_secret_bot.runtime import SANDBOX_ACCESS_KEY, start_sandbox
 
 if TYPE_CHECKING:
     from alibabacloud_credentials.client import Client as CredentialClient
@@ -119,6 +119,19 @@ def serve_start(
     return ServeStart(settings, slack, ServeOptions(port=int(port_text), host=host, grace=grace))
 
 
+@asynccontextmanager
+async def _sandbox(settings: Settings) -> AsyncIterator[tuple[Settings, CredentialClient]]:
+    """Start a seeded sandbox for ``check --sandbox``; yield the settings aimed at it, its key."""
+    from alibabacloud_credentials.client import Client
+    from alibabacloud_credentials.models import Config
+
+    key_id, key_secret = SANDBOX_ACCESS_KEY
+    async with AsyncExitStack() as stack:
+        _, running = await start_sandbox(stack, settings)
+        config = Config(type="access_key", access_key_id=key_id, access_key_secret=key_secret)
+        yield running, Client(config)
+
+
 async def check_command(
     config_path: Path,
     *,
@@ -138,7 +151,7 @@ async def check_command(
         try:
             settings = load_run_settings(config_path, named=named, sandbox=sandbox)
             if sandbox:
-                settings, credential = await stack.enter_async_context(open_sandbox(settings))
+                settings, credential = await stack.enter_async_context(_sandbox(settings))
         except BotError as exc:
             print(format_lines([fail_line("configuration", exc)]), file=stream)
             return 1

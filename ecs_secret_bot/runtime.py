@@ -5,7 +5,7 @@ cloud gateway, and the ``Core`` built over them with the directory its front end
 the way out it closes the database, then stops the sandbox. The sandbox is a world of its
 own: an emulated cloud started in this process, the settings aimed at it with its public
 AccessKey and the RAM roles the bindings name, and its records in a database of its own
-(``SANDBOX_DATABASE``, with its own key file, beside the configuration), so that nothing
+(``config.sandbox_storage``: its own file and key file, beside the configuration), so nothing
 reads or writes the configured database, key file or audit log; the deletions that database
 tracks are replayed into the fresh cloud, and a banner names the cloud and the database
 before anything else. And what each program gets from it:
@@ -20,8 +20,8 @@ before anything else. And what each program gets from it:
   and the person at the terminal);
   ``cli.terminal_main`` hands it to ``terminal.main`` as its session opener;
 - ``ecs-secret-bot check``: ``open_storage`` and ``cloud_gateway``, the same pieces opened
-  one at a time, so that each can fail on its own; with ``--sandbox``, ``open_sandbox``
-  first.
+  one at a time, so that each can fail on its own; with ``--sandbox``, ``start_sandbox``
+  first (``launch.check_command``).
 
 With ``[storage] key_kms_key_id`` the data key comes from KMS: the key file holds it wrapped,
 and the database is opened with what KMS ``Decrypt`` gives back (``storage.wrapped_key``).
@@ -40,7 +40,6 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy
@@ -52,8 +51,7 @@ from ecs_secret_bot.commands.gateway import CloudGateway
 from ecs_secret_bot.commands.operations.delete import Settled, settle_unknown_deletions
 from ecs_secret_bot.commands.settings import CloudSettings, RegionDefaults
 from ecs_secret_bot.commands.tracker import RotationTracker
-from ecs_secret_bot.config import Settings, StorageSettings
-from ecs_secret_bot.errors import ConfigError
+from ecs_secret_bot.config import Settings, sandbox_storage
 from ecs_secret_bot.storage import Database, app_keys, open_database, parse_data_key, pending
 from ecs_secret_bot.storage.db import default_key_file
 from ecs_secret_bot.storage.wrapped_key import KeyWrapper, load_data_key
@@ -68,23 +66,20 @@ if TYPE_CHECKING:
     from ecs_secret_bot.sandbox import Sandbox
 
 __all__ = [
-    "SANDBOX_DATABASE",
+    "SANDBOX_ACCESS_KEY",
     "SANDBOX_ROTATION_DELAY",
     "cloud_gateway",
     "key_wrapper",
     "open_bot",
     "open_core",
-    "open_sandbox",
     "open_storage",
     "open_terminal",
-    "sandbox_storage",
     "serve",
+    "start_sandbox",
 ]
 
 SANDBOX_ROTATION_DELAY = 3.0
 """Seconds a rotation takes in the in-process sandbox (as ``ecs-secret-bot sandbox``)."""
-SANDBOX_DATABASE = "ecs-secret-bot-sandbox.db"
-"""The sandbox's own database, beside the configuration (or in the working folder)."""
 SETTLE_AT_START = 15.0
 """Seconds ``serve`` gives KMS, at start, to say what became of deletions a crash left."""
 
@@ -151,27 +146,7 @@ async def open_storage(
     return await _open_database(settings, key, credential=credential, init=init)
 
 
-def sandbox_storage(settings: Settings) -> StorageSettings:
-    """Return where ``--sandbox`` keeps its records: its own file, never the configured one.
-
-    Beside the configuration file (the built-in sandbox configuration stands for the working
-    folder), with the key file beside it; the configured ``[storage]`` is never read.
-    """
-    folder = settings.source.parent if settings.source is not None else Path.cwd()
-    path = folder / SANDBOX_DATABASE
-    configured = settings.storage
-    if str(configured.path) != ":memory:" and configured.path.resolve() == path.resolve():
-        raise ConfigError(
-            f"names {SANDBOX_DATABASE}, the file --sandbox keeps its own records in",
-            file=str(settings.source or ""),
-            key="storage.path",
-            next_step="Give the bot's database another name (ecs-secret-bot.db), so that "
-            "sandbox records never mix with real ones.",
-        )
-    return StorageSettings(path=path)
-
-
-async def _start_sandbox(stack: AsyncExitStack, settings: Settings) -> tuple[Sandbox, Settings]:
+async def start_sandbox(stack: AsyncExitStack, settings: Settings) -> tuple[Sandbox, Settings]:
     """Start a seeded sandbox until ``stack`` closes; return it and settings aimed at it.
 
     The settings returned name the sandbox's endpoint and its own database; the configured
@@ -208,20 +183,6 @@ async def _start_sandbox(stack: AsyncExitStack, settings: Settings) -> tuple[San
     return sandbox, dataclasses.replace(settings, cloud=cloud, storage=storage)
 
 
-@asynccontextmanager
-async def open_sandbox(settings: Settings) -> AsyncIterator[tuple[Settings, CredentialClient]]:
-    """Start a seeded sandbox for ``check --sandbox``; yield the settings aimed at it, its key."""
-    from alibabacloud_credentials.client import Client as CredentialClient
-    from alibabacloud_credentials.models import Config as CredentialConfig
-
-    key_id, key_secret = SANDBOX_ACCESS_KEY
-    async with AsyncExitStack() as stack:
-        _, running = await _start_sandbox(stack, settings)
-        yield running, CredentialClient(
-            CredentialConfig(type="access_key", access_key_id=key_id, access_key_secret=key_secret)
-        )
-
-
 async def _replay_deletions(sandbox: Sandbox, db: Database) -> None:
     """Re-apply the deletions the database tracks, so the fresh sandbox agrees with it."""
     for row in await pending.list_pending(db):
@@ -256,7 +217,7 @@ async def open_core(
     async with AsyncExitStack() as stack:
         started: Sandbox | None = None
         if sandbox:
-            started, settings = await _start_sandbox(stack, settings)
+            started, settings = await start_sandbox(stack, settings)
             # The sandbox's public AccessKey; a real cloud is reached through the default chain.
             credential, access_key = None, SANDBOX_ACCESS_KEY
             if announce is not None:
