@@ -5,15 +5,14 @@ unknown keys are mistakes too (a typo must not silently turn a guardrail off). T
 ``[access]`` and ``[approval]`` tables are parsed by the policy engine's own parsers at load
 time, so an invalid policy or approval rule stops start-up. Only ``load_settings`` and the
 policy ``file``s the configuration names touch the file system; nothing here reads the
-environment. ``--sandbox`` has its own: ``sandbox_settings`` (the built-in configuration) and
-``sandbox_storage`` (its own database, beside the configuration, never the configured one).
+environment.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -37,19 +36,13 @@ from ecs_secret_bot.commands.settings import CloudSettings, RegionDefaults, Rota
 from ecs_secret_bot.errors import ConfigError
 
 __all__ = [
-    "BUILT_IN_SANDBOX",
-    "SANDBOX_SLACK_USERS",
     "CloudSettings",
     "RegionDefaults",
     "RotationSettings",
     "Settings",
     "StorageSettings",
-    "SANDBOX_DATABASE",
-    "load_run_settings",
     "load_settings",
     "parse_settings",
-    "sandbox_settings",
-    "sandbox_storage",
 ]
 
 T = TypeVar("T")
@@ -403,63 +396,3 @@ def load_settings(path: Path) -> Settings:
             file=str(path),
             next_step="Write the configuration as ecs-secret-bot.example.toml does.",
         ) from None
-
-
-BUILT_IN_SANDBOX = "(built-in sandbox)"
-"""The name the built-in sandbox configuration goes by, in the folder it stands for."""
-SANDBOX_SLACK_USERS = ("slack:user:*",)
-"""Whom the built-in sandbox configuration lets do everything when the Slack app runs it."""
-
-
-def sandbox_settings(folder: Path, *, principals: Sequence[str]) -> Settings:
-    """Return what ``--sandbox`` runs on without a configuration file: ``principals`` may do all.
-
-    One region (``cn-hangzhou``, where the sandbox is seeded) and the built-in admin policy
-    for the principals given: the cloud is emulated, so nothing real is at stake. Its
-    source is ``folder / BUILT_IN_SANDBOX``; the sandbox keeps its records in that folder.
-    """
-    bound = ", ".join(f'"{principal}"' for principal in principals)
-    text = f"""\
-[cloud]
-default_region = "cn-hangzhou"
-regions = ["cn-hangzhou"]
-account_id = "1234567890123456"
-
-[[access.bindings]]
-principals = [{bound}]
-policies = ["AliyunKMSSecretAdminAccess"]
-"""
-    return parse_settings(tomllib.loads(text), source=folder / BUILT_IN_SANDBOX)
-
-
-def load_run_settings(
-    path: Path, *, named: bool, sandbox: bool, principals: Sequence[str] = SANDBOX_SLACK_USERS
-) -> Settings:
-    """Load ``path``; with ``sandbox``, where none was ``named`` and none is there, the built-in.
-
-    A configuration someone named (an option, ``ECS_SECRET_BOT_CONFIG``) must exist, sandbox
-    or not: a typo in its name must not quietly run on other policies.
-    """
-    if sandbox and not named and not path.exists():
-        return sandbox_settings(path.absolute().parent, principals=principals)
-    return load_settings(path)
-
-
-SANDBOX_DATABASE = "ecs-secret-bot-sandbox.db"
-"""The sandbox's own database, beside the configuration (or in the working folder)."""
-
-
-def sandbox_storage(settings: Settings) -> StorageSettings:
-    """Return where ``--sandbox`` keeps its records: its own file, never the configured one."""
-    folder = settings.source.parent if settings.source is not None else Path.cwd()
-    path = folder / SANDBOX_DATABASE
-    configured = settings.storage
-    if str(configured.path) != ":memory:" and configured.path.resolve() == path.resolve():
-        raise ConfigError(
-            f"names {SANDBOX_DATABASE}, the file --sandbox keeps its own records in",
-            file=str(settings.source or ""),
-            key="storage.path",
-            next_step="Give the bot's database another name (ecs-secret-bot.db), so that "
-            "sandbox records never mix with real ones.",
-        )
-    return StorageSettings(path=path)

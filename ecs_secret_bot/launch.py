@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ecs_secret_bot.check import fail_line, format_lines, run_check
-from ecs_secret_bot.config import Settings, load_run_settings
+from ecs_secret_bot.config import Settings
 from ecs_secret_bot.errors import BotError, StorageFault, storage_error
 from ecs_secret_bot.runtime import SANDBOX_ACCESS_KEY, start_sandbox
+from ecs_secret_bot.sandbox_settings import load_run_settings
 
 if TYPE_CHECKING:
     from alibabacloud_credentials.client import Client as CredentialClient

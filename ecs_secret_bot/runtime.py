@@ -5,10 +5,10 @@ cloud gateway, and the ``Core`` built over them with the directory its front end
 the way out it closes the database, then stops the sandbox. The sandbox is a world of its
 own: an emulated cloud started in this process, the settings aimed at it with its public
 AccessKey and the RAM roles the bindings name, and its records in a database of its own
-(``config.sandbox_storage``: its own file and key file, beside the configuration), so nothing
-reads or writes the configured database, key file or audit log; the deletions that database
-tracks are replayed into the fresh cloud, and a banner names the cloud and the database
-before anything else. And what each program gets from it:
+(``sandbox_settings.sandbox_storage``: its own file and key file, by the configuration), so
+nothing reads or writes the configured database, key file or audit log; the deletions that
+database tracks are replayed into the fresh cloud, and a banner names the cloud and the
+database before anything else. And what each program gets from it:
 
 - ``ecs-secret-bot serve``: ``serve`` settles the deletions a crash left without an outcome,
   then hands ``bot.server.run`` the ``BotServices`` that ``open_bot`` opens (the Web API
@@ -51,7 +51,8 @@ from ecs_secret_bot.commands.gateway import CloudGateway
 from ecs_secret_bot.commands.operations.delete import Settled, settle_unknown_deletions
 from ecs_secret_bot.commands.settings import CloudSettings, RegionDefaults
 from ecs_secret_bot.commands.tracker import RotationTracker
-from ecs_secret_bot.config import Settings, sandbox_storage
+from ecs_secret_bot.config import Settings
+from ecs_secret_bot.sandbox_settings import sandbox_storage
 from ecs_secret_bot.storage import Database, app_keys, open_database, parse_data_key, pending
 from ecs_secret_bot.storage.db import default_key_file
 from ecs_secret_bot.storage.wrapped_key import KeyWrapper, load_data_key

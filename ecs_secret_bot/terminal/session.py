@@ -18,7 +18,8 @@ from typing import Protocol, TextIO
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.directory import LOCAL_PREFIX
-from ecs_secret_bot.config import Settings, load_run_settings
+from ecs_secret_bot.config import Settings
+from ecs_secret_bot.sandbox_settings import load_run_settings
 from ecs_secret_bot.terminal.environment import Environment
 
 __all__ = ["DEFAULT_CONFIG", "OpenSession", "Session", "terminal_settings"]

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from cli_runner import CliResult, sandbox_env
+from fakes.cloud import REGIONS
 from terminal_harness import config_text
 
 from ecs_secret_bot.sandbox import Sandbox
@@ -35,7 +36,7 @@ async def bot(*args: str, cwd: Path, **env: str) -> CliResult:
 
 
 async def test_check_takes_the_configuration_from_an_option(tmp_path: Path) -> None:
-    async with Sandbox(seed=False) as sandbox:
+    async with Sandbox(regions=REGIONS, seed=False) as sandbox:
         config = tmp_path / "elsewhere" / "bot.toml"
         config.parent.mkdir()
         config.write_text(config_text(sandbox), encoding="utf-8")
@@ -60,7 +61,7 @@ async def test_check_with_the_sandbox_needs_nothing_and_touches_nothing(tmp_path
     assert "ListSecrets answered: 5 ECS secret(s)" in result.out
 
     # beside a configuration and its database, the sandbox still uses its own file
-    async with Sandbox(seed=False) as sandbox:
+    async with Sandbox(regions=REGIONS, seed=False) as sandbox:
         config = tmp_path / "ecs-secret-bot.toml"
         config.write_text(config_text(sandbox), encoding="utf-8")
     async with await open_database(tmp_path / "bot.db"):
