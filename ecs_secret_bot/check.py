@@ -1,34 +1,32 @@
 """``ecs-secret-bot check``: is this configuration right, and can the bot reach what it names?
 
 Owns ``run_check`` (the checks, each an OK, a FAIL with exactly what is wrong and what to
-do, or a SKIP with why) and ``check_command`` (load, run, print, return the exit code). The
-checks: the configuration (policies and approval rules included) loads; the database opens
-with its data key and its audit chain verifies (else the first bad entry is named); Slack
+do, or a SKIP with why; ``launch.check_command`` loads, runs and prints them). The checks:
+the configuration (policies and approval rules included) loads; the database opens with
+its data key and its audit chain verifies (else the first bad entry is named); Slack
 accepts the bot token (``auth.test``) and, for Socket Mode, the app-level token
 (``apps.connections.open``) or, for HTTP mode, a signing secret is set; KMS answers
 ``ListSecrets`` and ECS ``DescribeInstances`` in every configured region with the default
 credential chain; and the bot's identity (and each role a binding names, assumed through
 STS) holds every RAM permission the bot uses, each shown by a harmless call
 (``cloud.probes``), each missing one named with the line of the shipped policy that grants
-it. The database and the gateway are opened through ``runtime``, as ``serve`` opens them.
-Never prints a token, a key or a secret value; never changes anything in the cloud (its
-probes of mutating APIs name a secret that cannot exist; opening the database creates it,
-and its key file, if they do not exist yet, as ``serve`` would).
+it. The database and the gateway are opened through ``runtime``, as ``serve`` opens them
+(with ``--sandbox``: the emulated cloud and the sandbox's own database). Never prints a
+token, a key or a secret value; never changes anything in the cloud (its probes of mutating
+APIs name a secret that cannot exist; opening the database creates it, and its key file, if
+they do not exist yet, as ``serve`` would, and refuses one that vanished unless ``--init``).
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import TYPE_CHECKING, Literal
 
 from ecs_secret_bot.cloud.endpoints import endpoint_for
 from ecs_secret_bot.cloud.permissions import BOT_POLICY_FILE, grant_for
 from ecs_secret_bot.cloud.probes import UNCHECKED, Probe, probe_permissions
 from ecs_secret_bot.commands.gateway import CloudGateway, CloudIdentity
-from ecs_secret_bot.config import Settings, load_settings
+from ecs_secret_bot.config import Settings
 from ecs_secret_bot.errors import (
     BotError,
     CloudError,
@@ -43,7 +41,7 @@ from ecs_secret_bot.terminal.report import next_step_text
 if TYPE_CHECKING:
     from alibabacloud_credentials.client import Client as CredentialClient
 
-__all__ = ["CheckLine", "check_command", "format_lines", "run_check"]
+__all__ = ["CheckLine", "fail_line", "format_lines", "run_check"]
 
 Status = Literal["OK", "FAIL", "SKIP"]
 
@@ -63,7 +61,8 @@ class CheckLine:
         return self.status == "FAIL"
 
 
-def _fail(name: str, failure: BotError | StorageFault) -> CheckLine:
+def fail_line(name: str, failure: BotError | StorageFault) -> CheckLine:
+    """Return the FAIL line of ``name``: what went wrong, and what to do about it."""
     error = storage_error(failure) if isinstance(failure, StorageFault) else failure
     detail = error.user_message
     if isinstance(error, CloudError) and error.code and error.code not in detail:
@@ -71,13 +70,15 @@ def _fail(name: str, failure: BotError | StorageFault) -> CheckLine:
     return CheckLine(name, "FAIL", detail, next_step_text(error.next_step))
 
 
-async def _storage(settings: Settings, key: str, cred: CredentialClient | None) -> list[CheckLine]:
+async def _storage(
+    settings: Settings, key: str, cred: CredentialClient | None, init: bool
+) -> list[CheckLine]:
     path = settings.storage.path
     existed = path.exists()
     try:
-        db = await open_storage(settings, data_key=key, credential=cred)
+        db = await open_storage(settings, data_key=key, credential=cred, init=init)
     except (BotError, StorageFault) as exc:
-        return [_fail("storage", exc)]
+        return [fail_line("storage", exc)]
     try:
         chain = await verify_audit_chain(db)
     finally:
@@ -251,12 +252,12 @@ async def _cloud(settings: Settings, credential: CredentialClient | None) -> lis
         kms_where = endpoint_for(cloud, "kms", region).url
         ecs_where = endpoint_for(cloud, "ecs", region).url
         if one.listed is not None:
-            lines.append(_fail(f"kms {region}", one.listed))
+            lines.append(fail_line(f"kms {region}", one.listed))
         else:
             answer = f"ListSecrets answered: {one.secrets} ECS secret(s) ({kms_where})"
             lines.append(CheckLine(f"kms {region}", "OK", answer))
         if one.described is not None:
-            lines.append(_fail(f"ecs {region}", one.described))
+            lines.append(fail_line(f"ecs {region}", one.described))
         else:
             answer = f"DescribeInstances answered: {one.instances} instance(s) ({ecs_where})"
             lines.append(CheckLine(f"ecs {region}", "OK", answer))
@@ -286,7 +287,7 @@ async def _permissions(
     assumed = [a.listed for a in asked if getattr(a.listed, "action", "") == "AssumeRole"]
     if assumed and assumed[0] is not None:
         error = assumed[0]
-        return [_fail(f"permission sts:AssumeRole{label}", error)]
+        return [fail_line(f"permission sts:AssumeRole{label}", error)]
     probes: list[Probe] = []
     skipped = [a.region for a in asked if not _answered(a.listed)]
     for one in asked:
@@ -340,8 +341,9 @@ async def run_check(
     slack_app_token: str = "",
     slack_signing_secret: str = "",
     data_key: str = "",
+    init: bool = False,
 ) -> list[CheckLine]:
-    """Check storage, Slack and the cloud for already-loaded ``settings``; one line each."""
+    """Check storage (``init``: as ``serve --init``), Slack and the cloud; one line each."""
     policies = settings.policies
     rules = settings.approval_rules.rules
     lines = [
@@ -352,7 +354,7 @@ async def run_check(
             f"{len(policies.bindings)} binding(s); {len(rules)} approval rule(s)",
         )
     ]
-    lines += await _storage(settings, data_key, credential)
+    lines += await _storage(settings, data_key, credential, init)
     lines += await _slack(
         slack_token, slack_api_url, app_token=slack_app_token, signing_secret=slack_signing_secret
     )
@@ -371,30 +373,3 @@ def format_lines(lines: list[CheckLine]) -> str:
     failed = sum(line.failed for line in lines)
     out.append("all checks passed" if not failed else f"{failed} check(s) failed")
     return "\n".join(out)
-
-
-async def check_command(
-    config_path: Path,
-    *,
-    env: Mapping[str, str],
-    out: TextIO | None = None,
-    credential: CredentialClient | None = None,
-) -> int:
-    """Load ``config_path``, run every check, print them; return 0 if none failed, else 1."""
-    stream = out if out is not None else sys.stdout
-    try:
-        settings = load_settings(config_path)
-    except BotError as exc:
-        print(format_lines([_fail("configuration", exc)]), file=stream)
-        return 1
-    lines = await run_check(
-        settings,
-        slack_token=env.get("SLACK_BOT_TOKEN", ""),
-        slack_api_url=env.get("SLACK_API_URL", "") or "https://slack.com/api/",
-        credential=credential,
-        slack_app_token=env.get("SLACK_APP_TOKEN", ""),
-        slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
-        data_key=env.get("ECS_SECRET_BOT_DATA_KEY", ""),
-    )
-    print(format_lines(lines), file=stream)
-    return 1 if any(line.failed for line in lines) else 0

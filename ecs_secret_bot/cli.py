@@ -3,7 +3,8 @@ a configuration, run the ``sandbox`` cloud) and ``ecs-secret`` (the terminal).
 
 The only module that reads the process environment; it hands what it read, as typed
 values, to ``runtime`` (which composes the core) and to the front ends. Imports lazily,
-so ``--help`` and usage errors answer at once.
+so ``--help`` and usage errors answer at once. What ``serve`` and ``check`` start from is
+checked by ``launch`` (everything wrong with ``serve``'s environment said at once).
 """
 
 from __future__ import annotations
@@ -32,15 +33,17 @@ DEFAULT_CONFIG = "ecs-secret-bot.toml"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from ecs_secret_bot.terminal.parser import SuggestingParser
+
+    parser = SuggestingParser(
         prog="ecs-secret-bot",
         description=(
             "Create, rotate, schedule deletion of, delete and restore Alibaba Cloud KMS "
             "dynamic ECS secrets from Slack, under RAM-style policies and approvals."
         ),
         epilog=(
-            "Configuration: the TOML file named by ECS_SECRET_BOT_CONFIG "
-            f"(default ./{DEFAULT_CONFIG}). Cloud credentials: the Alibaba Cloud default "
+            "Configuration: --config, else the TOML file named by ECS_SECRET_BOT_CONFIG, "
+            f"else ./{DEFAULT_CONFIG}. Cloud credentials: the Alibaba Cloud default "
             "credential chain (ALIBABA_CLOUD_ACCESS_KEY_ID, ... , profile, ECS RAM role)."
         ),
     )
@@ -57,8 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port",
-        type=int,
         default=None,
+        metavar="N",
         help="HTTP port (default: $PORT, else 3000)",
     )
     serve.add_argument(
@@ -76,21 +79,32 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--sandbox",
         action="store_true",
-        help="start the emulated KMS + ECS cloud in-process and use it instead of Alibaba Cloud",
+        help="start the emulated KMS + ECS cloud in-process and use it instead of Alibaba "
+        "Cloud, with records of its own; no configuration file needed",
     )
+    _config_option(serve)
+    _init_option(serve)
 
-    sub.add_parser(
+    check = sub.add_parser(
         "check",
         help="validate the configuration and the connections it names",
         description=(
-            "Validate the configuration (ECS_SECRET_BOT_CONFIG) and the connections it names: "
-            "storage, Slack auth.test (with SLACK_BOT_TOKEN), and KMS ListSecrets and ECS "
-            "DescribeInstances in each region with the default credential chain. Says, for "
-            "each, OK or exactly what is wrong; exits 1 if anything failed."
+            "Validate the configuration and the connections it names: storage, Slack "
+            "auth.test (with SLACK_BOT_TOKEN), and KMS ListSecrets and ECS DescribeInstances "
+            "in each region with the default credential chain. Says, for each, OK or exactly "
+            "what is wrong; exits 1 if anything failed."
         ),
     )
+    check.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="check against the emulated cloud started in-process, and the sandbox's own "
+        "database, as serve --sandbox runs",
+    )
+    _config_option(check)
+    _init_option(check)
 
-    sub.add_parser(
+    wrap_key = sub.add_parser(
         "wrap-key",
         help="keep the data key wrapped by KMS ([storage] key_kms_key_id)",
         description=(
@@ -100,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
             "now configured. The bot then asks KMS to decrypt it at start."
         ),
     )
+    _config_option(wrap_key)
 
     sandbox = sub.add_parser(
         "sandbox",
@@ -178,6 +193,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"the TOML configuration (default: $ECS_SECRET_BOT_CONFIG, else ./{DEFAULT_CONFIG})",
+    )
+
+
+def _init_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--init",
+        action="store_true",
+        help="start a new, empty database where the configured one is missing or empty "
+        "although its key file exists (a database that vanished stops the start otherwise)",
+    )
+
+
+def _config_path(args: argparse.Namespace) -> tuple[Path, bool]:
+    """Return the configuration path and whether someone named it (option or environment)."""
+    if args.config is not None:
+        return Path(args.config), True
+    named = os.environ.get("ECS_SECRET_BOT_CONFIG", "")
+    return (Path(named), True) if named else (Path(DEFAULT_CONFIG), False)
+
+
 def _fail(message: str) -> int:
     print(f"ecs-secret-bot serve: {message}", file=sys.stderr)
     return 2
@@ -199,52 +241,32 @@ def _configure_logging() -> None:
         logging.getLogger(name).setLevel(logging.INFO)
 
 
-def _serve(args: argparse.Namespace, config_path: Path) -> int:
-    """Read the environment, check it, and run the Slack app until SIGTERM or SIGINT."""
-    from ecs_secret_bot.bot.server import ServeOptions
-    from ecs_secret_bot.bot.services import DEFAULT_SLACK_API_URL, SlackSettings
-    from ecs_secret_bot.config import load_settings
+def _serve(args: argparse.Namespace) -> int:
+    """Read the environment, check all of it, and run the Slack app until SIGTERM or SIGINT."""
     from ecs_secret_bot.errors import BotError, StorageFault, storage_error
+    from ecs_secret_bot.launch import serve_start
     from ecs_secret_bot.runtime import serve
 
     _configure_logging()
     env = os.environ
-    bot_token = env.get("SLACK_BOT_TOKEN", "")
-    app_token = env.get("SLACK_APP_TOKEN", "")
-    signing_secret = env.get("SLACK_SIGNING_SECRET", "")
-    if not bot_token:
-        return _fail("SLACK_BOT_TOKEN is not set; set it to the app's bot token (xoxb-...).")
-    if app_token and not app_token.startswith("xapp-"):
-        return _fail("SLACK_APP_TOKEN must be an app-level token (xapp-...) for Socket Mode.")
-    if not app_token and not signing_secret:
-        return _fail(
-            "SLACK_SIGNING_SECRET is not set; HTTP mode needs it (or set SLACK_APP_TOKEN "
-            "for Socket Mode)."
-        )
-    # Read once, here; out of the environment so no library reads them behind our back
+    config_path, named = _config_path(args)
+    start = serve_start(
+        dict(env),
+        port=None if args.port is None else str(args.port),
+        host=args.host,
+        grace=args.grace,
+        config_path=config_path,
+        named=named,
+        sandbox=args.sandbox,
+    )
+    # Read once, above; out of the environment so no library reads them behind our back
     # (bolt would take SLACK_BOT_TOKEN beside the client it is given, and warn).
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
         env.pop(name, None)
-    port_text = str(args.port) if args.port is not None else env.get("PORT", "3000")
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        return _fail(f"the port {port_text!r} is not a TCP port (1-65535); check --port or PORT.")
-    if not 0 <= args.grace <= 3600:
-        return _fail(f"--grace {args.grace:g}: give 0 to 3600 seconds.")
-    try:
-        settings = load_settings(config_path)
-    except BotError as exc:
-        return _fail(str(exc))
-    except StorageFault as exc:
-        return _fail(str(storage_error(exc)))
-    except OSError as exc:
-        return _fail(f"cannot read the configuration {config_path}: {exc.strerror}.")
-    slack = SlackSettings(
-        bot_token=bot_token,
-        signing_secret=signing_secret,
-        app_token=app_token,
-        api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
-    )
-    options = ServeOptions(port=int(port_text), host=args.host, grace=args.grace)
+    if isinstance(start, str):
+        print(start, file=sys.stderr)
+        return 2
+    options = start.options
 
     async def serve_until_signalled() -> None:
         stop = asyncio.Event()
@@ -252,12 +274,13 @@ def _serve(args: argparse.Namespace, config_path: Path) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         await serve(
-            settings,
-            slack,
+            start.settings,
+            start.slack,
             options,
             stop=stop,
             sandbox=args.sandbox,
             data_key=env.get("ECS_SECRET_BOT_DATA_KEY", ""),
+            init=args.init,
             say=lambda line: print(line, flush=True),
         )
 
@@ -279,21 +302,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    config_path = Path(os.environ.get("ECS_SECRET_BOT_CONFIG", DEFAULT_CONFIG))
     if args.command == "sandbox":
         from ecs_secret_bot.sandbox.main import run_sandbox
 
         return run_sandbox(args)
     if args.command == "serve":
-        return _serve(args, config_path)
+        return _serve(args)
     if args.command == "check":
-        from ecs_secret_bot.check import check_command
+        from ecs_secret_bot.launch import check_command
 
-        return asyncio.run(check_command(config_path, env=os.environ))
+        config_path, named = _config_path(args)
+        return asyncio.run(
+            check_command(
+                config_path, env=os.environ, named=named, sandbox=args.sandbox, init=args.init
+            )
+        )
     if args.command == "wrap-key":
         from ecs_secret_bot.data_key import wrap_key_command
 
-        return asyncio.run(wrap_key_command(config_path, env=os.environ))
+        return asyncio.run(wrap_key_command(_config_path(args)[0], env=os.environ))
     parser.error(f"unknown command {args.command!r}")
     return 2  # pragma: no cover - parser.error exits
 
@@ -318,12 +345,12 @@ def _terminal_environment() -> Environment:
 
 
 def _open_terminal(
-    settings: Settings, env: Environment, *, sandbox: bool, banner: TextIO
+    settings: Settings, env: Environment, *, sandbox: bool, banner: TextIO, init: bool
 ) -> AbstractAsyncContextManager[Session]:
     """Open the session of one ``ecs-secret`` run (``runtime`` imported only now)."""
     from ecs_secret_bot.runtime import open_terminal
 
-    return open_terminal(settings, env, sandbox=sandbox, banner=banner)
+    return open_terminal(settings, env, sandbox=sandbox, banner=banner, init=init)
 
 
 def terminal_main(argv: Sequence[str] | None = None) -> int:

@@ -380,9 +380,19 @@ def load_settings(path: Path) -> Settings:
     except OSError as exc:
         raise ConfigError(f"cannot be read: {exc.strerror}", file=str(path)) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError("is not UTF-8 text", file=str(path)) from None
+    try:
+        return parse_settings(tomllib.loads(text), source=path.resolve())
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"is not valid TOML: {exc}", file=str(path)) from None
-    return parse_settings(data, source=path.resolve())
+    except RecursionError:
+        # tomllib and json recurse once per level of nesting: a file nested thousands of
+        # levels deep (in TOML, or in a policy file it names) is refused, not a traceback.
+        raise ConfigError(
+            "is nested too deeply to be a configuration (lists or tables inside each other "
+            "thousands of levels deep, here or in a policy file it names)",
+            file=str(path),
+            next_step="Write the configuration as ecs-secret-bot.example.toml does.",
+        ) from None

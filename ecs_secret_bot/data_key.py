@@ -7,7 +7,8 @@ log: the bot asks KMS to decrypt the key at every start. It creates a new data k
 ``GenerateDataKey`` when there is no database yet; wraps the plain key file, or the key in
 ``ECS_SECRET_BOT_DATA_KEY``, with ``Encrypt`` (after checking that the database opens with
 it); re-wraps a key wrapped under another KMS key. Never prints a key, never changes
-anything but the key file (and opening the database, which creates nothing if it exists).
+anything but the key file (and opening the database, which creates nothing if it exists; a
+new key comes with its new, empty database, as a first start would make them).
 """
 
 from __future__ import annotations
@@ -83,13 +84,16 @@ async def wrap_key_command(
             db = await open_database(storage.path, data_key=key, key_file=key_file)
             await db.close()
 
-        outcome, _ = await wrap_key_file(
+        outcome, key = await wrap_key_file(
             key_file,
             key_wrapper(settings, credential=credential),
             given=parse_data_key(given_text) if given_text else None,
             may_create=not exists,
             confirm=confirm if exists else None,
         )
+        if outcome.did == "created":  # with its database: a key file alone means one vanished
+            db = await open_database(storage.path, data_key=key, key_file=key_file, init=True)
+            await db.close()
     except (BotError, StorageFault) as exc:
         error = storage_error(exc) if isinstance(exc, StorageFault) else exc
         step = f"\n{next_step_text(error.next_step)}" if error.next_step else ""

@@ -308,6 +308,7 @@ class StorageProblem(StrEnum):
     FOREIGN = "foreign"
     """The file is another program's, or an SQLite database that is not the bot's."""
     NEWER_SCHEMA = "newer_schema"
+    DATABASE_MISSING = "database_missing"  # missing or empty beside its data key file
     NO_WAL = "no_wal"
     MIGRATION_FAILED = "migration_failed"
     KEY_MALFORMED = "key_malformed"
@@ -359,9 +360,8 @@ _ADVICE: dict[StorageProblem, str] = {
         "Point [storage] path at the bot's database file, or move this file away."
     ),
     StorageProblem.FOREIGN: "Point [storage] path at a new file or at the bot's own database.",
-    StorageProblem.NEWER_SCHEMA: (
-        "Upgrade ecs-secret-bot, or point [storage] path at another file."
-    ),
+    StorageProblem.NEWER_SCHEMA: "Upgrade ecs-secret-bot, or point [storage] path at another file.",
+    StorageProblem.DATABASE_MISSING: "Restore it from a backup, or start an empty one with --init.",
     StorageProblem.MIGRATION_FAILED: "Restore the database from backup, or report the problem.",
     StorageProblem.KEY_MALFORMED: _HOW_TO_MAKE_A_KEY,
     StorageProblem.KEY_FILE_MISSING: (

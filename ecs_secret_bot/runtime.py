@@ -1,11 +1,14 @@
 """The one composition root: validated settings in, a running core out, closed in order.
 
-Owns ``open_core``: the ``--sandbox`` switch (an emulated cloud started in this process,
-the settings aimed at it, its public AccessKey, the RAM roles the bindings name, the
-deletions the database tracks replayed into it, and the banner that says so before anything
-else), the database opened with its data key, the cloud gateway, and the ``Core`` built
-over them with the directory its front end brings; on the way out it closes the database,
-then stops the sandbox. And what each program gets from it:
+Owns ``open_core``: the ``--sandbox`` switch, the database opened with its data key, the
+cloud gateway, and the ``Core`` built over them with the directory its front end brings; on
+the way out it closes the database, then stops the sandbox. The sandbox is a world of its
+own: an emulated cloud started in this process, the settings aimed at it with its public
+AccessKey and the RAM roles the bindings name, and its records in a database of its own
+(``sandbox_settings.sandbox_storage``: its own file and key file, by the configuration), so
+nothing reads or writes the configured database, key file or audit log; the deletions that
+database tracks are replayed into the fresh cloud, and a banner names the cloud and the
+database before anything else. And what each program gets from it:
 
 - ``ecs-secret-bot serve``: ``serve`` settles the deletions a crash left without an outcome,
   then hands ``bot.server.run`` the ``BotServices`` that ``open_bot`` opens (the Web API
@@ -17,7 +20,8 @@ then stops the sandbox. And what each program gets from it:
   and the person at the terminal);
   ``cli.terminal_main`` hands it to ``terminal.main`` as its session opener;
 - ``ecs-secret-bot check``: ``open_storage`` and ``cloud_gateway``, the same pieces opened
-  one at a time, so that each can fail on its own.
+  one at a time, so that each can fail on its own; with ``--sandbox``, ``start_sandbox``
+  first (``launch.check_command``).
 
 With ``[storage] key_kms_key_id`` the data key comes from KMS: the key file holds it wrapped,
 and the database is opened with what KMS ``Decrypt`` gives back (``storage.wrapped_key``).
@@ -48,6 +52,7 @@ from ecs_secret_bot.commands.operations.delete import Settled, settle_unknown_de
 from ecs_secret_bot.commands.settings import CloudSettings, RegionDefaults
 from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.config import Settings
+from ecs_secret_bot.sandbox_settings import sandbox_storage
 from ecs_secret_bot.storage import Database, app_keys, open_database, parse_data_key, pending
 from ecs_secret_bot.storage.db import default_key_file
 from ecs_secret_bot.storage.wrapped_key import KeyWrapper, load_data_key
@@ -62,6 +67,7 @@ if TYPE_CHECKING:
     from ecs_secret_bot.sandbox import Sandbox
 
 __all__ = [
+    "SANDBOX_ACCESS_KEY",
     "SANDBOX_ROTATION_DELAY",
     "cloud_gateway",
     "key_wrapper",
@@ -70,6 +76,7 @@ __all__ = [
     "open_storage",
     "open_terminal",
     "serve",
+    "start_sandbox",
 ]
 
 SANDBOX_ROTATION_DELAY = 3.0
@@ -112,28 +119,43 @@ async def _open_database(
     *,
     credential: CredentialClient | None = None,
     unwrap: bool = True,
+    init: bool = False,
 ) -> Database:
     storage = settings.storage
     if key is None and unwrap and storage.key_kms_key_id:
         # Envelope encryption: the key file holds the data key as KMS wrapped it.
         wrapper = key_wrapper(settings, credential=credential)
         key_file = storage.key_file or default_key_file(storage.path)
+        new = not key_file.exists()  # then KMS makes the key of a new database, here
         key = await load_data_key(key_file, wrapper, may_create=not storage.path.exists())
-    return await open_database(storage.path, data_key=key, key_file=storage.key_file)
+        init = init or new
+    return await open_database(storage.path, data_key=key, key_file=storage.key_file, init=init)
 
 
 async def open_storage(
-    settings: Settings, *, data_key: str = "", credential: CredentialClient | None = None
+    settings: Settings,
+    *,
+    data_key: str = "",
+    credential: CredentialClient | None = None,
+    init: bool = False,
 ) -> Database:
-    """Open the configured database with the data key as written in the environment."""
+    """Open the configured database with the data key as written in the environment.
+
+    ``init`` creates a new, empty database even where its key file shows one existed.
+    """
     key = parse_data_key(data_key) if data_key else None
-    return await _open_database(settings, key, credential=credential)
+    return await _open_database(settings, key, credential=credential, init=init)
 
 
-async def _start_sandbox(stack: AsyncExitStack, settings: Settings) -> tuple[Sandbox, Settings]:
-    """Start a seeded sandbox until ``stack`` closes; return it and settings aimed at it."""
+async def start_sandbox(stack: AsyncExitStack, settings: Settings) -> tuple[Sandbox, Settings]:
+    """Start a seeded sandbox until ``stack`` closes; return it and settings aimed at it.
+
+    The settings returned name the sandbox's endpoint and its own database; the configured
+    storage is left behind.
+    """
     from ecs_secret_bot.sandbox import Sandbox
 
+    storage = sandbox_storage(settings)  # refused before anything starts
     regions = settings.cloud.regions
     sandbox = await stack.enter_async_context(
         Sandbox(regions=regions, seed=True, rotation_delay=SANDBOX_ROTATION_DELAY)
@@ -159,7 +181,7 @@ async def _start_sandbox(stack: AsyncExitStack, settings: Settings) -> tuple[San
     for binding in settings.policies.bindings:  # the roles people act as exist there too
         if binding.role_arn and binding.role_arn.lower().startswith(own_roles):
             sandbox.sts.add_role(binding.role_arn[len(own_roles) :])
-    return sandbox, dataclasses.replace(settings, cloud=cloud)
+    return sandbox, dataclasses.replace(settings, cloud=cloud, storage=storage)
 
 
 async def _replay_deletions(sandbox: Sandbox, db: Database) -> None:
@@ -179,27 +201,32 @@ async def open_core(
     sandbox: bool = False,
     announce: Announce | None = None,
     data_key: str = "",
+    init: bool = False,
     credential: CredentialClient | None = None,
     retry: RetryPolicy | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> AsyncIterator[Core]:
     """Open the database, build the gateway and the core; with ``sandbox``, start one first.
 
-    ``data_key`` is the key as written in the environment (checked before anything starts);
+    ``data_key`` is the key as written in the environment (checked before anything starts;
+    the sandbox's database has its own key file and ignores it); ``init`` creates a new,
+    empty database where its key file shows one existed (the sandbox's always may);
     ``credential`` and ``retry`` replace the default credential chain and backoff (tests).
     """
-    key = parse_data_key(data_key) if data_key else None
+    key = parse_data_key(data_key) if data_key and not sandbox else None
     access_key: tuple[str, str] | None = None
     async with AsyncExitStack() as stack:
         started: Sandbox | None = None
         if sandbox:
-            started, settings = await _start_sandbox(stack, settings)
+            started, settings = await start_sandbox(stack, settings)
             # The sandbox's public AccessKey; a real cloud is reached through the default chain.
             credential, access_key = None, SANDBOX_ACCESS_KEY
             if announce is not None:
                 where = ", ".join(f"{url} ({region})" for region, url in started.endpoints.items())
                 announce(where, settings)
-        db = await _open_database(settings, key, credential=credential, unwrap=not sandbox)
+        db = await _open_database(
+            settings, key, credential=credential, unwrap=not sandbox, init=init or sandbox
+        )
         stack.push_async_callback(db.close)  # closed before the sandbox stops
         if started is not None:
             await _replay_deletions(started, db)
@@ -219,6 +246,7 @@ async def open_bot(
     *,
     sandbox: bool = False,
     data_key: str = "",
+    init: bool = False,
     say: Callable[[str], None] = print,
     credential: CredentialClient | None = None,
     retry: RetryPolicy | None = None,
@@ -230,10 +258,11 @@ async def open_bot(
     from ecs_secret_bot.bot.notifier import SlackRotationNotifier
     from ecs_secret_bot.bot.services import BotServices, make_client
 
-    def announce(url: str, _: Settings) -> None:
+    def announce(url: str, running: Settings) -> None:
         say(
             f"SANDBOX: the cloud is the in-process emulated KMS + ECS at {url}, seeded "
-            "with demo instances and secrets in cn-hangzhou. Nothing reaches Alibaba Cloud."
+            "with demo instances and secrets in cn-hangzhou, and the records are in "
+            f"{running.storage.path}. Nothing reaches Alibaba Cloud or the configured database."
         )
 
     client = make_client(slack)
@@ -245,6 +274,7 @@ async def open_bot(
         sandbox=sandbox,
         announce=announce,
         data_key=data_key,
+        init=init,
         credential=credential,
         retry=retry,
         clock=clock,
@@ -267,13 +297,16 @@ async def serve(
     stop: asyncio.Event,
     sandbox: bool = False,
     data_key: str = "",
+    init: bool = False,
     say: Callable[[str], None] = print,
 ) -> None:
     """Settle what a crash left, serve the Slack app until ``stop`` is set; then close the
     core, then say so."""
     from ecs_secret_bot.bot.server import run
 
-    async with open_bot(settings, slack, sandbox=sandbox, data_key=data_key, say=say) as services:
+    async with open_bot(
+        settings, slack, sandbox=sandbox, data_key=data_key, init=init, say=say
+    ) as services:
         await _settle_at_start(services.core)
         await run(services, slack, options, stop=stop, say=say)
     say("ecs-secret-bot: stopped cleanly")
@@ -335,6 +368,7 @@ async def open_terminal(
     *,
     sandbox: bool,
     banner: TextIO | None = None,
+    init: bool = False,
     credential: CredentialClient | None = None,
 ) -> AsyncIterator[Session]:
     """Open one ``ecs-secret`` run: the core over ``settings``, and the person at the terminal.
@@ -357,6 +391,7 @@ async def open_terminal(
         sandbox=sandbox,
         announce=announce,
         data_key=env.data_key,
+        init=init,
         credential=credential,
     ) as core:
         # One person is watching: look sooner than the Slack app's background follow-up does.

@@ -4,13 +4,15 @@ Owns the grammar of the slash command (design.md, "Slack"), the usage line of ev
 subcommand and ``spell``, which words a next step's subcommand as a slash command. Quotes
 work as in a shell (Slack's curly quotes too); ``--region X`` or ``--region=X`` where a
 region matters; ``--dry-run`` on mutating subcommands only; ``delete <name> [--days N |
---now]``; ``rotation <name> on [interval] | off``. A mistake raises ``UsageError`` naming
-it, with the right usage. Never validates names, regions or
-intervals against the configuration: the core does that, before any cloud call.
+--now]`` (N in ASCII digits); ``rotation <name> on [interval] | off``. A mistake raises
+``UsageError`` naming it, with the right usage (and, for a mistyped subcommand, the nearest
+one). Never validates names, regions or intervals against the configuration: the core does
+that, before any cloud call or modal.
 """
 
 from __future__ import annotations
 
+import difflib
 import shlex
 from dataclasses import dataclass
 
@@ -162,7 +164,8 @@ def _days(sub: str, raw: str | bool | None) -> int | None:
     if raw is None:
         return None
     text = str(raw)
-    if not text.isdigit() or not 7 <= int(text) <= 30:
+    # ASCII digits only: str.isdigit and int() would take "٧" (an Arabic-Indic 7) as 7.
+    if not (text.isascii() and text.isdigit()) or not 7 <= int(text) <= 30:
         raise UsageError(
             f"`--days {_show(text)}`: the deletion window is a whole number of days, 7 to 30.",
             subcommand=sub,
@@ -179,7 +182,9 @@ def parse_command(text: str) -> Command:
     if sub in ("-h", "--help"):
         sub = "help"
     if sub not in USAGE:
-        raise UsageError(f"`{_show(words[0])}` is not a subcommand.")
+        near = difflib.get_close_matches(sub, list(USAGE), n=1, cutoff=0.6)
+        hint = f" Did you mean `{near[0]}`?" if near else ""
+        raise UsageError(f"`{_show(words[0])}` is not a subcommand.{hint}")
     positional, flags = _split_flags(sub, words[1:])
     _allow(sub, flags)
     region = str(flags.get("--region", ""))

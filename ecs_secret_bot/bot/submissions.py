@@ -228,7 +228,7 @@ def _delete_errors(values: dict[str, Any], meta: ModalMeta) -> tuple[dict[str, s
             return {Block.CONFIRM_NAME: f'Type "{wanted}" exactly to delete it immediately.'}, meta
         return {}, ModalMeta(**{**meta.__dict__, "now": True, "days": None, "reason": reason})
     raw = str(values.get(Block.DAYS) or "30").strip()
-    if not raw.isdigit() or not 7 <= int(raw) <= 30:
+    if not (raw.isascii() and raw.isdigit()) or not 7 <= int(raw) <= 30:
         return {Block.DAYS: "A whole number of days from 7 to 30."}, meta
     return {}, ModalMeta(**{**meta.__dict__, "now": False, "days": int(raw), "reason": reason})
 

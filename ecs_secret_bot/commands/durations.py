@@ -8,7 +8,7 @@ from datetime import timedelta
 __all__ = ["format_duration", "parse_duration"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_PATTERN = re.compile(r"^\s*(\d{1,9})\s*([smhd])\s*$")
+_PATTERN = re.compile(r"^\s*(\d{1,9})\s*([smhd])\s*$", re.ASCII)  # 7d, never a ٧
 
 
 def parse_duration(text: str) -> timedelta:

@@ -31,8 +31,9 @@ pages.
 
 Start-up refuses, with a ``StorageFault`` that names the path and the problem: a folder
 that does not exist or cannot be written, a file that is not an SQLite database (or is
-another program's), a schema newer than this code, a missing or wrong data key. A file
-created by a failed start is removed again: nothing is half-created.
+another program's), a schema newer than this code, a missing or wrong data key, a
+database that vanished (``_startup`` tells how it knows). A file created by a failed start
+is removed again: nothing is half-created.
 """
 
 from __future__ import annotations
@@ -52,8 +53,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ecs_secret_bot.errors import StorageFault, StorageProblem
 from ecs_secret_bot.storage import keys
-from ecs_secret_bot.storage._chain import HASHED_FIELDS, SQL_FUNCTION, sql_function
-from ecs_secret_bot.storage._chain_start import start_keyed_chain
 from ecs_secret_bot.storage._checks import check_location, create_empty, sqlite_fault
 from ecs_secret_bot.storage._schema import (
     MIGRATIONS,
@@ -62,6 +61,7 @@ from ecs_secret_bot.storage._schema import (
     load_migrations,
     split_statements,
 )
+from ecs_secret_bot.storage._startup import APPLICATION_ID, prepare
 
 __all__ = [
     "APPLICATION_ID",
@@ -76,10 +76,7 @@ __all__ = [
     "split_statements",
 ]
 
-APPLICATION_ID = 0x45435342  # "ECSB" in the SQLite header: this file is ours
 _SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
-_KEY_CHECK = "key_check"
-_KEYED_CHAIN = 5  # the schema from which the audit chain is keyed
 
 
 def default_key_file(path: Path) -> Path:
@@ -192,8 +189,12 @@ async def open_database(
     key_file: Path | None = None,
     synchronous: str = "NORMAL",
     busy_timeout: timedelta = timedelta(seconds=5),
+    init: bool = False,
 ) -> Database:
-    """Open (or create) the database at ``path``, migrate it and check the data key."""
+    """Open (or create) the database at ``path``, migrate it and check the data key.
+
+    ``init`` creates a new, empty database even where the key file shows one existed.
+    """
     sync = synchronous.upper()
     if sync not in _SYNCHRONOUS:
         raise ValueError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
@@ -219,7 +220,7 @@ async def open_database(
         try:
             await conn
             conn.row_factory = sqlite3.Row
-            key = await _prepare(
+            key = await prepare(
                 conn,
                 path,
                 memory=memory,
@@ -228,6 +229,7 @@ async def open_database(
                 synchronous=sync,
                 busy_ms=int(busy_timeout.total_seconds() * 1000),
                 created_key=created_key,
+                init=init,
             )
         except sqlite3.Error as exc:
             raise sqlite_fault(path, exc) from None
@@ -241,156 +243,3 @@ async def open_database(
             created.unlink(missing_ok=True)
         raise
     return Database(conn, path=path, cipher=AESGCM(key), chain_key=keys.audit_key(key))
-
-
-async def _prepare(
-    conn: aiosqlite.Connection,
-    path: Path,
-    *,
-    memory: bool,
-    data_key: bytes | None,
-    key_file: Path,
-    synchronous: str,
-    busy_ms: int,
-    created_key: list[Path],
-) -> bytes:
-    # Read-only checks first, so that a file we must refuse is never written to.
-    # One statement, so one snapshot: a process migrating the file at this very moment is
-    # seen either wholly before (version 0, no tables) or wholly after.
-    header = list(
-        await conn.execute_fetchall(
-            "SELECT (SELECT user_version FROM pragma_user_version),"
-            " (SELECT application_id FROM pragma_application_id),"
-            " EXISTS (SELECT 1 FROM sqlite_master)"
-        )
-    )
-    version, app_id, has_tables = (int(value) for value in header[0])
-    if app_id not in (0, APPLICATION_ID):
-        raise StorageFault(
-            f"Cannot use the database {path}: it belongs to another program "
-            f"(SQLite application id {app_id:#x}).",
-            problem=StorageProblem.FOREIGN,
-            path=str(path),
-        )
-    if version > SCHEMA_VERSION:
-        raise StorageFault(
-            f"Cannot use the database {path}: it was written by a newer version of "
-            f"ecs-secret-bot (schema {version}; this version knows up to {SCHEMA_VERSION}).",
-            problem=StorageProblem.NEWER_SCHEMA,
-            path=str(path),
-        )
-    if version == 0 and has_tables:
-        raise StorageFault(
-            f"Cannot use the database {path}: it is an SQLite database, but not one "
-            "of ecs-secret-bot's (it has tables and no ecs-secret-bot schema).",
-            problem=StorageProblem.FOREIGN,
-            path=str(path),
-        )
-
-    if not memory:
-        if await _enable_wal(conn, busy_ms) != "wal":
-            raise StorageFault(
-                f"Cannot use the database {path}: SQLite could not switch it to WAL mode.",
-                problem=StorageProblem.NO_WAL,
-                path=str(path),
-            )
-    for pragma in (
-        f"PRAGMA synchronous = {synchronous}",
-        "PRAGMA foreign_keys = ON",
-        "PRAGMA secure_delete = ON",
-        f"PRAGMA busy_timeout = {busy_ms}",
-    ):
-        await conn.execute_fetchall(pragma)
-
-    check: bytes | None = None
-    if version >= 1:
-        rows = list(await conn.execute_fetchall("SELECT value FROM meta WHERE name = 'key_check'"))
-        check = bytes(rows[0][0]) if rows else None
-    key = data_key
-    if key is None and memory:
-        key = AESGCM.generate_key(bit_length=256)
-    if key is None:
-        key, created = keys.read_or_create_key_file(key_file, may_create=check is None)
-        if created:
-            created_key.append(key_file)
-    if check is not None and not keys.key_matches(key, check):
-        raise _wrong_key(path, data_key is None, key_file)
-    # Every append computes its MAC inside the INSERT, under the key that never leaves us.
-    mac = sql_function(keys.audit_key(key))
-    await conn.create_function(SQL_FUNCTION, 1 + len(HASHED_FIELDS), mac, deterministic=True)
-
-    if version < SCHEMA_VERSION or check is None:
-        await _migrate(conn, path, key, data_key is None, key_file)
-    return key
-
-
-async def _migrate(
-    conn: aiosqlite.Connection, path: Path, key: bytes, from_file: bool, key_file: Path
-) -> None:
-    await conn.execute_fetchall("BEGIN IMMEDIATE")
-    try:
-        # Re-read under the write lock: another process may have migrated meanwhile.
-        version = await _pragma(conn, "user_version")
-        if version > SCHEMA_VERSION:
-            raise StorageFault(
-                f"Cannot use the database {path}: another process upgraded it to schema "
-                f"{version}, newer than this version of ecs-secret-bot knows.",
-                problem=StorageProblem.NEWER_SCHEMA,
-                path=str(path),
-            )
-        for migration in MIGRATIONS[version:]:
-            try:
-                for statement in migration.statements:
-                    await conn.execute_fetchall(statement)
-            except sqlite3.Error as exc:
-                raise StorageFault(
-                    f"Cannot upgrade the database {path} with migration {migration.name}: "
-                    f"{exc}. Nothing was changed.",
-                    problem=StorageProblem.MIGRATION_FAILED,
-                    path=str(path),
-                ) from None
-        if version < _KEYED_CHAIN:
-            await start_keyed_chain(conn, keys.audit_key(key))
-        await conn.execute_fetchall(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        await conn.execute_fetchall(f"PRAGMA application_id = {APPLICATION_ID}")
-        await conn.execute_fetchall(
-            "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-            (_KEY_CHECK, keys.check_value(key)),
-        )
-        rows = list(await conn.execute_fetchall("SELECT value FROM meta WHERE name = 'key_check'"))
-        if not keys.key_matches(key, bytes(rows[0][0])):
-            raise _wrong_key(path, from_file, key_file)
-        await conn.execute_fetchall("COMMIT")
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            await conn.execute_fetchall("ROLLBACK")
-        raise
-
-
-async def _enable_wal(conn: aiosqlite.Connection, busy_ms: int) -> str:
-    # Switching a fresh file to WAL needs it to itself, and SQLite answers "locked" at once
-    # instead of calling the busy handler: wait for the other starting process ourselves.
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + busy_ms / 1000
-    while True:
-        try:
-            rows = list(await conn.execute_fetchall("PRAGMA journal_mode = WAL"))
-            return str(rows[0][0]).lower()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or loop.time() > deadline:
-                raise
-            await asyncio.sleep(0.005)
-
-
-async def _pragma(conn: aiosqlite.Connection, name: str) -> int:
-    rows = list(await conn.execute_fetchall(f"PRAGMA {name}"))
-    return int(rows[0][0])
-
-
-def _wrong_key(path: Path, from_file: bool, key_file: Path) -> StorageFault:
-    source = f"the key in {key_file}" if from_file else "ECS_SECRET_BOT_DATA_KEY"
-    return StorageFault(
-        f"Cannot use the database {path}: {source} is not the data key it was created with.",
-        problem=StorageProblem.WRONG_KEY,
-        path=str(path),
-    )

@@ -26,6 +26,7 @@ __all__ = [
     "active_rotations",
     "get_active_rotation",
     "get_rotation",
+    "latest_rotations",
     "set_rotation_message",
     "set_rotation_status",
     "start_rotation",
@@ -172,6 +173,15 @@ async def active_rotations(db: Database, *, limit: int = 500) -> list[RotationRo
         """SELECT * FROM rotations WHERE status IN ('starting', 'in_progress')
            ORDER BY deadline, id LIMIT ?""",
         (limit,),
+    )
+    return [_row(r) for r in rows]
+
+
+async def latest_rotations(db: Database) -> list[RotationRow]:
+    """Return the latest rotation of each secret the bot ever rotated."""
+    rows = await db.fetchall(
+        """SELECT * FROM rotations WHERE id IN
+             (SELECT max(id) FROM rotations GROUP BY region, secret_name)"""
     )
     return [_row(r) for r in rows]
 

@@ -3,7 +3,9 @@
 Owns ``Answer`` (the result, its text, the exit code it means, and extra JSON fields),
 ``Context`` (what every subcommand gets besides its arguments), ``mutation_answer`` (ran,
 held for approval, or a dry run) and the rotation answers (``follow`` waits with progress).
-Never prints: ``main`` does.
+Prints nothing but the one line a person should not wait for: in text mode, ``follow``
+says the rotation was triggered as soon as it was, on ``Context.live``; ``main`` prints
+the rest.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ class Context:
     prompter: Prompter
     progress: TextIO
     """Where waiting is shown (stderr)."""
+    live: TextIO | None = None
+    """Where a line of the answer is printed as soon as it is known (stdout in text mode);
+    None with ``--json``, whose one object comes at the end."""
 
 
 Operation = Callable[[argparse.Namespace, Context], Awaitable[Answer]]
@@ -68,31 +73,42 @@ def mutation_answer(result: Any) -> Answer:
 
 
 async def follow(result: RotateResult, ctx: Context) -> Answer:
+    """Say the rotation was triggered (in text mode), wait for its end; return the answer."""
+    if ctx.live is not None:
+        print(_triggered(result), file=ctx.live, flush=True)
     follow = await follow_with_progress(
         result.rotation_id,
         core=ctx.session.core,
         out=ctx.progress,
         label=short(result.secret_name),
     )
-    return rotation_answer(result, follow)
+    return rotation_answer(result, follow, said_triggered=ctx.live is not None)
 
 
-def rotation_answer(result: Any, follow: RotationOutcome | None) -> Answer:
-    """Say what the rotation did: what KMS confirmed, and what it cannot."""
-    where = getattr(result, "instance_id", "") or (follow.instance_id if follow else "")
-    name = short(getattr(result, "secret_name", "") or (follow.secret_name if follow else ""))
-    lines = []
-    if isinstance(result, RotateResult) and result.custom:
-        lines.append(
+def _triggered(result: RotateResult) -> str:
+    """Say what KMS took: a generated rotation triggered, or a custom value accepted."""
+    name, where = short(result.secret_name), result.instance_id
+    if result.custom:
+        return (
             f"KMS accepted the custom value for {name} (PutSecretValue, version "
             f"{result.version_id}, KMS request id {result.request_id}); KMS cannot confirm "
             f"that {where} receives it."
         )
-    elif isinstance(result, RotateResult):
-        lines.append(
-            f"Rotation of {name} with a KMS-generated value triggered on {where} "
-            f"(version {result.version_id}, KMS request id {result.request_id})."
-        )
+    return (
+        f"Rotation of {name} with a KMS-generated value triggered on {where} "
+        f"(version {result.version_id}, KMS request id {result.request_id})."
+    )
+
+
+def rotation_answer(
+    result: Any, follow: RotationOutcome | None, *, said_triggered: bool = False
+) -> Answer:
+    """Say what the rotation did: what KMS confirmed (unless already said), and what it cannot."""
+    where = getattr(result, "instance_id", "") or (follow.instance_id if follow else "")
+    name = short(getattr(result, "secret_name", "") or (follow.secret_name if follow else ""))
+    lines = []
+    if isinstance(result, RotateResult) and not said_triggered:
+        lines.append(_triggered(result))
     if follow is None:
         lines.append(f"Not waiting for it: `ecs-secret rotate {name} --follow` waits for it.")
         return Answer(result, "\n".join(lines), extra={"rotation": "in_progress"})

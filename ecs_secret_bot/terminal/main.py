@@ -75,12 +75,13 @@ async def run(
             check_login(env.login)
             settings = terminal_settings(env, config=args.config, sandbox=args.sandbox)
             session = await stack.enter_async_context(
-                open_session(settings, env, sandbox=args.sandbox, banner=err)
+                open_session(settings, env, sandbox=args.sandbox, banner=err, init=args.init)
             )
         except Exception as exc:  # noqa: BLE001 - known: its words; else a reference, no trace
             return report(exc)
         try:
-            answer = await OPERATIONS[args.command](args, Context(session, prompter, err))
+            context = Context(session, prompter, err, live=None if args.json else out)
+            answer = await OPERATIONS[args.command](args, context)
         except Exception as exc:  # noqa: BLE001 - known: its words; else a reference, no trace
             return report(exc)
     _print_answer(args, answer, out)

@@ -2,8 +2,10 @@
 
 Each turns the parsed arguments into the request the Slack app would build, awaits the
 same ``commands/`` coroutine with the terminal's actor, and returns an ``Answer``: the
-result, its text and the exit code it means. Secret values come from the ``Prompter`` and
-go straight into the request; they are never part of an answer. Errors of the core are
+result, its text and the exit code it means. The arguments are checked before anything is
+asked (a value, a typed confirmation), so nobody types a password for a request that a
+wrong argument would refuse. Secret values come from the ``Prompter`` and go straight into
+the request; they are never part of an answer. Errors of the core are
 not caught here (``main`` maps them to exit codes), except where the terminal has a better
 next step than the core's.
 """
@@ -16,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ecs_secret_bot.commands.durations import parse_duration
-from ecs_secret_bot.commands.operations.create import create_secret
-from ecs_secret_bot.commands.operations.delete import delete_secret
+from ecs_secret_bot.commands.operations.create import check_create, create_secret
+from ecs_secret_bot.commands.operations.delete import check_delete, delete_secret
 from ecs_secret_bot.commands.operations.restore import restore_secret
 from ecs_secret_bot.commands.operations.rotate import rotate_secret
 from ecs_secret_bot.commands.operations.rotation_policy import set_rotation_policy
@@ -106,14 +108,6 @@ async def _create(args: argparse.Namespace, ctx: Context) -> Answer:
         if not sep or not key:
             raise InvalidInput(f"--tag {item!r}: write it as KEY=VALUE.", field="tags")
         tags.append((key, value))
-    # A dry run reads the value too: it is checked like the real thing, never sent.
-    value = _read_value(args, ctx, custom=False)
-    if args.kind == "ssh-key" and value.password:
-        raise InvalidInput(
-            "An SSH key secret needs the user's current PEM private key, not a password.",
-            field="private_key",
-            next_step="Pipe the key on stdin, or use --private-key-file.",
-        )
     req = CreateRequest(
         name=args.name,
         instance_id=args.instance,
@@ -123,13 +117,21 @@ async def _create(args: argparse.Namespace, ctx: Context) -> Answer:
         rotation_interval=args.rotate_every,
         description=args.description,
         tags=tuple(tags),
-        password=value.password,
-        private_key=value.private_key,
         region=_region(args),
         reason=args.reason,
         request_id=args.request_id,
         dry_run=args.dry_run,
     )
+    check_create(req, core=ctx.session.core)
+    # A dry run reads the value too: it is checked like the real thing, never sent.
+    value = _read_value(args, ctx, custom=False)
+    if args.kind == "ssh-key" and value.password:
+        raise InvalidInput(
+            "An SSH key secret needs the user's current PEM private key, not a password.",
+            field="private_key",
+            next_step="Pipe the key on stdin, or use --private-key-file.",
+        )
+    req = replace(req, password=value.password, private_key=value.private_key)
     session = ctx.session
     return mutation_answer(await create_secret(req, actor=session.actor, core=session.core))
 
@@ -149,6 +151,7 @@ async def _rotate(args: argparse.Namespace, ctx: Context) -> Answer:
         raise InvalidInput("A value goes with --custom only.", field="custom")
     if args.user and not args.custom:
         raise InvalidInput("--user goes with --custom only.", field="user_name")
+    session.core.secret(args.name, _region(args))  # a wrong name or region: before the prompt
     value = _read_value(args, ctx, custom=True) if args.custom else _Given()
     req = RotateRequest(
         name=args.name,
@@ -219,6 +222,7 @@ async def _delete(args: argparse.Namespace, ctx: Context) -> Answer:
         request_id=args.request_id,
         dry_run=args.dry_run,
     )
+    check_delete(req, core=ctx.session.core)
     if not args.dry_run and not args.yes:
         name = short(args.name)
         what = (

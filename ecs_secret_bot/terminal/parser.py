@@ -1,19 +1,25 @@
 """The command line of ``ecs-secret``: the subcommands of ``/ecs-secret``, as argparse sees them.
 
-The options every subcommand shares (``--json``, ``--region``, ``--config``, ``--sandbox``)
-are accepted before or after the subcommand. No option carries a secret value or chooses
+The options every subcommand shares (``--json``, ``--region``, ``--config``, ``--sandbox``,
+``--init``) are accepted before or after the subcommand. No option carries a secret value or chooses
 who you are: values are read from a prompt or stdin, and the identity is the login.
+Numbers are ASCII digits, checked against their range here (``whole_number``), and a
+mistyped subcommand or choice is answered with the nearest one (``SuggestingParser``, which
+``ecs-secret-bot``'s command line uses too).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ecs_secret_bot import __version__
 from ecs_secret_bot.terminal.exit_codes import EXIT_CODES_HELP
 
-__all__ = ["MUTATING", "build_parser"]
+__all__ = ["MUTATING", "SuggestingParser", "build_parser", "whole_number"]
 
 MUTATING = ("create", "rotate", "rotation", "delete", "restore")
 
@@ -29,11 +35,45 @@ _EPILOG = (
 )
 
 
-def _common(*, top: bool) -> argparse.ArgumentParser:
+class SuggestingParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that answers a mistyped subcommand or choice with the nearest one.
+
+    Its subcommands' parsers are of this class too (argparse makes them like their parent).
+    """
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        choices = action.choices
+        if choices is not None and isinstance(value, str) and value not in choices:
+            names = [str(choice) for choice in choices]
+            near = difflib.get_close_matches(value, names, n=1, cutoff=0.6)
+            if near:
+                raise argparse.ArgumentError(
+                    action,
+                    f"invalid choice: {value!r}; did you mean {near[0]!r}? "
+                    f"(choose from {', '.join(map(repr, names))})",
+                )
+        super()._check_value(action, value)
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """Return an argparse type: ``low`` to ``high`` in ASCII digits (no sign, no other script)."""
+
+    def parse(text: str) -> int:
+        if not (text.isascii() and text.isdigit()):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number ({low} to {high})")
+        number = int(text)
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{number} is not {low} to {high}")
+        return number
+
+    return parse
+
+
+def _common(*, top: bool) -> SuggestingParser:
     # Below the subcommand the defaults are SUPPRESS, so they never undo the top level's.
     default = None if top else argparse.SUPPRESS
     flag_default = False if top else argparse.SUPPRESS
-    common = argparse.ArgumentParser(add_help=False)
+    common = SuggestingParser(add_help=False)
     common.add_argument(
         "--json", action="store_true", default=flag_default, help="print one JSON object"
     )
@@ -45,13 +85,21 @@ def _common(*, top: bool) -> argparse.ArgumentParser:
         "--sandbox",
         action="store_true",
         default=flag_default,
-        help="run against an emulated cloud started for this command (seeded demo data)",
+        help="run against an emulated cloud started for this command (seeded demo data), "
+        "with records of its own (ecs-secret-bot-sandbox.db)",
+    )
+    common.add_argument(
+        "--init",
+        action="store_true",
+        default=flag_default,
+        help="start a new, empty database where the configured one is missing or empty "
+        "although its key file exists",
     )
     return common
 
 
-def _mutating() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(add_help=False)
+def _mutating() -> SuggestingParser:
+    options = SuggestingParser(add_help=False)
     options.add_argument(
         "--dry-run",
         action="store_true",
@@ -69,7 +117,7 @@ def _mutating() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the whole command line."""
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="ecs-secret",
         description=_DESCRIPTION,
         epilog=_EPILOG,
@@ -132,7 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     delete = add("delete", "schedule a deletion (7-30 days) or delete now", mutates=True)
     delete.add_argument("name")
     when = delete.add_mutually_exclusive_group()
-    when.add_argument("--days", type=int, default=None, help="7 to 30 (default 30)")
+    # Any whole number here: the core words a window outside 7-30 (exit 2, --json too).
+    when.add_argument(
+        "--days", type=whole_number(0, 10_000), default=None, help="7 to 30 (default 30)"
+    )
     when.add_argument("--now", action="store_true", help="delete immediately, unrecoverably")
     delete.add_argument("--yes", action="store_true", help="skip typing the name to confirm")
 
@@ -152,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
             one.add_argument("--no-wait", action="store_true", help="do not follow a rotation")
     audit = add("audit", "show the audit log, one line per request (or --verify it)")
     audit.add_argument("name", nargs="?", default="")
-    audit.add_argument("--limit", type=int, default=20, help="requests (default 20, at most 200)")
+    audit.add_argument(
+        "--limit", type=whole_number(1, 200), default=20, help="requests, 1 to 200 (default 20)"
+    )
     _audit_options(audit)
     add("whoami", "who you are to the policies, and what you may do")
     return parser

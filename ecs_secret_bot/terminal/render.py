@@ -28,6 +28,7 @@ from ecs_secret_bot.commands.queries import (
     ApprovalsListing,
     PendingListing,
     SecretListing,
+    SecretRow,
     SecretView,
     WhoAmI,
 )
@@ -139,18 +140,27 @@ def _dry_run(r: DryRunReport) -> str:
     return "\n".join(lines)
 
 
+def _state(s: SecretRow) -> str:
+    return f"deletes {when(s.planned_deletion)}" if s.planned_deletion else s.state
+
+
 def _listing(r: SecretListing) -> str:
+    # ListSecrets names no instance or user: the instance is the one the bot last rotated it
+    # on, if it did; the user is known only to `show` (DescribeSecret).
     rows = [
         [
             s.short_name,
             s.region,
+            _state(s),
+            s.instance_id or "?",
+            "?",
             when(s.created),
             when(s.updated),
-            f"deletes {when(s.planned_deletion)}" if s.planned_deletion else "",
         ]
         for s in r.rows
     ]
-    parts = [table(["NAME", "REGION", "CREATED", "UPDATED", "STATE"], rows)]
+    headers = ["NAME", "REGION", "STATE", "INSTANCE", "USER", "CREATED", "UPDATED"]
+    parts = [table(headers, rows)]
     if not rows:
         # "No secrets" only where a region answered; a region that failed says why below.
         listed = any(region.status in ("listed", "partial") for region in r.regions)

@@ -4,13 +4,12 @@ Owns ``Session`` (the core and the person at the terminal), ``OpenSession`` (how
 is given one: the entry point passes ``runtime.open_terminal``, which composes the core)
 and ``terminal_settings`` (which configuration a run reads: ``--config``, else
 ``ECS_SECRET_BOT_CONFIG``, else ``./ecs-secret-bot.toml``; with ``--sandbox`` and none of
-them, a configuration of its own). Never opens a database, starts a cloud or reads the
-environment.
+them, the built-in sandbox configuration, which lets the person at the terminal do
+everything). Never opens a database, starts a cloud or reads the environment.
 """
 
 from __future__ import annotations
 
-import tomllib
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,20 +17,14 @@ from typing import Protocol, TextIO
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.core import Core
-from ecs_secret_bot.config import Settings, load_settings, parse_settings
+from ecs_secret_bot.commands.directory import LOCAL_PREFIX
+from ecs_secret_bot.config import Settings
+from ecs_secret_bot.sandbox_settings import load_run_settings
 from ecs_secret_bot.terminal.environment import Environment
 
-__all__ = [
-    "DEFAULT_CONFIG",
-    "SANDBOX_DATABASE",
-    "OpenSession",
-    "Session",
-    "sandbox_config_text",
-    "terminal_settings",
-]
+__all__ = ["DEFAULT_CONFIG", "OpenSession", "Session", "terminal_settings"]
 
 DEFAULT_CONFIG = "ecs-secret-bot.toml"
-SANDBOX_DATABASE = "ecs-secret-bot-sandbox.db"
 
 
 @dataclass(frozen=True)
@@ -46,31 +39,15 @@ class OpenSession(Protocol):
     """Open one run's session over ``settings``; leaving it closes what it opened.
 
     With ``sandbox``, an emulated cloud is started for the run and announced on ``banner``
-    before anything else. Example, as the entry point (``cli.py``) gives it::
+    before anything else; ``init`` lets a database that vanished start over empty. Example,
+    as the entry point (``cli.py``) gives it::
 
         main(argv, environment=read_environment, open_session=runtime.open_terminal)
     """
 
     def __call__(
-        self, settings: Settings, env: Environment, *, sandbox: bool, banner: TextIO
+        self, settings: Settings, env: Environment, *, sandbox: bool, banner: TextIO, init: bool
     ) -> AbstractAsyncContextManager[Session]: ...
-
-
-def sandbox_config_text(login: str) -> str:
-    """Return the configuration ``--sandbox`` uses when there is no configuration file."""
-    return f"""\
-[cloud]
-default_region = "cn-hangzhou"
-regions = ["cn-hangzhou"]
-account_id = "1234567890123456"
-
-[storage]
-path = "{SANDBOX_DATABASE}"
-
-[[access.bindings]]
-principals = ["local:user:{login}"]
-policies = ["AliyunKMSSecretAdminAccess"]
-"""
 
 
 def _config_path(explicit: Path | None, env: Environment) -> tuple[Path, bool]:
@@ -85,7 +62,6 @@ def _config_path(explicit: Path | None, env: Environment) -> tuple[Path, bool]:
 def terminal_settings(env: Environment, *, config: Path | None, sandbox: bool) -> Settings:
     """Load the configuration this run reads; with ``sandbox`` and none there, a built-in one."""
     path, named = _config_path(config, env)
-    if sandbox and not named and not path.exists():
-        text = sandbox_config_text(env.login)
-        return parse_settings(tomllib.loads(text), source=env.cwd / "(built-in sandbox)")
-    return load_settings(path)
+    return load_run_settings(
+        path, named=named, sandbox=sandbox, principals=[LOCAL_PREFIX + env.login]
+    )

@@ -55,6 +55,11 @@ def test_parses(text: str, expected: Command) -> None:
         ("list --dry-run", "`--dry-run` is for commands that change something"),
         ("delete old --days 31", "7 to 30"),
         ("delete old --days seven", "7 to 30"),
+        ("delete old --days \u0667", "7 to 30"),  # ARABIC-INDIC DIGIT SEVEN
+        ("delete old --days \uff17", "7 to 30"),  # FULLWIDTH DIGIT SEVEN
+        ("delete old --days +7", "7 to 30"),
+        ("lst", "`lst` is not a subcommand. Did you mean `list`?"),
+        ("pendng", "Did you mean `pending`?"),
         ("delete old --days 7 --now", "not both"),
         ("rotate web --days 7", "`--days` is not an option of `rotate`"),
         ("rotation web maybe", "`on` or `off`"),

@@ -106,6 +106,8 @@ async def test_off_turns_it_off(h: CoreHarness) -> None:
             "6h to 365d",
         ),
         (RotationPolicyRequest("web-3-root", enabled=True, interval="weekly"), "interval", "unit"),
+        # digits are ASCII digits: "\u0667d" (an Arabic-Indic 7) is not 7d
+        (RotationPolicyRequest("web-3-root", enabled=True, interval="\u0667d"), "interval", "unit"),
         (RotationPolicyRequest("web 3", enabled=True), "name", "does not allow"),
         (RotationPolicyRequest("web-3-root", enabled=True, region="mars-1"), "region", "Use one"),
     ],

@@ -285,3 +285,30 @@ def test_the_region_list_names_its_source_and_date() -> None:
     assert REGIONS_CHECKED[:4].isdigit()
     assert {"cn-hangzhou", "cn-shanghai", "ap-southeast-1", "eu-central-1"} <= set(REGIONS)
     assert not set(CLOSED_REGIONS) & set(REGIONS)
+
+
+DEEP = 5000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a = " + "[" * DEEP + "]" * DEEP + "\n",
+        "a = " + "{ b = " * DEEP + "1" + " }" * DEEP + "\n",
+    ],
+    ids=["lists", "inline tables"],
+)
+def test_a_configuration_nested_thousands_deep_is_a_config_error(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="nested too deeply") as caught:
+        load_settings(path)
+    assert str(path) in str(caught.value)
+
+
+def test_a_policy_file_nested_thousands_deep_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "deep.json").write_text("[" * DEEP + "]" * DEEP, encoding="utf-8")
+    path = tmp_path / "bot.toml"
+    path.write_text('[access.policies.Deep]\nfile = "deep.json"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_settings(path)

@@ -17,6 +17,10 @@ from fakes import workspace as ws
 from fakes.payloads import slash_command_body
 from fakes.signing import SIGNING_SECRET, SlackClientDriver
 
+from ecs_secret_bot.storage import open_database
+
+SANDBOX_DB = "ecs-secret-bot-sandbox.db"
+
 CONFIG = """
 [cloud]
 default_region = "cn-hangzhou"
@@ -59,6 +63,10 @@ async def test_serve_with_the_sandbox_answers_and_stops_cleanly(
 ) -> None:
     config = tmp_path / "bot.toml"
     config.write_text(CONFIG.format(admin=ws.ADMIN_ID), encoding="utf-8")
+    # The bot's real database, as a previous serve left it: --sandbox must not touch it.
+    async with await open_database(tmp_path / "bot.db"):
+        pass
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     port = free_port()
     env = {
         **os.environ,
@@ -101,39 +109,151 @@ async def test_serve_with_the_sandbox_answers_and_stops_cleanly(
             await proc.wait()
     assert proc.returncode == 0, err.decode()
     text = out.decode()
-    assert "SANDBOX" in text
+    first_line = text.splitlines()[0]
+    assert first_line.startswith("SANDBOX") and str(tmp_path / SANDBOX_DB) in first_line
     assert "stopped cleanly" in text
     assert "Traceback" not in err.decode()
-    assert (tmp_path / "bot.db").exists()
+    # Its records (the duties' lease among them) went to its own file, beside the config.
+    assert (tmp_path / SANDBOX_DB).exists()
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert {name: data for name, data in after.items() if SANDBOX_DB not in name} == before
 
 
-async def test_serve_says_what_is_missing_and_exits_non_zero(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env["ECS_SECRET_BOT_CONFIG"] = str(tmp_path / "missing.toml")
+async def _serve(
+    *args: str, env: dict[str, str], cwd: Path
+) -> tuple[asyncio.subprocess.Process, str]:
+    """Run ``ecs-secret-bot serve args...`` to its end; return it and its stderr."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "ecs_secret_bot.cli",
         "serve",
+        *args,
         env=env,
+        cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(proc.communicate(), 30)
+    return proc, err.decode()
+
+
+async def test_serve_says_everything_that_is_missing_at_once(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ECS_SECRET"))}
+    proc, err = await _serve(env=env, cwd=tmp_path)
     assert proc.returncode == 2
-    assert "SLACK_BOT_TOKEN is not set" in err.decode()
+    assert "3 things to fix first" in err
+    assert "SLACK_BOT_TOKEN is not set" in err and "OAuth & Permissions" in err
+    assert "SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)" in err
+    assert "ecs-secret-bot.toml: no configuration file here" in err
+    assert "serve --sandbox` needs no configuration" in err
+    # HTTP mode versus Socket Mode, said once, with where each token is found
+    assert err.count("HTTP mode (Slack calls POST /slack/events") == 1
+    assert "App Credentials > Signing Secret" in err and "connections:write" in err
+    assert "Traceback" not in err
+
+    # --sandbox needs no configuration file: only the tokens are missing
+    proc, err = await _serve("--sandbox", env=env, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "2 things to fix first" in err and "configuration" not in err
+
+    # a configuration someone named must exist, sandbox or not
+    env["ECS_SECRET_BOT_CONFIG"] = str(tmp_path / "missing.toml")
     env["SLACK_BOT_TOKEN"] = "xoxb-1"
     env["SLACK_SIGNING_SECRET"] = "s"
+    proc, err = await _serve("--sandbox", "--port", "0", env=env, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "2 things to fix first" in err
+    assert "missing.toml: no configuration file here" in err and "not a TCP port" in err
+    assert "HTTP mode (Slack" not in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_serve_sandbox_runs_without_a_configuration_file(
+    tmp_path: Path, slack_api: FakeSlackAPI
+) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ECS_SECRET"))}
+    env.update(
+        SLACK_BOT_TOKEN=ws.BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack_api.url,
+    )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "ecs_secret_bot.cli",
         "serve",
+        "--sandbox",
+        "--port",
+        str(port),
         env=env,
+        cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 2
-    assert "missing.toml: no configuration file here" in err.decode()
-    assert "Traceback" not in err.decode()
+    try:
+        await _wait_healthy(port, proc)
+        async with SlackClientDriver(port) as driver:
+            # the built-in sandbox configuration lets anyone do everything in the emulated cloud
+            status, body, _ = await driver.post(slash_command_body("whoami", user_id="U0ANYONE"))
+            assert status == 200
+            assert "AliyunKMSSecretAdminAccess" in body
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert str(tmp_path / SANDBOX_DB) in out.decode().splitlines()[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [SANDBOX_DB, f"{SANDBOX_DB}.key"]
+
+
+async def test_serve_refuses_a_database_that_vanished_until_told_to_start_over(
+    tmp_path: Path, slack_api: FakeSlackAPI
+) -> None:
+    config = tmp_path / "bot.toml"
+    config.write_text(CONFIG.format(admin=ws.ADMIN_ID), encoding="utf-8")
+    async with await open_database(tmp_path / "bot.db"):
+        pass
+    (tmp_path / "bot.db").write_bytes(b"")  # truncated; its key file is still there
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ECS_SECRET"))}
+    env.update(
+        SLACK_BOT_TOKEN=ws.BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack_api.url,
+        ECS_SECRET_BOT_CONFIG=str(config),
+    )
+    proc, err = await _serve("--port", str(free_port()), env=env, cwd=tmp_path)
+    assert proc.returncode == 2, err
+    assert "bot.db is missing or empty, but its data key file" in err
+    assert "start an empty one with --init" in err
+    assert "Traceback" not in err
+    assert (tmp_path / "bot.db").read_bytes() == b""
+
+    port = free_port()
+    started = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ecs_secret_bot.cli",
+        "serve",
+        "--init",
+        "--port",
+        str(port),
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await _wait_healthy(port, started)
+        started.send_signal(signal.SIGTERM)
+        _, err_bytes = await asyncio.wait_for(started.communicate(), 30)
+    finally:
+        if started.returncode is None:
+            started.kill()
+            await started.wait()
+    assert started.returncode == 0, err_bytes.decode()
+    assert (tmp_path / "bot.db").stat().st_size > 0

@@ -2,7 +2,8 @@
 
 Each refusal is a StorageFault whose message names the path and the problem (and whose
 ``problem`` says which, for the layers above to word), and a failed start leaves nothing
-behind that it created.
+behind that it created. A database that vanished (missing or empty beside its key file) is
+refused unless the caller says ``init``.
 """
 
 from __future__ import annotations
@@ -319,4 +320,59 @@ async def test_processes_starting_together_agree_on_one_key(db_path: Path, now: 
             await db.close()
     assert [p.name for p in db_path.parent.iterdir() if p.name.endswith(".tmp")] == []
     async with await open_database(db_path):
+        pass
+
+
+async def _vanish(db_path: Path, *, how: str) -> None:
+    """Leave the database as a truncation or a removal would: its key file stays."""
+    async with await open_database(db_path):
+        pass
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    if how == "emptied":
+        db_path.write_bytes(b"")
+    else:
+        db_path.unlink()
+
+
+@pytest.mark.parametrize("how", ["emptied", "removed"])
+async def test_a_database_that_vanished_is_refused_and_left_as_it_is(
+    db_path: Path, how: str
+) -> None:
+    await _vanish(db_path, how=how)
+    before = _files(db_path.parent)
+    with pytest.raises(StorageFault) as caught:
+        await open_database(db_path)
+    assert caught.value.problem is StorageProblem.DATABASE_MISSING
+    assert str(db_path) in caught.value.detail
+    assert str(default_key_file(db_path)) in caught.value.detail
+    assert _files(db_path.parent) == before
+    if how == "emptied":
+        assert db_path.read_bytes() == b""
+
+
+async def test_init_starts_over_with_the_key_file_that_is_there(db_path: Path) -> None:
+    await _vanish(db_path, how="emptied")
+    key = default_key_file(db_path).read_bytes()
+    async with await open_database(db_path, init=True):
+        pass
+    assert default_key_file(db_path).read_bytes() == key
+    async with await open_database(db_path):  # an ordinary start from now on
+        pass
+
+
+async def test_a_database_being_created_by_another_process_is_not_taken_for_vanished(
+    db_path: Path,
+) -> None:
+    # Many starts at once on a new path: some find the key file the first one just made.
+    opened = await asyncio.gather(*(open_database(db_path) for _ in range(8)))
+    for db in opened:
+        await db.close()
+
+
+async def test_without_a_key_file_there_is_no_sign_of_a_vanished_database(db_path: Path) -> None:
+    async with await open_database(db_path, data_key=KEY):
+        pass
+    db_path.write_bytes(b"")
+    async with await open_database(db_path, data_key=KEY):
         pass

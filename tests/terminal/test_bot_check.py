@@ -15,8 +15,9 @@ from fakes import workspace as ws
 from fakes.cloud import REGIONS, sandbox_credential
 from terminal_harness import config_text
 
-from ecs_secret_bot.check import CheckLine, check_command, format_lines, run_check
+from ecs_secret_bot.check import CheckLine, format_lines, run_check
 from ecs_secret_bot.config import load_settings
+from ecs_secret_bot.launch import check_command
 from ecs_secret_bot.runtime import open_storage
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage.audit import AuditEntry, append_audit

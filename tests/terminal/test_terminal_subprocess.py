@@ -43,7 +43,7 @@ async def test_read_only_subcommands(terminal: Terminal) -> None:
     )
     assert f"You are {ME}" in ok(who).out and "AliyunKMSSecretAdminAccess" in who.out
     lines = ok(listing).out.splitlines()
-    assert lines[0].split() == ["NAME", "REGION", "CREATED", "UPDATED", "STATE"]
+    assert lines[0].split() == ["NAME", "REGION", "STATE", "INSTANCE", "USER", "CREATED", "UPDATED"]
     assert [line.split()[0] for line in lines[1:]] == ["web-3-root", "web-4-ecs-user-key"]
     body = ok(show).json
     assert body["command"] == "show" and body["ok"] is True and body["exit_code"] == 0

@@ -52,7 +52,7 @@ from ecs_secret_bot.errors import (
     Subcommand,
 )
 
-__all__ = ["MAX_DESCRIPTION", "MAX_TAGS", "create_secret", "execute_create"]
+__all__ = ["MAX_DESCRIPTION", "MAX_TAGS", "check_create", "create_secret", "execute_create"]
 
 CREATE = "kms:CreateSecret"
 MAX_DESCRIPTION = 1024
@@ -214,15 +214,16 @@ def _refuse_key_on_windows(os_type: str, kind: str, instance_id: str) -> None:
         )
 
 
-async def create_secret(
-    req: CreateRequest, *, actor: Actor, core: Core
-) -> CreateResult | HeldForApproval | DryRunReport:
-    """Create the secret (or hold the request for approval, or report a dry run)."""
+_Fields = tuple[SecretRef, str, str, str, str, list[list[str]], str, str]
+"""A create request's checked fields but its value: ref, instance, user, kind, interval,
+tags, KMS instance and key."""
+
+
+def _fields(req: CreateRequest, core: Core) -> _Fields:
     ref = core.secret(req.name, req.region)
     instance_id = _instance_id(req.instance_id)
     user = check_user_name(req.user_name)
     kind = _kind(req.kind)
-    value = _initial_value(req, kind, user)
     interval = _rotation_interval(req)
     if len(req.description) > MAX_DESCRIPTION:
         raise InvalidInput(
@@ -231,8 +232,21 @@ async def create_secret(
             field="description",
             next_step="Shorten it.",
         )
-    tags = _tags(req.tags)
     dkms, key = _kms_location(req, core, ref.region)
+    return ref, instance_id, user, kind, interval, _tags(req.tags), dkms, key
+
+
+def check_create(req: CreateRequest, *, core: Core) -> None:
+    """Refuse what is wrong in ``req`` apart from its value, before anyone types the value."""
+    _fields(req, core)
+
+
+async def create_secret(
+    req: CreateRequest, *, actor: Actor, core: Core
+) -> CreateResult | HeldForApproval | DryRunReport:
+    """Create the secret (or hold the request for approval, or report a dry run)."""
+    ref, instance_id, user, kind, interval, tags, dkms, key = _fields(req, core)
+    value = _initial_value(req, kind, user)
     early = await refuse_early(
         core,
         actor,

@@ -62,6 +62,7 @@ __all__ = [
     "SETTLE_AFTER",
     "Settled",
     "attach_deletion_message",
+    "check_delete",
     "delete_secret",
     "execute_deletion",
     "settle_unknown_deletions",
@@ -99,6 +100,12 @@ def _days(req: DeleteRequest) -> int | None:
             next_step=f"Give {MIN_DAYS} to {MAX_DAYS} days, or --now to delete at once.",
         )
     return req.days
+
+
+def check_delete(req: DeleteRequest, *, core: Core) -> None:
+    """Refuse a wrong window, name or region before anyone is asked to confirm the deletion."""
+    _days(req)
+    core.secret(req.name, req.region)
 
 
 def _refuse_if_scheduled(ref: SecretRef, detail: SecretDetail) -> None:

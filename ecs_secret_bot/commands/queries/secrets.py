@@ -16,6 +16,11 @@ prefix or as a substring (fact sheet, section 5), and under the first two ``web-
 match nothing, every name starting ``acs/ecs/``. A filtered listing so reads every page of
 ECS secrets, as an unfiltered one does, and never hides a secret KMS would match otherwise.
 
+Each row also says what the bot itself knows of the secret, with one database query: its
+state (KMS's deletion date first, then the latest rotation the bot triggered) and the
+instance that rotation ran on. ListSecrets names no instance and no user, so a secret the
+bot never rotated has no instance here; ``show`` describes it.
+
 Metadata only: never reads a secret value, never writes anything.
 """
 
@@ -36,6 +41,7 @@ from ecs_secret_bot.commands.names import ECS_PREFIX, MAX_NAME_LENGTH, short_sec
 from ecs_secret_bot.commands.queries.access import LIST, permitted_regions
 from ecs_secret_bot.commands.requests import ListRequest
 from ecs_secret_bot.errors import CloudError, InvalidInput, NextStep
+from ecs_secret_bot.storage.rotations import RotationRow, latest_rotations
 
 __all__ = [
     "MAX_IN_FLIGHT_PER_REGION",
@@ -69,6 +75,11 @@ class SecretRow:
     updated: datetime | None
     planned_deletion: datetime | None
     """When KMS deletes it, if it is scheduled for deletion."""
+    state: str = "active"
+    """``pending deletion``; else the latest rotation the bot triggered: ``rotating``,
+    ``rotation failed``, ``rotation timed out``; else ``active``."""
+    instance_id: str = ""
+    """The instance of the latest rotation the bot triggered; empty if it never rotated it."""
 
     @property
     def pending_deletion(self) -> bool:
@@ -221,6 +232,25 @@ def _region(
     return rows, listing
 
 
+_ROTATION_STATES = {
+    "starting": "rotating",
+    "in_progress": "rotating",
+    "failed": "rotation failed",
+    "timed_out": "rotation timed out",
+}
+
+
+def _with_what_the_bot_knows(row: SecretRow, rotation: RotationRow | None) -> SecretRow:
+    """Return ``row`` with its state and the instance its latest known rotation ran on."""
+    if row.pending_deletion:
+        state = "pending deletion"
+    elif rotation is not None:
+        state = _ROTATION_STATES.get(rotation.status, "active")
+    else:
+        state = "active"
+    return replace(row, state=state, instance_id=rotation.instance_id if rotation else "")
+
+
 async def _list_region(
     pager: _Pager, region: str, needle: str
 ) -> tuple[list[SecretRow], RegionListing]:
@@ -249,10 +279,13 @@ async def list_secrets(req: ListRequest, *, actor: Actor, core: Core) -> SecretL
         )
         for region, decision in refused
     }
+    known = {(r.region, r.secret_name): r for r in await latest_rotations(core.db)}
     rows: list[SecretRow] = []
     for region in allowed:
         region_rows, reports[region] = listed[region]
-        rows.extend(region_rows)
+        rows.extend(
+            _with_what_the_bot_knows(row, known.get((row.region, row.name))) for row in region_rows
+        )
     return SecretListing(
         rows=tuple(rows),
         regions=tuple(reports[r] for r in regions),
