@@ -2,9 +2,10 @@
 
 Owns ``SlackSettings`` (tokens and the Web API URL, read by the entry point only),
 ``BotServices`` (the injected dependencies of every handler, the process's rotation
-tracker among them), ``BackgroundTasks`` (work that runs after the ack and that a shutdown
-waits for) and ``make_client`` (an ``AsyncWebClient`` aimed at ``SLACK_API_URL`` that
-honours ``Retry-After``). Never reads the environment and never decides anything.
+tracker and open modals among them), ``BackgroundTasks`` (work that runs after the ack and
+that a shutdown waits for) and ``make_client`` (an ``AsyncWebClient`` aimed at
+``SLACK_API_URL`` that honours ``Retry-After``). Never reads the environment and never
+decides anything.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ecs_secret_bot.bot.directory import SlackDirectory
+from ecs_secret_bot.bot.open_modals import OpenModals
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.tracker import RotationTracker
 
@@ -73,21 +75,40 @@ def make_client(settings: SlackSettings, *, max_retries: int = 2) -> AsyncWebCli
 class BackgroundTasks:
     """Tasks started after an ack; ``drain`` waits for them at shutdown.
 
-    Work after an ack runs at most ``limit`` at a time (``spawn(..., gated=True)``): the
-    event loop serves ready callbacks first come, first served, so a burst of cloud calls
-    would otherwise delay the acks of the requests arriving behind it.
+    Cloud work after an ack starts at most ``limit`` at a time (``spawn(..., gated=True)``):
+    the event loop serves ready callbacks first come, first served, so a burst of them
+    (policy, storage, building SDK requests) would otherwise delay the acks of the requests
+    arriving behind it. A piece of work gives its place to the next after ``hold`` seconds
+    even if it has not ended: by then it is waiting for the cloud, which costs the loop
+    nothing, and a slow cloud must not hold everything else back. Opening a modal is never
+    gated: its ``trigger_id`` lives 3 seconds.
     """
 
-    def __init__(self, limit: int = 4) -> None:
+    def __init__(self, limit: int = 4, *, hold: float = 0.5) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._limit = limit
+        self._hold = hold
         self._gate: asyncio.Semaphore | None = None
 
     async def _gated(self, coro: Coroutine[Any, Any, Any]) -> Any:
         if self._gate is None:
             self._gate = asyncio.Semaphore(self._limit)
-        async with self._gate:
+        gate = self._gate
+        await gate.acquire()
+        held = True
+
+        def give_place() -> None:
+            nonlocal held
+            if held:
+                held = False
+                gate.release()
+
+        timer = asyncio.get_running_loop().call_later(self._hold, give_place)
+        try:
             return await coro
+        finally:
+            timer.cancel()
+            give_place()
 
     def spawn(
         self, coro: Coroutine[Any, Any, Any], *, name: str = "", gated: bool = False
@@ -139,3 +160,10 @@ class BotServices:
     metadata_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     """Seals what modals carry (``metadata``); ``runtime`` gives the database's, which every
     replica and restart shares. The default, a key of this process, suits tests."""
+    directory_budget: float = 0.75
+    """Seconds a request may wait for Slack to say who asked before it is acked anyway."""
+    modals: OpenModals = field(init=False)
+    """The modals this process updates, with the newest hash it knows of each."""
+
+    def __post_init__(self) -> None:
+        self.modals = OpenModals(self.client)
