@@ -1,10 +1,17 @@
-"""Global middleware: who is asking (the ``Actor``), and events seen twice.
+"""Global middleware: who is asking (an ``Asker``, resolving to the ``Actor``), and events
+seen twice.
 
-``actor_middleware`` builds the ``Actor`` of every request from the verified payload's
-user, team and channel ids (never from ``private_metadata`` for identity; a modal's
-channel comes from its metadata and is re-authorized like everything else) plus
-``users.info`` and ``usergroups.users.list`` through the cached directory, and puts it in
-``context["actor"]``. ``event_dedup_middleware`` drops an Events API delivery whose
+``actor_middleware`` puts an ``Asker`` in ``context["asker"]`` for every request: the
+verified payload's user, team and channel ids (never ``private_metadata`` for identity; a
+modal's channel comes from its metadata and is re-authorized like everything else), and
+the ``Actor`` built from them plus ``users.info`` and ``usergroups.users.list`` through the
+cached directory. It asks Slack nothing before the listener runs: with warm caches the
+``Actor`` is ready at once; with a cold one its look-up starts in the background, and a
+listener either waits for it a short time before its ack (``within``), or acks first and
+waits after (``resolve``). A Slack that is slow or rate-limited therefore never delays an
+ack past that budget, and the look-up keeps going (waiting out ``Retry-After``) for the
+answer given after the ack. The ``Actor`` is never built from part of the groups.
+``event_dedup_middleware`` drops an Events API delivery whose
 ``event_id`` was already claimed (Slack retries; Socket Mode hides the retry headers), the
 claim kept in storage so it survives a restart.
 
@@ -17,6 +24,7 @@ Example of a middleware in this shape (bolt's ``AsyncMiddleware`` as a function)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -24,10 +32,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
+from ecs_secret_bot.bot.directory import SlackDirectory
 from ecs_secret_bot.bot.metadata import ModalMeta, sealed
 from ecs_secret_bot.bot.services import BotServices
+from ecs_secret_bot.commands.actor import Actor
 
 __all__ = [
+    "Asker",
     "actor_middleware",
     "event_dedup_middleware",
     "malformed_request_middleware",
@@ -64,8 +75,57 @@ def _user_and_team(body: dict[str, Any], context: AsyncBoltContext) -> tuple[str
     return str(user_id), str(team_id)
 
 
+class Asker:
+    """Who asked, from the verified payload; their ``Actor`` once the directory knows them."""
+
+    def __init__(
+        self,
+        directory: SlackDirectory,
+        *,
+        user_id: str,
+        team_id: str,
+        channel_id: str = "",
+        channel_name: str = "",
+    ) -> None:
+        self.user_id = user_id
+        self.channel_id = channel_id
+        self.ready: Actor | None = directory.cached_actor(
+            user_id=user_id, team_id=team_id, channel_id=channel_id, channel_name=channel_name
+        )
+        """The ``Actor`` if the caches knew everything (no Slack call needed)."""
+        self._lookup: asyncio.Task[Actor] | None = None
+        if self.ready is None:
+            self._lookup = asyncio.ensure_future(
+                directory.actor(
+                    user_id=user_id,
+                    team_id=team_id,
+                    channel_id=channel_id,
+                    channel_name=channel_name,
+                )
+            )
+            # Whoever resolves it sees its failure; a request no listener took must not log
+            # "exception never retrieved".
+            self._lookup.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+    async def within(self, seconds: float) -> Actor | None:
+        """Return the ``Actor`` if Slack says who asked within ``seconds``, else None."""
+        if self.ready is not None or self._lookup is None:
+            return self.ready
+        done, _ = await asyncio.wait({self._lookup}, timeout=seconds)
+        return self._lookup.result() if done else None
+
+    async def resolve(self) -> Actor:
+        """Return the ``Actor``, waiting for Slack as long as it takes (after the ack)."""
+        if self.ready is not None or self._lookup is None:
+            assert self.ready is not None
+            return self.ready
+        # shielded: a caller's timeout must not cancel the look-up other callers share
+        self.ready = await asyncio.shield(self._lookup)
+        return self.ready
+
+
 def actor_middleware(services: BotServices) -> Callable[..., Awaitable[Any]]:
-    """Return the middleware that puts the request's ``Actor`` in the context."""
+    """Return the middleware that puts the request's ``Asker`` in the context."""
 
     async def build_actor(context: AsyncBoltContext, body: dict[str, Any], next: Next) -> Any:
         user_id, team_id = _user_and_team(body, context)
@@ -73,7 +133,8 @@ def actor_middleware(services: BotServices) -> Callable[..., Awaitable[Any]]:
             channel_id, channel_name = request_channel(body, key=services.metadata_key)
             if channel_name in ("directmessage",):
                 channel_name = ""
-            context["actor"] = await services.directory.actor(
+            context["asker"] = Asker(
+                services.directory,
                 user_id=user_id,
                 team_id=team_id,
                 channel_id=channel_id,

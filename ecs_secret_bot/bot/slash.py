@@ -4,6 +4,10 @@ Help, usage mistakes and ``whoami`` (answered from memory) go back in the ack it
 Modals open right after the ack on the command's ``trigger_id`` (the rotate modal with a
 loading state, updated once the secret is described). Everything that reaches the cloud
 runs after the ack and answers ephemerally (reads) or in the channel (changes).
+
+When Slack is slow to say who asked (a cold cache, a rate limit), the command is acked
+empty after a short budget and answered once it has: the same answers, through the
+command's ``response_url``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from ecs_secret_bot.bot.announce import Outcome, announce
 from ecs_secret_bot.bot.errors import InAck, InModal, later, report, where_of
 from ecs_secret_bot.bot.metadata import ModalMeta
-from ecs_secret_bot.bot.parse import Command, UsageError, parse_command
+from ecs_secret_bot.bot.middleware import Asker
+from ecs_secret_bot.bot.parse import Command, parse_command
 from ecs_secret_bot.bot.replies import Where, tell
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.listings import (
@@ -55,6 +60,8 @@ __all__ = ["COMMAND", "register_slash"]
 
 COMMAND = "/ecs-secret"
 
+Ack = Callable[..., Awaitable[Any]]
+
 
 @dataclass(frozen=True)
 class Invocation:
@@ -65,7 +72,8 @@ class Invocation:
     where: Where
     trigger_id: str
     services: BotServices
-    ack: AsyncAck
+    ack: Ack
+    """The command's ack; after it, a stand-in that answers the asker privately."""
 
     def meta(self) -> ModalMeta:
         """Return the ids a modal opened from here carries."""
@@ -248,23 +256,50 @@ ROUTES: dict[str, Handler] = {
 }
 
 
+def _replier(services: BotServices, where: Where) -> Ack:
+    """Return an ``ack`` stand-in for after the real ack: it tells the asker privately."""
+
+    async def say(**reply: Any) -> None:
+        if reply.get("text"):
+            await tell(services.client, where, str(reply["text"]), reply.get("blocks"))
+
+    return say
+
+
+async def _after_the_ack(
+    services: BotServices, asker: Asker, invocation: Callable[[Actor], Invocation]
+) -> None:
+    """Run a command whose asker Slack was slow to describe, once it has (acked already)."""
+    where = Where(asker.user_id, channel_id=asker.channel_id)
+    try:
+        inv = invocation(await asker.resolve())
+        where = inv.where
+        await ROUTES[inv.cmd.name](inv)
+    except Exception as error:  # after the ack: never into bolt (see errors.later)
+        await report(services, error, where)
+
+
 def register_slash(app: AsyncApp, services: BotServices) -> None:
     """Route ``/ecs-secret`` to its subcommands."""
 
     @app.command(COMMAND)
     async def ecs_secret(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
-        actor: Actor = context["actor"]
+        asker: Asker = context["asker"]
         try:
             cmd = parse_command(str(body.get("text") or ""))
-        except UsageError as exc:
+            actor = await asker.within(services.directory_budget)
+        except BotError as exc:
             await report(services, exc, InAck(ack, "command"))
             return
-        inv = Invocation(
-            cmd=cmd,
-            actor=actor,
-            where=where_of(body),
-            trigger_id=str(body.get("trigger_id") or ""),
-            services=services,
-            ack=ack,
-        )
-        await ROUTES[cmd.name](inv)
+        where = where_of(body)
+
+        def invocation(actor: Actor, answer: Ack = ack) -> Invocation:
+            trigger_id = str(body.get("trigger_id") or "")
+            return Invocation(cmd, actor, where, trigger_id, services, answer)
+
+        if actor is not None:
+            await ROUTES[cmd.name](invocation(actor))
+            return
+        await ack()
+        late = _replier(services, where)
+        await _after_the_ack(services, asker, lambda actor: invocation(actor, late))
