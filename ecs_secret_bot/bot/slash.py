@@ -1,9 +1,12 @@
 """The one ``/ecs-secret`` router: parse strictly, ack at once, then one core call.
 
 Help, usage mistakes and ``whoami`` (answered from memory) go back in the ack itself.
-Modals open right after the ack on the command's ``trigger_id`` (the rotate modal with a
-loading state, updated once the secret is described). Everything that reaches the cloud
-runs after the ack and answers ephemerally (reads) or in the channel (changes).
+Modals open right after the ack, in the listener, on the command's ``trigger_id`` (good
+for 3 seconds): never queued behind cloud work. The rotate modal opens with a loading
+state and is filled (``views.update`` with its ``hash``) once the secret is described;
+if the person closed it meanwhile, there is nothing to fill. Everything that reaches the
+cloud runs after the ack (``later``) and answers ephemerally (reads) or in the channel
+(changes).
 
 When Slack is slow to say who asked (a cold cache, a rate limit), the command is acked
 empty after a short budget and answered once it has: the same answers, through the
@@ -89,8 +92,26 @@ class Invocation:
         )
 
     def later(self, work: Coroutine[Any, Any, Any]) -> None:
-        """Run ``work`` after the ack; a failure is told to the asker."""
+        """Run cloud ``work`` after the ack; a failure is told to the asker."""
         later(self.services, self.where, work)
+
+    async def now(self, work: Awaitable[Any]) -> None:
+        """Await Slack ``work`` in the listener, after the ack; a failure is told to the asker."""
+        try:
+            await work
+        except Exception as error:  # after the ack: never into bolt (see errors.later)
+            await report(self.services, error, self.where)
+
+    async def open(self, view: dict[str, Any]) -> str:
+        """Open ``view`` on the command's trigger (after the ack); return its id, or ""."""
+        opened: list[str] = []
+
+        async def open_it() -> None:
+            reply = await self.services.client.views_open(trigger_id=self.trigger_id, view=view)
+            opened.append(self.services.modals.opened(reply))
+
+        await self.now(open_it())
+        return opened[0] if opened else ""
 
     async def run(self, work: Awaitable[Outcome]) -> None:
         """Await a core operation and show its outcome."""
@@ -122,7 +143,7 @@ async def _create(inv: Invocation) -> None:
     region = core.region(inv.cmd.region)
     view = create_modal(regions=core.settings.cloud.regions, region=region, meta=inv.meta())
     await inv.ack()
-    inv.later(inv.services.client.views_open(trigger_id=inv.trigger_id, view=view))
+    await inv.open(view)
 
 
 async def _rotate(inv: Invocation) -> None:
@@ -132,22 +153,19 @@ async def _rotate(inv: Invocation) -> None:
     if cmd.dry_run:
         request = RotateRequest(cmd.secret, region=cmd.region, dry_run=True)
         inv.later(inv.run(rotate_secret(request, actor=inv.actor, core=inv.services.core)))
-    else:
-        inv.later(_rotate_modal(inv))
+        return
+    view_id = await inv.open(loading_modal("Rotate secret", f"Looking up `{cmd.secret}`…"))
+    if view_id:
+        inv.later(_fill_rotate_modal(inv, view_id))
 
 
-async def _rotate_modal(inv: Invocation) -> None:
-    """Open the modal at once (loading), describe the secret, then show it."""
-    cmd, core, client = inv.cmd, inv.services.core, inv.services.client
-    opened = await client.views_open(
-        trigger_id=inv.trigger_id,
-        view=loading_modal("Rotate secret", f"Looking up `{cmd.secret}`…"),
-    )
-    view_id = str(opened["view"]["id"])
+async def _fill_rotate_modal(inv: Invocation, view_id: str) -> None:
+    """Describe the secret, then show it in the loading modal (unless it was closed)."""
+    cmd, core, services = inv.cmd, inv.services.core, inv.services
     try:
         secret = await views.prepare_rotation(cmd.secret, cmd.region, actor=inv.actor, core=core)
     except BotError as exc:
-        await report(inv.services, exc, InModal(view_id, "Cannot rotate"))
+        await report(services, exc, InModal(view_id, "Cannot rotate", person=inv.where))
         return
     meta = ModalMeta(
         name=secret.name,
@@ -158,7 +176,8 @@ async def _rotate_modal(inv: Invocation) -> None:
         user_name=secret.user_name,
         key=inv.services.metadata_key,
     )
-    await client.views_update(view_id=view_id, view=rotate_modal(secret, meta))
+    hash = services.modals.hash_of(view_id)
+    await services.modals.update(rotate_modal(secret, meta), view_id=view_id, hash=hash)
 
 
 async def _rotation(inv: Invocation) -> None:
@@ -198,8 +217,7 @@ async def _delete(inv: Invocation) -> None:
         now=cmd.now,
         key=inv.services.metadata_key,
     )
-    client = inv.services.client
-    inv.later(client.views_open(trigger_id=inv.trigger_id, view=delete_modal(meta)))
+    await inv.open(delete_modal(meta))
 
 
 async def _restore(inv: Invocation) -> None:

@@ -77,12 +77,6 @@ async def test_closing_the_confirmation_modal_keeps_the_deletion_announced(
     assert not any("went wrong" in text for text in told(bot))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 item 2: _rotate_modal runs through later() (bot/slash.py, "
-    "bot/errors.py), a 4-slot gate shared with cloud work; the fifth views.open waits "
-    "for a slow cloud call and Slack answers expired_trigger_id",
-)
 async def test_modals_open_in_time_while_the_cloud_is_slow(bot: BotHarness) -> None:
     bot.sandbox.faults.add(action="*", kind="latency", latency=3.5)
     names = ["web-3-root", "web-4-ecs-user-key", "batch-7-root"] * 2
