@@ -6,7 +6,8 @@ Every handler acks first, then learns who clicked (the ``Asker``: Slack may be s
 say). A click carries ids only (an approval id, a secret name and region); who clicked
 comes from the verified payload, and the core re-authorizes the click as if it were a new
 request. A click that changes nothing (not an approver, a second vote, too late) gets an
-ephemeral explanation and leaves the message as it is.
+ephemeral explanation and leaves the message as it is. The delete confirmation announces
+its outcome before it updates the modal, which the person may have closed.
 """
 
 from __future__ import annotations
@@ -159,26 +160,30 @@ async def _restore(services: BotServices, body: dict[str, Any], asker: Asker) ->
 
 
 async def _delete_go(services: BotServices, body: dict[str, Any], asker: Asker) -> None:
-    actor = await asker.resolve()
     view = body.get("view") or {}
+    view_id = str(view.get("id") or "")
     meta = ModalMeta.load(view.get("private_metadata"), key=services.metadata_key)
+    where = Where(asker.user_id, channel_id=meta.channel_id)
     request = DeleteRequest(
         meta.name,
         days=None if meta.now else (meta.days or 30),
         immediately=meta.now,
         region=meta.region,
         reason=meta.reason,
-        request_id=f"view:{view.get('id', '')}",
+        request_id=f"view:{view_id}",
     )
     try:
+        actor = await asker.resolve()
         outcome = await delete_secret(request, actor=actor, core=services.core)
     except BotError as exc:
-        await report(services, exc, InModal(view["id"], "Not deleted"))
+        await report(services, exc, InModal(view_id, "Not deleted", person=where))
         return
-    done = notice_modal("Delete secret", outcome_notice(outcome, channel_id=meta.channel_id))
-    await services.client.views_update(view_id=view["id"], view=done)
-    where = Where(actor.user_id, channel_id=meta.channel_id)
+    # announced first: the channel message and its Restore record must not wait on a modal
+    # the person may have closed
     await announce(services, outcome, actor=actor, where=where)
+    text = outcome_notice(outcome, channel_id=meta.channel_id)
+    if not await services.modals.update(notice_modal("Delete secret", text), view_id=view_id):
+        await tell(services.client, where, text)
 
 
 async def _region(services: BotServices, body: dict[str, Any]) -> None:

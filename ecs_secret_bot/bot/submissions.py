@@ -3,11 +3,14 @@
 Each handler reads the inputs (``state_values``), checks what needs no one else (empty
 fields, a name typed to confirm) and answers ``response_action: errors`` at once; then it
 hands the typed request to the core with a time budget inside Slack's 3 seconds (the time
-Slack takes to say who asked, on a cold cache, counts in it). A core
-answer within the budget lands in the modal (field errors next to the field, other
-refusals as a notice, success as a notice plus the channel message); a slower one gets a
-"working" notice at once and the modal is updated when the core answers. The request id
-is the view id, so a double submit runs once. Values go only into the request.
+Slack takes to say who asked, on a cold cache, counts in it). A core answer within the
+budget lands in the modal: field errors next to the field, other refusals as a notice
+pushed on top of the form (closing it goes back to what was typed, a pasted key
+included), success as a notice plus the channel message. A slower one gets a "working"
+notice pushed at once; when the core answers, the outcome is announced first (channel
+message, Restore record, rotation follow-up) and the notice updated after: a person who
+closed the modal meanwhile gets the outcome privately instead. The request id is the view
+id, so a double submit runs once. Values go only into the request.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from ecs_secret_bot.bot.announce import Outcome, announce
-from ecs_secret_bot.bot.errors import InAck, InModal, later, report
+from ecs_secret_bot.bot.errors import InAck, InModal, report
 from ecs_secret_bot.bot.ids import Block, Callback
 from ecs_secret_bot.bot.metadata import ModalMeta, state_values
 from ecs_secret_bot.bot.middleware import Asker
-from ecs_secret_bot.bot.replies import Where
+from ecs_secret_bot.bot.replies import Where, tell
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.blocks import esc, short_name
 from ecs_secret_bot.bot.views.modals import delete_confirm_modal, notice_modal
@@ -136,18 +139,10 @@ async def run_in_modal(
     task = asyncio.ensure_future(run())
     done, _ = await asyncio.wait({task}, timeout=services.modal_budget)
     if not done:
-        await ack(response_action="update", view=notice_modal(title, "Working on it…"))
-        view_id = str(body.get("view", {}).get("id", ""))
-        try:
-            actor, outcome = await task
-        except BotError as exc:
-            await report(services, exc, InModal(view_id, title))
-            return
-        await services.client.views_update(
-            view_id=view_id,
-            view=notice_modal(title, outcome_notice(outcome, channel_id=where.channel_id)),
-        )
-        await announce(services, outcome, actor=actor, where=where)
+        working = f"working:{body.get('view', {}).get('id', '')}"
+        pushed = notice_modal(title, "Working on it…", external_id=working, final=True)
+        await ack(response_action="push", view=pushed)
+        await _finish_later(services, task, where=where, title=title, working=working)
         return
     failure = task.exception()
     if isinstance(failure, BotError):
@@ -158,7 +153,35 @@ async def run_in_modal(
     actor, outcome = task.result()
     notice = outcome_notice(outcome, channel_id=where.channel_id)
     await ack(response_action="update", view=notice_modal(title, notice))
-    later(services, where, announce(services, outcome, actor=actor, where=where))
+    try:
+        await announce(services, outcome, actor=actor, where=where)
+    except Exception as error:  # after the ack: never into bolt (see errors.later)
+        await report(services, error, where)
+
+
+async def _finish_later(
+    services: BotServices,
+    task: asyncio.Future[tuple[Actor, Outcome]],
+    *,
+    where: Where,
+    title: str,
+    working: str,
+) -> None:
+    """Announce the outcome of a slow submission, then show it in its pushed "working" view."""
+    try:
+        actor, outcome = await task
+    except Exception as error:
+        # the notice says "Back": the form underneath still holds what was typed
+        await report(services, error, InModal("", title, person=where, external_id=working))
+        return
+    try:
+        await announce(services, outcome, actor=actor, where=where)
+    except Exception as error:
+        await report(services, error, where)
+    text = outcome_notice(outcome, channel_id=where.channel_id)
+    done = notice_modal(title, text, external_id=working, final=True)
+    if not await services.modals.update(done, external_id=working):
+        await tell(services.client, where, text)
 
 
 def _request_id(body: dict[str, Any]) -> str:

@@ -33,11 +33,6 @@ def told(bot: BotHarness) -> list[str]:
     return [str(c.payload.get("text", "")) for c in bot.slack.calls if c.method in methods]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 item 1: run_in_modal (bot/submissions.py) calls views.update before "
-    "announcing; after the person closed the 'Working on it' modal Slack answers not_found",
-)
 async def test_closing_the_working_modal_keeps_the_rotation_announced(bot: BotHarness) -> None:
     await bot.command("rotate web-3-root")
     modal = await bot.wait_modal(Callback.ROTATE)
@@ -53,11 +48,6 @@ async def test_closing_the_working_modal_keeps_the_rotation_announced(bot: BotHa
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 item 1: _delete_go (bot/actions.py) calls views.update before "
-    "announcing; after the person closed the confirmation modal Slack answers not_found",
-)
 async def test_closing_the_confirmation_modal_keeps_the_deletion_announced(
     bot: BotHarness,
 ) -> None:
