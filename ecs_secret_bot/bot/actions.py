@@ -7,7 +7,8 @@ say). A click carries ids only (an approval id, a secret name and region); who c
 comes from the verified payload, and the core re-authorizes the click as if it were a new
 request. A click that changes nothing (not an approver, a second vote, too late) gets an
 ephemeral explanation and leaves the message as it is. The delete confirmation announces
-its outcome before it updates the modal, which the person may have closed.
+its outcome before it updates the modal, which the person may have closed. Clicks on the
+custom-value switch of one modal update it one after the other, each on the newest view.
 """
 
 from __future__ import annotations
@@ -205,11 +206,17 @@ async def _region(services: BotServices, body: dict[str, Any]) -> None:
 
 async def _switch(services: BotServices, body: dict[str, Any]) -> None:
     view = body.get("view") or {}
+    view_id = str(view.get("id") or "")
     meta = ModalMeta.load(view.get("private_metadata"), key=services.metadata_key)
     on = "custom" in (state_values(view).get(Block.USE_CUSTOM) or [])
-    meta = ModalMeta(**{**meta.__dict__, "custom": on})
-    updated = toggle_custom(view, meta)
-    await services.client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
+    updated = toggle_custom(view, ModalMeta(**{**meta.__dict__, "custom": on}))
+    modals = services.modals
+    # Clicks arrive in order; each applies to the newest view this process made, else to the
+    # view clicked. A view changed elsewhere since both (hash_conflict) is left as it is.
+    async with modals.turn(view_id):
+        for hash in dict.fromkeys([modals.hash_of(view_id), view.get("hash")]):
+            if hash and await modals.update(updated, view_id=view_id, hash=hash):
+                return
 
 
 def register_actions(app: AsyncApp, services: BotServices) -> None:
@@ -234,7 +241,10 @@ def register_actions(app: AsyncApp, services: BotServices) -> None:
     @app.action(Action.USE_CUSTOM)
     async def on_switch(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        later(services, where_of(body), _switch(services, body))
+        try:  # Slack only, in the listener: never queued behind cloud work
+            await _switch(services, body)
+        except Exception as error:
+            await report(services, error, where_of(body))
 
     @app.action(Action.REGION)
     async def on_region(ack: AsyncAck, body: dict[str, Any]) -> None:

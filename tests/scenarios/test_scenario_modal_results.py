@@ -12,7 +12,7 @@ import asyncio
 
 from fakes import workspace as ws
 from fakes.bot import BotHarness
-from fakes.payloads import input_state
+from fakes.payloads import checkboxes_state, input_state
 
 from ecs_secret_bot.bot.ids import Action, Block, Callback
 
@@ -28,6 +28,17 @@ def told(bot: BotHarness, user: str = ws.ALICE_ID) -> list[str]:
         or (c.method == "chat.postMessage" and c.payload.get("channel") == user)
         or c.method == "response_url"
     ]
+
+
+async def click_switch(bot: BotHarness, modal: dict[str, object], ticked: list[str]) -> None:
+    await bot.click(
+        Action.USE_CUSTOM,
+        view=modal,
+        block_id=Block.USE_CUSTOM,
+        action_type="checkboxes",
+        state_values={Block.USE_CUSTOM: {Action.USE_CUSTOM: checkboxes_state(ticked)}},
+        action={"selected_options": [{"value": value} for value in ticked]},
+    )
 
 
 async def test_a_person_who_closed_the_working_modal_is_told_the_result(bot: BotHarness) -> None:
@@ -90,6 +101,20 @@ async def test_the_rotate_modal_is_filled_with_the_hash_of_its_loading_view(
     fill = bot.slack.last_call("views.update")
     assert opened.payload["view"]["callback_id"] == Callback.LOADING
     assert fill.payload.get("hash"), "the fill must not overwrite a view changed since"
+
+
+async def test_the_last_of_two_quick_clicks_on_the_switch_wins(bot: BotHarness) -> None:
+    await bot.command("rotate web-3-root")
+    modal = await bot.wait_modal(Callback.ROTATE)
+
+    await click_switch(bot, modal, ["custom"])
+    await click_switch(bot, modal, [])  # clicked before the first click's update landed
+    await bot.slack.wait_for_calls("views.update", count=3)
+    await bot.services.tasks.drain(2.0)
+
+    blocks = {b.get("block_id") for b in bot.modal()["blocks"]}
+    assert Block.GENERATED_NOTE in blocks and Block.PASSWORD not in blocks
+    assert not any("went wrong" in text for text in told(bot))
 
 
 async def test_a_refused_submission_keeps_what_was_typed(bot: BotHarness) -> None:

@@ -107,11 +107,6 @@ async def test_an_approval_card_reaches_approvers_from_a_channel_the_bot_is_not_
     assert not any(has_button(c.payload.get("blocks"), Action.APPROVE) for c in to_requester)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 item 8: _switch (bot/actions.py) sends views.update with the clicked "
-    "view's hash; a second quick click gets hash_conflict, told as 'Something went wrong'",
-)
 async def test_two_quick_clicks_on_the_custom_switch_are_not_an_error(bot: BotHarness) -> None:
     await bot.command("rotate web-3-root")
     modal = await bot.wait_modal(Callback.ROTATE)
