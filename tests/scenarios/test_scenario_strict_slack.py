@@ -1,7 +1,7 @@
-"""Transcripts against Slack's strictness that the bot does not survive yet (issue 12).
+"""Transcripts against Slack's strictness that the bot once did not survive (issue 12).
 
-Each is a strict xfail: it fails on today's bot for the reason given, and turns the
-suite red once the bot is fixed, so the marker is removed with the fix.
+One still waiting for its fix is a strict xfail: it fails on today's bot for the reason
+given, and turns the suite red once the bot is fixed, so the marker goes with the fix.
 """
 
 from __future__ import annotations
