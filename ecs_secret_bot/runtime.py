@@ -228,7 +228,7 @@ async def open_bot(
     # Imported here: the terminal imports this module, and needs Slack only with a token.
     from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
     from ecs_secret_bot.bot.notifier import SlackRotationNotifier
-    from ecs_secret_bot.bot.services import BotServices, make_client
+    from ecs_secret_bot.bot.services import BotServices, open_client
 
     def announce(url: str, _: Settings) -> None:
         say(
@@ -236,27 +236,27 @@ async def open_bot(
             "with demo instances and secrets in cn-hangzhou. Nothing reaches Alibaba Cloud."
         )
 
-    client = make_client(slack)
-    slack_directory = SlackDirectory(client, group_ids=usergroup_ids(settings))
-    async with open_core(
-        settings,
-        # Requests made at a terminal have local requesters: the core must know them too.
-        directory=LocalDirectory(fallback=slack_directory),
-        sandbox=sandbox,
-        announce=announce,
-        data_key=data_key,
-        credential=credential,
-        retry=retry,
-        clock=clock,
-    ) as core:
-        tracker = RotationTracker(core, SlackRotationNotifier(client))
-        yield BotServices(
-            core=core,
-            client=client,
-            directory=slack_directory,
-            tracker=tracker,
-            metadata_key=await app_keys.app_key(core.db, "modal-metadata"),
-        )
+    async with open_client(slack) as client:
+        slack_directory = SlackDirectory(client, group_ids=usergroup_ids(settings))
+        async with open_core(
+            settings,
+            # Requests made at a terminal have local requesters: the core must know them too.
+            directory=LocalDirectory(fallback=slack_directory),
+            sandbox=sandbox,
+            announce=announce,
+            data_key=data_key,
+            credential=credential,
+            retry=retry,
+            clock=clock,
+        ) as core:
+            tracker = RotationTracker(core, SlackRotationNotifier(client))
+            yield BotServices(
+                core=core,
+                client=client,
+                directory=slack_directory,
+                tracker=tracker,
+                metadata_key=await app_keys.app_key(core.db, "modal-metadata"),
+            )
 
 
 async def serve(

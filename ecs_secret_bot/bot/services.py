@@ -3,9 +3,9 @@
 Owns ``SlackSettings`` (tokens and the Web API URL, read by the entry point only),
 ``BotServices`` (the injected dependencies of every handler, the process's rotation
 tracker and open modals among them), ``BackgroundTasks`` (work that runs after the ack and
-that a shutdown waits for) and ``make_client`` (an ``AsyncWebClient`` aimed at
-``SLACK_API_URL`` that honours ``Retry-After``). Never reads the environment and never
-decides anything.
+that a shutdown waits for) and ``make_client`` / ``open_client`` (an ``AsyncWebClient``
+aimed at ``SLACK_API_URL`` that honours ``Retry-After``, the latter over one pool of
+kept-alive connections). Never reads the environment and never decides anything.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -35,6 +37,7 @@ __all__ = [
     "BotServices",
     "SlackSettings",
     "make_client",
+    "open_client",
 ]
 
 logger = logging.getLogger(__name__)
@@ -57,19 +60,40 @@ class SlackSettings:
         return bool(self.app_token)
 
 
-def make_client(settings: SlackSettings, *, max_retries: int = 2) -> AsyncWebClient:
-    """Return a Web API client for ``settings.api_url`` that retries where Slack says so."""
+def make_client(
+    settings: SlackSettings, *, max_retries: int = 2, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """Return a Web API client for ``settings.api_url`` that retries where Slack says so.
+
+    Without ``session`` each call opens (and closes) a connection of its own.
+    """
     base_url = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
     return AsyncWebClient(
         token=settings.bot_token,
         base_url=base_url,
         timeout=10,
+        session=session,
         retry_handlers=[
             AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
             AsyncServerErrorRetryHandler(max_retry_count=max_retries),
             AsyncConnectionErrorRetryHandler(max_retry_count=max_retries),
         ],
     )
+
+
+@asynccontextmanager
+async def open_client(settings: SlackSettings) -> AsyncIterator[AsyncWebClient]:
+    """Yield a Web API client whose calls share one pool of kept-alive connections.
+
+    A client without a session of its own opens a connection (a TLS handshake, with Slack)
+    for every call; the app makes a few after every ack, and a handshake's CPU is taken from
+    the acks of the requests behind it.
+    """
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+    try:
+        yield make_client(settings, session=session)
+    finally:
+        await session.close()
 
 
 class BackgroundTasks:
