@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,22 +99,54 @@ async def open_client(settings: SlackSettings) -> AsyncIterator[AsyncWebClient]:
 class BackgroundTasks:
     """Tasks started after an ack; ``drain`` waits for them at shutdown.
 
-    Cloud work after an ack starts at most ``limit`` at a time (``spawn(..., gated=True)``):
-    the event loop serves ready callbacks first come, first served, so a burst of them
-    (policy, storage, building SDK requests) would otherwise delay the acks of the requests
-    arriving behind it. A piece of work gives its place to the next after ``hold`` seconds
-    even if it has not ended: by then it is waiting for the cloud, which costs the loop
-    nothing, and a slow cloud must not hold everything else back. Opening a modal is never
-    gated: its ``trigger_id`` lives 3 seconds.
+    Acks come first. The event loop serves ready callbacks first come, first served, so
+    work after an ack (policy, storage, building SDK requests, calling Slack) would delay
+    the acks of the requests arriving behind it. So every request is counted until its ack
+    (``acking``), and work after an ack starts once no request waits for its ack
+    (``after_acks``), or after a bounded wait under a steady stream. Cloud work then starts
+    at most ``limit`` at a time (``spawn(..., gated=True)``); a piece of it gives its place
+    to the next after ``hold`` seconds even if it has not ended: by then it is waiting for
+    the cloud, which costs the loop nothing, and a slow cloud must not hold everything else
+    back. Opening a modal is never gated behind cloud work: its ``trigger_id`` lives 3 s.
     """
 
-    def __init__(self, limit: int = 4, *, hold: float = 0.5) -> None:
+    def __init__(self, limit: int = 4, *, hold: float = 0.5, ack_wait: float = 0.5) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._limit = limit
         self._hold = hold
+        self._ack_wait = ack_wait
         self._gate: asyncio.Semaphore | None = None
+        self._acking = 0
+        self._acked = asyncio.Event()
+        self._acked.set()
+
+    def acking(self) -> Callable[[], None]:
+        """Count one request until its ack; return what ends the count (once, idempotent)."""
+        self._acking += 1
+        self._acked.clear()
+        counted = True
+
+        def acked() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self._acking -= 1
+                if not self._acking:
+                    self._acked.set()
+
+        return acked
+
+    async def after_acks(self, at_most: float | None = None) -> None:
+        """Wait until no request waits for its ack, or ``at_most`` seconds (``ack_wait``)."""
+        if self._acking:
+            wait = self._ack_wait if at_most is None else at_most
+            try:
+                await asyncio.wait_for(self._acked.wait(), wait)
+            except TimeoutError:
+                pass
 
     async def _gated(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        await self.after_acks()
         if self._gate is None:
             self._gate = asyncio.Semaphore(self._limit)
         gate = self._gate

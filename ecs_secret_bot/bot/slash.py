@@ -64,6 +64,8 @@ __all__ = ["COMMAND", "register_slash"]
 COMMAND = "/ecs-secret"
 
 Ack = Callable[..., Awaitable[Any]]
+OPEN_AFTER_ACKS = 0.25
+"""Seconds a modal waits at most for the acks of other requests before it opens."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ class Invocation:
         opened: list[str] = []
 
         async def open_it() -> None:
+            # the acks of the requests behind this one first, briefly: the trigger lives 3 s
+            await self.services.tasks.after_acks(at_most=OPEN_AFTER_ACKS)
             reply = await self.services.client.views_open(trigger_id=self.trigger_id, view=view)
             opened.append(self.services.modals.opened(reply))
 
