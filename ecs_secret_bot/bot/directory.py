@@ -43,10 +43,16 @@ GROUP_PREFIX = "slack:usergroup:"
 
 
 class TTLCache(Generic[K, V]):
-    """A dict whose entries expire; concurrent misses of one key share one load."""
+    """A dict whose entries expire; concurrent misses of one key share one load.
 
-    def __init__(self, ttl: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    It holds at most ``limit`` entries: past that, the oldest stored go first.
+    """
+
+    def __init__(
+        self, ttl: float, *, clock: Callable[[], float] = time.monotonic, limit: int = 10_000
+    ) -> None:
         self.ttl = ttl
+        self.limit = limit
         self._clock = clock
         self._values: dict[K, tuple[float, V]] = {}
         self._loading: dict[K, asyncio.Future[V]] = {}
@@ -68,7 +74,10 @@ class TTLCache(Generic[K, V]):
             future.exception()  # mark retrieved: waiters re-raise it themselves
             raise
         else:
+            self._values.pop(key, None)  # stored again: the newest, last to go
             self._values[key] = (self._clock() + self.ttl, value)
+            while len(self._values) > self.limit:
+                del self._values[next(iter(self._values))]
             future.set_result(value)
             return value
         finally:

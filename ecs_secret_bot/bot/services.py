@@ -26,7 +26,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from ecs_secret_bot.bot.directory import SlackDirectory
+from ecs_secret_bot.bot.directory import SlackDirectory, TTLCache
 from ecs_secret_bot.bot.open_modals import OpenModals
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.tracker import RotationTracker
@@ -218,6 +218,8 @@ class BotServices:
     replica and restart shares. The default, a key of this process, suits tests."""
     directory_budget: float = 0.75
     """Seconds a request may wait for Slack to say who asked before it is acked anyway."""
+    answers: TTLCache[tuple[Any, ...], Any] = field(default_factory=lambda: TTLCache(30.0))
+    """Answers worked out from the policies alone (help, whoami), per actor, for 30 s."""
     modals: OpenModals = field(init=False)
     """The modals this process updates, with the newest hash it knows of each."""
 

@@ -36,7 +36,7 @@ from ecs_secret_bot.bot.views.listings import (
     show_message,
     whoami_message,
 )
-from ecs_secret_bot.bot.views.messages import help_message
+from ecs_secret_bot.bot.views.messages import Message, help_message
 from ecs_secret_bot.bot.views.modals import (
     create_modal,
     delete_modal,
@@ -131,13 +131,21 @@ Handler = Callable[[Invocation], Awaitable[None]]
 
 
 async def _help(inv: Invocation) -> None:
-    available = views.available_subcommands(inv.actor, inv.services.core)
-    text, blocks = help_message(available, inv.cmd.topic)
+    async def work_out() -> Message:
+        available = views.available_subcommands(inv.actor, inv.services.core)
+        return help_message(available, inv.cmd.topic)
+
+    # in the ack: answered from memory when this actor asked a moment ago
+    key = ("help", inv.actor, inv.cmd.topic)
+    text, blocks = await inv.services.answers.get(key, work_out)
     await inv.ack(response_type="ephemeral", text=text, blocks=blocks)
 
 
 async def _whoami(inv: Invocation) -> None:
-    text, blocks = whoami_message(await views.whoami(actor=inv.actor, core=inv.services.core))
+    async def work_out() -> Message:
+        return whoami_message(await views.whoami(actor=inv.actor, core=inv.services.core))
+
+    text, blocks = await inv.services.answers.get(("whoami", inv.actor), work_out)
     await inv.ack(response_type="ephemeral", text=text, blocks=blocks)
 
 
