@@ -104,14 +104,14 @@ class Invocation:
         except Exception as error:  # after the ack: never into bolt (see errors.later)
             await report(self.services, error, self.where)
 
-    async def open(self, view: dict[str, Any]) -> str:
-        """Open ``view`` on the command's trigger (after the ack); return its id, or ""."""
+    async def open(self, view: Callable[[], dict[str, Any]]) -> str:
+        """Open the ``view()`` built then on the command's trigger; return its id, or ""."""
         opened: list[str] = []
 
         async def open_it() -> None:
             # the acks of the requests behind this one first, briefly: the trigger lives 3 s
             await self.services.tasks.after_acks(at_most=OPEN_AFTER_ACKS)
-            reply = await self.services.client.views_open(trigger_id=self.trigger_id, view=view)
+            reply = await self.services.client.views_open(trigger_id=self.trigger_id, view=view())
             opened.append(self.services.modals.opened(reply))
 
         await self.now(open_it())
@@ -153,9 +153,10 @@ async def _create(inv: Invocation) -> None:
     core = inv.services.core
     require_bound(inv.actor, core)
     region = core.region(inv.cmd.region)
-    view = create_modal(regions=core.settings.cloud.regions, region=region, meta=inv.meta())
     await inv.ack()
-    await inv.open(view)
+    await inv.open(
+        lambda: create_modal(regions=core.settings.cloud.regions, region=region, meta=inv.meta())
+    )
 
 
 async def _rotate(inv: Invocation) -> None:
@@ -166,7 +167,7 @@ async def _rotate(inv: Invocation) -> None:
         request = RotateRequest(cmd.secret, region=cmd.region, dry_run=True)
         inv.later(inv.run(rotate_secret(request, actor=inv.actor, core=inv.services.core)))
         return
-    view_id = await inv.open(loading_modal("Rotate secret", f"Looking up `{cmd.secret}`…"))
+    view_id = await inv.open(lambda: loading_modal("Rotate secret", f"Looking up `{cmd.secret}`…"))
     if view_id:
         inv.later(_fill_rotate_modal(inv, view_id))
 
@@ -229,7 +230,7 @@ async def _delete(inv: Invocation) -> None:
         now=cmd.now,
         key=inv.services.metadata_key,
     )
-    await inv.open(delete_modal(meta))
+    await inv.open(lambda: delete_modal(meta))
 
 
 async def _restore(inv: Invocation) -> None:
