@@ -84,7 +84,10 @@ async def test_twenty_rotations_while_every_cloud_call_takes_five_seconds(
 
         # each person submits their modal -> each rotation runs once
         reason = {Block.REASON: {Action.REASON: input_state("leaked in a screenshot")}}
-        owners = {ModalMeta.load(m["private_metadata"]).name[-2:]: m for m in filled(bot)}
+        owners = {
+            ModalMeta.load(m["private_metadata"], key=bot.services.metadata_key).name[-2:]: m
+            for m in filled(bot)
+        }
         acks = await asyncio.gather(
             *(bot.submit(modal, reason, user=PEOPLE[int(n)]) for n, modal in owners.items())
         )

@@ -1,14 +1,12 @@
 """Transcripts against Slack's strictness that the bot once did not survive (issue 12).
 
-One still waiting for its fix is a strict xfail: it fails on today's bot for the reason
-given, and turns the suite red once the bot is fixed, so the marker goes with the fix.
+Each was a strict xfail naming the bot code path it waited for, until its fix landed.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-import pytest
 from fakes import workspace as ws
 from fakes.bot import BotHarness
 from fakes.payloads import checkboxes_state, input_state
