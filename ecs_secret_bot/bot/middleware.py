@@ -142,22 +142,27 @@ class Asker:
 class CountedAck(AsyncAck):
     """An ack that tells ``BackgroundTasks`` once its response is on its way (``after_acks``).
 
-    bolt's listener runner polls for the ack every 10 ms and only then returns the
-    response, so the count ends one poll after the ack: work after an ack that started
-    earlier would delay the very responses it waits for. A request that is never acked
-    (no listener took it) stops counting after Slack's 3 s.
+    bolt's listener runner polls for the ack's response every 10 ms and only then returns
+    it, so the count ends one poll after the response is set (by the listener's ``ack()``,
+    or by bolt's error handler when a listener fails before it): work after an ack that
+    started earlier would delay the very responses it waits for. A request that is never
+    acked (no listener took it) stops counting after Slack's 3 s.
     """
 
     def __init__(self, acked: Callable[[], None]) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
         self._acked = acked
         self._timer = asyncio.get_running_loop().call_later(ACK_WINDOW, acked)
+        super().__init__()  # type: ignore[no-untyped-call]
 
-    async def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
-        """Set the response, as bolt's ack does; stop counting once bolt has sent it."""
-        try:
-            return await super().__call__(*args, **kwargs)
-        finally:
+    @property
+    def response(self) -> BoltResponse | None:
+        """The response bolt sends Slack, once the ack set it."""
+        return self._response
+
+    @response.setter
+    def response(self, value: BoltResponse | None) -> None:
+        self._response = value
+        if value is not None:
             self._timer.cancel()
             self._timer = asyncio.get_running_loop().call_later(RUNNER_POLL, self._acked)
 

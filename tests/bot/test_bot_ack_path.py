@@ -7,8 +7,10 @@ import random
 import time
 
 import pytest
+from slack_bolt.response import BoltResponse
 
 from ecs_secret_bot.bot.directory import TTLCache
+from ecs_secret_bot.bot.middleware import CountedAck
 from ecs_secret_bot.bot.parse import UsageError, parse_command
 from ecs_secret_bot.bot.services import BackgroundTasks
 
@@ -84,3 +86,16 @@ async def test_a_ttl_cache_keeps_at_most_its_limit() -> None:
         assert await cache.get(n, lambda n=n: value_of(n)) == n * n
 
     assert [n for n in range(5) if cache.fresh(n)] == [2, 3, 4]
+
+
+async def test_a_request_stops_counting_once_bolt_has_its_response() -> None:
+    tasks = BackgroundTasks()
+    acked, failed = CountedAck(tasks.acking()), CountedAck(tasks.acking())
+
+    await acked(text="hello")  # a listener's ack
+    failed.response = BoltResponse(status=200, body="")  # bolt's error handler, no ack()
+    started = time.monotonic()
+    await tasks.after_acks(at_most=2.0)
+
+    assert acked.response is not None and acked.response.body == "hello"
+    assert time.monotonic() - started < 0.5  # one runner poll after the responses
