@@ -37,6 +37,7 @@ TOTAL = 500
 CONCURRENCY = 50
 WARM_UP = 25
 SETTLE = 0.5
+WARM_SETTLE = 3.0
 MIX = (
     "rotate web-3-root",
     "help",
@@ -88,6 +89,8 @@ async def _load(
         warm = [MIX[i % len(MIX)] for i in range(WARM_UP)]
         await _batch(bot, warm, [], side)
         await _batch(bare, warm, [], side)
+        # what the warm-up started once for all (the SDK's clients of each region) ends
+        await asyncio.sleep(WARM_SETTLE)
         for start in range(0, TOTAL, CONCURRENCY):
             texts = [MIX[(start + i) % len(MIX)] for i in range(CONCURRENCY)]
             for driver, times in ((bare, bare_times), (bot, bot_times)):

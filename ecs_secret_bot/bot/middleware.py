@@ -59,8 +59,9 @@ __all__ = [
 
 Next = Callable[[], Awaitable[BoltResponse]]
 ACK_WINDOW = 3.0
-RUNNER_POLL = 0.012
-"""bolt's runner polls for an ack every 10 ms; a response is on its way this long after."""
+ACK_LINGER = 0.04
+"""Seconds a request still counts after its response is set: bolt's runner polls for it
+every 10 ms, and the requests of one burst arrive over a few ms (no gap in the count)."""
 EVENT_TTL = timedelta(hours=2)
 _ACTED = frozenset(
     {"block_actions", "block_suggestion", "view_submission", "view_closed", "message_action"}
@@ -143,10 +144,10 @@ class CountedAck(AsyncAck):
     """An ack that tells ``BackgroundTasks`` once its response is on its way (``after_acks``).
 
     bolt's listener runner polls for the ack's response every 10 ms and only then returns
-    it, so the count ends one poll after the response is set (by the listener's ``ack()``,
-    or by bolt's error handler when a listener fails before it): work after an ack that
-    started earlier would delay the very responses it waits for. A request that is never
-    acked (no listener took it) stops counting after Slack's 3 s.
+    it, so the count ends a little after the response is set (``ACK_LINGER``; by the
+    listener's ``ack()``, or by bolt's error handler when a listener fails before it): work
+    after an ack that started earlier would delay the very responses it waits for. A
+    request that is never acked (no listener took it) stops counting after Slack's 3 s.
     """
 
     def __init__(self, acked: Callable[[], None]) -> None:
@@ -164,7 +165,7 @@ class CountedAck(AsyncAck):
         self._response = value
         if value is not None:
             self._timer.cancel()
-            self._timer = asyncio.get_running_loop().call_later(RUNNER_POLL, self._acked)
+            self._timer = asyncio.get_running_loop().call_later(ACK_LINGER, self._acked)
 
 
 class ActorMiddleware(AsyncMiddleware):
