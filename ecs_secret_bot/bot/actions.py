@@ -2,10 +2,13 @@
 switch, the create modal's region (which rebuilds the modal for it) and instance picker's
 options, App Home's refresh.
 
-Every handler acks first. A click carries ids only (an approval id, a secret name and
-region); who clicked comes from the verified payload, and the core re-authorizes the
-click as if it were a new request. A click that changes nothing (not an approver, a
-second vote, too late) gets an ephemeral explanation and leaves the message as it is.
+Every handler acks first, then learns who clicked (the ``Asker``: Slack may be slow to
+say). A click carries ids only (an approval id, a secret name and region); who clicked
+comes from the verified payload, and the core re-authorizes the click as if it were a new
+request. A click that changes nothing (not an approver, a second vote, too late) gets an
+ephemeral explanation and leaves the message as it is. The delete confirmation announces
+its outcome before it updates the modal, which the person may have closed. Clicks on the
+custom-value switch of one modal update it one after the other, each on the newest view.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from ecs_secret_bot.bot.announce import (
     update_card,
 )
 from ecs_secret_bot.bot.errors import InAck, InModal, describe, later, report, where_of
-from ecs_secret_bot.bot.home import publish_home
+from ecs_secret_bot.bot.home import publish_home, refresh_home
 from ecs_secret_bot.bot.ids import Action, Block
 from ecs_secret_bot.bot.metadata import ModalMeta, state_values
+from ecs_secret_bot.bot.middleware import Asker
 from ecs_secret_bot.bot.replies import Posted, Where, post, tell, update
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.submissions import outcome_notice
@@ -35,7 +39,6 @@ from ecs_secret_bot.bot.views.blocks import context as note
 from ecs_secret_bot.bot.views.blocks import esc, mention, plain, short_name
 from ecs_secret_bot.bot.views.modals import create_modal, notice_modal, toggle_custom
 from ecs_secret_bot.commands import queries as views
-from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import VoteResult
 from ecs_secret_bot.commands.approval.votes import ApprovalStep, approve_request, deny_request
 from ecs_secret_bot.commands.operations.delete import delete_secret
@@ -125,14 +128,16 @@ def clicker_principal(where: Where) -> str:
     return f"{SLACK_USER}{where.user_id}"
 
 
-async def _vote(services: BotServices, body: dict[str, Any], actor: Actor) -> None:
+async def _vote(services: BotServices, body: dict[str, Any], asker: Asker) -> None:
+    actor = await asker.resolve()
     action = _action(body)
     vote = approve_request if action.get("action_id") == Action.APPROVE else deny_request
     step = await vote(str(action.get("value") or ""), actor=actor, core=services.core)
     await _after_vote(services, step, where_of(body))
 
 
-async def _restore(services: BotServices, body: dict[str, Any], actor: Actor) -> None:
+async def _restore(services: BotServices, body: dict[str, Any], asker: Asker) -> None:
+    actor = await asker.resolve()
     try:
         ids = json.loads(str(_action(body).get("value") or ""))
         name, region = str(ids["n"]), str(ids["r"])
@@ -155,26 +160,31 @@ async def _restore(services: BotServices, body: dict[str, Any], actor: Actor) ->
         await publish_home(services, actor)
 
 
-async def _delete_go(services: BotServices, body: dict[str, Any], actor: Actor) -> None:
+async def _delete_go(services: BotServices, body: dict[str, Any], asker: Asker) -> None:
     view = body.get("view") or {}
+    view_id = str(view.get("id") or "")
     meta = ModalMeta.load(view.get("private_metadata"), key=services.metadata_key)
+    where = Where(asker.user_id, channel_id=meta.channel_id)
     request = DeleteRequest(
         meta.name,
         days=None if meta.now else (meta.days or 30),
         immediately=meta.now,
         region=meta.region,
         reason=meta.reason,
-        request_id=f"view:{view.get('id', '')}",
+        request_id=f"view:{view_id}",
     )
     try:
+        actor = await asker.resolve()
         outcome = await delete_secret(request, actor=actor, core=services.core)
     except BotError as exc:
-        await report(services, exc, InModal(view["id"], "Not deleted"))
+        await report(services, exc, InModal(view_id, "Not deleted", person=where))
         return
-    done = notice_modal("Delete secret", outcome_notice(outcome, channel_id=meta.channel_id))
-    await services.client.views_update(view_id=view["id"], view=done)
-    where = Where(actor.user_id, channel_id=meta.channel_id)
+    # announced first: the channel message and its Restore record must not wait on a modal
+    # the person may have closed
     await announce(services, outcome, actor=actor, where=where)
+    text = outcome_notice(outcome, channel_id=meta.channel_id)
+    if not await services.modals.update(notice_modal("Delete secret", text), view_id=view_id):
+        await tell(services.client, where, text)
 
 
 async def _region(services: BotServices, body: dict[str, Any]) -> None:
@@ -196,11 +206,17 @@ async def _region(services: BotServices, body: dict[str, Any]) -> None:
 
 async def _switch(services: BotServices, body: dict[str, Any]) -> None:
     view = body.get("view") or {}
+    view_id = str(view.get("id") or "")
     meta = ModalMeta.load(view.get("private_metadata"), key=services.metadata_key)
     on = "custom" in (state_values(view).get(Block.USE_CUSTOM) or [])
-    meta = ModalMeta(**{**meta.__dict__, "custom": on})
-    updated = toggle_custom(view, meta)
-    await services.client.views_update(view_id=view["id"], hash=view.get("hash"), view=updated)
+    updated = toggle_custom(view, ModalMeta(**{**meta.__dict__, "custom": on}))
+    modals = services.modals
+    # Clicks arrive in order; each applies to the newest view this process made, else to the
+    # view clicked. A view changed elsewhere since both (hash_conflict) is left as it is.
+    async with modals.turn(view_id):
+        for hash in dict.fromkeys([modals.hash_of(view_id), view.get("hash")]):
+            if hash and await modals.update(updated, view_id=view_id, hash=hash):
+                return
 
 
 def register_actions(app: AsyncApp, services: BotServices) -> None:
@@ -210,22 +226,25 @@ def register_actions(app: AsyncApp, services: BotServices) -> None:
     @app.action(Action.DENY)
     async def on_vote(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        later(services, where_of(body), _vote(services, body, context["actor"]))
+        later(services, where_of(body), _vote(services, body, context["asker"]))
 
     @app.action(re.compile(rf"^{Action.RESTORE}(:\d+)?$"))
     async def on_restore(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        later(services, where_of(body), _restore(services, body, context["actor"]))
+        later(services, where_of(body), _restore(services, body, context["asker"]))
 
     @app.action(Action.DELETE_GO)
     async def on_delete_go(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        later(services, where_of(body), _delete_go(services, body, context["actor"]))
+        later(services, where_of(body), _delete_go(services, body, context["asker"]))
 
     @app.action(Action.USE_CUSTOM)
     async def on_switch(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        later(services, where_of(body), _switch(services, body))
+        try:  # Slack only, in the listener: never queued behind cloud work
+            await _switch(services, body)
+        except Exception as error:
+            await report(services, error, where_of(body))
 
     @app.action(Action.REGION)
     async def on_region(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -240,11 +259,14 @@ def register_actions(app: AsyncApp, services: BotServices) -> None:
         # rebuilt for (on_region), kept in its metadata.
         region = meta.region or str(state_values(view).get(Block.REGION) or "")
         query = str(body.get("value") or "")[:100]
+        asker: Asker = context["asker"]
+
+        async def search() -> tuple[views.InstanceOption, ...]:
+            actor = await asker.resolve()
+            return await views.search_instances(region, query, actor=actor, core=services.core)
+
         try:
-            found = await asyncio.wait_for(
-                views.search_instances(region, query, actor=context["actor"], core=services.core),
-                OPTIONS_BUDGET,
-            )
+            found = await asyncio.wait_for(search(), OPTIONS_BUDGET)
         except TimeoutError:
             slow = BotError("ECS is slow; type to search again.")
             await report(services, slow, InAck(ack, "block_suggestion"))
@@ -258,4 +280,4 @@ def register_actions(app: AsyncApp, services: BotServices) -> None:
     @app.action(Action.HOME_REFRESH)
     async def on_refresh(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         await ack()
-        later(services, where_of(body), publish_home(services, context["actor"]))
+        later(services, where_of(body), refresh_home(services, context["asker"]))

@@ -2,11 +2,17 @@
 
 Owns ``SlackDirectory``: short-lived caches (one request in flight per key, so fifty
 commands arriving together make one call) of user records, user-group members and
-channel names, and the ``Actor`` built from them. It implements the core's
-``ActorDirectory``. Never decides what a group may do; it only says who is in it.
+channel names, and the ``Actor`` built from them: ``cached_actor`` from the caches alone
+(no call, for the time before an ack), ``actor`` asking Slack for what is missing. It
+implements the core's ``ActorDirectory``. Never decides what a group may do; it only
+says who is in it.
 
-A group membership that cannot be read counts as empty (fewer rights, never more), and is
-not cached, so the next request tries again.
+An ``Actor`` is built only from complete group data: a group whose members cannot be read
+(rate limit, Slack down) is a known error, never an empty group, since a group may be bound
+to a Deny as well as to an Allow. A group Slack says does not exist (``no_such_subteam``)
+has no members. A failure is not cached, so the next request tries again. Fanning out
+DMs to a group's members (``users_of``) is not authorization: there an unreadable group
+counts as empty.
 """
 
 from __future__ import annotations
@@ -37,10 +43,16 @@ GROUP_PREFIX = "slack:usergroup:"
 
 
 class TTLCache(Generic[K, V]):
-    """A dict whose entries expire; concurrent misses of one key share one load."""
+    """A dict whose entries expire; concurrent misses of one key share one load.
 
-    def __init__(self, ttl: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    It holds at most ``limit`` entries: past that, the oldest stored go first.
+    """
+
+    def __init__(
+        self, ttl: float, *, clock: Callable[[], float] = time.monotonic, limit: int = 10_000
+    ) -> None:
         self.ttl = ttl
+        self.limit = limit
         self._clock = clock
         self._values: dict[K, tuple[float, V]] = {}
         self._loading: dict[K, asyncio.Future[V]] = {}
@@ -62,11 +74,21 @@ class TTLCache(Generic[K, V]):
             future.exception()  # mark retrieved: waiters re-raise it themselves
             raise
         else:
+            self._values.pop(key, None)  # stored again: the newest, last to go
             self._values[key] = (self._clock() + self.ttl, value)
+            while len(self._values) > self.limit:
+                del self._values[next(iter(self._values))]
             future.set_result(value)
             return value
         finally:
             self._loading.pop(key, None)
+
+    def peek(self, key: K) -> tuple[bool, V | None]:
+        """Return ``(True, value)`` for a value that has not expired, else ``(False, None)``."""
+        hit = self._values.get(key)
+        if hit is not None and hit[0] > self._clock():
+            return True, hit[1]
+        return False, None
 
     def fresh(self, key: K) -> bool:
         """Say whether ``key`` has a value that has not expired."""
@@ -151,26 +173,39 @@ class SlackDirectory:
         )
 
     async def members(self, group_id: str) -> frozenset[str]:
-        """Return the user ids in user group ``group_id`` (empty if unreadable)."""
+        """Return the user ids in user group ``group_id`` (empty if unreadable: not for access)."""
         try:
-            return await self._groups.get(group_id, lambda: self._load_group(group_id))
-        except SlackApiError as exc:
-            logger.warning(
-                "usergroups.users.list %s failed: %s", group_id, exc.response.get("error")
-            )
+            return await self._members(group_id)
+        except BotError:
             return frozenset()
 
+    async def _members(self, group_id: str) -> frozenset[str]:
+        return await self._groups.get(group_id, lambda: self._load_group(group_id))
+
     async def _load_group(self, group_id: str) -> frozenset[str]:
-        reply = await self.client.usergroups_users_list(usergroup=group_id)
+        try:
+            reply = await self.client.usergroups_users_list(usergroup=group_id)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "unknown_error")
+            if error == "no_such_subteam":
+                return frozenset()
+            logger.warning("usergroups.users.list %s failed: %s", group_id, error)
+            raise BotError(
+                f"Slack did not say who is in user group {group_id} ({error}), so I cannot "
+                "tell what you may do.",
+                next_step="Try again in a minute.",
+            ) from None
         return frozenset(str(u) for u in reply.get("users") or ())
 
     async def groups_of(self, user_id: str) -> frozenset[str]:
-        """Return the group principals ``user_id`` belongs to, among the configured groups."""
-        if all(self._groups.fresh(g) for g in self.group_ids):
-            # the common case: no call to make, so no tasks to schedule either
-            memberships = [await self.members(g) for g in self.group_ids]
-        else:
-            memberships = list(await asyncio.gather(*(self.members(g) for g in self.group_ids)))
+        """Return the group principals ``user_id`` belongs to, among the configured groups.
+
+        Raise ``BotError`` when a group cannot be read: partial groups could miss a Deny.
+        """
+        memberships = await asyncio.gather(*(self._members(g) for g in self.group_ids))
+        return self._groups_among(user_id, memberships)
+
+    def _groups_among(self, user_id: str, memberships: Iterable[frozenset[str]]) -> frozenset[str]:
         return frozenset(
             GROUP_PREFIX + group
             for group, members in zip(self.group_ids, memberships, strict=True)
@@ -179,11 +214,19 @@ class SlackDirectory:
 
     async def channel_name(self, channel_id: str, hint: str = "") -> str:
         """Return a channel's name without ``#``; empty for a DM or where there is none."""
+        known = self._known_channel_name(channel_id, hint)
+        if known is not None:
+            return known
+        return await self._channels.get(channel_id, lambda: self._load_channel(channel_id))
+
+    @staticmethod
+    def _known_channel_name(channel_id: str, hint: str) -> str | None:
+        """Return the name the request itself gives (``hint``), or None if Slack must say."""
         if not channel_id or channel_id.startswith("D"):
             return ""
         if hint and hint not in ("privategroup", "directmessage", "mpdm"):
             return hint
-        return await self._channels.get(channel_id, lambda: self._load_channel(channel_id))
+        return None
 
     async def _load_channel(self, channel_id: str) -> str:
         try:
@@ -193,33 +236,38 @@ class SlackDirectory:
         channel: dict[str, Any] = reply.get("channel") or {}
         return "" if channel.get("is_im") else str(channel.get("name") or "")
 
+    def cached_actor(
+        self, *, user_id: str, team_id: str, channel_id: str = "", channel_name: str = ""
+    ) -> Actor | None:
+        """Return the actor of a verified request from the caches alone, or None if one is cold."""
+        known, facts = self._users.peek(user_id)
+        if not known:
+            return None
+        memberships: list[frozenset[str]] = []
+        for group in self.group_ids:
+            fresh, members = self._groups.peek(group)
+            if not fresh or members is None:
+                return None
+            memberships.append(members)
+        name = self._known_channel_name(channel_id, channel_name)
+        if name is None:
+            fresh, cached = self._channels.peek(channel_id)
+            if not fresh or cached is None:
+                return None
+            name = cached
+        groups = self._groups_among(user_id, memberships)
+        return _actor(user_id, team_id, facts, groups, channel_id=channel_id, channel_name=name)
+
     async def actor(
         self, *, user_id: str, team_id: str, channel_id: str = "", channel_name: str = ""
     ) -> Actor:
         """Return the actor of a verified request: user, team and channel from the payload."""
-        if self._users.fresh(user_id):
-            facts = await self.user(user_id)
-            groups = await self.groups_of(user_id)
-            name = await self.channel_name(channel_id, channel_name)
-        else:
-            facts, groups, name = await asyncio.gather(
-                self.user(user_id),
-                self.groups_of(user_id),
-                self.channel_name(channel_id, channel_name),
-            )
-        unknown = facts is None
-        return Actor(
-            principal=USER_PREFIX + user_id,
-            groups=groups,
-            channel_id=channel_id,
-            channel_name=name,
-            team_id=team_id,
-            display_name=facts.name if facts else user_id,
-            is_guest=facts.is_guest if facts else False,
-            is_bot=facts.is_bot if facts else False,
-            is_deleted=unknown or bool(facts and facts.is_deleted),
-            timezone=facts.timezone if facts else "UTC",
+        facts, groups, name = await asyncio.gather(
+            self.user(user_id),
+            self.groups_of(user_id),
+            self.channel_name(channel_id, channel_name),
         )
+        return _actor(user_id, team_id, facts, groups, channel_id=channel_id, channel_name=name)
 
     async def lookup(self, principal: str) -> Actor | None:
         """Return fresh facts about a ``slack:user:`` principal (the core's directory)."""
@@ -249,3 +297,27 @@ class SlackDirectory:
             elif principal.startswith(GROUP_PREFIX) and "*" not in principal:
                 ids.extend(sorted(await self.members(principal.removeprefix(GROUP_PREFIX))))
         return tuple(dict.fromkeys(ids))
+
+
+def _actor(
+    user_id: str,
+    team_id: str,
+    facts: UserFacts | None,
+    groups: frozenset[str],
+    *,
+    channel_id: str,
+    channel_name: str,
+) -> Actor:
+    """Return the ``Actor`` of a request from what Slack said (None: Slack does not know them)."""
+    return Actor(
+        principal=USER_PREFIX + user_id,
+        groups=groups,
+        channel_id=channel_id,
+        channel_name=channel_name,
+        team_id=team_id,
+        display_name=facts.name if facts else user_id,
+        is_guest=facts.is_guest if facts else False,
+        is_bot=facts.is_bot if facts else False,
+        is_deleted=facts is None or facts.is_deleted,
+        timezone=facts.timezone if facts else "UTC",
+    )

@@ -8,8 +8,10 @@ and request id; anything else is logged with ``logger.exception`` under a fresh 
 id, and that id is all the person sees. ``report`` knows the surfaces:
 
 - ``InAck``: the ack itself: ephemeral for a slash command; for a modal submission the
-  field's error next to the field, else a notice in the modal; options for a picker;
-- ``InModal``: a modal already open, updated with a notice (``views.update``);
+  field's error next to the field, else a notice pushed on top of the form (closing it
+  goes back to what was typed); options for a picker;
+- ``InModal``: a modal already open, updated with a notice (``views.update``), or the
+  person privately when they closed it;
 - ``Where``: one person, ephemerally or by DM (``replies.tell``).
 
 ``register_error_handler`` installs it as the app's ``@app.error``, and ``later`` runs work
@@ -117,10 +119,16 @@ class InAck:
 
 @dataclass(frozen=True)
 class InModal:
-    """Answer in a modal already open: its content becomes a notice."""
+    """Answer in a modal already open: its content becomes a notice.
+
+    The modal is found by ``view_id``, or by the ``external_id`` of a view pushed in an ack;
+    if the person closed it, ``person`` is told instead.
+    """
 
     view_id: str
     title: str
+    person: Where | None = None
+    external_id: str = ""
 
 
 Surface = InAck | InModal | Where
@@ -152,7 +160,8 @@ def _ack_payload(said: _Said, surface: InAck) -> dict[str, Any]:
                 "response_action": "errors",
                 "errors": {block: describe(known, markup=False)[:2000]},
             }
-        return {"response_action": "update", "view": notice_modal(surface.title, said.text)}
+        notice = notice_modal(surface.title, said.text, back=True)
+        return {"response_action": "push", "view": notice}
     if surface.kind == "block_suggestion":
         if known is None:
             return {"options": []}
@@ -170,8 +179,12 @@ async def report(services: BotServices, error: BaseException, surface: Surface) 
     if isinstance(surface, InAck):
         await surface.ack(**_ack_payload(said, surface))
     elif isinstance(surface, InModal):
-        view = notice_modal(surface.title, said.text)
-        await services.client.views_update(view_id=surface.view_id, view=view)
+        view = notice_modal(surface.title, said.text, back=bool(surface.external_id))
+        shown = await services.modals.update(
+            view, view_id=surface.view_id, external_id=surface.external_id
+        )
+        if not shown and surface.person is not None:
+            await tell(services.client, surface.person, said.text, error_blocks(said.text))
     elif surface.user_id:
         await tell(services.client, surface, said.text, error_blocks(said.text))
 

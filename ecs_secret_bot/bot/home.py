@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
 from ecs_secret_bot.bot.errors import describe, later
 from ecs_secret_bot.bot.ids import Event
+from ecs_secret_bot.bot.middleware import Asker
 from ecs_secret_bot.bot.replies import Where
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.home import home_view
@@ -22,7 +23,7 @@ from ecs_secret_bot.commands import queries as views
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.errors import BotError
 
-__all__ = ["publish_home", "register_home"]
+__all__ = ["publish_home", "refresh_home", "register_home"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,12 @@ def register_home(app: AsyncApp, services: BotServices) -> None:
 
     @app.event(Event.APP_HOME_OPENED)
     async def on_home(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        if event.get("tab", "home") != "home" or "actor" not in context:
+        if event.get("tab", "home") != "home" or "asker" not in context:
             return
         where = Where(str(event.get("user") or ""))
-        later(services, where, publish_home(services, context["actor"]))
+        later(services, where, refresh_home(services, context["asker"]))
+
+
+async def refresh_home(services: BotServices, asker: Asker) -> None:
+    """Publish App Home for whoever asked, once Slack has said who they are."""
+    await publish_home(services, await asker.resolve())

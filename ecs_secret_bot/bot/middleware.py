@@ -1,40 +1,67 @@
-"""Global middleware: who is asking (the ``Actor``), and events seen twice.
+"""Global middleware: requests Slack would never send, events seen twice, and who is asking
+(an ``Asker``, resolving to the ``Actor``).
 
-``actor_middleware`` builds the ``Actor`` of every request from the verified payload's
-user, team and channel ids (never from ``private_metadata`` for identity; a modal's
-channel comes from its metadata and is re-authorized like everything else) plus
-``users.info`` and ``usergroups.users.list`` through the cached directory, and puts it in
-``context["actor"]``. ``event_dedup_middleware`` drops an Events API delivery whose
-``event_id`` was already claimed (Slack retries; Socket Mode hides the retry headers), the
-claim kept in storage so it survives a restart.
+``malformed_request_middleware`` answers 400 to a command or interaction that names no
+user or carries an edited modal context. ``event_dedup_middleware`` drops an Events API
+delivery whose ``event_id`` was already claimed (Slack retries; Socket Mode hides the retry
+headers), the claim kept in storage so it survives a restart. ``actor_middleware`` counts
+the request until its ack (``CountedAck``: work after any ack waits for the acks in
+flight) and puts an ``Asker`` in ``context["asker"]``: the verified payload's user, team
+and channel ids (never ``private_metadata`` for identity; a modal's channel comes from its
+sealed metadata and is re-authorized like everything else), and the ``Actor`` built from
+them plus ``users.info`` and ``usergroups.users.list`` through the cached directory. It
+asks Slack nothing before the listener runs: with warm caches the ``Actor`` is ready at
+once; with a cold one its look-up starts in the background, and a listener either waits
+for it a short time before its ack (``within``), or acks first and waits after
+(``resolve``). A Slack that is slow or rate-limited therefore never delays an ack past that
+budget, and the look-up keeps going (waiting out ``Retry-After``) for the answer given
+after the ack. The ``Actor`` is never built from part of the groups.
 
-Example of a middleware in this shape (bolt's ``AsyncMiddleware`` as a function)::
+All three are bolt ``AsyncMiddleware`` classes rather than functions: bolt calls a class's
+``async_process`` directly, where a function middleware costs it a round of argument
+injection on every request, before the ack. Example of a middleware in this shape::
 
-    async def middleware(context, body, next):
-        context["something"] = ...
-        await next()
+    class Something(AsyncMiddleware):
+        async def async_process(self, *, req, resp, next):
+            req.context["something"] = ...
+            await next()
+            return None
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncBoltContext
+from slack_bolt.async_app import AsyncAck, AsyncBoltContext
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from ecs_secret_bot.bot.directory import SlackDirectory
 from ecs_secret_bot.bot.metadata import ModalMeta, sealed
 from ecs_secret_bot.bot.services import BotServices
+from ecs_secret_bot.commands.actor import Actor
 
 __all__ = [
+    "ActorMiddleware",
+    "Asker",
+    "CountedAck",
+    "EventDedupMiddleware",
+    "MalformedRequestMiddleware",
     "actor_middleware",
     "event_dedup_middleware",
     "malformed_request_middleware",
     "request_channel",
 ]
 
-Next = Callable[[], Awaitable[None]]
+Next = Callable[[], Awaitable[BoltResponse]]
+ACK_WINDOW = 3.0
+ACK_LINGER = 0.04
+"""Seconds a request still counts after its response is set: bolt's runner polls for it
+every 10 ms, and the requests of one burst arrive over a few ms (no gap in the count)."""
 EVENT_TTL = timedelta(hours=2)
 _ACTED = frozenset(
     {"block_actions", "block_suggestion", "view_submission", "view_closed", "message_action"}
@@ -64,58 +91,169 @@ def _user_and_team(body: dict[str, Any], context: AsyncBoltContext) -> tuple[str
     return str(user_id), str(team_id)
 
 
-def actor_middleware(services: BotServices) -> Callable[..., Awaitable[Any]]:
-    """Return the middleware that puts the request's ``Actor`` in the context."""
+class Asker:
+    """Who asked, from the verified payload; their ``Actor`` once the directory knows them."""
 
-    async def build_actor(context: AsyncBoltContext, body: dict[str, Any], next: Next) -> Any:
+    def __init__(
+        self,
+        directory: SlackDirectory,
+        *,
+        user_id: str,
+        team_id: str,
+        channel_id: str = "",
+        channel_name: str = "",
+    ) -> None:
+        self.user_id = user_id
+        self.channel_id = channel_id
+        self.ready: Actor | None = directory.cached_actor(
+            user_id=user_id, team_id=team_id, channel_id=channel_id, channel_name=channel_name
+        )
+        """The ``Actor`` if the caches knew everything (no Slack call needed)."""
+        self._lookup: asyncio.Task[Actor] | None = None
+        if self.ready is None:
+            self._lookup = asyncio.ensure_future(
+                directory.actor(
+                    user_id=user_id,
+                    team_id=team_id,
+                    channel_id=channel_id,
+                    channel_name=channel_name,
+                )
+            )
+            # Whoever resolves it sees its failure; a request no listener took must not log
+            # "exception never retrieved".
+            self._lookup.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+    async def within(self, seconds: float) -> Actor | None:
+        """Return the ``Actor`` if Slack says who asked within ``seconds``, else None."""
+        if self.ready is not None or self._lookup is None:
+            return self.ready
+        done, _ = await asyncio.wait({self._lookup}, timeout=seconds)
+        return self._lookup.result() if done else None
+
+    async def resolve(self) -> Actor:
+        """Return the ``Actor``, waiting for Slack as long as it takes (after the ack)."""
+        if self.ready is not None or self._lookup is None:
+            assert self.ready is not None
+            return self.ready
+        # shielded: a caller's timeout must not cancel the look-up other callers share
+        self.ready = await asyncio.shield(self._lookup)
+        return self.ready
+
+
+class CountedAck(AsyncAck):
+    """An ack that tells ``BackgroundTasks`` once its response is on its way (``after_acks``).
+
+    bolt's listener runner polls for the ack's response every 10 ms and only then returns
+    it, so the count ends a little after the response is set (``ACK_LINGER``; by the
+    listener's ``ack()``, or by bolt's error handler when a listener fails before it): work
+    after an ack that started earlier would delay the very responses it waits for. A
+    request that is never acked (no listener took it) stops counting after Slack's 3 s.
+    """
+
+    def __init__(self, acked: Callable[[], None]) -> None:
+        self._acked = acked
+        self._timer = asyncio.get_running_loop().call_later(ACK_WINDOW, acked)
+        super().__init__()  # type: ignore[no-untyped-call]
+
+    @property
+    def response(self) -> BoltResponse | None:
+        """The response bolt sends Slack, once the ack set it."""
+        return self._response
+
+    @response.setter
+    def response(self, value: BoltResponse | None) -> None:
+        self._response = value
+        if value is not None:
+            self._timer.cancel()
+            self._timer = asyncio.get_running_loop().call_later(ACK_LINGER, self._acked)
+
+
+class ActorMiddleware(AsyncMiddleware):
+    """Put the request's ``Asker`` in the context (``context["asker"]``)."""
+
+    def __init__(self, services: BotServices) -> None:
+        self.services = services
+
+    async def async_process(
+        self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Next
+    ) -> BoltResponse | None:
+        """Count ``req`` until its ack, build its ``Asker``, then let the chain go on."""
+        body, context = req.body, req.context
+        context["ack"] = CountedAck(self.services.tasks.acking())
         user_id, team_id = _user_and_team(body, context)
         if user_id and isinstance(body, dict):
-            channel_id, channel_name = request_channel(body, key=services.metadata_key)
+            channel_id, channel_name = request_channel(body, key=self.services.metadata_key)
             if channel_name in ("directmessage",):
                 channel_name = ""
-            context["actor"] = await services.directory.actor(
+            context["asker"] = Asker(
+                self.services.directory,
                 user_id=user_id,
                 team_id=team_id,
                 channel_id=channel_id,
                 channel_name=channel_name,
             )
         await next()
+        return None  # bolt's own way: the listener's ack makes the response
 
-    return build_actor
 
+class EventDedupMiddleware(AsyncMiddleware):
+    """Answer an Events API delivery whose ``event_id`` was already claimed, and stop there."""
 
-def event_dedup_middleware(services: BotServices) -> Callable[..., Awaitable[Any]]:
-    """Return the middleware that handles each ``event_id`` once."""
+    def __init__(self, services: BotServices) -> None:
+        self.services = services
 
-    async def dedup(body: dict[str, Any], next: Next) -> Any:
+    async def async_process(
+        self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Next
+    ) -> BoltResponse | None:
+        """Claim the event id of ``req`` (if it has one); a second delivery ends here."""
+        body = req.body
         event_id = body.get("event_id") if isinstance(body, dict) else None
         if body.get("type") == "event_callback" and isinstance(event_id, str) and event_id:
-            if not await services.core.claim_once(f"slack:event:{event_id}", ttl=EVENT_TTL):
+            claimed = await self.services.core.claim_once(f"slack:event:{event_id}", ttl=EVENT_TTL)
+            if not claimed:
                 return BoltResponse(status=200, body="")
         await next()
         return None
 
-    return dedup
 
-
-def malformed_request_middleware(services: BotServices) -> Callable[..., Awaitable[Any]]:
-    """Return the middleware that answers 400 to a request Slack would never send.
+class MalformedRequestMiddleware(AsyncMiddleware):
+    """Answer 400 to a request Slack would never send, and stop there.
 
     A command or interaction names who typed or clicked, and a modal carries the context
     the bot sealed into it (``metadata``); a request without the one or with the other
     edited is refused plainly, before any listener (which needs an ``Actor``) runs.
     """
 
-    async def refuse_malformed(context: AsyncBoltContext, body: dict[str, Any], next: Next) -> Any:
+    def __init__(self, services: BotServices) -> None:
+        self.services = services
+
+    async def async_process(
+        self, *, req: AsyncBoltRequest, resp: BoltResponse, next: Next
+    ) -> BoltResponse | None:
+        """Refuse ``req`` if it names no user or carries an altered modal context."""
+        body = req.body
         if isinstance(body, dict) and ("command" in body or body.get("type") in _ACTED):
-            if not context.user_id:
+            if not req.context.user_id:
                 return BoltResponse(status=400, body="the request names no user")
             view = body.get("view")
             if isinstance(view, dict) and not sealed(
-                view.get("private_metadata"), services.metadata_key
+                view.get("private_metadata"), self.services.metadata_key
             ):
                 return BoltResponse(status=400, body="the modal's context was altered")
         await next()
         return None
 
-    return refuse_malformed
+
+def actor_middleware(services: BotServices) -> AsyncMiddleware:
+    """Return the middleware that puts the request's ``Asker`` in the context."""
+    return ActorMiddleware(services)
+
+
+def event_dedup_middleware(services: BotServices) -> AsyncMiddleware:
+    """Return the middleware that handles each ``event_id`` once."""
+    return EventDedupMiddleware(services)
+
+
+def malformed_request_middleware(services: BotServices) -> AsyncMiddleware:
+    """Return the middleware that answers 400 to a request Slack would never send."""
+    return MalformedRequestMiddleware(services)

@@ -13,6 +13,7 @@ that, before any cloud call or modal.
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -82,11 +83,20 @@ class Command:
     """For ``help <subcommand>``."""
 
 
+_QUOTING = re.compile(r"['\"\\]")
+"""What makes shlex do more than split on blanks: quotes and backslashes."""
+_BLANKS = re.compile(r"[ \t\r\n]+")
+
+
 def _tokens(text: str) -> list[str]:
     if len(text) > _MAX_TEXT:
         raise UsageError(f"That command is {len(text)} characters long; the most is {_MAX_TEXT}.")
     normal = text.replace("\u201c", '"').replace("\u201d", '"')
     normal = normal.replace("\u2018", "'").replace("\u2019", "'").replace("\u00a0", " ")
+    if not _QUOTING.search(normal):
+        # what shlex would do, ten times faster: the common case, before every ack
+        words = normal.strip(" \t\r\n")
+        return _BLANKS.split(words) if words else []
     lexer = shlex.shlex(normal, posix=True)
     lexer.whitespace_split = True
     lexer.commenters = ""

@@ -66,7 +66,7 @@ async def tell(
     """Say ``text`` (and ``blocks``) to ``where.user_id`` only."""
     if where.response_url:
         try:
-            webhook = AsyncWebhookClient(where.response_url, timeout=10)
+            webhook = AsyncWebhookClient(where.response_url, timeout=10, session=client.session)
             response = await webhook.send(
                 text=text,
                 blocks=blocks,

@@ -2,9 +2,10 @@
 
 Owns ``SlackSettings`` (tokens and the Web API URL, read by the entry point only),
 ``BotServices`` (the injected dependencies of every handler, the process's rotation
-tracker among them), ``BackgroundTasks`` (work that runs after the ack and that a shutdown
-waits for) and ``make_client`` (an ``AsyncWebClient`` aimed at ``SLACK_API_URL`` that
-honours ``Retry-After``). Never reads the environment and never decides anything.
+tracker and open modals among them), ``BackgroundTasks`` (work that runs after the ack and
+that a shutdown waits for) and ``make_client`` / ``open_client`` (an ``AsyncWebClient``
+aimed at ``SLACK_API_URL`` that honours ``Retry-After``, the latter over one pool of
+kept-alive connections). Never reads the environment and never decides anything.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -23,7 +26,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from ecs_secret_bot.bot.directory import SlackDirectory
+from ecs_secret_bot.bot.directory import SlackDirectory, TTLCache
+from ecs_secret_bot.bot.open_modals import OpenModals
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.tracker import RotationTracker
 
@@ -33,6 +37,7 @@ __all__ = [
     "BotServices",
     "SlackSettings",
     "make_client",
+    "open_client",
 ]
 
 logger = logging.getLogger(__name__)
@@ -55,13 +60,19 @@ class SlackSettings:
         return bool(self.app_token)
 
 
-def make_client(settings: SlackSettings, *, max_retries: int = 2) -> AsyncWebClient:
-    """Return a Web API client for ``settings.api_url`` that retries where Slack says so."""
+def make_client(
+    settings: SlackSettings, *, max_retries: int = 2, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """Return a Web API client for ``settings.api_url`` that retries where Slack says so.
+
+    Without ``session`` each call opens (and closes) a connection of its own.
+    """
     base_url = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
     return AsyncWebClient(
         token=settings.bot_token,
         base_url=base_url,
         timeout=10,
+        session=session,
         retry_handlers=[
             AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
             AsyncServerErrorRetryHandler(max_retry_count=max_retries),
@@ -70,24 +81,90 @@ def make_client(settings: SlackSettings, *, max_retries: int = 2) -> AsyncWebCli
     )
 
 
+@asynccontextmanager
+async def open_client(settings: SlackSettings) -> AsyncIterator[AsyncWebClient]:
+    """Yield a Web API client whose calls share one pool of kept-alive connections.
+
+    A client without a session of its own opens a connection (a TLS handshake, with Slack)
+    for every call; the app makes a few after every ack, and a handshake's CPU is taken from
+    the acks of the requests behind it.
+    """
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+    try:
+        yield make_client(settings, session=session)
+    finally:
+        await session.close()
+
+
 class BackgroundTasks:
     """Tasks started after an ack; ``drain`` waits for them at shutdown.
 
-    Work after an ack runs at most ``limit`` at a time (``spawn(..., gated=True)``): the
-    event loop serves ready callbacks first come, first served, so a burst of cloud calls
-    would otherwise delay the acks of the requests arriving behind it.
+    Acks come first. The event loop serves ready callbacks first come, first served, so
+    work after an ack (policy, storage, building SDK requests, calling Slack) would delay
+    the acks of the requests arriving behind it. So every request is counted until its ack
+    (``acking``), and work after an ack starts once no request waits for its ack
+    (``after_acks``), or after a bounded wait under a steady stream. Cloud work then starts
+    at most ``limit`` at a time (``spawn(..., gated=True)``); a piece of it gives its place
+    to the next after ``hold`` seconds even if it has not ended: by then it is waiting for
+    the cloud, which costs the loop nothing, and a slow cloud must not hold everything else
+    back. Opening a modal is never gated behind cloud work: its ``trigger_id`` lives 3 s.
     """
 
-    def __init__(self, limit: int = 4) -> None:
+    def __init__(self, limit: int = 4, *, hold: float = 0.5, ack_wait: float = 0.5) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._limit = limit
+        self._hold = hold
+        self._ack_wait = ack_wait
         self._gate: asyncio.Semaphore | None = None
+        self._acking = 0
+        self._acked = asyncio.Event()
+        self._acked.set()
+
+    def acking(self) -> Callable[[], None]:
+        """Count one request until its ack; return what ends the count (once, idempotent)."""
+        self._acking += 1
+        self._acked.clear()
+        counted = True
+
+        def acked() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self._acking -= 1
+                if not self._acking:
+                    self._acked.set()
+
+        return acked
+
+    async def after_acks(self, at_most: float | None = None) -> None:
+        """Wait until no request waits for its ack, or ``at_most`` seconds (``ack_wait``)."""
+        if self._acking:
+            wait = self._ack_wait if at_most is None else at_most
+            try:
+                await asyncio.wait_for(self._acked.wait(), wait)
+            except TimeoutError:
+                pass
 
     async def _gated(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        await self.after_acks()
         if self._gate is None:
             self._gate = asyncio.Semaphore(self._limit)
-        async with self._gate:
+        gate = self._gate
+        await gate.acquire()
+        held = True
+
+        def give_place() -> None:
+            nonlocal held
+            if held:
+                held = False
+                gate.release()
+
+        timer = asyncio.get_running_loop().call_later(self._hold, give_place)
+        try:
             return await coro
+        finally:
+            timer.cancel()
+            give_place()
 
     def spawn(
         self, coro: Coroutine[Any, Any, Any], *, name: str = "", gated: bool = False
@@ -139,3 +216,12 @@ class BotServices:
     metadata_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     """Seals what modals carry (``metadata``); ``runtime`` gives the database's, which every
     replica and restart shares. The default, a key of this process, suits tests."""
+    directory_budget: float = 0.75
+    """Seconds a request may wait for Slack to say who asked before it is acked anyway."""
+    answers: TTLCache[tuple[Any, ...], Any] = field(default_factory=lambda: TTLCache(30.0))
+    """Answers worked out from the policies alone (help, whoami), per actor, for 30 s."""
+    modals: OpenModals = field(init=False)
+    """The modals this process updates, with the newest hash it knows of each."""
+
+    def __post_init__(self) -> None:
+        self.modals = OpenModals(self.client)

@@ -1,9 +1,16 @@
 """The one ``/ecs-secret`` router: parse strictly, ack at once, then one core call.
 
 Help, usage mistakes and ``whoami`` (answered from memory) go back in the ack itself.
-Modals open right after the ack on the command's ``trigger_id`` (the rotate modal with a
-loading state, updated once the secret is described). Everything that reaches the cloud
-runs after the ack and answers ephemerally (reads) or in the channel (changes).
+Modals open right after the ack, in the listener, on the command's ``trigger_id`` (good
+for 3 seconds): never queued behind cloud work. The rotate modal opens with a loading
+state and is filled (``views.update`` with its ``hash``) once the secret is described;
+if the person closed it meanwhile, there is nothing to fill. Everything that reaches the
+cloud runs after the ack (``later``) and answers ephemerally (reads) or in the channel
+(changes).
+
+When Slack is slow to say who asked (a cold cache, a rate limit), the command is acked
+empty after a short budget and answered once it has: the same answers, through the
+command's ``response_url``.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from ecs_secret_bot.bot.announce import Outcome, announce
 from ecs_secret_bot.bot.errors import InAck, InModal, later, report, where_of
 from ecs_secret_bot.bot.metadata import ModalMeta
-from ecs_secret_bot.bot.parse import Command, UsageError, parse_command
+from ecs_secret_bot.bot.middleware import Asker
+from ecs_secret_bot.bot.parse import Command, parse_command
 from ecs_secret_bot.bot.replies import Where, tell
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.listings import (
@@ -28,7 +36,7 @@ from ecs_secret_bot.bot.views.listings import (
     show_message,
     whoami_message,
 )
-from ecs_secret_bot.bot.views.messages import help_message
+from ecs_secret_bot.bot.views.messages import Message, help_message
 from ecs_secret_bot.bot.views.modals import (
     create_modal,
     delete_modal,
@@ -55,6 +63,10 @@ __all__ = ["COMMAND", "register_slash"]
 
 COMMAND = "/ecs-secret"
 
+Ack = Callable[..., Awaitable[Any]]
+OPEN_AFTER_ACKS = 0.25
+"""Seconds a modal waits at most for the acks of other requests before it opens."""
+
 
 @dataclass(frozen=True)
 class Invocation:
@@ -65,7 +77,8 @@ class Invocation:
     where: Where
     trigger_id: str
     services: BotServices
-    ack: AsyncAck
+    ack: Ack
+    """The command's ack; after it, a stand-in that answers the asker privately."""
 
     def meta(self) -> ModalMeta:
         """Return the ids a modal opened from here carries."""
@@ -81,8 +94,28 @@ class Invocation:
         )
 
     def later(self, work: Coroutine[Any, Any, Any]) -> None:
-        """Run ``work`` after the ack; a failure is told to the asker."""
+        """Run cloud ``work`` after the ack; a failure is told to the asker."""
         later(self.services, self.where, work)
+
+    async def now(self, work: Awaitable[Any]) -> None:
+        """Await Slack ``work`` in the listener, after the ack; a failure is told to the asker."""
+        try:
+            await work
+        except Exception as error:  # after the ack: never into bolt (see errors.later)
+            await report(self.services, error, self.where)
+
+    async def open(self, view: Callable[[], dict[str, Any]]) -> str:
+        """Open the ``view()`` built then on the command's trigger; return its id, or ""."""
+        opened: list[str] = []
+
+        async def open_it() -> None:
+            # the acks of the requests behind this one first, briefly: the trigger lives 3 s
+            await self.services.tasks.after_acks(at_most=OPEN_AFTER_ACKS)
+            reply = await self.services.client.views_open(trigger_id=self.trigger_id, view=view())
+            opened.append(self.services.modals.opened(reply))
+
+        await self.now(open_it())
+        return opened[0] if opened else ""
 
     async def run(self, work: Awaitable[Outcome]) -> None:
         """Await a core operation and show its outcome."""
@@ -98,13 +131,21 @@ Handler = Callable[[Invocation], Awaitable[None]]
 
 
 async def _help(inv: Invocation) -> None:
-    available = views.available_subcommands(inv.actor, inv.services.core)
-    text, blocks = help_message(available, inv.cmd.topic)
+    async def work_out() -> Message:
+        available = views.available_subcommands(inv.actor, inv.services.core)
+        return help_message(available, inv.cmd.topic)
+
+    # in the ack: answered from memory when this actor asked a moment ago
+    key = ("help", inv.actor, inv.cmd.topic)
+    text, blocks = await inv.services.answers.get(key, work_out)
     await inv.ack(response_type="ephemeral", text=text, blocks=blocks)
 
 
 async def _whoami(inv: Invocation) -> None:
-    text, blocks = whoami_message(await views.whoami(actor=inv.actor, core=inv.services.core))
+    async def work_out() -> Message:
+        return whoami_message(await views.whoami(actor=inv.actor, core=inv.services.core))
+
+    text, blocks = await inv.services.answers.get(("whoami", inv.actor), work_out)
     await inv.ack(response_type="ephemeral", text=text, blocks=blocks)
 
 
@@ -112,9 +153,10 @@ async def _create(inv: Invocation) -> None:
     core = inv.services.core
     require_bound(inv.actor, core)
     region = core.region(inv.cmd.region)
-    view = create_modal(regions=core.settings.cloud.regions, region=region, meta=inv.meta())
     await inv.ack()
-    inv.later(inv.services.client.views_open(trigger_id=inv.trigger_id, view=view))
+    await inv.open(
+        lambda: create_modal(regions=core.settings.cloud.regions, region=region, meta=inv.meta())
+    )
 
 
 async def _rotate(inv: Invocation) -> None:
@@ -124,22 +166,19 @@ async def _rotate(inv: Invocation) -> None:
     if cmd.dry_run:
         request = RotateRequest(cmd.secret, region=cmd.region, dry_run=True)
         inv.later(inv.run(rotate_secret(request, actor=inv.actor, core=inv.services.core)))
-    else:
-        inv.later(_rotate_modal(inv))
+        return
+    view_id = await inv.open(lambda: loading_modal("Rotate secret", f"Looking up `{cmd.secret}`…"))
+    if view_id:
+        inv.later(_fill_rotate_modal(inv, view_id))
 
 
-async def _rotate_modal(inv: Invocation) -> None:
-    """Open the modal at once (loading), describe the secret, then show it."""
-    cmd, core, client = inv.cmd, inv.services.core, inv.services.client
-    opened = await client.views_open(
-        trigger_id=inv.trigger_id,
-        view=loading_modal("Rotate secret", f"Looking up `{cmd.secret}`…"),
-    )
-    view_id = str(opened["view"]["id"])
+async def _fill_rotate_modal(inv: Invocation, view_id: str) -> None:
+    """Describe the secret, then show it in the loading modal (unless it was closed)."""
+    cmd, core, services = inv.cmd, inv.services.core, inv.services
     try:
         secret = await views.prepare_rotation(cmd.secret, cmd.region, actor=inv.actor, core=core)
     except BotError as exc:
-        await report(inv.services, exc, InModal(view_id, "Cannot rotate"))
+        await report(services, exc, InModal(view_id, "Cannot rotate", person=inv.where))
         return
     meta = ModalMeta(
         name=secret.name,
@@ -150,7 +189,8 @@ async def _rotate_modal(inv: Invocation) -> None:
         user_name=secret.user_name,
         key=inv.services.metadata_key,
     )
-    await client.views_update(view_id=view_id, view=rotate_modal(secret, meta))
+    hash = services.modals.hash_of(view_id)
+    await services.modals.update(rotate_modal(secret, meta), view_id=view_id, hash=hash)
 
 
 async def _rotation(inv: Invocation) -> None:
@@ -190,8 +230,7 @@ async def _delete(inv: Invocation) -> None:
         now=cmd.now,
         key=inv.services.metadata_key,
     )
-    client = inv.services.client
-    inv.later(client.views_open(trigger_id=inv.trigger_id, view=delete_modal(meta)))
+    await inv.open(lambda: delete_modal(meta))
 
 
 async def _restore(inv: Invocation) -> None:
@@ -248,23 +287,50 @@ ROUTES: dict[str, Handler] = {
 }
 
 
+def _replier(services: BotServices, where: Where) -> Ack:
+    """Return an ``ack`` stand-in for after the real ack: it tells the asker privately."""
+
+    async def say(**reply: Any) -> None:
+        if reply.get("text"):
+            await tell(services.client, where, str(reply["text"]), reply.get("blocks"))
+
+    return say
+
+
+async def _after_the_ack(
+    services: BotServices, asker: Asker, invocation: Callable[[Actor], Invocation]
+) -> None:
+    """Run a command whose asker Slack was slow to describe, once it has (acked already)."""
+    where = Where(asker.user_id, channel_id=asker.channel_id)
+    try:
+        inv = invocation(await asker.resolve())
+        where = inv.where
+        await ROUTES[inv.cmd.name](inv)
+    except Exception as error:  # after the ack: never into bolt (see errors.later)
+        await report(services, error, where)
+
+
 def register_slash(app: AsyncApp, services: BotServices) -> None:
     """Route ``/ecs-secret`` to its subcommands."""
 
     @app.command(COMMAND)
     async def ecs_secret(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
-        actor: Actor = context["actor"]
+        asker: Asker = context["asker"]
         try:
             cmd = parse_command(str(body.get("text") or ""))
-        except UsageError as exc:
+            actor = await asker.within(services.directory_budget)
+        except BotError as exc:
             await report(services, exc, InAck(ack, "command"))
             return
-        inv = Invocation(
-            cmd=cmd,
-            actor=actor,
-            where=where_of(body),
-            trigger_id=str(body.get("trigger_id") or ""),
-            services=services,
-            ack=ack,
-        )
-        await ROUTES[cmd.name](inv)
+        where = where_of(body)
+
+        def invocation(actor: Actor, answer: Ack = ack) -> Invocation:
+            trigger_id = str(body.get("trigger_id") or "")
+            return Invocation(cmd, actor, where, trigger_id, services, answer)
+
+        if actor is not None:
+            await ROUTES[cmd.name](invocation(actor))
+            return
+        await ack()
+        late = _replier(services, where)
+        await _after_the_ack(services, asker, lambda actor: invocation(actor, late))

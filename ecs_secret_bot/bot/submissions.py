@@ -2,28 +2,33 @@
 
 Each handler reads the inputs (``state_values``), checks what needs no one else (empty
 fields, a name typed to confirm) and answers ``response_action: errors`` at once; then it
-hands the typed request to the core with a time budget inside Slack's 3 seconds. A core
-answer within the budget lands in the modal (field errors next to the field, other
-refusals as a notice, success as a notice plus the channel message); a slower one gets a
-"working" notice at once and the modal is updated when the core answers. The request id
-is the view id, so a double submit runs once. Values go only into the request.
+hands the typed request to the core with a time budget inside Slack's 3 seconds (the time
+Slack takes to say who asked, on a cold cache, counts in it). A core answer within the
+budget lands in the modal: field errors next to the field, other refusals as a notice
+pushed on top of the form (closing it goes back to what was typed, a pasted key
+included), success as a notice plus the channel message. A slower one gets a "working"
+notice pushed at once; when the core answers, the outcome is announced first (channel
+message, Restore record, rotation follow-up) and the notice updated after: a person who
+closed the modal meanwhile gets the outcome privately instead. The request id is the view
+id, so a double submit runs once. Values go only into the request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from ecs_secret_bot.bot.announce import Outcome, announce
-from ecs_secret_bot.bot.errors import InAck, InModal, later, report
+from ecs_secret_bot.bot.errors import InAck, InModal, report
 from ecs_secret_bot.bot.ids import Block, Callback
 from ecs_secret_bot.bot.metadata import ModalMeta, state_values
-from ecs_secret_bot.bot.replies import Where
+from ecs_secret_bot.bot.middleware import Asker
+from ecs_secret_bot.bot.replies import Where, tell
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.blocks import esc, short_name
 from ecs_secret_bot.bot.views.modals import delete_confirm_modal, notice_modal
@@ -110,33 +115,34 @@ def outcome_notice(outcome: Outcome, *, channel_id: str) -> str:
     return f"Done for `{name}`. I am sending you the details in a direct message."
 
 
+Work = Callable[[Actor], Awaitable[Outcome]]
+"""A core operation waiting only for who asked."""
+
+
 async def run_in_modal(
     ack: AsyncAck,
     *,
     body: dict[str, Any],
     services: BotServices,
-    actor: Actor,
-    work: Coroutine[Any, Any, Outcome],
+    asker: Asker,
+    work: Work,
     form: ModalForm,
 ) -> None:
     """Run ``work`` for a submission and answer in the modal within Slack's time."""
     title, fields = form.title, form.fields
-    where = Where(actor.user_id, channel_id=actor.channel_id)
-    task = asyncio.ensure_future(work)
+    where = Where(asker.user_id, channel_id=asker.channel_id)
+
+    async def run() -> tuple[Actor, Outcome]:
+        actor = await asker.resolve()
+        return actor, await work(actor)
+
+    task = asyncio.ensure_future(run())
     done, _ = await asyncio.wait({task}, timeout=services.modal_budget)
     if not done:
-        await ack(response_action="update", view=notice_modal(title, "Working on it…"))
-        view_id = str(body.get("view", {}).get("id", ""))
-        try:
-            outcome = await task
-        except BotError as exc:
-            await report(services, exc, InModal(view_id, title))
-            return
-        await services.client.views_update(
-            view_id=view_id,
-            view=notice_modal(title, outcome_notice(outcome, channel_id=where.channel_id)),
-        )
-        await announce(services, outcome, actor=actor, where=where)
+        working = f"working:{body.get('view', {}).get('id', '')}"
+        pushed = notice_modal(title, "Working on it…", external_id=working, final=True)
+        await ack(response_action="push", view=pushed)
+        await _finish_later(services, task, where=where, title=title, working=working)
         return
     failure = task.exception()
     if isinstance(failure, BotError):
@@ -144,10 +150,38 @@ async def run_in_modal(
         return
     if failure is not None:
         raise failure
-    outcome = task.result()
+    actor, outcome = task.result()
     notice = outcome_notice(outcome, channel_id=where.channel_id)
     await ack(response_action="update", view=notice_modal(title, notice))
-    later(services, where, announce(services, outcome, actor=actor, where=where))
+    try:
+        await announce(services, outcome, actor=actor, where=where)
+    except Exception as error:  # after the ack: never into bolt (see errors.later)
+        await report(services, error, where)
+
+
+async def _finish_later(
+    services: BotServices,
+    task: asyncio.Future[tuple[Actor, Outcome]],
+    *,
+    where: Where,
+    title: str,
+    working: str,
+) -> None:
+    """Announce the outcome of a slow submission, then show it in its pushed "working" view."""
+    try:
+        actor, outcome = await task
+    except Exception as error:
+        # the notice says "Back": the form underneath still holds what was typed
+        await report(services, error, InModal("", title, person=where, external_id=working))
+        return
+    try:
+        await announce(services, outcome, actor=actor, where=where)
+    except Exception as error:
+        await report(services, error, where)
+    text = outcome_notice(outcome, channel_id=where.channel_id)
+    done = notice_modal(title, text, external_id=working, final=True)
+    if not await services.modals.update(done, external_id=working):
+        await tell(services.client, where, text)
 
 
 def _request_id(body: dict[str, Any]) -> str:
@@ -245,10 +279,13 @@ def register_submissions(app: AsyncApp, services: BotServices) -> None:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        actor = context["actor"]
-        work = create_secret(req, actor=actor, core=services.core)
         await run_in_modal(
-            ack, body=body, services=services, actor=actor, work=work, form=CREATE_FORM
+            ack,
+            body=body,
+            services=services,
+            asker=context["asker"],
+            work=lambda actor: create_secret(req, actor=actor, core=services.core),
+            form=CREATE_FORM,
         )
 
     @app.view(Callback.ROTATE)
@@ -261,10 +298,13 @@ def register_submissions(app: AsyncApp, services: BotServices) -> None:
             await ack(response_action="errors", errors=errors)
             return
         req = _rotate_request(values, meta, _request_id(body))
-        actor = context["actor"]
-        work = rotate_secret(req, actor=actor, core=services.core)
         await run_in_modal(
-            ack, body=body, services=services, actor=actor, work=work, form=ROTATE_FORM
+            ack,
+            body=body,
+            services=services,
+            asker=context["asker"],
+            work=lambda actor: rotate_secret(req, actor=actor, core=services.core),
+            form=ROTATE_FORM,
         )
 
     @app.view(Callback.DELETE)

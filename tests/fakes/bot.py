@@ -21,6 +21,7 @@ from slack_bolt.async_app import AsyncApp
 from ecs_secret_bot.bot.app import build_app
 from ecs_secret_bot.bot.http import build_web_app
 from ecs_secret_bot.bot.services import BotServices, SlackSettings
+from ecs_secret_bot.cloud.retry import RetryPolicy
 from ecs_secret_bot.config import parse_settings
 from ecs_secret_bot.runtime import open_bot
 from ecs_secret_bot.sandbox import Sandbox
@@ -223,9 +224,11 @@ async def wired_bot(
     modal_budget: float = 2.0,
     app_token: str = "",
     cloud_endpoints: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
 ) -> AsyncIterator[WiredBot]:
     """Start the sandbox (unless ``cloud_endpoints`` names the URL of each region elsewhere);
-    open the core as ``serve`` does; build the app."""
+    open the core as ``serve`` does; build the app. Cloud calls retry as ``retry`` says
+    (``fast_retry()`` by default)."""
     slack.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
     slack.set_usergroup(SEC, [ws.ADMIN_ID], handle="security")
     async with AsyncExitStack() as stack:
@@ -264,7 +267,12 @@ follow_up_timeout = "1m"
             api_url=slack.url,
         )
         services = await stack.enter_async_context(
-            open_bot(settings, slack_settings, credential=sandbox_credential(), retry=fast_retry())
+            open_bot(
+                settings,
+                slack_settings,
+                credential=sandbox_credential(),
+                retry=retry or fast_retry(),
+            )
         )
         services.core.follow_up_first_delay = 0.02
         services.core.follow_up_max_delay = 0.1
@@ -283,10 +291,16 @@ async def running_bot(
     policies: str = BOT_POLICIES,
     rotation_delay: float = 0.1,
     modal_budget: float = 2.0,
+    retry: RetryPolicy | None = None,
 ) -> AsyncIterator[BotHarness]:
     """Start the sandbox, storage and the bot over HTTP; yield the harness; stop it all."""
     async with wired_bot(
-        tmp_path, slack, policies=policies, rotation_delay=rotation_delay, modal_budget=modal_budget
+        tmp_path,
+        slack,
+        policies=policies,
+        rotation_delay=rotation_delay,
+        modal_budget=modal_budget,
+        retry=retry,
     ) as wired:
         async with serve_web_app(wired.app, signing_secret=SIGNING_SECRET) as port:
             async with SlackClientDriver(port) as driver:

@@ -1,14 +1,12 @@
-"""Transcripts against Slack's strictness that the bot does not survive yet (issue 12).
+"""Transcripts against Slack's strictness that the bot once did not survive (issue 12).
 
-Each is a strict xfail: it fails on today's bot for the reason given, and turns the
-suite red once the bot is fixed, so the marker is removed with the fix.
+Each was a strict xfail naming the bot code path it waited for, until its fix landed.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-import pytest
 from fakes import workspace as ws
 from fakes.bot import BotHarness
 from fakes.payloads import checkboxes_state, input_state
@@ -33,11 +31,6 @@ def told(bot: BotHarness) -> list[str]:
     return [str(c.payload.get("text", "")) for c in bot.slack.calls if c.method in methods]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 item 1: run_in_modal (bot/submissions.py) calls views.update before "
-    "announcing; after the person closed the 'Working on it' modal Slack answers not_found",
-)
 async def test_closing_the_working_modal_keeps_the_rotation_announced(bot: BotHarness) -> None:
     await bot.command("rotate web-3-root")
     modal = await bot.wait_modal(Callback.ROTATE)
@@ -53,11 +46,6 @@ async def test_closing_the_working_modal_keeps_the_rotation_announced(bot: BotHa
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 item 1: _delete_go (bot/actions.py) calls views.update before "
-    "announcing; after the person closed the confirmation modal Slack answers not_found",
-)
 async def test_closing_the_confirmation_modal_keeps_the_deletion_announced(
     bot: BotHarness,
 ) -> None:
@@ -77,12 +65,6 @@ async def test_closing_the_confirmation_modal_keeps_the_deletion_announced(
     assert not any("went wrong" in text for text in told(bot))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 item 2: _rotate_modal runs through later() (bot/slash.py, "
-    "bot/errors.py), a 4-slot gate shared with cloud work; the fifth views.open waits "
-    "for a slow cloud call and Slack answers expired_trigger_id",
-)
 async def test_modals_open_in_time_while_the_cloud_is_slow(bot: BotHarness) -> None:
     bot.sandbox.faults.add(action="*", kind="latency", latency=3.5)
     names = ["web-3-root", "web-4-ecs-user-key", "batch-7-root"] * 2
@@ -123,11 +105,6 @@ async def test_an_approval_card_reaches_approvers_from_a_channel_the_bot_is_not_
     assert not any(has_button(c.payload.get("blocks"), Action.APPROVE) for c in to_requester)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12 item 8: _switch (bot/actions.py) sends views.update with the clicked "
-    "view's hash; a second quick click gets hash_conflict, told as 'Something went wrong'",
-)
 async def test_two_quick_clicks_on_the_custom_switch_are_not_an_error(bot: BotHarness) -> None:
     await bot.command("rotate web-3-root")
     modal = await bot.wait_modal(Callback.ROTATE)

@@ -61,9 +61,19 @@ KEY_LIMIT_HINT = (
 )
 
 
-def notice_modal(title: str, text: str) -> dict[str, Any]:
-    """Return a modal that only says something (a result, an error, "working")."""
-    return form_modal(Callback.RESULT, title, [section(text)], close="Close")
+def notice_modal(
+    title: str, text: str, *, back: bool = False, external_id: str = "", final: bool = False
+) -> dict[str, Any]:
+    """Return a modal that only says something (a result, an error, "working").
+
+    ``back``: closing it returns to the form under it; ``final``: closing closes them all.
+    """
+    view = form_modal(Callback.RESULT, title, [section(text)], close="Back" if back else "Close")
+    if external_id:
+        view["external_id"] = external_id
+    if final:
+        view["clear_on_close"] = True
+    return view
 
 
 def loading_modal(title: str, what: str) -> dict[str, Any]:
