@@ -389,6 +389,7 @@ class SweepRunner:
             await audit_sweep(self.core, row, decision="allow", outcome=f"sweep {final}: {summary}")
             if row.approval_id:
                 await self.core.workflow.finish(row.approval_id, ok=True, outcome=summary)
+            await self._notify(sweep_id)
 
     async def _notify(self, sweep_id: str) -> SweepSnapshot:
         snapshot = await load_snapshot(self.core, sweep_id)
