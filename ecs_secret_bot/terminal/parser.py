@@ -225,6 +225,13 @@ def _sweep_options(sweep: argparse.ArgumentParser) -> None:
     )
     sweep.add_argument("--reason", default="", help="why (required; kept in the audit log)")
     sweep.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    sweep.add_argument(
+        "--concurrency",
+        type=whole_number(1, 20),
+        default=None,
+        metavar="N",
+        help="secrets rotated at once, 1 to 20 (default: [sweep] concurrency, else 5)",
+    )
 
 
 def _value_options(parser: argparse.ArgumentParser, *, what: str) -> None:

@@ -114,8 +114,8 @@ def snapshot_text(snapshot: SweepSnapshot) -> str:
         f"Sweep {snapshot.sweep_id} {snapshot.status}: {c.done} completed, {c.failed} failed, "
         f"{c.skipped} skipped, {c.waiting} waiting."
     ]
-    if snapshot.note:
-        lines.append(snapshot.note)
+    if snapshot.note and snapshot.status not in (SweepStatus.FINISHED, SweepStatus.STOPPED):
+        lines.append(snapshot.note)  # why it never ran (a finished one's note is the counts)
     if snapshot.status is SweepStatus.AWAITING_APPROVAL:
         lines.append(
             f"Held for approval {snapshot.approval_id} (rule {snapshot.approval_rule}); an "
@@ -139,10 +139,13 @@ def _code(snapshot: SweepSnapshot) -> tuple[ExitCode, str]:
     return ExitCode.OK, "done"
 
 
-def _runner(ctx: Context) -> SweepRunner:
+def _runner(ctx: Context, concurrency: int | None = None) -> SweepRunner:
     core = ctx.session.core
     return SweepRunner(
-        core, tracker=RotationTracker(core, _Quiet()), notifier=SweepLines(ctx.progress)
+        core,
+        tracker=RotationTracker(core, _Quiet()),
+        notifier=SweepLines(ctx.progress),
+        concurrency=concurrency,
     )
 
 
@@ -201,7 +204,7 @@ async def sweep(args: argparse.Namespace, ctx: Context) -> Answer:
         question = f"Rotate these {len(plan.runnable)} secrets now?"
         if not ctx.prompter.confirm(question):
             raise InvalidInput("Not confirmed; nothing was done.", field="confirm")
-    runner = _runner(ctx)
+    runner = _runner(ctx, args.concurrency)
     snapshot = await _until_done(
         runner, await runner.start(plan, actor=session.actor, reason=reason)
     )
