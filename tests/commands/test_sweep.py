@@ -411,3 +411,17 @@ async def test_no_more_than_the_concurrency_run_at_once(tmp_path: Path, sandbox:
         assert done.counts.done == 4 and runner.max_in_flight == 2
     finally:
         await h.close()
+
+
+async def test_a_fleet_is_pre_flighted_in_batches(h: CoreHarness, sandbox: Sandbox) -> None:
+    for n in range(23):  # more than one page of DescribeCloudAssistantStatus (10)
+        sandbox.add_instance("cn-hangzhou", f"i-fleet{n:02d}", name=f"f{n}", tags={"fleet": "a"})
+        sandbox.add_ecs_secret("cn-hangzhou", f"f{n}-root", instance_id=f"i-fleet{n:02d}")
+    sandbox.set_cloud_assistant("cn-hangzhou", "i-fleet17", False)
+    sandbox.calls.clear()
+    plan = await plan_sweep(SweepSelector(tags=(("fleet", "a"),)), actor=SRE, core=h.core)
+    assert len(plan.runnable) == 22
+    assert [i.short_name for i in plan.items if i.state is ItemState.SKIPPED] == ["f17-root"]
+    assert sandbox.calls.total("DescribeCloudAssistantStatus") == 3
+    # ListSecrets names no instance: each of the 28 ECS secrets is described once.
+    assert sandbox.calls.total("DescribeSecret") == 28

@@ -40,8 +40,9 @@ DESCRIBE_IN_FLIGHT = 8
 """Concurrent DescribeSecret calls per sweep plan (KMS throttles per region)."""
 INSTANCE_BATCH = 100
 """Instance ids per DescribeInstances call (the documented maximum)."""
-ASSISTANT_BATCH = 50
-"""Instance ids per DescribeCloudAssistantStatus call."""
+ASSISTANT_BATCH = 10
+"""Instance ids per DescribeCloudAssistantStatus call: its page holds 10 unless asked for
+more (``MaxResults``), and the gateway asks for one page."""
 
 _GLOB = re.compile(r"^[A-Za-z0-9_/+=.@*?\[\]!-]+$")
 _INSTANCE = re.compile(r"^i-[A-Za-z0-9]+$")
