@@ -79,8 +79,9 @@ async def test_a_sweep_rotates_what_it_may_and_says_why_not_the_rest(terminal: T
     assert sum(o.startswith("rotation completed") for o in outcomes) == 2
     assert sum(o.startswith("skipped") for o in outcomes) == 2
     assert sum(o.startswith("refused") for o in outcomes) == 1
+    assert audit.json["requests"][0]["secret_name"] == "5 secrets"
     text = await terminal.inproc("audit", "--sweep", sweep_id)
-    assert sweep_id in text.out
+    assert sweep_id in text.out and "5 secrets" in text.out
 
 
 async def test_it_asks_first_and_refuses_a_pipe_without_yes(terminal: Terminal) -> None:
