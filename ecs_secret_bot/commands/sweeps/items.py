@@ -67,9 +67,9 @@ async def finish_item(
     core: Core,
     row: SweepRow,
     position: int,
+    *,
     state: ItemState,
     reason: str,
-    *,
     expected: tuple[str, ...] = ("running",),
 ) -> bool:
     """Record an item's end once (compare-and-set) and audit it; False if it had ended."""
@@ -127,15 +127,15 @@ async def run_item(
         return  # stopped, or claimed by another task or process
     await changed()
     item = await _get(core, row.id, position)
-    route = route_member(core, actor, item.region, item.name, item.arn, SUB_TYPE.get(item.kind, ""))
+    route = route_member(core, actor, item=item, sub=SUB_TYPE.get(item.kind, ""))
     if route.kind is RouteKind.REFUSE:
         reason = f"not allowed any more: {route.decision.reason}"
-        await finish_item(core, row, position, ItemState.REFUSED, reason)
+        await finish_item(core, row, position, state=ItemState.REFUSED, reason=reason)
         return await changed()
     if route.kind is RouteKind.HOLD and not row.approval_id:
         assert route.rule is not None
         reason = f"approval rule {route.rule.name} holds it now; sweep again to ask for it"
-        await finish_item(core, row, position, ItemState.REFUSED, reason)
+        await finish_item(core, row, position, state=ItemState.REFUSED, reason=reason)
         return await changed()
     approvers = ", ".join(approved_by)
     execution = Execution(
@@ -156,11 +156,13 @@ async def run_item(
         result = await execute_rotation.run(core, execution)
     except (PreflightFailed, RotationInProgress, ChangeInProgress) as exc:
         # Nothing reached KMS: the secret is as it was.
-        await finish_item(core, row, position, ItemState.SKIPPED, exc.user_message)
+        await finish_item(core, row, position, state=ItemState.SKIPPED, reason=exc.user_message)
         return await changed()
     except BotError as exc:
         code = f"{exc.code}: " if isinstance(exc, CloudError) and exc.code else ""
-        await finish_item(core, row, position, ItemState.FAILED, code + exc.user_message)
+        await finish_item(
+            core, row, position, state=ItemState.FAILED, reason=code + exc.user_message
+        )
         return await changed()
     await store.set_item_state(
         core.db,
@@ -188,7 +190,7 @@ async def follow_item(
     """Wait for the tracker's honest end of the item's rotation and record it."""
     outcome = await tracker.outcome(rotation_id)
     state = _ENDS.get(outcome.state, ItemState.FAILED)
-    if await finish_item(core, row, position, state, outcome.reason):
+    if await finish_item(core, row, position, state=state, reason=outcome.reason):
         await changed()
 
 

@@ -147,9 +147,8 @@ class SweepRunner:
             try:
                 approval = await self.core.workflow.open_request(actor, request)
             except BotError as exc:
-                await close_unrun(
-                    self.core, row, SweepStatus.DENIED, f"it could not be held: {exc}"
-                )
+                note = f"it could not be held for approval: {exc.user_message}"
+                await close_unrun(self.core, row, status=SweepStatus.DENIED, note=note)
                 raise
             await store.set_sweep_status(
                 self.core.db,
@@ -178,7 +177,9 @@ class SweepRunner:
             return await load_snapshot(self.core, sweep_id)
         approval = await self.core.workflow.get(row.approval_id)
         if approval.status in CLOSED_BY_APPROVAL:
-            await close_unrun(self.core, row, CLOSED_BY_APPROVAL[approval.status], approval.outcome)
+            await close_unrun(
+                self.core, row, status=CLOSED_BY_APPROVAL[approval.status], note=approval.outcome
+            )
             return await self._notify(sweep_id)
         if approval.status == "pending":
             return await load_snapshot(self.core, sweep_id)
@@ -186,7 +187,7 @@ class SweepRunner:
             problem = await claim_approved(self.core, row)
             if problem is not None:
                 status, note = problem
-                await close_unrun(self.core, row, status, note)
+                await close_unrun(self.core, row, status=status, note=note)
                 await audit_sweep(self.core, row, decision="deny", outcome=f"not run: {note}")
                 return await self._notify(sweep_id)
             if (await self.core.workflow.get(row.approval_id)).status != "executed":
@@ -213,7 +214,9 @@ class SweepRunner:
             await withdraw(self.core, row, actor)
         elif row.status == SweepStatus.RUNNING:
             items = await store.get_sweep_items(self.core.db, sweep_id)
-            check_may_stop(self.core, row.requester, [item_of(i) for i in items], actor)
+            check_may_stop(
+                self.core, requester=row.requester, items=[item_of(i) for i in items], actor=actor
+            )
             await store.set_sweep_status(
                 self.core.db,
                 sweep_id,
@@ -334,7 +337,9 @@ class SweepRunner:
                 except Exception:
                     logger.exception("sweep %s: secret %s failed", sweep_id, item.secret_name)
                     reason = "an internal error stopped it; look at the secret before retrying"
-                    await finish_item(self.core, row, item.position, ItemState.FAILED, reason)
+                    await finish_item(
+                        self.core, row, item.position, state=ItemState.FAILED, reason=reason
+                    )
 
         items = await store.get_sweep_items(self.core.db, sweep_id)
         work: list[Coroutine[Any, Any, None]] = [
