@@ -157,3 +157,11 @@ class _Quiet:
 
     async def sweep_changed(self, snapshot: object) -> None:
         del snapshot
+
+
+async def test_a_sweep_with_nothing_to_rotate_is_exit_6(terminal: Terminal) -> None:
+    result = await terminal.inproc("sweep", "--match", "db-*", "--reason", "INC", "--yes")
+    assert result.code == 6 and "Nothing to rotate" in result.err
+    assert "instance i-bp1sbxdb10000000004 is Stopped" in result.out
+    dry = await terminal.inproc("sweep", "--match", "nothing-*", "--dry-run")
+    assert dry.code == 6 and "0 secrets, 0 to rotate" in dry.out

@@ -65,7 +65,7 @@ from ecs_secret_bot.commands.sweeps.records import (
     record_sweep,
 )
 from ecs_secret_bot.commands.tracker import RotationTracker
-from ecs_secret_bot.errors import BotError, InvalidInput
+from ecs_secret_bot.errors import BotError, Conflict, InvalidInput
 from ecs_secret_bot.storage import sweeps as store
 from ecs_secret_bot.storage.sweeps import SweepItemRow
 
@@ -114,9 +114,9 @@ class SweepRunner:
         if not reason:
             raise InvalidInput("A sweep needs a reason (the incident, the ticket).", field="reason")
         if not plan.runnable:
-            raise InvalidInput(
-                "Nothing to rotate: every secret the selectors match is refused or skipped.",
-                field="selector",
+            raise Conflict(
+                "Nothing to rotate: the selectors match no secret, or each one they match is "
+                "refused or skipped.",
                 next_step="Look at why each one is, or change the selectors.",
             )
         held = plan.approval_rule is not None
