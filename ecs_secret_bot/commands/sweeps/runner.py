@@ -40,6 +40,7 @@ from ecs_secret_bot.commands.sweeps.approval import (
     withdraw,
 )
 from ecs_secret_bot.commands.sweeps.items import (
+    THROTTLED_PAUSE,
     finish_item,
     recover_item,
     run_item,
@@ -102,6 +103,8 @@ class SweepRunner:
         """Secrets in flight at once: ``concurrency``, else ``[sweep] concurrency``."""
         self._slots = asyncio.Semaphore(self.concurrency)
         self._driving: dict[str, asyncio.Task[None]] = {}
+        self.throttled_pause = THROTTLED_PAUSE
+        """Seconds before a secret whose calls stayed throttled is tried again (doubling)."""
         self.in_flight = 0
         self.max_in_flight = 0
         """The most secrets this runner had in flight at once (a measure for benches)."""
@@ -333,6 +336,7 @@ class SweepRunner:
                         actor=actor,
                         approved_by=approved_by,
                         changed=changed,
+                        pause=self.throttled_pause,
                     )
                 except Exception:
                     logger.exception("sweep %s: secret %s failed", sweep_id, item.secret_name)
