@@ -457,3 +457,10 @@ async def test_a_quota_throttling_the_sweep_delays_it_and_fails_nothing(
                 assert len(sandbox.secret(item.region, item.name).versions) == 2
     finally:
         await h.close()
+
+
+async def test_a_plan_waits_out_a_throttled_description(h: CoreHarness, sandbox: Sandbox) -> None:
+    # 12 throttled answers among 5 concurrent descriptions: some exhaust their 3 attempts
+    sandbox.faults.add(action="DescribeSecret", kind="throttling", times=12)
+    plan = await plan_sweep(INCIDENT, actor=SRE, core=h.core)
+    assert len(plan.runnable) == 3 and not any("described" in i.reason for i in plan.items)
