@@ -57,6 +57,8 @@ class RotationRow:
     started_at: datetime
     deadline: datetime
     updated_at: datetime
+    team_id: str = ""
+    """The Slack workspace it was asked in ('': the single token's)."""
 
     @property
     def active(self) -> bool:
@@ -94,6 +96,7 @@ def _row(row: sqlite3.Row) -> RotationRow:
         started_at=from_text(row["started_at"]),
         deadline=from_text(row["deadline"]),
         updated_at=from_text(row["updated_at"]),
+        team_id=row["team_id"],
     )
 
 
@@ -114,6 +117,7 @@ async def start_rotation(
     requested_by: str,
     approved_by: tuple[str, ...] = (),
     channel_id: str = "",
+    team_id: str = "",
     was_invalid: bool = False,
     now: datetime,
     deadline: datetime,
@@ -124,8 +128,8 @@ async def start_rotation(
         rows = await db.fetchall(
             """INSERT INTO rotations (region, secret_name, version_id, instance_id, custom,
                    requested_by, approved_by, channel_id, status, was_invalid, started_at,
-                   deadline, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'starting', ?, ?, ?, ?) RETURNING *""",
+                   deadline, updated_at, team_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'starting', ?, ?, ?, ?, ?) RETURNING *""",
             (
                 region,
                 secret_name,
@@ -139,6 +143,7 @@ async def start_rotation(
                 stamp,
                 to_text(deadline),
                 stamp,
+                team_id,
             ),
         )
     except sqlite3.IntegrityError as exc:

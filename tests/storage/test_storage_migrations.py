@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from storage_testdata import KEY, NOW
@@ -32,8 +33,16 @@ from ecs_secret_bot.storage import (
     pending,
     rotations,
 )
-from ecs_secret_bot.storage._chain import GENESIS_HASH, legacy_hash
+from ecs_secret_bot.storage._chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    SQL_FUNCTION,
+    legacy_hash,
+    sql_function,
+)
+from ecs_secret_bot.storage._chain_start import start_keyed_chain
 from ecs_secret_bot.storage._codec import to_text
+from ecs_secret_bot.storage.keys import audit_key
 from ecs_secret_bot.storage.db import APPLICATION_ID, MIGRATIONS, Database, split_statements
 
 T = to_text(NOW)
@@ -94,7 +103,9 @@ def seed_v1(conn: sqlite3.Connection) -> None:
         fields = (seq, T, "U1", "kms:DeleteSecret", "r", "C1", "allow", "", "ok", "", "", "{}")
         digest = legacy_hash(prev, *fields)
         conn.execute(
-            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            """INSERT INTO audit_log (seq, at, actor, action, resource, channel_id, decision,
+                   reason, outcome, request_id, approval_id, detail, prev_hash, hash)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (*fields, prev, digest),
         )
         prev = digest
@@ -121,12 +132,30 @@ def seed_v4(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE approvals SET card_attempts = 2 WHERE id = 'apr-000000000001'")
 
 
+def seed_v5(conn: sqlite3.Connection) -> None:
+    """Nothing new to fill: schema 5 added audit columns, which the append-only log's rows
+    of version 1 already hold (empty), and the keyed chain, which opening the file starts."""
+    del conn
+
+
+async def start_chain_as_005_did(path: Path) -> None:
+    """Write the keyed chain's start, as the upgrade to schema 5 did after the old entries."""
+    async with aiosqlite.connect(path) as conn:
+        conn.row_factory = sqlite3.Row
+        await conn.create_function(
+            SQL_FUNCTION, 1 + len(HASHED_FIELDS), sql_function(audit_key(KEY)), deterministic=True
+        )
+        await start_keyed_chain(conn, audit_key(KEY))
+        await conn.commit()
+
+
 SEEDERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: seed_v0,
     1: seed_v1,
     2: seed_v2,
     3: seed_v3,
     4: seed_v4,
+    5: seed_v5,
 }
 
 
@@ -177,6 +206,8 @@ async def test_upgrade_from_each_previous_version_keeps_the_data(
                 SEEDERS[older](conn)
     finally:
         conn.close()
+    if version >= 5:
+        await start_chain_as_005_did(path)
 
     async with await open_database(path, data_key=KEY) as db:
         row = await db.fetchone("PRAGMA user_version")
@@ -213,13 +244,18 @@ async def test_upgrade_from_each_previous_version_keeps_the_data(
         if version >= 1:
             approval = await approvals.get_approval(db, "apr-000000000001")
             assert approval is not None and approval.card_attempts == (2 if version >= 4 else 0)
+            # What 006 added: records made before it belong to the single token's workspace.
+            assert approval.team_id == ""
+            row = await pending.get_pending(db, 7)
+            assert row is not None and row.team_id == ""
+        assert started.team_id == ""
 
 
 async def test_an_upgrade_writes_down_that_the_unkeyed_chain_was_already_broken(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "bot.db"
-    build_at(path, SCHEMA_VERSION - 1)
+    build_at(path, 4)  # the last schema before the keyed chain (005)
     conn = sqlite3.connect(path)
     with conn:
         seed_v1(conn)
