@@ -261,7 +261,14 @@ def _serve(args: argparse.Namespace) -> int:
     )
     # Read once, above; out of the environment so no library reads them behind our back
     # (bolt would take SLACK_BOT_TOKEN beside the client it is given, and warn).
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SLACK_CLIENT_ID",
+        "SLACK_CLIENT_SECRET",
+        "SLACK_REDIRECT_URI",
+    ):
         env.pop(name, None)
     if isinstance(start, str):
         print(start, file=sys.stderr)

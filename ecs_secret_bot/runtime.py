@@ -45,7 +45,6 @@ from ecs_secret_bot.commands.approval.requests import ActorDirectory
 from ecs_secret_bot.commands.core import Core, build_core, utcnow
 from ecs_secret_bot.commands.directory import LocalDirectory, local_actor
 from ecs_secret_bot.commands.gateway import CloudGateway
-from ecs_secret_bot.commands.operations.delete import Settled, settle_unknown_deletions
 from ecs_secret_bot.commands.settings import CloudSettings, RegionDefaults
 from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.config import Settings
@@ -78,8 +77,6 @@ __all__ = [
 
 SANDBOX_ROTATION_DELAY = 3.0
 """Seconds a rotation takes in the in-process sandbox (as ``ecs-secret-bot sandbox``)."""
-SETTLE_AT_START = 15.0
-"""Seconds ``serve`` gives KMS, at start, to say what became of deletions a crash left."""
 
 logger = logging.getLogger(__name__)
 
@@ -252,6 +249,7 @@ async def open_bot(
     """Open what the Slack app runs on: the Web API client, the directory, the core."""
     # Imported here: the terminal imports this module, and needs Slack only with a token.
     from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
+    from ecs_secret_bot.bot.installations import attach_installations
     from ecs_secret_bot.bot.notifier import SlackRotationNotifier
     from ecs_secret_bot.bot.services import BotServices, open_client
 
@@ -283,6 +281,9 @@ async def open_bot(
                 directory=slack_directory,
                 tracker=tracker,
                 metadata_key=await app_keys.app_key(core.db, "modal-metadata"),
+                installations=attach_installations(
+                    client, core, client_id=slack.client_id, client_secret=slack.client_secret
+                ),
             )
 
 
@@ -299,34 +300,18 @@ async def serve(
 ) -> None:
     """Settle what a crash left, serve the Slack app until ``stop`` is set; then close the
     core, then say so."""
-    from ecs_secret_bot.bot.server import run
+    from ecs_secret_bot.bot.server import run, settle_at_start
 
     async with open_bot(
         settings, slack, sandbox=sandbox, data_key=data_key, init=init, say=say
     ) as services:
-        await _settle_at_start(services.core)
+        await settle_at_start(services.core)
         # What start-up loaded lives as long as the process: kept out of the collector's sight,
         # a full collection scans only what requests leave (a few ms, not 60 ms, mid-burst).
         gc.collect()
         gc.freeze()
         await run(services, slack, options, stop=stop, say=say)
     say("ecs-secret-bot: stopped cleanly")
-
-
-async def _settle_at_start(core: Core) -> None:
-    """Settle the deletions a crash left without an outcome, before the duties' lease is free.
-
-    Bounded: what KMS does not answer in time is left to the duties' reconciliation.
-    """
-    try:
-        settled = await asyncio.wait_for(settle_unknown_deletions(core), SETTLE_AT_START)
-    except TimeoutError:
-        logger.warning(
-            "settling unknown deletions took over %ss; reconciliation goes on", SETTLE_AT_START
-        )
-        return
-    if settled != Settled():
-        logger.info("deletions left without an outcome, settled at start: %s", settled)
 
 
 # --- ecs-secret ----------------------------------------------------------------------------

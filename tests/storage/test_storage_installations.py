@@ -73,9 +73,7 @@ async def test_tokens_moved_to_another_team_do_not_decrypt(db: Database, now: da
         await installations.find_installation(db, "T0B")
 
 
-async def test_a_state_is_used_once_and_only_before_it_expires(
-    db: Database, now: datetime
-) -> None:
+async def test_a_state_is_used_once_and_only_before_it_expires(db: Database, now: datetime) -> None:
     await installations.issue_state(db, "s-1", expires_at=now + timedelta(minutes=10))
     await installations.issue_state(db, "s-2", expires_at=now + timedelta(minutes=10))
     assert await installations.consume_state(db, "s-1", now=now)

@@ -42,8 +42,8 @@ from ecs_secret_bot.storage._chain import (
 )
 from ecs_secret_bot.storage._chain_start import start_keyed_chain
 from ecs_secret_bot.storage._codec import to_text
-from ecs_secret_bot.storage.keys import audit_key
 from ecs_secret_bot.storage.db import APPLICATION_ID, MIGRATIONS, Database, split_statements
+from ecs_secret_bot.storage.keys import audit_key
 
 T = to_text(NOW)
 LATER = to_text(NOW + timedelta(days=7))
