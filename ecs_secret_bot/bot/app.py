@@ -36,7 +36,14 @@ from ecs_secret_bot.bot.slash import register_slash
 from ecs_secret_bot.bot.submissions import register_submissions
 from ecs_secret_bot.bot.workspaces import WorkspaceMiddleware
 
-__all__ = ["build_app"]
+__all__ = ["NOT_INSTALLED", "build_app"]
+
+NOT_INSTALLED = (
+    "ecs-secret-bot is no longer installed in this workspace (it was uninstalled, or its "
+    "tokens were revoked), so it did nothing. A workspace admin can install it again from the "
+    "bot's /slack/install page."
+)
+"""What a person of a workspace the app is not installed in is told (OAuth install mode)."""
 
 
 def build_app(slack: SlackSettings, services: BotServices) -> AsyncApp:
@@ -59,6 +66,7 @@ def build_app(slack: SlackSettings, services: BotServices) -> AsyncApp:
         logger=logging.getLogger("ecs_secret_bot.bolt"),
         oauth_settings=oauth,
         installation_store_bot_only=True if oauth is not None else None,
+        user_facing_authorize_error_message=NOT_INSTALLED,
     )
     if oauth is not None:
         # Each request runs with its workspace's token; an uninstall forgets that at once.

@@ -15,11 +15,19 @@ refused. Never logs a token and never reads the environment.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from html import escape
 
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.error import BoltError
+from slack_bolt.oauth.async_callback_options import (
+    AsyncCallbackOptions,
+    AsyncFailureArgs,
+    AsyncSuccessArgs,
+)
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import (
@@ -238,6 +246,47 @@ BOT_SCOPES = (
 """The bot scopes an install asks for: manifest.yml's, in its order (a test compares them)."""
 
 
+_FAILURES = {
+    "access_denied": "The install was cancelled in Slack: nothing was installed.",
+    "invalid_browser": "This install did not start from this bot's install page in this "
+    "browser, or the page was reloaded.",
+    "invalid_state": "This install link was already used, or it expired (a link lasts "
+    f"{int(workspaces.STATE_TTL.total_seconds()) // 60} minutes).",
+    "missing_code": "Slack sent no authorization code.",
+    "invalid_code": "Slack did not accept the authorization code: it was already used or "
+    "expired, or the app's credentials or Redirect URL are not the ones the bot was started "
+    "with (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_REDIRECT_URI).",
+    "storage_error": "The bot could not keep the installation. Try again in a minute.",
+}
+
+
+async def _success_page(args: AsyncSuccessArgs) -> BoltResponse:
+    """Say where the app was installed and what to do next."""
+    team = escape(args.installation.team_name or args.installation.team_id or "the workspace")
+    body = (
+        "<!DOCTYPE html><html><head><title>ecs-secret-bot: installed</title></head>"
+        f"<body><h2>Installed in {team}</h2><p>Invite the bot to the channels where people "
+        "run it (<code>/invite @ecs-secret-bot</code>), then try <code>/ecs-secret help</code>."
+        "</p></body></html>"
+    )
+    headers: dict[str, str | Sequence[str]] = {"Content-Type": "text/html; charset=utf-8"}
+    return BoltResponse(status=200, body=body, headers=headers)
+
+
+async def _failure_page(args: AsyncFailureArgs) -> BoltResponse:
+    """Say why an install failed, in words, and how to start again."""
+    said = _FAILURES.get(args.reason, f"The install failed ({escape(args.reason)}).")
+    install = escape(args.settings.install_path)
+    body = (
+        "<!DOCTYPE html><html><head><title>ecs-secret-bot: install failed</title></head>"
+        f"<body><h2>The app was not installed</h2><p>{said}</p>"
+        f'<p>Start again from <a href="{install}">{install}</a>. (reason: {escape(args.reason)})'
+        "</p></body></html>"
+    )
+    headers: dict[str, str | Sequence[str]] = {"Content-Type": "text/html; charset=utf-8"}
+    return BoltResponse(status=args.suggested_status_code, body=body, headers=headers)
+
+
 def oauth_settings(
     core: Core, store: InstallationStore, *, client_id: str, client_secret: str, redirect_uri: str
 ) -> AsyncOAuthSettings:
@@ -258,6 +307,7 @@ def oauth_settings(
         state_expiration_seconds=int(workspaces.STATE_TTL.total_seconds()),
         logger=logger,
     )
+    settings.callback_options = AsyncCallbackOptions(success=_success_page, failure=_failure_page)
     settings.authorize = AsyncInstallationStoreAuthorize(
         logger=logger,
         client_id=client_id,
