@@ -55,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run the Slack app (Socket Mode with SLACK_APP_TOKEN, else HTTP)",
         description=(
             "Run the Slack app. With SLACK_APP_TOKEN set it connects in Socket Mode; otherwise "
-            "it serves POST /slack/events and GET /healthz over HTTP."
+            "it serves POST /slack/events and GET /healthz over HTTP. With SLACK_CLIENT_ID and "
+            "SLACK_CLIENT_SECRET instead of SLACK_BOT_TOKEN it is installed per workspace "
+            "(OAuth), serving GET /slack/install and /slack/oauth_redirect as well."
         ),
     )
     serve.add_argument(

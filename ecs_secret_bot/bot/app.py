@@ -13,7 +13,8 @@ listeners of each surface; and the one error handler. In OAuth install mode (``S
 and ``SLACK_CLIENT_SECRET``) bolt authorizes each request by its workspace's installation
 (refusing a workspace that is not installed), serves the install (``http`` routes
 ``/slack/install`` and ``/slack/oauth_redirect`` to its flow), and forgets a workspace on
-``app_uninstalled`` and ``tokens_revoked``; the workspace is named first, for every call.
+``app_uninstalled`` and ``tokens_revoked``. In both modes the request's workspace is named
+first (``workspaces.WorkspaceMiddleware``), for every call and look-up it leads to.
 """
 
 from __future__ import annotations
@@ -68,10 +69,10 @@ def build_app(slack: SlackSettings, services: BotServices) -> AsyncApp:
         installation_store_bot_only=True if oauth is not None else None,
         user_facing_authorize_error_message=NOT_INSTALLED,
     )
+    # Each request names its workspace first: its token (OAuth install mode), its groups.
+    app.use(WorkspaceMiddleware())
     if oauth is not None:
-        # Each request runs with its workspace's token; an uninstall forgets that at once.
-        app.use(WorkspaceMiddleware())
-        app.enable_token_revocation_listeners()
+        app.enable_token_revocation_listeners()  # an uninstall forgets the tokens at once
     app.use(malformed_request_middleware(services))
     app.use(event_dedup_middleware(services))
     app.use(actor_middleware(services))

@@ -276,6 +276,8 @@ async def _success_page(args: AsyncSuccessArgs) -> BoltResponse:
 async def _failure_page(args: AsyncFailureArgs) -> BoltResponse:
     """Say why an install failed, in words, and how to start again."""
     said = _FAILURES.get(args.reason, f"The install failed ({escape(args.reason)}).")
+    if isinstance(args.error, BoltError):  # raised by this store: it says why
+        said = escape(str(args.error)) + "."
     install = escape(args.settings.install_path)
     body = (
         "<!DOCTYPE html><html><head><title>ecs-secret-bot: install failed</title></head>"

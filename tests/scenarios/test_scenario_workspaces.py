@@ -369,3 +369,19 @@ def pending_row(*, team_id: str) -> PendingDeletion:
         note="",
         team_id=team_id,
     )
+
+
+async def test_with_one_token_a_principal_naming_its_workspace_matches_there(
+    tmp_path: Path, slack_api: FakeSlackAPI
+) -> None:
+    policies = access_toml(
+        admins=[f"slack:usergroup:{TEAM_A}/{SEC}"],
+        readers=[f"slack:user:{TEAM_B}/{ws.BOB_ID}"],
+        channel=ws.SECOPS_CHANNEL_ID,
+        delete_approvers=[f"slack:usergroup:{SEC}"],
+    )
+    async with running_bot(tmp_path, slack_api, policies=policies) as bot:
+        admin = (await bot.command("whoami", user=ws.ADMIN_ID)).json()
+        assert "AliyunKMSSecretAdminAccess" in str(admin["blocks"])
+        bob = (await bot.command("whoami", user=ws.BOB_ID)).json()  # bound in team B only
+        assert "AliyunKMSReadOnlyAccess" not in str(bob["blocks"])
