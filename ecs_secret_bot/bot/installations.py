@@ -328,7 +328,8 @@ def attach_installations(
     if not isinstance(client, WorkspaceClient):
         return None  # one bot token: nothing to attach
     # Token refreshes (oauth.v2.access) go out without a workspace's token, on the same pool.
-    plain = AsyncWebClient(base_url=client.base_url, session=client.session, timeout=10)
+    # (A WorkspaceClient of no workspace: it sends the app's credentials as a header.)
+    plain = WorkspaceClient(base_url=client.base_url, session=client.session, timeout=10)
     store = InstallationStore(core, client_id=client_id, client_secret=client_secret, client=plain)
     client.attach(store)
     return store

@@ -5,7 +5,9 @@ out (`authorize`, what the installer's click does), `oauth.v2.access` as strict 
 (https://docs.slack.dev/reference/methods/oauth.v2.access): the client id and secret
 must be the app's (`invalid_client_id`, `bad_client_secret`), a code works once and for
 10 minutes (`invalid_code`, `code_already_used`, `code_expired`), and the `redirect_uri`
-must be the one the authorization was made with (`bad_redirect_uri`); and the bot tokens
+must be the one the authorization was made with (`bad_redirect_uri`); with token rotation
+(`authorize(expires_in=...)`) a refresh token, good once (`grant_type=refresh_token`,
+else `invalid_refresh_token`); and the bot tokens
 it issued, each good for one team (`team_of`), until that team's tokens are revoked
 (`revoke`, what an uninstall does: later calls get `token_revoked`). Never speaks HTTP:
 `slack_api.FakeSlackAPI` routes `oauth.v2.access` here and answers every other call from
@@ -37,6 +39,7 @@ class _Code:
     scopes: tuple[str, ...]
     installer: str
     issued: float
+    expires_in: int | None = None
     used: bool = False
 
 
@@ -59,6 +62,7 @@ class FakeOAuth:
         self._codes: dict[str, _Code] = {}
         self._tokens: dict[str, str] = {}
         self._revoked: dict[str, str] = {}
+        self._refresh_tokens: dict[str, tuple[str, int]] = {}
         self._serial = itertools.count(1)
         self.team_names: dict[str, str] = {}
 
@@ -72,10 +76,16 @@ class FakeOAuth:
         redirect_uri: str = "",
         scopes: Sequence[str] = (),
         installer: str = "U0ADMIN",
+        expires_in: int | None = None,
     ) -> str:
-        """Return the code Slack's "Allow" click gives for installing in ``team_id``."""
+        """Return the code Slack's "Allow" click gives for installing in ``team_id``.
+
+        ``expires_in``: the app has token rotation on; its tokens last that many seconds.
+        """
         code = f"{team_id}.{next(self._serial)}.{secrets.token_hex(8)}"
-        self._codes[code] = _Code(team_id, redirect_uri, tuple(scopes), installer, self._now())
+        self._codes[code] = _Code(
+            team_id, redirect_uri, tuple(scopes), installer, self._now(), expires_in
+        )
         return code
 
     def team_of(self, token: str | None) -> str | None:
@@ -95,6 +105,34 @@ class FakeOAuth:
         for token in self.tokens_of(team_id):
             self._revoked[token] = self._tokens.pop(token)
 
+    def _issue(self, team_id: str) -> str:
+        token = f"xoxb-{team_id}-{next(self._serial)}-{secrets.token_hex(12)}"
+        self._tokens[token] = team_id
+        return token
+
+    def _rotation(self, team_id: str, expires_in: int | None) -> dict[str, object]:
+        if expires_in is None:
+            return {}
+        refresh = f"xoxe-1-{team_id}-{secrets.token_hex(12)}"
+        self._refresh_tokens[refresh] = (team_id, expires_in)
+        return {"refresh_token": refresh, "expires_in": expires_in}
+
+    def _refresh(self, refresh: str) -> Reply:
+        """Answer a refresh (token rotation): a new token, a new refresh token, once."""
+        known = self._refresh_tokens.pop(refresh, None)
+        if known is None:
+            return error("invalid_refresh_token")
+        team_id, expires_in = known
+        return {
+            "ok": True,
+            "access_token": self._issue(team_id),
+            "token_type": "bot",
+            "team": {"id": team_id},
+            "bot_user_id": "U0ECSBOT",
+            "app_id": self.app_id,
+            **self._rotation(team_id, expires_in),
+        }
+
     def access(self, call: RecordedCall, *, team_names: dict[str, str]) -> Reply:
         """Answer ``oauth.v2.access``: exchange a code for a bot token, once."""
         payload = call.payload
@@ -103,6 +141,8 @@ class FakeOAuth:
             return error("invalid_client_id")
         if client_secret != self.client_secret:
             return error("bad_client_secret")
+        if payload.get("grant_type") == "refresh_token":
+            return self._refresh(str(payload.get("refresh_token") or ""))
         code_text = str(payload.get("code") or "")
         code = self._codes.get(code_text)
         if code is None:
@@ -115,9 +155,10 @@ class FakeOAuth:
         if code.redirect_uri and redirect_uri != code.redirect_uri:
             return error("bad_redirect_uri")
         code.used = True
-        token = f"xoxb-{code.team_id}-{next(self._serial)}-{secrets.token_hex(12)}"
-        self._tokens[token] = code.team_id
+        token = self._issue(code.team_id)
+        rotation = self._rotation(code.team_id, code.expires_in)
         return {
+            **rotation,
             "ok": True,
             "access_token": token,
             "token_type": "bot",

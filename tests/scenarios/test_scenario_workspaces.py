@@ -102,14 +102,16 @@ async def finish_install(browser: Browser, *, code: str, state: str) -> Page:
     return await browser.get("/slack/oauth_redirect", code=code, state=state)
 
 
-async def install(bot: BotHarness, team: str) -> Page:
+async def install(bot: BotHarness, team: str, *, expires_in: int | None = None) -> Page:
     """Install the app in ``team`` as its admin would, through the browser."""
     oauth = bot.slack.oauth
     assert oauth is not None
     async with aiohttp.ClientSession() as http:
         browser = Browser(http, bot.port)
         state, scopes = await start_install(browser)
-        code = oauth.authorize(team, redirect_uri=REDIRECT_URI, scopes=scopes)
+        code = oauth.authorize(
+            team, redirect_uri=REDIRECT_URI, scopes=scopes, expires_in=expires_in
+        )
         return await finish_install(browser, code=code, state=state)
 
 
@@ -385,3 +387,22 @@ async def test_with_one_token_a_principal_naming_its_workspace_matches_there(
         assert "AliyunKMSSecretAdminAccess" in str(admin["blocks"])
         bob = (await bot.command("whoami", user=ws.BOB_ID)).json()  # bound in team B only
         assert "AliyunKMSReadOnlyAccess" not in str(bob["blocks"])
+
+
+async def test_with_token_rotation_a_token_about_to_expire_is_refreshed(
+    two_teams: BotHarness,
+) -> None:
+    bot = two_teams
+    oauth = bot.slack.oauth
+    store = bot.services.installations
+    assert oauth is not None and store is not None
+    # Reinstalled with token rotation on: its token lasts 5 minutes, less than the margin.
+    assert (await install(bot, TEAM_B, expires_in=300)).status == 200
+    kept = await workspaces.find_installation(bot.services.core, TEAM_B)
+    assert kept is not None and kept.bot_refresh_token.startswith("xoxe-")
+    fresh = await store.bot_token(TEAM_B)
+    assert fresh != kept.bot_token and oauth.team_of(fresh) == TEAM_B
+    again = await workspaces.find_installation(bot.services.core, TEAM_B)
+    assert again is not None and again.bot_token == fresh
+    assert again.bot_refresh_token not in ("", kept.bot_refresh_token)
+    assert not tokens_in_clear(bot.db_path, [kept.bot_token, fresh, again.bot_refresh_token])
