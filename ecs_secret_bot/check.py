@@ -103,8 +103,11 @@ _TAMPERED = (
 
 
 async def _slack(
-    token: str, api_url: str, *, app_token: str, signing_secret: str
+    token: str, api_url: str, *, app_token: str, signing_secret: str, oauth: bool = False
 ) -> list[CheckLine]:
+    if not token and oauth:
+        detail = "OAuth install mode: each workspace's token comes with its installation"
+        return [CheckLine("slack", "SKIP", detail, "Install it from /slack/install once serving.")]
     if not token:
         return [
             CheckLine(
@@ -342,6 +345,7 @@ async def run_check(
     slack_signing_secret: str = "",
     data_key: str = "",
     init: bool = False,
+    slack_oauth: bool = False,
 ) -> list[CheckLine]:
     """Check storage (``init``: as ``serve --init``), Slack and the cloud; one line each."""
     policies = settings.policies
@@ -356,7 +360,11 @@ async def run_check(
     ]
     lines += await _storage(settings, data_key, credential, init)
     lines += await _slack(
-        slack_token, slack_api_url, app_token=slack_app_token, signing_secret=slack_signing_secret
+        slack_token,
+        slack_api_url,
+        app_token=slack_app_token,
+        signing_secret=slack_signing_secret,
+        oauth=slack_oauth,
     )
     lines += await _cloud(settings, credential)
     return lines

@@ -206,6 +206,7 @@ async def check_command(
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
             data_key="" if sandbox else env.get("ECS_SECRET_BOT_DATA_KEY", ""),
             init=init,
+            slack_oauth=bool(env.get("SLACK_CLIENT_ID") and env.get("SLACK_CLIENT_SECRET")),
         )
     print(format_lines(lines), file=stream)
     return 1 if any(line.failed for line in lines) else 0
