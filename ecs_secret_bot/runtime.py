@@ -13,7 +13,8 @@ database before anything else. And what each program gets from it:
 - ``ecs-secret-bot serve``: ``serve`` settles the deletions a crash left without an outcome,
   then hands ``bot.server.run`` the ``BotServices`` that ``open_bot`` opens (the Web API
   client, the Slack directory, and the core, whose directory knows local principals and
-  asks Slack about everyone else);
+  asks Slack about everyone else; in OAuth install mode also the core's installations, which
+  the client takes each workspace's token from);
 - ``ecs-secret``: ``open_terminal`` yields the ``terminal.session.Session`` (the core, whose
   directory also asks Slack when ``SLACK_BOT_TOKEN`` is set, and the person at the terminal);
   ``cli.terminal_main`` hands it to ``terminal.main`` as its session opener;
@@ -282,7 +283,7 @@ async def open_bot(
                 tracker=tracker,
                 metadata_key=await app_keys.app_key(core.db, "modal-metadata"),
                 installations=attach_installations(
-                    client, core, client_id=slack.client_id, client_secret=slack.client_secret
+                    client, core=core, client_id=slack.client_id, client_secret=slack.client_secret
                 ),
             )
 

@@ -53,7 +53,7 @@ def build_app(slack: SlackSettings, services: BotServices) -> AsyncApp:
     if services.installations is not None:
         oauth = oauth_settings(
             services.core,
-            services.installations,
+            store=services.installations,
             client_id=slack.client_id,
             client_secret=slack.client_secret,
             redirect_uri=slack.redirect_uri,

@@ -290,7 +290,7 @@ async def _failure_page(args: AsyncFailureArgs) -> BoltResponse:
 
 
 def oauth_settings(
-    core: Core, store: InstallationStore, *, client_id: str, client_secret: str, redirect_uri: str
+    core: Core, *, store: InstallationStore, client_id: str, client_secret: str, redirect_uri: str
 ) -> AsyncOAuthSettings:
     """Return bolt's OAuth settings: ``/slack/install``, ``/slack/oauth_redirect``, our stores.
 
@@ -322,7 +322,7 @@ def oauth_settings(
 
 
 def attach_installations(
-    client: AsyncWebClient, core: Core, *, client_id: str, client_secret: str
+    client: AsyncWebClient, *, core: Core, client_id: str, client_secret: str
 ) -> InstallationStore | None:
     """In OAuth install mode, give ``client`` the core's installations; else return None."""
     if not isinstance(client, WorkspaceClient):

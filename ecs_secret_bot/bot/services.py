@@ -1,6 +1,7 @@
 """What the Slack app is given at start-up: Slack settings, the core, a Web API client.
 
-Owns ``SlackSettings`` (tokens and the Web API URL, read by the entry point only),
+Owns ``SlackSettings`` (tokens, or the app's OAuth credentials for installs in several
+workspaces, and the Web API URL, read by the entry point only),
 ``BotServices`` (the injected dependencies of every handler, the process's rotation
 tracker and open modals among them), ``BackgroundTasks`` (work that runs after the ack and
 that a shutdown waits for) and ``make_client`` / ``open_client`` (an ``AsyncWebClient``
