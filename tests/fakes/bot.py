@@ -115,7 +115,7 @@ class BotHarness:
             team_id=team,
             channel_id=channel,
             trigger_id=trigger_id,
-            response_url=self.slack.response_url(channel_id=channel, user_id=user),
+            response_url=self.slack.response_url(channel_id=channel, user_id=user, team=team),
         )
         return await self.driver.post(body)
 
@@ -146,7 +146,7 @@ class BotHarness:
             action_type=action_type,
             state_values=state_values,
             channel_id=channel,
-            response_url=self.slack.response_url(channel_id=channel, user_id=user),
+            response_url=self.slack.response_url(channel_id=channel, user_id=user, team=team),
             action=action,
         )
         return await self.driver.post(body)

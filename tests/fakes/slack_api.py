@@ -82,7 +82,7 @@ class FakeSlackAPI:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._socket_mode: FakeSocketModeServer | None = None
-        self._response_urls: dict[str, tuple[str | None, str | None]] = {}
+        self._response_urls: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._response_url_ids = itertools.count(1)
         self.oauth: FakeOAuth | None = None
         self.teams: dict[str, FakeWorkspace] = {self.workspace.team_id: self.workspace}
@@ -230,16 +230,22 @@ class FakeSlackAPI:
         self.workspace.socket_mode_url = server.issue_url
 
     def response_url(
-        self, *, channel_id: str | None = None, user_id: str | None = None, kind: str = "commands"
+        self,
+        *,
+        channel_id: str | None = None,
+        user_id: str | None = None,
+        kind: str = "commands",
+        team: str | None = None,
     ) -> str:
         """Return a fresh `response_url` served by this fake, for a payload builder.
 
         With `channel_id` (and `user_id` for ephemeral replies), what the app posts there
-        also shows up in `messages()`.
+        also shows up in `messages()` (of workspace `team`, else the first).
         """
         number = next(self._response_url_ids)
-        path = f"{kind}/{self.workspace.team_id}/{number}/fake{number:06d}"
-        self._response_urls[path] = (channel_id, user_id)
+        team_id = team or self.workspace.team_id
+        path = f"{kind}/{team_id}/{number}/fake{number:06d}"
+        self._response_urls[path] = (channel_id, user_id, team)
         return f"http://127.0.0.1:{self.port}/hooks/{path}"
 
     # ------------------------------------------------------------------ what people do with views
@@ -411,10 +417,11 @@ class FakeSlackAPI:
         canned = self._scripted.take(RESPONSE_URL_METHOD)
         if canned is not None:
             return _canned_response(canned, call)
-        channel_id, user_id = self._response_urls.get(path, (None, None))
+        channel_id, user_id, team = self._response_urls.get(path, (None, None, None))
         if channel_id is not None and not payload.get("delete_original"):
             in_channel = payload.get("response_type") == "in_channel"
-            self.workspace.board.post(
+            workspace = self.teams[team] if team else self.workspace
+            workspace.board.post(
                 channel_id,
                 text=str(payload.get("text") or ""),
                 blocks=payload.get("blocks"),

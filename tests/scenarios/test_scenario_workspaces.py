@@ -14,6 +14,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import aiohttp
@@ -21,6 +22,7 @@ import pytest
 from fakes import RESPONSE_URL_METHOD, FakeSlackAPI
 from fakes import workspace as ws
 from fakes.bot import BOT_POLICIES, REDIRECT_URI, SEC, SRE, BotHarness, running_bot
+from fakes.payloads import input_state, select_state
 from fakes.policies import access_toml
 
 from ecs_secret_bot.bot.app import NOT_INSTALLED
@@ -406,3 +408,52 @@ async def test_with_token_rotation_a_token_about_to_expire_is_refreshed(
     assert again is not None and again.bot_token == fresh
     assert again.bot_refresh_token not in ("", kept.bot_refresh_token)
     assert not tokens_in_clear(bot.db_path, [kept.bot_token, fresh, again.bot_refresh_token])
+
+
+async def test_an_approval_in_team_b_goes_through_team_bs_token(two_teams: BotHarness) -> None:
+    bot = two_teams
+    here = {"team": TEAM_B}
+    # Alice (SRE) asks in team B for an immediate deletion, which security must approve.
+    await bot.command("delete batch-7-root --now", channel=BETA_CHANNEL, **here)
+    await bot.slack.wait_for("views.open", lambda c: team_of_call(bot, c) == TEAM_B)
+    answer = (await bot.submit(bot.modal(team=TEAM_B), delete_now("batch-7-root"), **here)).json()
+    assert answer["response_action"] == "update", answer
+    await bot.click(
+        Action.DELETE_GO, view=bot.modal(team=TEAM_B), block_id=Block.DELETE_GO, value="go", **here
+    )
+    card_call = await bot.slack.wait_for(
+        "chat.postMessage", lambda c: "Approval request" in c.payload.get("text", "")
+    )
+    assert card_call.payload["channel"] == BETA_CHANNEL
+    # The approvers' DM pointing to the card: in team B, with team B's token.
+    dm = await bot.slack.wait_for(
+        "chat.postMessage", lambda c: c.payload.get("channel") == ws.ADMIN_ID
+    )
+    assert team_of_call(bot, dm) == TEAM_B
+    (card,) = [m for m in bot.slack.messages(BETA_CHANNEL, team=TEAM_B) if "Approval" in m.text]
+    approve = next(
+        e["value"]
+        for b in card.blocks
+        for e in b.get("elements", [])
+        if e.get("action_id") == Action.APPROVE
+    )
+    await bot.click(Action.APPROVE, value=approve, message=card, user=ws.ADMIN_ID, **here)
+    await bot.slack.wait_for("chat.update", lambda c: c.payload.get("channel") == BETA_CHANNEL)
+    await bot.slack.wait_for(
+        "chat.postMessage", lambda c: "deleted immediately" in c.payload.get("text", "")
+    )
+    sent = [c for c in bot.slack.calls if c.method.startswith(("chat.", "views."))]
+    assert sent and {team_of_call(bot, c) for c in sent} == {TEAM_B}
+    assert not bot.slack.messages(team=TEAM_A)
+    # The request remembers its workspace, for what the duties say about it later.
+    rows = await bot.services.core.db.fetchall("SELECT team_id FROM approvals")
+    assert [row["team_id"] for row in rows] == [TEAM_B]
+
+
+def delete_now(name: str) -> dict[str, Any]:
+    return {
+        Block.DELETE_MODE: {Action.DELETE_MODE: select_state("now", type="radio_buttons")},
+        Block.DAYS: {Action.DAYS: input_state("30", type="number_input")},
+        Block.CONFIRM_NAME: {Action.CONFIRM_NAME: input_state(name)},
+        Block.REASON: {Action.REASON: input_state("clean-up")},
+    }
