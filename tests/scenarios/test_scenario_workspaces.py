@@ -9,10 +9,12 @@ records they leave, go through that workspace's token only.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -29,6 +31,7 @@ from ecs_secret_bot.bot.app import NOT_INSTALLED
 from ecs_secret_bot.bot.ids import Action, Block, Callback
 from ecs_secret_bot.bot.notifier import SlackNotifier
 from ecs_secret_bot.commands import workspaces
+from ecs_secret_bot.commands.duties import DutyRunner
 from ecs_secret_bot.commands.records import PendingDeletion
 from ecs_secret_bot.launch import serve_start
 
@@ -457,3 +460,68 @@ def delete_now(name: str) -> dict[str, Any]:
         Block.CONFIRM_NAME: {Action.CONFIRM_NAME: input_state(name)},
         Block.REASON: {Action.REASON: input_state("clean-up")},
     }
+
+
+async def test_the_duties_remind_each_workspace_through_its_token_and_skip_an_uninstalled_one(
+    tmp_path: Path, slack_api: FakeSlackAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    policies = BOT_POLICIES + '\n[reminders]\nbefore = ["31d"]\n'
+    async with installed_bot(tmp_path, slack_api, policies=policies) as bot:
+        for team, channel, name in (
+            (TEAM_A, ws.INCIDENT_CHANNEL_ID, "web-4-ecs-user-key"),
+            (TEAM_B, BETA_CHANNEL, "win-app-1-admin"),
+        ):
+            await schedule(bot, team=team, channel=channel, name=name)
+        runner = DutyRunner(
+            bot.services.core,
+            SlackNotifier(bot.services),
+            owner="test",
+            reconcile_every=timedelta(days=1),
+            tracker=bot.services.tracker,
+        )
+        assert (await runner.tick()).reminders == 2
+        reminders = [c for c in bot.slack.calls_to("chat.postMessage") if "Reminder" in str(c)]
+        by_channel = {c.payload["channel"]: team_of_call(bot, c) for c in reminders}
+        assert by_channel[ws.INCIDENT_CHANNEL_ID] == TEAM_A
+        assert by_channel[BETA_CHANNEL] == TEAM_B
+
+        # Team B uninstalls; a record of its own comes due: skipped, said once in the log.
+        assert bot.slack.oauth is not None
+        bot.slack.oauth.revoke(TEAM_B)
+        assert (await bot.event({"type": "app_uninstalled"}, team=TEAM_B)).status == 200
+        await schedule(bot, team=TEAM_A, channel=ws.INCIDENT_CHANNEL_ID, name="web-3-root")
+        row = dataclasses.replace(pending_row(team_id=TEAM_B), message_ts="1796570000.000001")
+        calls = len(bot.slack.calls)
+        with caplog.at_level(logging.WARNING):
+            await SlackNotifier(bot.services).deletion_closed(row)
+            assert (await runner.tick()).reminders == 1  # team A's new one
+            await SlackNotifier(bot.services).deletion_closed(row)
+        after = bot.slack.calls[calls:]
+        assert {team_of_call(bot, c) for c in after if c.method.startswith("chat.")} == {TEAM_A}
+        said = [r for r in caplog.records if "no installation for workspace T0BETA" in r.message]
+        assert len(said) == 1
+
+
+async def schedule(bot: BotHarness, *, team: str, channel: str, name: str) -> None:
+    """Schedule ``name``'s deletion in 10 days from ``channel`` of ``team``."""
+    here = {"team": team}
+    await bot.command(f"delete {name} --days 10", channel=channel, **here)
+    await bot.slack.wait_for(
+        "views.open", lambda c: team_of_call(bot, c) == team and name in str(c.payload)
+    )
+    values = delete_now(name)
+    values[Block.DELETE_MODE] = {Action.DELETE_MODE: select_state("schedule", type="radio_buttons")}
+    values[Block.DAYS] = {Action.DAYS: input_state("10", type="number_input")}
+    answer = (await bot.submit(bot.modal(team=team), values, **here)).json()
+    assert answer["response_action"] == "update", answer
+    await bot.click(
+        Action.DELETE_GO, view=bot.modal(team=team), block_id=Block.DELETE_GO, value="go", **here
+    )
+    await bot.slack.wait_for(
+        "chat.postMessage",
+        lambda c: (
+            "scheduled for deletion" in c.payload.get("text", "")
+            and c.payload.get("channel") == channel
+            and name.rsplit("/", 1)[-1] in c.payload.get("text", "")
+        ),
+    )
