@@ -12,8 +12,15 @@ It fails closed: a call for a workspace that is not installed (uninstalled, toke
 revoked) raises ``WorkspaceNotInstalled`` before anything is sent, and a call made where
 no workspace was named goes to the only installation, or, with several, is refused the
 same way: never through another workspace's token. In single-token mode the bot keeps its
-plain client (``SLACK_BOT_TOKEN``) and none of this applies. Never logs a token, never
-stores one (``commands.workspaces`` does, through ``TokenSource``).
+plain client (``SLACK_BOT_TOKEN``); the workspace named only keys the directory's look-ups
+(user groups belong to one workspace). Never logs a token, never stores one
+(``commands.workspaces`` does, through ``TokenSource``).
+
+Why a context variable rather than a team passed to each call: some thirty places call
+Slack, through helpers that take a client, and a missed one would silently use another
+workspace's token; here a call that nobody placed in a workspace cannot get a token at all.
+The variable is per request (each is its own task) and per record (``in_workspace``), never
+process-wide state.
 """
 
 from __future__ import annotations
