@@ -1,15 +1,17 @@
 """Everything the bot keeps, in one SQLite file or one PostgreSQL database. The only place
 that writes SQL.
 
-Open it with ``open_database`` (SQLite) or ``open_pg_database`` (PostgreSQL); then call the plain async functions of one module per
-table, each taking the ``Database`` first and returning frozen dataclasses:
+Open it with ``open_database`` (SQLite) or ``open_pg_database`` (PostgreSQL); then call
+the plain async functions of one module per table, each taking the ``Database`` first and
+returning frozen dataclasses:
 
     db = await open_database(settings.storage.path, data_key=key)
     row = await pending.record_pending(db, region=..., secret_name=..., ...)
     await audit.append_audit(db, audit.AuditEntry(...), at=now)
 
 ``db`` explains SQLite's connection and its concurrency story, ``pg`` PostgreSQL's pool
-and a connection lost mid-operation, ``_sql`` the one interface both offer; ``keys`` the data key format, and
+and a connection lost mid-operation, ``_sql`` the one interface both offer; ``keys`` the
+data key format, ``shared_key`` PostgreSQL's shared key and password files, and
 ``wrapped_key`` the data key kept wrapped by KMS. Never holds a business rule: who may do
 what, and when to remind, is ``commands/``'s. Never words advice for people: a refusal is a
 ``StorageFault`` (``errors``) naming the problem.
@@ -29,11 +31,12 @@ from ecs_secret_bot.storage import (
     pending,
     pg,
     rotations,
+    shared_key,
     wrapped_key,
 )
 from ecs_secret_bot.storage.db import SCHEMA_VERSION, Database, open_database
-from ecs_secret_bot.storage.pg import open_pg_database
 from ecs_secret_bot.storage.keys import generate_data_key, parse_data_key
+from ecs_secret_bot.storage.pg import open_pg_database
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -53,5 +56,6 @@ __all__ = [
     "pending",
     "pg",
     "rotations",
+    "shared_key",
     "wrapped_key",
 ]

@@ -11,7 +11,10 @@ holds business rules, never reads the environment, never says what a person shou
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from ecs_secret_bot.errors import StorageFault, StorageProblem
 from ecs_secret_bot.storage import keys
@@ -28,7 +31,7 @@ _APPLICATION = "ecs-secret-bot"
 _KEY_CHECK = "key_check"
 
 
-async def prepare_pg(conn: asyncpg.Connection, where: str, *, data_key: bytes) -> None:
+async def prepare_pg(conn: PoolConnectionProxy[Any], where: str, *, data_key: bytes) -> None:
     """Check and migrate the database on ``conn``, and check ``data_key`` against it."""
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATE_LOCK)
@@ -76,7 +79,7 @@ async def prepare_pg(conn: asyncpg.Connection, where: str, *, data_key: bytes) -
         await conn.execute("UPDATE schema_version SET version = $1", SCHEMA_VERSION)
 
 
-async def _version(conn: asyncpg.Connection, where: str) -> int:
+async def _version(conn: PoolConnectionProxy[Any], where: str) -> int:
     """Return the schema version (0: an empty database); refuse someone else's tables."""
     has_table = await conn.fetchval("SELECT to_regclass('schema_version') IS NOT NULL")
     if has_table:

@@ -51,7 +51,9 @@ def split_statements(script: str) -> tuple[str, ...]:
     return tuple(statements)
 
 
-def load_migrations(folder_name: str = "migrations", *, split: bool = True) -> tuple[Migration, ...]:
+def load_migrations(
+    folder_name: str = "migrations", *, split: bool = True
+) -> tuple[Migration, ...]:
     """Read ``storage/<folder>/NNN_*.sql`` in order; insist on 001, 002, ... without gaps.
 
     ``split=False`` keeps each file one script (PostgreSQL runs a script whole, functions

@@ -41,10 +41,11 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ecs_secret_bot.errors import StorageFault, StorageProblem
@@ -60,6 +61,7 @@ WRITE_LOCK = 0x45435342_0001
 _ATTEMPTS = 4
 _BACKOFF = 0.2
 _T = TypeVar("_T")
+_Conn: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 
 _LOST: tuple[type[BaseException], ...] = (
     OSError,
@@ -99,7 +101,7 @@ def _reads_only(sql: str) -> bool:
 class PgTransaction:
     """The connection inside ``PgDatabase.transaction()``."""
 
-    def __init__(self, conn: asyncpg.Connection, db: PgDatabase) -> None:
+    def __init__(self, conn: _Conn, db: PgDatabase) -> None:
         self._conn = conn
         self._db = db
 
@@ -123,7 +125,7 @@ class PgDatabase:
     """The bot's PostgreSQL database: a pool, and the rules for a connection that is lost."""
 
     def __init__(
-        self, pool: asyncpg.Pool, *, where: str, cipher: AESGCM, chain_key: bytes
+        self, pool: asyncpg.Pool[asyncpg.Record], *, where: str, cipher: AESGCM, chain_key: bytes
     ) -> None:
         self.path = where
         self._pool = pool
@@ -180,11 +182,11 @@ class PgDatabase:
                 raise self.unreachable(exc, maybe_done=False) from None
             raise
 
-    async def _acquire(self) -> asyncpg.Connection:
+    async def _acquire(self) -> _Conn:
         """Take a connection, retrying while none can be had (nothing was sent yet)."""
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                conn: asyncpg.Connection = await self._pool.acquire()
+                conn: _Conn = await self._pool.acquire()
                 return conn
             except BaseException as exc:
                 if not _is_lost(exc):
@@ -229,7 +231,9 @@ class PgDatabase:
             tx = conn.transaction()
             await self.inside(tx.start)
             try:
-                await self.inside(lambda: conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK))
+                await self.inside(
+                    lambda: conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                )
                 yield PgTransaction(conn, self)
             except BaseException:
                 with contextlib.suppress(Exception):
@@ -244,7 +248,7 @@ class PgDatabase:
         finally:
             await self._release(conn)
 
-    async def _release(self, conn: asyncpg.Connection) -> None:
+    async def _release(self, conn: _Conn) -> None:
         with contextlib.suppress(Exception):
             await self._pool.release(conn)
 
@@ -268,7 +272,9 @@ def _start_fault(where: str, exc: BaseException) -> StorageFault:
     """Word what went wrong reaching the server at start-up, as a fault."""
     if isinstance(exc, asyncpg.InvalidCatalogNameError):
         detail, problem = str(exc), StorageProblem.SERVER_REFUSED
-    elif isinstance(exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError):
+    elif isinstance(
+        exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
+    ):
         detail, problem = f"the login was refused: {exc}", StorageProblem.SERVER_REFUSED
     elif isinstance(exc, _LOST):
         cause = str(exc) or type(exc).__name__
@@ -326,5 +332,3 @@ async def open_pg_database(
     return PgDatabase(
         pool, where=where, cipher=AESGCM(data_key), chain_key=keys.audit_key(data_key)
     )
-
-

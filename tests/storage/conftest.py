@@ -40,9 +40,7 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def db(
-    engine: str, db_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[Database]:
+async def db(engine: str, db_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
     """Yield an open database: SQLite with the default key file beside it, or PostgreSQL."""
     if engine == "postgres":
         url = request.getfixturevalue("database_url")
