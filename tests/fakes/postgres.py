@@ -160,7 +160,7 @@ class PostgresServer:
     def create_database(self, *, template: str = "template0") -> str:
         """Create a new database (a copy of ``template``); return its URL."""
         name = f"t_{secrets.token_hex(6)}"
-        self.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        self.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
         return self.url(name)
 
     def drop_database(self, url: str) -> None:

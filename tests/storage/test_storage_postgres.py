@@ -56,9 +56,7 @@ async def _version(url: str) -> int:
 
 
 async def test_replicas_starting_together_migrate_once(database_url: str) -> None:
-    opened = await asyncio.gather(
-        *(open_pg_database(database_url, data_key=KEY) for _ in range(4))
-    )
+    opened = await asyncio.gather(*(open_pg_database(database_url, data_key=KEY) for _ in range(4)))
     try:
         assert await _version(database_url) == SCHEMA_VERSION
         rows = await opened[0].fetchall("SELECT name FROM meta WHERE name = 'key_check'")

@@ -1,0 +1,166 @@
+"""The programs on ``[storage] url``: ``ecs-secret-bot check``, a real ``serve`` process and
+``ecs-secret audit --verify``, against the throwaway PostgreSQL, end to end.
+
+Each runs as the operator would run it, configured only by its TOML file and environment;
+nothing is mocked. A replica with another data key is refused with words, not a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from fakes import SIGNING_SECRET, FakeSlackAPI
+from fakes import workspace as ws
+from fakes.bot import SEC, SRE
+from fakes.payloads import input_state, select_state
+from fakes.policies import access_toml
+from fakes.serve_process import ROOT, ServeProcess, free_port, serve_config
+
+from ecs_secret_bot.bot.ids import Action, Block, Callback
+from ecs_secret_bot.config import load_settings
+from ecs_secret_bot.runtime import open_storage
+from ecs_secret_bot.sandbox import Sandbox
+from ecs_secret_bot.storage import audit, generate_data_key, pending
+from ecs_secret_bot.terminal.environment import login_name
+
+
+@pytest.fixture
+async def cloud() -> AsyncIterator[Sandbox]:
+    """A seeded sandbox running beside the bot."""
+    sandbox = Sandbox(seed=True, rotation_delay=1.0)
+    await sandbox.start(port=0, grace=0.5)
+    try:
+        yield sandbox
+    finally:
+        await sandbox.stop()
+
+
+def write_key(path: Path) -> Path:
+    path.write_text(generate_data_key() + "\n", encoding="ascii")
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture
+def config(tmp_path: Path, cloud: Sandbox, slack_api: FakeSlackAPI, database_url: str) -> Path:
+    slack_api.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
+    slack_api.set_usergroup(SEC, [ws.ADMIN_ID], handle="security")
+    write_key(tmp_path / "bot.key")
+    policies = access_toml(
+        admins=[f"slack:usergroup:{SRE}", f"slack:usergroup:{SEC}", f"local:user:{login_name()}"],
+        channel=ws.SECOPS_CHANNEL_ID,
+        delete_approvers=[f"slack:usergroup:{SEC}"],
+    )
+    path = serve_config(tmp_path, cloud_url=cloud.url, policies=policies)
+    text = path.read_text(encoding="utf-8")
+    storage = f'url = "{database_url}"\nkey_file = "bot.key"'
+    path.write_text(text.replace('path = "bot.db"', storage), encoding="utf-8")
+    return path
+
+
+async def run(*argv: str, config: Path, **extra: str) -> tuple[int, str, str]:
+    """Run a program of ours as the operator would; return its exit code and output."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ALIBABA_CLOUD_", "SLACK_", "ECS_SECRET_BOT_"))
+    }
+    env.update(
+        ECS_SECRET_BOT_CONFIG=str(config),
+        ALIBABA_CLOUD_ACCESS_KEY_ID="sandbox",
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET="sandbox-secret",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")])),
+        **extra,
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        f"import sys; from ecs_secret_bot.cli import {argv[0]}; sys.exit({argv[0]}())",
+        *argv[1:],
+        cwd=config.parent,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def schedule_deletion(bot: ServeProcess, name: str) -> None:
+    """Ask for ``name`` to be deleted in 10 days, through the modal, as a person would."""
+    await bot.command(f"delete {name} --days 10")
+    await bot.slack.wait_for_calls("views.open", count=1)
+    view = bot.modal()
+    assert view["callback_id"] == Callback.DELETE
+    values = {
+        Block.DELETE_MODE: {Action.DELETE_MODE: select_state("schedule", type="radio_buttons")},
+        Block.DAYS: {Action.DAYS: input_state("10", type="number_input")},
+        Block.CONFIRM_NAME: {Action.CONFIRM_NAME: input_state("")},
+        Block.REASON: {Action.REASON: input_state("clean-up")},
+    }
+    answer = (await bot.submit(view, values)).json()
+    assert answer["response_action"] == "update", answer
+    await bot.click(Action.DELETE_GO, view=bot.modal(), block_id=Block.DELETE_GO, value="go")
+
+
+async def test_check_serve_and_audit_run_on_postgresql(
+    config: Path, slack_api: FakeSlackAPI, database_url: str
+) -> None:
+    code, out, err = await run("main", "check", config=config)
+    assert f"OK    storage          {database_url} opens" in out, out + err
+    assert "OK    audit log" in out, out + err
+    assert "Traceback" not in err
+
+    bot = await ServeProcess.start(config, slack=slack_api)
+    try:
+        await schedule_deletion(bot, "web-4-ecs-user-key")
+        db = await open_storage(load_settings(config))
+        try:
+            deadline = time.monotonic() + 20
+            while not await pending.list_pending(db):
+                assert time.monotonic() < deadline, "the deletion never reached PostgreSQL"
+                await asyncio.sleep(0.1)
+            [row] = await pending.list_pending(db)
+            assert row.secret_name == "acs/ecs/web-4-ecs-user-key"
+            assert (await audit.verify_audit_chain(db)).checked >= 1
+        finally:
+            await db.close()
+    finally:
+        stopped = await bot.terminate(timeout=30)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "Traceback" not in stopped.stderr
+
+    code, out, err = await run("terminal_main", "audit", "--verify", config=config)
+    assert code == 0, out + err
+    assert "verif" in out.lower()
+
+
+async def test_a_replica_with_another_key_is_refused_in_words(
+    config: Path, database_url: str, slack_api: FakeSlackAPI
+) -> None:
+    code, out, _ = await run("main", "check", config=config)
+    assert f"{database_url} opens" in out
+    write_key(config.parent / "bot.key")  # the other replica's copy is not the same key
+    code, out, err = await run("main", "check", config=config)
+    assert code != 0
+    assert "every replica must use the same data key" in out
+    assert "Use the original data key" in out
+    assert "Traceback" not in err
+
+    slack = {
+        "SLACK_BOT_TOKEN": ws.BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack_api.url,
+    }
+    port = str(free_port())
+    code, out, err = await run("main", "serve", "--port", port, config=config, **slack)
+    assert code != 0
+    assert "every replica must use the same data key" in out + err
+    assert "Traceback" not in out + err
