@@ -58,6 +58,7 @@ __all__ = ["PgDatabase", "display_url", "open_pg_database"]
 WRITE_LOCK = 0x45435342_0001
 """The advisory lock every ``transaction()`` holds: one writing transaction at a time."""
 
+_BEGIN_LOCKED = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 _ATTEMPTS = 4
 _BACKOFF = 0.2
 _T = TypeVar("_T")
@@ -228,19 +229,16 @@ class PgDatabase:
         """Hold the write lock in a transaction; commit, or roll back on error."""
         conn = await self._acquire()
         try:
-            tx = conn.transaction()
-            await self.inside(tx.start)
+            # One round trip: BEGIN and the lock travel together (the simple query protocol).
+            await self.inside(lambda: conn.execute(_BEGIN_LOCKED))
             try:
-                await self.inside(
-                    lambda: conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
-                )
                 yield PgTransaction(conn, self)
             except BaseException:
                 with contextlib.suppress(Exception):
-                    await tx.rollback()
+                    await conn.execute("ROLLBACK")
                 raise
             try:
-                await tx.commit()
+                await conn.execute("COMMIT")
             except BaseException as exc:
                 if _is_lost(exc):
                     raise self.unreachable(exc, maybe_done=True) from None
@@ -266,6 +264,12 @@ class PgDatabase:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+async def _keep_session(conn: asyncpg.Connection[asyncpg.Record]) -> None:
+    """Skip asyncpg's reset query on release: a round trip per statement, for session state
+    (LISTEN, SET, session advisory locks) this module never leaves; an open transaction is
+    still rolled back by the pool."""
 
 
 def _start_fault(where: str, exc: BaseException) -> StorageFault:
@@ -314,6 +318,7 @@ async def open_pg_database(
             max_size=max_size,
             timeout=connect_timeout,
             max_inactive_connection_lifetime=60.0,
+            reset=_keep_session,
         )
     except Exception as exc:
         raise _start_fault(where, exc) from None
