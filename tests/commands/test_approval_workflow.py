@@ -20,8 +20,8 @@ from ecs_secret_bot.config import Settings, parse_settings
 from ecs_secret_bot.errors import AccessDenied, ApprovalError, NotFound
 from ecs_secret_bot.storage.approvals import ApprovalRow
 from ecs_secret_bot.storage.db import Database, open_database
-from ecs_secret_bot.storage.pg import open_pg_database
 from ecs_secret_bot.storage.payloads import read_payload
+from ecs_secret_bot.storage.pg import open_pg_database
 
 START = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 KEY = bytes(range(32))
