@@ -8,6 +8,7 @@ nothing is mocked. A replica with another data key is refused with words, not a 
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import sys
 import time
@@ -18,12 +19,14 @@ import pytest
 from fakes import SIGNING_SECRET, FakeSlackAPI
 from fakes import workspace as ws
 from fakes.bot import SEC, SRE
+from fakes.cloud import REGIONS, endpoints_toml, sandbox_credential
 from fakes.payloads import input_state, select_state
 from fakes.policies import access_toml
 from fakes.serve_process import ROOT, ServeProcess, free_port, serve_config
 
 from ecs_secret_bot.bot.ids import Action, Block, Callback
 from ecs_secret_bot.config import load_settings
+from ecs_secret_bot.data_key import wrap_key_command
 from ecs_secret_bot.runtime import open_storage
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import audit, generate_data_key, pending
@@ -164,3 +167,36 @@ async def test_a_replica_with_another_key_is_refused_in_words(
     assert code != 0
     assert "every replica must use the same data key" in out + err
     assert "Traceback" not in out + err
+
+
+async def test_the_shared_key_wrapped_by_kms_opens_postgresql(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with Sandbox(regions=REGIONS, seed=True) as sandbox:
+        plain = write_key(tmp_path / "bot.key").read_text(encoding="ascii")
+        config = tmp_path / "bot.toml"
+        config.write_text(
+            f"""
+[cloud]
+default_region = "cn-hangzhou"
+regions = {list(REGIONS)!r}
+{endpoints_toml(sandbox)}
+
+[storage]
+url = "{database_url}"
+key_file = "bot.key"
+key_kms_key_id = "alias/ecs-secret-bot"
+""",
+            encoding="utf-8",
+        )
+        out = io.StringIO()
+        code = await wrap_key_command(config, env={}, out=out, credential=sandbox_credential())
+        assert code == 0, out.getvalue()
+        assert "Wrapped the data key" in out.getvalue()
+        assert plain.strip() not in (tmp_path / "bot.key").read_text(encoding="utf-8")
+        assert not (tmp_path / "ecs-secret-bot.db").exists()  # no SQLite file on the way
+        db = await open_storage(load_settings(config), credential=sandbox_credential())
+        try:
+            assert (await audit.verify_audit_chain(db)).ok
+        finally:
+            await db.close()
