@@ -3,7 +3,7 @@
 Owns ``PostgresServer``: ``initdb`` on a fresh temporary folder, ``pg_ctl start`` on
 127.0.0.1 and a free port (no Unix socket, ``fsync=off``: nothing here needs to survive a
 power cut), ``trust`` login for the ``postgres`` user (only this machine's loopback can
-reach it), and ``stop``/``start`` again (the tests of a database that goes away) and
+reach it; ``PASSWORD_USER`` alone must give a password), and ``stop``/``start`` again (the tests of a database that goes away) and
 ``destroy``. ``initdb`` and ``pg_ctl`` refuse to run as root; as root (the CI) they run as
 the ``postgres`` user through ``runuser``, on a folder given to that user. Never touches a
 database it did not create.
@@ -29,9 +29,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["PostgresServer", "find_binaries", "missing_reason"]
+__all__ = ["PASSWORD", "PASSWORD_USER", "PostgresServer", "find_binaries", "missing_reason"]
 
 _SYSTEM_USER = "postgres"
+PASSWORD_USER = "pw_user"
+"""The one role that must give a password (scram-sha-256); ``postgres`` is trusted."""
+PASSWORD = "S3cret-pw"
 
 
 def find_binaries() -> Path | None:
@@ -114,6 +117,12 @@ class PostgresServer:
             "--encoding=UTF8",
             "--locale=C",
         )
+        # One role logs in with a password (the tests of the password sources); the rest trust.
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(
+            f"host all {PASSWORD_USER} 127.0.0.1/32 scram-sha-256\n" + hba.read_text(),
+            encoding="utf-8",
+        )
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
@@ -167,6 +176,18 @@ class PostgresServer:
         """Drop the database of ``url`` (ending its connections)."""
         name = url.rsplit("/", 1)[1]
         self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def password_login(self, url: str) -> str:
+        """Hand the database of ``url`` to ``PASSWORD_USER`` (password ``PASSWORD``); return
+        the URL that logs in as that role."""
+        name = url.rsplit("/", 1)[1]
+        self.psql(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PASSWORD_USER}')"
+            f" THEN CREATE ROLE {PASSWORD_USER} LOGIN PASSWORD '{PASSWORD}'; END IF; END $$"
+        )
+        self.psql(f'ALTER DATABASE "{name}" OWNER TO {PASSWORD_USER}')
+        self.psql(f"ALTER SCHEMA public OWNER TO {PASSWORD_USER}", database=name)
+        return f"postgresql://{PASSWORD_USER}@127.0.0.1:{self.port}/{name}"
 
     def destroy(self) -> None:
         """Stop the server if it runs, and remove its folder."""

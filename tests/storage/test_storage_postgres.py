@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from importlib import resources
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -21,6 +22,7 @@ from ecs_secret_bot.storage._schema import MIGRATIONS, PG_MIGRATIONS
 from ecs_secret_bot.storage._sql import to_postgres
 from ecs_secret_bot.storage.audit import AuditEntry
 from ecs_secret_bot.storage.pg import PgDatabase
+from ecs_secret_bot.storage.shared_key import read_password_file
 
 OTHER_KEY = bytes(range(1, 33))
 
@@ -220,3 +222,22 @@ async def test_the_database_stopped_and_back_without_a_restart() -> None:
             assert (await audit.verify_audit_chain(db)).ok
         finally:
             await db.close()
+
+
+async def test_the_password_comes_from_its_file_and_a_wrong_one_is_refused(
+    postgres_server: PostgresServer, database_url: str, tmp_path: Path
+) -> None:
+    url = postgres_server.password_login(database_url)
+    secret = tmp_path / "pg.password"
+    secret.write_text("S3cret-pw\n", encoding="utf-8")
+    secret.chmod(0o644)
+    with pytest.raises(StorageFault) as exposed:
+        read_password_file(secret)
+    assert exposed.value.problem is StorageProblem.KEY_FILE_EXPOSED
+    secret.chmod(0o600)
+    async with await open_pg_database(url, data_key=KEY, password=read_password_file(secret)) as db:
+        assert (await audit.verify_audit_chain(db)).ok
+    with pytest.raises(StorageFault) as refused:
+        await open_pg_database(url, data_key=KEY, password="not-it")
+    assert refused.value.problem is StorageProblem.SERVER_REFUSED
+    assert "login was refused" in str(refused.value) and "not-it" not in str(refused.value)

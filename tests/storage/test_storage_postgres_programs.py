@@ -22,6 +22,7 @@ from fakes.bot import SEC, SRE
 from fakes.cloud import REGIONS, endpoints_toml, sandbox_credential
 from fakes.payloads import input_state, select_state
 from fakes.policies import access_toml
+from fakes.postgres import PASSWORD, PostgresServer
 from fakes.serve_process import ROOT, ServeProcess, free_port, serve_config
 
 from ecs_secret_bot.bot.ids import Action, Block, Callback
@@ -72,7 +73,7 @@ async def run(*argv: str, config: Path, **extra: str) -> tuple[int, str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("ALIBABA_CLOUD_", "SLACK_", "ECS_SECRET_BOT_"))
+        if not k.startswith(("ALIBABA_CLOUD_", "SLACK_", "ECS_SECRET_BOT_", "PG"))
     }
     env.update(
         ECS_SECRET_BOT_CONFIG=str(config),
@@ -200,3 +201,15 @@ key_kms_key_id = "alias/ecs-secret-bot"
             assert (await audit.verify_audit_chain(db)).ok
         finally:
             await db.close()
+
+
+async def test_check_takes_the_password_from_pgpassword(
+    config: Path, database_url: str, postgres_server: PostgresServer
+) -> None:
+    url = postgres_server.password_login(database_url)
+    config.write_text(config.read_text().replace(database_url, url), encoding="utf-8")
+    code, out, err = await run("main", "check", config=config)
+    assert "login was refused" in out and "PGPASSWORD" in out, out + err
+    assert "Traceback" not in err
+    code, out, err = await run("main", "check", config=config, PGPASSWORD=PASSWORD)
+    assert f"OK    storage          {url} opens" in out, out + err
