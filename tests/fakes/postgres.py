@@ -3,10 +3,10 @@
 Owns ``PostgresServer``: ``initdb`` on a fresh temporary folder, ``pg_ctl start`` on
 127.0.0.1 and a free port (no Unix socket, ``fsync=off``: nothing here needs to survive a
 power cut), ``trust`` login for the ``postgres`` user (only this machine's loopback can
-reach it; ``PASSWORD_USER`` alone must give a password), and ``stop``/``start`` again (the tests of a database that goes away) and
-``destroy``. ``initdb`` and ``pg_ctl`` refuse to run as root; as root (the CI) they run as
-the ``postgres`` user through ``runuser``, on a folder given to that user. Never touches a
-database it did not create.
+reach it; ``PASSWORD_USER`` alone must give a password), ``stop``/``start`` again (the
+tests of a database that goes away) and ``destroy``. ``initdb`` and ``pg_ctl`` refuse to
+run as root; as root (the CI) they run as the ``postgres`` user through ``runuser``, on a
+folder given to that user. Never touches a database it did not create.
 
 ``find_binaries`` says where ``initdb`` is, or why there is none; ``missing_reason`` is
 what a test skips with (and, under ``CI=true``, fails with: CI must run them).
