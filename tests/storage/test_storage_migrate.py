@@ -8,10 +8,12 @@ replica would read it.
 from __future__ import annotations
 
 import io
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
-from storage_testdata import NOW
+from storage_testdata import KEY, NOW
+from test_storage_migrations import SEEDERS, build_at
 
 from ecs_secret_bot.migrate import migrate_command
 from ecs_secret_bot.storage import (
@@ -164,3 +166,34 @@ async def test_migrate_refuses_a_password_in_the_url_and_a_missing_database(
     )
     assert "There is no database at" in out.getvalue()
     assert not (tmp_path / "bot.db").exists()
+
+
+async def test_an_upgraded_chain_with_unkeyed_entries_verifies_after_the_copy(
+    tmp_path: Path, database_url: str
+) -> None:
+    path = tmp_path / "bot.db"
+    build_at(path, 4)  # a database of schema 4: its audit entries have unkeyed links
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            for older in range(1, 5):
+                SEEDERS[older](conn)
+    finally:
+        conn.close()
+    async with await open_database(path, data_key=KEY) as db:  # upgraded: keyed from here on
+        before = await audit.verify_audit_chain(db)
+    assert before.ok and before.keyed_from > 1
+    out = io.StringIO()
+    env = {"ECS_SECRET_BOT_DATA_KEY": KEY.hex()}
+    assert await migrate_command(config(tmp_path), to=database_url, env=env, out=out) == 0, (
+        out.getvalue()
+    )
+    async with await open_pg_database(database_url, data_key=KEY) as db:
+        after = await audit.verify_audit_chain(db)
+        assert after.ok, after
+        assert (after.keyed_from, after.checked, after.head_hash) == (
+            before.keyed_from,
+            before.checked,
+            before.head_hash,
+        )
+        assert await payloads.read_payload(db, "apr-000000000001") is not None
