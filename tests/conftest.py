@@ -7,8 +7,10 @@ hands out through `apps.connections.open`) and `signing_secret`.
 Owns the throwaway PostgreSQL too, for any test that wants the second engine:
 ``postgres_server`` (session-scoped, started on first use, stopped at the end) and
 ``database_url`` (a fresh, empty database on it for one test, dropped after; the bot
-migrates it at its first open). Request ``database_url`` and put it in ``[storage] url``
-or hand it to ``storage.open_pg_database``. Where no PostgreSQL can exist the test is
+migrates it at its first open). Request ``database_url`` and hand it to
+``storage.open_pg_database``, ``fakes.core.CoreHarness.start(database_url=...)`` (a core on
+PostgreSQL) or ``fakes.serve_process.serve_config(database_url=...)`` (``serve`` processes
+sharing one PostgreSQL and one key file). Where no PostgreSQL can exist the test is
 skipped saying why; under ``CI=true`` it fails instead (CI installs PostgreSQL).
 
 Never builds the bot and never sets up the cloud sandbox or storage: those fixtures

@@ -55,17 +55,12 @@ def write_key(path: Path) -> Path:
 def config(tmp_path: Path, cloud: Sandbox, slack_api: FakeSlackAPI, database_url: str) -> Path:
     slack_api.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
     slack_api.set_usergroup(SEC, [ws.ADMIN_ID], handle="security")
-    write_key(tmp_path / "bot.key")
     policies = access_toml(
         admins=[f"slack:usergroup:{SRE}", f"slack:usergroup:{SEC}", f"local:user:{login_name()}"],
         channel=ws.SECOPS_CHANNEL_ID,
         delete_approvers=[f"slack:usergroup:{SEC}"],
     )
-    path = serve_config(tmp_path, cloud_url=cloud.url, policies=policies)
-    text = path.read_text(encoding="utf-8")
-    storage = f'url = "{database_url}"\nkey_file = "bot.key"'
-    path.write_text(text.replace('path = "bot.db"', storage), encoding="utf-8")
-    return path
+    return serve_config(tmp_path, cloud_url=cloud.url, policies=policies, database_url=database_url)
 
 
 async def run(*argv: str, config: Path, **extra: str) -> tuple[int, str, str]:
