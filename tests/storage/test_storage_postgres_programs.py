@@ -208,3 +208,40 @@ async def test_check_takes_the_password_from_pgpassword(
     assert "Traceback" not in err
     code, out, err = await run("main", "check", config=config, PGPASSWORD=PASSWORD)
     assert f"OK    storage          {url} opens" in out, out + err
+
+
+async def answer_to(bot: ServeProcess, text: str) -> str:
+    """Type ``/ecs-secret text``; return what the person is told (in the ack, or after it)."""
+    before = len(bot.slack.calls_to("response_url"))
+    acked = await bot.command(text)
+    if acked.body:
+        return str(acked.json())
+    calls = await bot.slack.wait_for_calls("response_url", count=before + 1, timeout=20)
+    return str(calls[-1].payload)
+
+
+async def test_serve_refuses_in_words_while_postgresql_is_away_and_recovers(
+    tmp_path: Path, cloud: Sandbox, slack_api: FakeSlackAPI
+) -> None:
+    slack_api.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
+    policies = access_toml(
+        admins=[f"slack:usergroup:{SRE}"],
+        channel=ws.SECOPS_CHANNEL_ID,
+        delete_approvers=[f"slack:usergroup:{SRE}"],
+    )
+    with PostgresServer() as server:
+        server.psql("CREATE DATABASE bot")
+        config = serve_config(
+            tmp_path, cloud_url=cloud.url, policies=policies, database_url=server.url("bot")
+        )
+        bot = await ServeProcess.start(config, slack=slack_api)
+        try:
+            assert "unreachable" not in await answer_to(bot, "pending")
+            await asyncio.to_thread(server.stop)
+            refused = await answer_to(bot, "pending")
+            assert "unreachable" in refused and "try again" in refused, refused
+            await asyncio.to_thread(server.start)
+            assert "unreachable" not in await answer_to(bot, "pending")  # no restart
+        finally:
+            stopped = await bot.terminate(timeout=30)
+    assert stopped.returncode == 0, stopped.stderr
