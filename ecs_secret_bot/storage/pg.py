@@ -61,6 +61,9 @@ WRITE_LOCK = 0x45435342_0001
 _BEGIN_LOCKED = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 _ATTEMPTS = 4
 _BACKOFF = 0.2
+_RETRY_FOR = 1.5
+"""Seconds after which a failure is no longer retried: a server that does not answer (a host
+down, its packets dropped) costs one connect timeout, not four."""
 _T = TypeVar("_T")
 _Conn: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 
@@ -93,6 +96,10 @@ def _is_lost(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.InterfaceError):
         return "closed" in str(exc) and "pool" not in str(exc)
     return isinstance(exc, _LOST)
+
+
+def _spent(started: float) -> float:
+    return asyncio.get_running_loop().time() - started
 
 
 def _reads_only(sql: str) -> bool:
@@ -185,6 +192,7 @@ class PgDatabase:
 
     async def _acquire(self) -> _Conn:
         """Take a connection, retrying while none can be had (nothing was sent yet)."""
+        started = asyncio.get_running_loop().time()
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 conn: _Conn = await self._pool.acquire()
@@ -192,7 +200,7 @@ class PgDatabase:
             except BaseException as exc:
                 if not _is_lost(exc):
                     raise
-                if attempt == _ATTEMPTS:
+                if attempt == _ATTEMPTS or _spent(started) > _RETRY_FOR:
                     raise self.unreachable(exc, maybe_done=False) from None
             await asyncio.sleep(_BACKOFF * attempt)
         raise AssertionError("unreachable")
@@ -201,6 +209,7 @@ class PgDatabase:
         """Run one statement as its own transaction; return its rows."""
         query = to_postgres(sql)
         read = _reads_only(sql)
+        started = asyncio.get_running_loop().time()
         for attempt in range(1, _ATTEMPTS + 1):
             conn = await self._acquire()
             try:
@@ -212,7 +221,7 @@ class PgDatabase:
                 if not _is_lost(exc):
                     raise
                 safe = read or _never_sent(exc)
-                if not safe or attempt == _ATTEMPTS:
+                if not safe or attempt == _ATTEMPTS or _spent(started) > _RETRY_FOR:
                     raise self.unreachable(exc, maybe_done=not safe) from None
             finally:
                 await self._release(conn)
@@ -294,7 +303,7 @@ async def open_pg_database(
     data_key: bytes,
     password: str | None = None,
     max_size: int = 10,
-    connect_timeout: float = 10.0,
+    connect_timeout: float = 5.0,
 ) -> PgDatabase:
     """Connect to ``url``, migrate the schema under an advisory lock and check the data key."""
     where = display_url(url)
