@@ -77,6 +77,7 @@ class PostgresServer:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ecs-pg-")))
     port: int = field(default_factory=_free_port)
     running: bool = False
+    _version: int | None = None
 
     @property
     def data(self) -> Path:
@@ -169,7 +170,11 @@ class PostgresServer:
     def create_database(self, *, template: str = "template0") -> str:
         """Create a new database (a copy of ``template``); return its URL."""
         name = f"t_{secrets.token_hex(6)}"
-        self.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+        if self._version is None:
+            self._version = int(self.psql("SHOW server_version_num").strip())
+        # PostgreSQL 15 copies a small database faster by its files than through the WAL.
+        strategy = " STRATEGY FILE_COPY" if self._version >= 150000 else ""
+        self.psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
