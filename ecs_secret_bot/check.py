@@ -73,8 +73,8 @@ def fail_line(name: str, failure: BotError | StorageFault) -> CheckLine:
 async def _storage(
     settings: Settings, key: str, cred: CredentialClient | None, init: bool
 ) -> list[CheckLine]:
-    path = settings.storage.path
-    existed = path.exists()
+    storage = settings.storage
+    existed = bool(storage.url) or storage.path.exists()  # PostgreSQL: created by its admin
     try:
         db = await open_storage(settings, data_key=key, credential=cred, init=init)
     except (BotError, StorageFault) as exc:
@@ -83,7 +83,8 @@ async def _storage(
         chain = await verify_audit_chain(db)
     finally:
         await db.close()
-    opened = CheckLine("storage", "OK", f"{path} opens" + ("" if existed else " (created now)"))
+    created = "" if existed else " (created now)"
+    opened = CheckLine("storage", "OK", f"{storage.where} opens{created}")
     return [opened, _audit_line(chain)]
 
 

@@ -118,6 +118,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     _config_option(wrap_key)
 
+    migrate = sub.add_parser(
+        "migrate",
+        help="copy the SQLite database into PostgreSQL",
+        description=(
+            "Copy the records of the SQLite database ([storage] path) into an empty "
+            "PostgreSQL database, with the same data key, and verify the audit chain there. "
+            "The password comes from PGPASSWORD or PGPASSFILE."
+        ),
+    )
+    migrate.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/db")
+    _config_option(migrate)
+
     sandbox = sub.add_parser(
         "sandbox",
         help="run the emulated KMS + ECS endpoint on 127.0.0.1",
@@ -330,6 +342,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ecs_secret_bot.data_key import wrap_key_command
 
         return asyncio.run(wrap_key_command(_config_path(args)[0], env=os.environ))
+    if args.command == "migrate":
+        from ecs_secret_bot.migrate import migrate_command
+
+        return asyncio.run(migrate_command(_config_path(args)[0], to=args.to, env=os.environ))
     parser.error(f"unknown command {args.command!r}")
     return 2  # pragma: no cover - parser.error exits
 

@@ -22,7 +22,8 @@ database before anything else. And what each program gets from it:
   each can fail on its own (with ``--sandbox``, ``start_sandbox`` first).
 
 With ``[storage] key_kms_key_id`` the key file holds the data key wrapped by KMS
-(``storage.wrapped_key``), and the database opens with what ``Decrypt`` gives back.
+(``storage.wrapped_key``), and the database opens with what ``Decrypt`` gives back. With
+``[storage] url`` the database is PostgreSQL (``storage.pg``), its key the shared key file.
 
 The only module that imports ``sandbox`` for a product code path (``cli.py`` does for
 ``ecs-secret-bot sandbox``). Never reads the environment or a configuration file, never
@@ -49,10 +50,9 @@ from ecs_secret_bot.commands.gateway import CloudGateway
 from ecs_secret_bot.commands.settings import CloudSettings, RegionDefaults
 from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.config import Settings
+from ecs_secret_bot.database import key_wrapper, open_configured, open_storage
 from ecs_secret_bot.sandbox_settings import sandbox_storage
-from ecs_secret_bot.storage import Database, app_keys, open_database, parse_data_key, pending
-from ecs_secret_bot.storage.db import default_key_file
-from ecs_secret_bot.storage.wrapped_key import KeyWrapper, load_data_key
+from ecs_secret_bot.storage import Database, app_keys, parse_data_key, pending
 from ecs_secret_bot.terminal.environment import Environment
 from ecs_secret_bot.terminal.session import Session
 
@@ -100,46 +100,6 @@ def cloud_gateway(
     Nothing of the SDK is loaded before the gateway's first call.
     """
     return AlibabaCloudGateway(cloud, credential=credential, access_key=access_key, retry=retry)
-
-
-def key_wrapper(settings: Settings, *, credential: CredentialClient | None = None) -> KeyWrapper:
-    """Return KMS with ``[storage] key_kms_key_id``, as the data key needs it."""
-    gateway = AlibabaCloudGateway(settings.cloud, credential=credential)
-    return gateway.key_wrapper(settings.storage.key_kms_region, settings.storage.key_kms_key_id)
-
-
-async def _open_database(
-    settings: Settings,
-    key: bytes | None,
-    *,
-    credential: CredentialClient | None = None,
-    unwrap: bool = True,
-    init: bool = False,
-) -> Database:
-    storage = settings.storage
-    if key is None and unwrap and storage.key_kms_key_id:
-        # Envelope encryption: the key file holds the data key as KMS wrapped it.
-        wrapper = key_wrapper(settings, credential=credential)
-        key_file = storage.key_file or default_key_file(storage.path)
-        new = not key_file.exists()  # then KMS makes the key of a new database, here
-        key = await load_data_key(key_file, wrapper, may_create=not storage.path.exists())
-        init = init or new
-    return await open_database(storage.path, data_key=key, key_file=storage.key_file, init=init)
-
-
-async def open_storage(
-    settings: Settings,
-    *,
-    data_key: str = "",
-    credential: CredentialClient | None = None,
-    init: bool = False,
-) -> Database:
-    """Open the configured database with the data key as written in the environment.
-
-    ``init`` creates a new, empty database even where its key file shows one existed.
-    """
-    key = parse_data_key(data_key) if data_key else None
-    return await _open_database(settings, key, credential=credential, init=init)
 
 
 async def start_sandbox(stack: AsyncExitStack, settings: Settings) -> tuple[Sandbox, Settings]:
@@ -219,7 +179,7 @@ async def open_core(
             if announce is not None:
                 where = ", ".join(f"{url} ({region})" for region, url in started.endpoints.items())
                 announce(where, settings)
-        db = await _open_database(
+        db = await open_configured(
             settings, key, credential=credential, unwrap=not sandbox, init=init or sandbox
         )
         stack.push_async_callback(db.close)  # closed before the sandbox stops

@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ecs_secret_bot.storage._codec import canonical_json, from_text, frozen_mapping, to_text
+from ecs_secret_bot.storage._sql import Row, UniqueViolation
 from ecs_secret_bot.storage.db import Database
 from ecs_secret_bot.storage.payloads import scrub
 
@@ -141,7 +141,7 @@ def _status(status: str) -> str:
     return status
 
 
-def _row(row: sqlite3.Row) -> ApprovalRow:
+def _row(row: Row) -> ApprovalRow:
     votes = sorted(
         (
             Vote(voter=v, decision=d, approver_set=s, at=from_text(t))
@@ -205,7 +205,7 @@ async def insert_approval(db: Database, new: NewApproval, *, now: datetime) -> A
                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)""",
                 (approval_id, *values),
             )
-        except sqlite3.IntegrityError:
+        except UniqueViolation:
             if attempt == 2:  # three 48-bit collisions in a row is not chance
                 raise
             continue

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,7 +22,7 @@ from cryptography.exceptions import InvalidTag
 
 from ecs_secret_bot.errors import StorageFault, StorageProblem
 from ecs_secret_bot.storage._codec import from_text, to_text
-from ecs_secret_bot.storage.db import Database, Transaction
+from ecs_secret_bot.storage._sql import Database, Row, Transaction
 from ecs_secret_bot.storage.payloads import scrub
 
 __all__ = [
@@ -152,7 +151,7 @@ async def _overwrite(tx: Transaction, team_id: str) -> bool:
     return bool(rows)
 
 
-def _installation(db: Database, row: sqlite3.Row) -> Installation:
+def _installation(db: Database, row: Row) -> Installation:
     team_id = str(row["team_id"])
     try:
         plain = db.cipher.decrypt(
@@ -160,10 +159,10 @@ def _installation(db: Database, row: sqlite3.Row) -> Installation:
         )
     except InvalidTag:
         raise StorageFault(
-            f"The stored tokens of workspace {team_id} in {db.path} cannot be decrypted: "
+            f"The stored tokens of workspace {team_id} in {db.where} cannot be decrypted: "
             "they were altered, or moved from another workspace.",
             problem=StorageProblem.PAYLOAD_UNREADABLE,
-            path=str(db.path),
+            path=db.where,
         ) from None
     tokens = json.loads(plain)
     expires = row["token_expires_at"]

@@ -11,7 +11,6 @@ when to remind or whether KMS agrees: that is the caller's business.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from typing import Any
 
 from ecs_secret_bot.errors import AlreadyRecorded
 from ecs_secret_bot.storage._codec import from_text, to_text
+from ecs_secret_bot.storage._sql import Row, UniqueViolation
 from ecs_secret_bot.storage.db import Database
 
 __all__ = [
@@ -108,7 +108,7 @@ class AlreadyPending(AlreadyRecorded):
         self.existing = existing
 
 
-def _row(row: sqlite3.Row) -> PendingDeletion:
+def _row(row: Row) -> PendingDeletion:
     return PendingDeletion(
         id=row["id"],
         region=row["region"],
@@ -177,8 +177,8 @@ async def record_pending(
                 team_id,
             ),
         )
-    except sqlite3.IntegrityError as exc:
-        if "UNIQUE" not in str(exc) or status not in ACTIVE_STATUSES:
+    except UniqueViolation:
+        if status not in ACTIVE_STATUSES:
             raise
         existing = await get_active_pending(db, region, secret_name)
         if existing is None:  # restored in between: the caller may simply try again

@@ -10,12 +10,12 @@ means.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from ecs_secret_bot.errors import AlreadyRecorded
 from ecs_secret_bot.storage._codec import from_text, to_text
+from ecs_secret_bot.storage._sql import Row, UniqueViolation
 from ecs_secret_bot.storage.db import Database
 
 __all__ = [
@@ -77,7 +77,7 @@ class RotationActive(AlreadyRecorded):
         self.existing = existing
 
 
-def _row(row: sqlite3.Row) -> RotationRow:
+def _row(row: Row) -> RotationRow:
     return RotationRow(
         id=row["id"],
         region=row["region"],
@@ -146,9 +146,7 @@ async def start_rotation(
                 team_id,
             ),
         )
-    except sqlite3.IntegrityError as exc:
-        if "UNIQUE" not in str(exc):
-            raise
+    except UniqueViolation:
         existing = await get_active_rotation(db, region, secret_name)
         if existing is None:  # finished in between: the caller may simply try again
             raise
