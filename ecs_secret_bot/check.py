@@ -73,8 +73,8 @@ def fail_line(name: str, failure: BotError | StorageFault) -> CheckLine:
 async def _storage(
     settings: Settings, key: str, cred: CredentialClient | None, init: bool
 ) -> list[CheckLine]:
-    path = settings.storage.path
-    existed = path.exists()
+    storage = settings.storage
+    existed = bool(storage.url) or storage.path.exists()  # PostgreSQL: created by its admin
     try:
         db = await open_storage(settings, data_key=key, credential=cred, init=init)
     except (BotError, StorageFault) as exc:
@@ -83,7 +83,8 @@ async def _storage(
         chain = await verify_audit_chain(db)
     finally:
         await db.close()
-    opened = CheckLine("storage", "OK", f"{path} opens" + ("" if existed else " (created now)"))
+    created = "" if existed else " (created now)"
+    opened = CheckLine("storage", "OK", f"{storage.where} opens{created}")
     return [opened, _audit_line(chain)]
 
 
@@ -103,8 +104,11 @@ _TAMPERED = (
 
 
 async def _slack(
-    token: str, api_url: str, *, app_token: str, signing_secret: str
+    token: str, api_url: str, *, app_token: str, signing_secret: str, oauth: bool = False
 ) -> list[CheckLine]:
+    if not token and oauth:
+        detail = "OAuth install mode: each workspace's token comes with its installation"
+        return [CheckLine("slack", "SKIP", detail, "Install it from /slack/install once serving.")]
     if not token:
         return [
             CheckLine(
@@ -342,6 +346,7 @@ async def run_check(
     slack_signing_secret: str = "",
     data_key: str = "",
     init: bool = False,
+    slack_oauth: bool = False,
 ) -> list[CheckLine]:
     """Check storage (``init``: as ``serve --init``), Slack and the cloud; one line each."""
     policies = settings.policies
@@ -356,7 +361,11 @@ async def run_check(
     ]
     lines += await _storage(settings, data_key, credential, init)
     lines += await _slack(
-        slack_token, slack_api_url, app_token=slack_app_token, signing_secret=slack_signing_secret
+        slack_token,
+        slack_api_url,
+        app_token=slack_app_token,
+        signing_secret=slack_signing_secret,
+        oauth=slack_oauth,
     )
     lines += await _cloud(settings, credential)
     return lines

@@ -55,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run the Slack app (Socket Mode with SLACK_APP_TOKEN, else HTTP)",
         description=(
             "Run the Slack app. With SLACK_APP_TOKEN set it connects in Socket Mode; otherwise "
-            "it serves POST /slack/events and GET /healthz over HTTP."
+            "it serves POST /slack/events and GET /healthz over HTTP. With SLACK_CLIENT_ID and "
+            "SLACK_CLIENT_SECRET instead of SLACK_BOT_TOKEN it is installed per workspace "
+            "(OAuth), serving GET /slack/install and /slack/oauth_redirect as well."
         ),
     )
     serve.add_argument(
@@ -115,6 +117,18 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     _config_option(wrap_key)
+
+    migrate = sub.add_parser(
+        "migrate",
+        help="copy the SQLite database into PostgreSQL",
+        description=(
+            "Copy the records of the SQLite database ([storage] path) into an empty "
+            "PostgreSQL database, with the same data key, and verify the audit chain there. "
+            "The password comes from PGPASSWORD or PGPASSFILE."
+        ),
+    )
+    migrate.add_argument("--to", required=True, metavar="URL", help="postgresql://user@host/db")
+    _config_option(migrate)
 
     sandbox = sub.add_parser(
         "sandbox",
@@ -261,7 +275,14 @@ def _serve(args: argparse.Namespace) -> int:
     )
     # Read once, above; out of the environment so no library reads them behind our back
     # (bolt would take SLACK_BOT_TOKEN beside the client it is given, and warn).
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "SLACK_CLIENT_ID",
+        "SLACK_CLIENT_SECRET",
+        "SLACK_REDIRECT_URI",
+    ):
         env.pop(name, None)
     if isinstance(start, str):
         print(start, file=sys.stderr)
@@ -321,6 +342,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ecs_secret_bot.data_key import wrap_key_command
 
         return asyncio.run(wrap_key_command(_config_path(args)[0], env=os.environ))
+    if args.command == "migrate":
+        from ecs_secret_bot.migrate import migrate_command
+
+        return asyncio.run(migrate_command(_config_path(args)[0], to=args.to, env=os.environ))
     parser.error(f"unknown command {args.command!r}")
     return 2  # pragma: no cover - parser.error exits
 

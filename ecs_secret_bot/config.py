@@ -42,6 +42,7 @@ from ecs_secret_bot.commands.settings import (
 from ecs_secret_bot.config_table import Table as _Table
 from ecs_secret_bot.config_table import kind_of as _kind
 from ecs_secret_bot.errors import ConfigError
+from ecs_secret_bot.storage_settings import StorageSettings, parse_storage
 
 __all__ = [
     "CloudSettings",
@@ -59,18 +60,6 @@ T = TypeVar("T")
 _REGION = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 _ACCOUNT = re.compile(r"^(\*|\d{16})$")
 _ENDPOINT = re.compile(r"^(https?://)?[A-Za-z0-9.-]+(:\d{1,5})?/?$")
-
-
-@dataclass(frozen=True)
-class StorageSettings:
-    """Where the SQLite database (and, by default, its data key file) live."""
-
-    path: Path = Path("ecs-secret-bot.db")
-    key_file: Path | None = None
-    key_kms_key_id: str = ""
-    """The KMS key that wraps the data key (envelope encryption); empty: a plain key file."""
-    key_kms_region: str = ""
-    """The region of that key; empty: ``cloud.default_region``."""
 
 
 @dataclass(frozen=True)
@@ -247,22 +236,13 @@ def parse_settings(
     top = _Table(data, file=file, key="")
     cloud = _parse_cloud(top.sub("cloud"))
 
-    storage_table = top.sub("storage")
-    path = storage_table.get("path", str, "ecs-secret-bot.db")
-    if not path.strip():
-        raise storage_table.error("path", 'must not be empty; write a file name like "bot.db"')
-    key_file = storage_table.get("key_file", str, "")
-    kms_region = storage_table.convert("key_kms_region", "", _region)
-    if kms_region and kms_region not in cloud.regions:
-        known = ", ".join(cloud.regions)
-        raise storage_table.error("key_kms_region", f"must be one of cloud.regions ({known})")
-    storage = StorageSettings(
-        path=(base / path) if path != ":memory:" else Path(path),
-        key_file=(base / key_file) if key_file else None,
-        key_kms_key_id=storage_table.get("key_kms_key_id", str, "").strip(),
-        key_kms_region=kms_region or cloud.default_region,
+    storage = parse_storage(
+        top.sub("storage"),
+        base=base,
+        regions=cloud.regions,
+        default_region=cloud.default_region,
+        region=_region,
     )
-    storage_table.finish()
 
     rotation_table = top.sub("rotation")
     rotation = RotationSettings(

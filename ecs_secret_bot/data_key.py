@@ -23,6 +23,8 @@ from ecs_secret_bot.errors import BotError, ConfigError, StorageFault, storage_e
 from ecs_secret_bot.runtime import key_wrapper
 from ecs_secret_bot.storage import open_database, parse_data_key
 from ecs_secret_bot.storage.db import default_key_file
+from ecs_secret_bot.storage.pg import open_pg_database
+from ecs_secret_bot.storage.shared_key import read_password_file
 from ecs_secret_bot.storage.wrapped_key import WrapOutcome, wrap_key_file
 from ecs_secret_bot.terminal.report import next_step_text
 
@@ -78,9 +80,14 @@ async def wrap_key_command(
             )
         key_file = storage.key_file or default_key_file(storage.path)
         given_text = env.get("ECS_SECRET_BOT_DATA_KEY", "")
-        exists = storage.path.exists()
+        # PostgreSQL: the shared key is never made here, only wrapped once the database opens.
+        exists = bool(storage.url) or storage.path.exists()
 
         async def confirm(key: bytes) -> None:
+            if storage.url:
+                password = read_password_file(storage.password_file)
+                await (await open_pg_database(storage.url, data_key=key, password=password)).close()
+                return
             db = await open_database(storage.path, data_key=key, key_file=key_file)
             await db.close()
 

@@ -296,32 +296,27 @@ class CloudUnavailable(CloudError):
 class StorageProblem(StrEnum):
     """What storage found wrong, as a kind the layers above word."""
 
-    NOT_A_FILE = "not_a_file"
-    """The database path is a folder or not a regular file."""
+    NOT_A_FILE = "not_a_file"  # the database path is a folder or not a regular file
     FILE_NOT_WRITABLE = "file_not_writable"
     FOLDER_MISSING = "folder_missing"
     FOLDER_NOT_A_FOLDER = "folder_not_a_folder"
-    FOLDER_NOT_WRITABLE = "folder_not_writable"
-    """The folder cannot take the file, or its -wal and -shm companions."""
-    SQLITE_REFUSED = "sqlite_refused"
-    """SQLite could not open the file (not a database, damaged, locked, read-only)."""
-    FOREIGN = "foreign"
-    """The file is another program's, or an SQLite database that is not the bot's."""
+    FOLDER_NOT_WRITABLE = "folder_not_writable"  # cannot take the file, its -wal or -shm
+    SQLITE_REFUSED = "sqlite_refused"  # not a database, damaged, locked, read-only
+    FOREIGN = "foreign"  # another program's database, or tables that are not the bot's
     NEWER_SCHEMA = "newer_schema"
     DATABASE_MISSING = "database_missing"  # missing or empty beside its data key file
     NO_WAL = "no_wal"
     MIGRATION_FAILED = "migration_failed"
-    KEY_MALFORMED = "key_malformed"
-    """A data key that is not 32 bytes in hex or base64."""
+    KEY_MALFORMED = "key_malformed"  # not 32 bytes in hex or base64
     KEY_FILE_MISSING = "key_file_missing"
     KEY_FILE_NOT_A_FILE = "key_file_not_a_file"
-    KEY_FILE_EXPOSED = "key_file_exposed"
-    """The key file can be read by other users."""
+    KEY_FILE_EXPOSED = "key_file_exposed"  # other users can read the key file
     KEY_FILE_UNREADABLE = "key_file_unreadable"
     KEY_FILE_UNWRITABLE = "key_file_unwritable"
     WRONG_KEY = "wrong_key"
-    PAYLOAD_UNREADABLE = "payload_unreadable"
-    """A held value no longer decrypts (altered, or moved from another approval)."""
+    PAYLOAD_UNREADABLE = "payload_unreadable"  # altered, or moved from another approval
+    UNREACHABLE = "unreachable"  # the database server cannot be reached, or went away
+    SERVER_REFUSED = "server_refused"  # login refused, no such database, no permission
     ALREADY_RECORDED = "already_recorded"
 
 
@@ -360,7 +355,7 @@ _ADVICE: dict[StorageProblem, str] = {
         "Point [storage] path at the bot's database file, or move this file away."
     ),
     StorageProblem.FOREIGN: "Point [storage] path at a new file or at the bot's own database.",
-    StorageProblem.NEWER_SCHEMA: "Upgrade ecs-secret-bot, or point [storage] path at another file.",
+    StorageProblem.NEWER_SCHEMA: "Upgrade ecs-secret-bot, or point [storage] at another database.",
     StorageProblem.DATABASE_MISSING: "Restore it from a backup, or start an empty one with --init.",
     StorageProblem.MIGRATION_FAILED: "Restore the database from backup, or report the problem.",
     StorageProblem.KEY_MALFORMED: _HOW_TO_MAKE_A_KEY,
@@ -377,6 +372,11 @@ _ADVICE: dict[StorageProblem, str] = {
         "read what the old one encrypted."
     ),
     StorageProblem.PAYLOAD_UNREADABLE: "Ask the requester to submit the request again.",
+    StorageProblem.UNREACHABLE: "Check that PostgreSQL runs and is reachable, then try again.",
+    StorageProblem.SERVER_REFUSED: (
+        "Check [storage] url, the password (PGPASSWORD, PGPASSFILE or [storage] "
+        "password_file) and that the database exists and the user may use it."
+    ),
 }
 
 

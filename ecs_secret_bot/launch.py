@@ -1,6 +1,7 @@
 """What ``serve`` and ``check`` start from, checked before they start.
 
-Owns ``serve_start``: everything ``serve`` needs (the Slack tokens and the mode they choose,
+Owns ``serve_start``: everything ``serve`` needs (the Slack tokens, or the app's OAuth
+credentials for installs in several workspaces, and the mode they choose,
 the port, the grace period, the configuration, or the built-in sandbox one), each problem
 said at once with where to fix it, and what HTTP mode and Socket Mode need said once; and
 ``check_command``: the configuration (or the built-in sandbox one), with ``--sandbox`` an
@@ -49,8 +50,45 @@ class ServeStart:
     options: ServeOptions
 
 
+OAUTH_MODE = (
+    "OAuth install mode (the app installed in several workspaces) needs SLACK_CLIENT_ID and "
+    "SLACK_CLIENT_SECRET (Basic Information > App Credentials) and SLACK_SIGNING_SECRET, "
+    "serves /slack/install and /slack/oauth_redirect over HTTP, and takes no SLACK_BOT_TOKEN."
+)
+
+
+def _oauth_problems(env: Mapping[str, str]) -> list[str]:
+    """Return what is wrong with the variables of OAuth install mode (it is chosen)."""
+    problems = []
+    for name in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+        if not env.get(name):
+            problems.append(
+                f"{name} is not set, but the other half of the app's OAuth "
+                "credentials is: set both (Basic Information > App Credentials)."
+            )
+    if env.get("SLACK_BOT_TOKEN"):
+        problems.append(
+            "SLACK_BOT_TOKEN is set as well as SLACK_CLIENT_ID: the bot takes each "
+            "workspace's token from its installation; unset SLACK_BOT_TOKEN (or the OAuth "
+            "variables, for one workspace)."
+        )
+    if env.get("SLACK_APP_TOKEN"):
+        problems.append("SLACK_APP_TOKEN is set: OAuth install mode serves HTTP; unset it.")
+    if not env.get("SLACK_SIGNING_SECRET"):
+        problems.append("SLACK_SIGNING_SECRET is not set: Basic Information > App Credentials.")
+    redirect = env.get("SLACK_REDIRECT_URI", "")
+    if redirect and not redirect.startswith(("https://", "http://")):
+        problems.append(
+            f"SLACK_REDIRECT_URI {redirect!r} is not a URL: give the Redirect URL registered "
+            "under OAuth & Permissions, e.g. https://bot.example.com/slack/oauth_redirect."
+        )
+    return problems + ([OAUTH_MODE] if problems else [])
+
+
 def _slack_problems(env: Mapping[str, str]) -> tuple[list[str], bool]:
     """Return what is wrong with the Slack variables, and whether the mode is among it."""
+    if env.get("SLACK_CLIENT_ID") or env.get("SLACK_CLIENT_SECRET"):
+        return _oauth_problems(env), False
     problems = []
     if not env.get("SLACK_BOT_TOKEN"):
         problems.append(
@@ -116,6 +154,9 @@ def serve_start(
         signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
         app_token=env.get("SLACK_APP_TOKEN", ""),
         api_url=env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL,
+        client_id=env.get("SLACK_CLIENT_ID", ""),
+        client_secret=env.get("SLACK_CLIENT_SECRET", ""),
+        redirect_uri=env.get("SLACK_REDIRECT_URI", ""),
     )
     return ServeStart(settings, slack, ServeOptions(port=int(port_text), host=host, grace=grace))
 
@@ -165,6 +206,7 @@ async def check_command(
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
             data_key="" if sandbox else env.get("ECS_SECRET_BOT_DATA_KEY", ""),
             init=init,
+            slack_oauth=bool(env.get("SLACK_CLIENT_ID") and env.get("SLACK_CLIENT_SECRET")),
         )
     print(format_lines(lines), file=stream)
     return 1 if any(line.failed for line in lines) else 0

@@ -13,7 +13,8 @@ database before anything else. And what each program gets from it:
 - ``ecs-secret-bot serve``: ``serve`` settles the deletions a crash left without an outcome,
   then hands ``bot.server.run`` the ``BotServices`` that ``open_bot`` opens (the Web API
   client, the Slack directory, and the core, whose directory knows local principals and
-  asks Slack about everyone else);
+  asks Slack about everyone else; in OAuth install mode also the core's installations, which
+  the client takes each workspace's token from);
 - ``ecs-secret``: ``open_terminal`` yields the ``terminal.session.Session`` (the core, whose
   directory also asks Slack when ``SLACK_BOT_TOKEN`` is set, and the person at the terminal);
   ``cli.terminal_main`` hands it to ``terminal.main`` as its session opener;
@@ -21,7 +22,8 @@ database before anything else. And what each program gets from it:
   each can fail on its own (with ``--sandbox``, ``start_sandbox`` first).
 
 With ``[storage] key_kms_key_id`` the key file holds the data key wrapped by KMS
-(``storage.wrapped_key``), and the database opens with what ``Decrypt`` gives back.
+(``storage.wrapped_key``), and the database opens with what ``Decrypt`` gives back. With
+``[storage] url`` the database is PostgreSQL (``storage.pg``), its key the shared key file.
 
 The only module that imports ``sandbox`` for a product code path (``cli.py`` does for
 ``ecs-secret-bot sandbox``). Never reads the environment or a configuration file, never
@@ -45,14 +47,12 @@ from ecs_secret_bot.commands.approval.requests import ActorDirectory
 from ecs_secret_bot.commands.core import Core, build_core, utcnow
 from ecs_secret_bot.commands.directory import LocalDirectory, local_actor
 from ecs_secret_bot.commands.gateway import CloudGateway
-from ecs_secret_bot.commands.operations.delete import Settled, settle_unknown_deletions
 from ecs_secret_bot.commands.settings import CloudSettings, RegionDefaults
 from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.config import Settings
+from ecs_secret_bot.database import key_wrapper, open_configured, open_storage
 from ecs_secret_bot.sandbox_settings import sandbox_storage
-from ecs_secret_bot.storage import Database, app_keys, open_database, parse_data_key, pending
-from ecs_secret_bot.storage.db import default_key_file
-from ecs_secret_bot.storage.wrapped_key import KeyWrapper, load_data_key
+from ecs_secret_bot.storage import Database, app_keys, parse_data_key, pending
 from ecs_secret_bot.terminal.environment import Environment
 from ecs_secret_bot.terminal.session import Session
 
@@ -78,8 +78,6 @@ __all__ = [
 
 SANDBOX_ROTATION_DELAY = 3.0
 """Seconds a rotation takes in the in-process sandbox (as ``ecs-secret-bot sandbox``)."""
-SETTLE_AT_START = 15.0
-"""Seconds ``serve`` gives KMS, at start, to say what became of deletions a crash left."""
 
 logger = logging.getLogger(__name__)
 
@@ -102,46 +100,6 @@ def cloud_gateway(
     Nothing of the SDK is loaded before the gateway's first call.
     """
     return AlibabaCloudGateway(cloud, credential=credential, access_key=access_key, retry=retry)
-
-
-def key_wrapper(settings: Settings, *, credential: CredentialClient | None = None) -> KeyWrapper:
-    """Return KMS with ``[storage] key_kms_key_id``, as the data key needs it."""
-    gateway = AlibabaCloudGateway(settings.cloud, credential=credential)
-    return gateway.key_wrapper(settings.storage.key_kms_region, settings.storage.key_kms_key_id)
-
-
-async def _open_database(
-    settings: Settings,
-    key: bytes | None,
-    *,
-    credential: CredentialClient | None = None,
-    unwrap: bool = True,
-    init: bool = False,
-) -> Database:
-    storage = settings.storage
-    if key is None and unwrap and storage.key_kms_key_id:
-        # Envelope encryption: the key file holds the data key as KMS wrapped it.
-        wrapper = key_wrapper(settings, credential=credential)
-        key_file = storage.key_file or default_key_file(storage.path)
-        new = not key_file.exists()  # then KMS makes the key of a new database, here
-        key = await load_data_key(key_file, wrapper, may_create=not storage.path.exists())
-        init = init or new
-    return await open_database(storage.path, data_key=key, key_file=storage.key_file, init=init)
-
-
-async def open_storage(
-    settings: Settings,
-    *,
-    data_key: str = "",
-    credential: CredentialClient | None = None,
-    init: bool = False,
-) -> Database:
-    """Open the configured database with the data key as written in the environment.
-
-    ``init`` creates a new, empty database even where its key file shows one existed.
-    """
-    key = parse_data_key(data_key) if data_key else None
-    return await _open_database(settings, key, credential=credential, init=init)
 
 
 async def start_sandbox(stack: AsyncExitStack, settings: Settings) -> tuple[Sandbox, Settings]:
@@ -221,7 +179,7 @@ async def open_core(
             if announce is not None:
                 where = ", ".join(f"{url} ({region})" for region, url in started.endpoints.items())
                 announce(where, settings)
-        db = await _open_database(
+        db = await open_configured(
             settings, key, credential=credential, unwrap=not sandbox, init=init or sandbox
         )
         stack.push_async_callback(db.close)  # closed before the sandbox stops
@@ -252,6 +210,7 @@ async def open_bot(
     """Open what the Slack app runs on: the Web API client, the directory, the core."""
     # Imported here: the terminal imports this module, and needs Slack only with a token.
     from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
+    from ecs_secret_bot.bot.installations import attach_installations
     from ecs_secret_bot.bot.notifier import SlackRotationNotifier
     from ecs_secret_bot.bot.services import BotServices, open_client
 
@@ -283,6 +242,9 @@ async def open_bot(
                 directory=slack_directory,
                 tracker=tracker,
                 metadata_key=await app_keys.app_key(core.db, "modal-metadata"),
+                installations=attach_installations(
+                    client, core=core, client_id=slack.client_id, client_secret=slack.client_secret
+                ),
             )
 
 
@@ -299,34 +261,18 @@ async def serve(
 ) -> None:
     """Settle what a crash left, serve the Slack app until ``stop`` is set; then close the
     core, then say so."""
-    from ecs_secret_bot.bot.server import run
+    from ecs_secret_bot.bot.server import run, settle_at_start
 
     async with open_bot(
         settings, slack, sandbox=sandbox, data_key=data_key, init=init, say=say
     ) as services:
-        await _settle_at_start(services.core)
+        await settle_at_start(services.core)
         # What start-up loaded lives as long as the process: kept out of the collector's sight,
         # a full collection scans only what requests leave (a few ms, not 60 ms, mid-burst).
         gc.collect()
         gc.freeze()
         await run(services, slack, options, stop=stop, say=say)
     say("ecs-secret-bot: stopped cleanly")
-
-
-async def _settle_at_start(core: Core) -> None:
-    """Settle the deletions a crash left without an outcome, before the duties' lease is free.
-
-    Bounded: what KMS does not answer in time is left to the duties' reconciliation.
-    """
-    try:
-        settled = await asyncio.wait_for(settle_unknown_deletions(core), SETTLE_AT_START)
-    except TimeoutError:
-        logger.warning(
-            "settling unknown deletions took over %ss; reconciliation goes on", SETTLE_AT_START
-        )
-        return
-    if settled != Settled():
-        logger.info("deletions left without an outcome, settled at start: %s", settled)
 
 
 # --- ecs-secret ----------------------------------------------------------------------------

@@ -10,7 +10,10 @@ says who is in it.
 An ``Actor`` is built only from complete group data: a group whose members cannot be read
 (rate limit, Slack down) is a known error, never an empty group, since a group may be bound
 to a Deny as well as to an Allow. A group Slack says does not exist (``no_such_subteam``)
-has no members. A failure is not cached, so the next request tries again. Fanning out
+has no members. A failure is not cached, so the next request tries again. Everything is
+asked, and cached, per workspace (``workspaces.current_team``: the request's): user groups
+belong to one workspace, and a group named with its team (``slack:usergroup:T0A/S1``) is
+asked about in that workspace only. Fanning out
 DMs to a group's members (``users_of``) is not authorization: there an unreadable group
 counts as empty.
 """
@@ -27,7 +30,8 @@ from typing import Any, Generic, TypeVar
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from ecs_secret_bot.commands.actor import Actor
+from ecs_secret_bot.bot.workspaces import current_team
+from ecs_secret_bot.commands.actor import Actor, split_team
 from ecs_secret_bot.config import Settings
 from ecs_secret_bot.errors import BotError
 
@@ -143,13 +147,20 @@ class SlackDirectory:
     ) -> None:
         self.client = client
         self.group_ids = tuple(group_ids)
-        self._users: TTLCache[str, UserFacts | None] = TTLCache(ttl, clock=clock)
-        self._groups: TTLCache[str, frozenset[str]] = TTLCache(ttl, clock=clock)
-        self._channels: TTLCache[str, str] = TTLCache(ttl * 10, clock=clock)
+        """Group ids, each maybe with its team (``T0A/S1``): asked about in that team only."""
+        self._users: TTLCache[tuple[str, str], UserFacts | None] = TTLCache(ttl, clock=clock)
+        self._groups: TTLCache[tuple[str, str], frozenset[str]] = TTLCache(ttl, clock=clock)
+        self._channels: TTLCache[tuple[str, str], str] = TTLCache(ttl * 10, clock=clock)
+
+    def _group_ids_here(self) -> tuple[str, ...]:
+        """Return the ids of the configured groups of the current workspace."""
+        here = current_team()
+        pairs = (split_team(ident) for ident in self.group_ids)
+        return tuple(dict.fromkeys(g for team, g in pairs if not team or team == here))
 
     async def user(self, user_id: str) -> UserFacts | None:
         """Return what Slack says about ``user_id``, or None if Slack does not know it."""
-        return await self._users.get(user_id, lambda: self._load_user(user_id))
+        return await self._users.get((current_team(), user_id), lambda: self._load_user(user_id))
 
     async def _load_user(self, user_id: str) -> UserFacts | None:
         try:
@@ -180,7 +191,8 @@ class SlackDirectory:
             return frozenset()
 
     async def _members(self, group_id: str) -> frozenset[str]:
-        return await self._groups.get(group_id, lambda: self._load_group(group_id))
+        key = (current_team(), group_id)
+        return await self._groups.get(key, lambda: self._load_group(group_id))
 
     async def _load_group(self, group_id: str) -> frozenset[str]:
         try:
@@ -202,13 +214,17 @@ class SlackDirectory:
 
         Raise ``BotError`` when a group cannot be read: partial groups could miss a Deny.
         """
-        memberships = await asyncio.gather(*(self._members(g) for g in self.group_ids))
-        return self._groups_among(user_id, memberships)
+        groups = self._group_ids_here()
+        memberships = await asyncio.gather(*(self._members(g) for g in groups))
+        return self._groups_among(user_id, groups, memberships)
 
-    def _groups_among(self, user_id: str, memberships: Iterable[frozenset[str]]) -> frozenset[str]:
+    @staticmethod
+    def _groups_among(
+        user_id: str, groups: Iterable[str], memberships: Iterable[frozenset[str]]
+    ) -> frozenset[str]:
         return frozenset(
             GROUP_PREFIX + group
-            for group, members in zip(self.group_ids, memberships, strict=True)
+            for group, members in zip(groups, memberships, strict=True)
             if user_id in members
         )
 
@@ -217,7 +233,8 @@ class SlackDirectory:
         known = self._known_channel_name(channel_id, hint)
         if known is not None:
             return known
-        return await self._channels.get(channel_id, lambda: self._load_channel(channel_id))
+        key = (current_team(), channel_id)
+        return await self._channels.get(key, lambda: self._load_channel(channel_id))
 
     @staticmethod
     def _known_channel_name(channel_id: str, hint: str) -> str | None:
@@ -240,22 +257,24 @@ class SlackDirectory:
         self, *, user_id: str, team_id: str, channel_id: str = "", channel_name: str = ""
     ) -> Actor | None:
         """Return the actor of a verified request from the caches alone, or None if one is cold."""
-        known, facts = self._users.peek(user_id)
+        here = current_team()
+        known, facts = self._users.peek((here, user_id))
         if not known:
             return None
         memberships: list[frozenset[str]] = []
-        for group in self.group_ids:
-            fresh, members = self._groups.peek(group)
+        group_ids = self._group_ids_here()
+        for group in group_ids:
+            fresh, members = self._groups.peek((here, group))
             if not fresh or members is None:
                 return None
             memberships.append(members)
         name = self._known_channel_name(channel_id, channel_name)
         if name is None:
-            fresh, cached = self._channels.peek(channel_id)
+            fresh, cached = self._channels.peek((here, channel_id))
             if not fresh or cached is None:
                 return None
             name = cached
-        groups = self._groups_among(user_id, memberships)
+        groups = self._groups_among(user_id, group_ids, memberships)
         return _actor(user_id, team_id, facts, groups, channel_id=channel_id, channel_name=name)
 
     async def actor(
@@ -291,11 +310,16 @@ class SlackDirectory:
     async def users_of(self, principals: Iterable[str]) -> tuple[str, ...]:
         """Expand user and group principals into user ids (for DMs to approvers)."""
         ids: list[str] = []
+        here = current_team()
         for principal in principals:
-            if principal.startswith(USER_PREFIX) and "*" not in principal:
-                ids.append(principal.removeprefix(USER_PREFIX))
-            elif principal.startswith(GROUP_PREFIX) and "*" not in principal:
-                ids.extend(sorted(await self.members(principal.removeprefix(GROUP_PREFIX))))
+            kind, _, ident = principal.rpartition(":")
+            team, own = split_team(ident)
+            if "*" in principal or (team and team != here):
+                continue  # a pattern, or someone of another workspace
+            if f"{kind}:" == USER_PREFIX:
+                ids.append(own)
+            elif f"{kind}:" == GROUP_PREFIX:
+                ids.extend(sorted(await self.members(own)))
         return tuple(dict.fromkeys(ids))
 
 

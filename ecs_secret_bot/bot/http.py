@@ -1,5 +1,7 @@
 """HTTP mode: ``POST /slack/events`` (commands, interactivity, options, events) and
-``GET /healthz``, on aiohttp.
+``GET /healthz``, on aiohttp; in OAuth install mode also bolt's install flow, ``GET
+/slack/install`` (the "Add to Slack" page) and ``GET /slack/oauth_redirect`` (where Slack
+sends the installer back: state checked and used once, code exchanged, tokens kept).
 
 The request handler checks Slack's signature headers before it reads the body (a
 malformed one is a 400, a missing or stale one a 401, a declared length over ``MAX_BODY``
@@ -113,4 +115,17 @@ def build_web_app(
     web_app = web.Application(client_max_size=MAX_BODY)
     web_app.router.add_post(EVENTS_PATH, events)
     web_app.router.add_get(HEALTH_PATH, healthz)
+    flow = app.oauth_flow
+    if flow is not None:
+
+        async def install(request: web.Request) -> web.Response:
+            bolt_request = AsyncBoltRequest(
+                body="", query=request.query_string, headers=dict(request.headers)
+            )
+            if request.path == flow.install_path:
+                return await to_aiohttp_response(await flow.handle_installation(bolt_request))
+            return await to_aiohttp_response(await flow.handle_callback(bolt_request))
+
+        web_app.router.add_get(flow.install_path, install)
+        web_app.router.add_get(flow.redirect_uri_path, install)
     return web_app

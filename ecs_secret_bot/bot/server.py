@@ -32,14 +32,26 @@ from ecs_secret_bot.bot.http import build_web_app
 from ecs_secret_bot.bot.listener import Limits, Listener, RequestWork
 from ecs_secret_bot.bot.notifier import SlackNotifier
 from ecs_secret_bot.bot.services import BotServices, SlackSettings
+from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.duties import DutyRunner
+from ecs_secret_bot.commands.operations.delete import Settled, settle_unknown_deletions
 
-__all__ = ["DEFAULT_GRACE", "DEFAULT_HOST", "Limits", "ServeOptions", "run"]
+__all__ = [
+    "DEFAULT_GRACE",
+    "DEFAULT_HOST",
+    "SETTLE_AT_START",
+    "Limits",
+    "ServeOptions",
+    "run",
+    "settle_at_start",
+]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_GRACE = 10.0
+SETTLE_AT_START = 15.0
+"""Seconds ``serve`` gives KMS, at start, to say what became of deletions a crash left."""
 
 
 @dataclass(frozen=True)
@@ -150,3 +162,19 @@ async def run(
         await services.tracker.stop()
         await services.tasks.drain(0)
         work.uninstall()
+
+
+async def settle_at_start(core: Core) -> None:
+    """Settle the deletions a crash left without an outcome, before the duties' lease is free.
+
+    Bounded: what KMS does not answer in time is left to the duties' reconciliation.
+    """
+    try:
+        settled = await asyncio.wait_for(settle_unknown_deletions(core), SETTLE_AT_START)
+    except TimeoutError:
+        logger.warning(
+            "settling unknown deletions took over %ss; reconciliation goes on", SETTLE_AT_START
+        )
+        return
+    if settled != Settled():
+        logger.info("deletions left without an outcome, settled at start: %s", settled)

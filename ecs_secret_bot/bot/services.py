@@ -1,6 +1,7 @@
 """What the Slack app is given at start-up: Slack settings, the core, a Web API client.
 
-Owns ``SlackSettings`` (tokens and the Web API URL, read by the entry point only),
+Owns ``SlackSettings`` (tokens, or the app's OAuth credentials for installs in several
+workspaces, and the Web API URL, read by the entry point only),
 ``BotServices`` (the injected dependencies of every handler, the process's rotation
 tracker and open modals among them), ``BackgroundTasks`` (work that runs after the ack and
 that a shutdown waits for) and ``make_client`` / ``open_client`` (an ``AsyncWebClient``
@@ -27,7 +28,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ecs_secret_bot.bot.directory import SlackDirectory, TTLCache
+from ecs_secret_bot.bot.installations import InstallationStore
 from ecs_secret_bot.bot.open_modals import OpenModals
+from ecs_secret_bot.bot.workspaces import WorkspaceClient
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.tracker import RotationTracker
 
@@ -53,11 +56,21 @@ class SlackSettings:
     signing_secret: str = field(default="", repr=False)
     app_token: str = field(default="", repr=False)
     api_url: str = DEFAULT_SLACK_API_URL
+    client_id: str = ""
+    """With ``client_secret``: OAuth install mode, one installation per workspace."""
+    client_secret: str = field(default="", repr=False)
+    redirect_uri: str = ""
+    """The install's Redirect URL as registered with Slack ('': Slack's registered one)."""
 
     @property
     def socket_mode(self) -> bool:
         """Say whether to connect over Socket Mode (an app-level token is set)."""
         return bool(self.app_token)
+
+    @property
+    def oauth(self) -> bool:
+        """Say whether the app is installed per workspace through OAuth (no single token)."""
+        return bool(self.client_id and self.client_secret)
 
 
 def make_client(
@@ -65,19 +78,26 @@ def make_client(
 ) -> AsyncWebClient:
     """Return a Web API client for ``settings.api_url`` that retries where Slack says so.
 
-    Without ``session`` each call opens (and closes) a connection of its own.
+    Without ``session`` each call opens (and closes) a connection of its own. In OAuth
+    install mode it is a ``WorkspaceClient``: each call carries the token of its workspace's
+    installation, once ``attach``ed.
     """
     base_url = settings.api_url if settings.api_url.endswith("/") else settings.api_url + "/"
+    retry_handlers = [
+        AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
+        AsyncServerErrorRetryHandler(max_retry_count=max_retries),
+        AsyncConnectionErrorRetryHandler(max_retry_count=max_retries),
+    ]
+    if settings.oauth:
+        return WorkspaceClient(
+            base_url=base_url, timeout=10, session=session, retry_handlers=retry_handlers
+        )
     return AsyncWebClient(
         token=settings.bot_token,
         base_url=base_url,
         timeout=10,
         session=session,
-        retry_handlers=[
-            AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
-            AsyncServerErrorRetryHandler(max_retry_count=max_retries),
-            AsyncConnectionErrorRetryHandler(max_retry_count=max_retries),
-        ],
+        retry_handlers=retry_handlers,
     )
 
 
@@ -220,6 +240,8 @@ class BotServices:
     """Seconds a request may wait for Slack to say who asked before it is acked anyway."""
     answers: TTLCache[tuple[Any, ...], Any] = field(default_factory=lambda: TTLCache(30.0))
     """Answers worked out from the policies alone (help, whoami), per actor, for 30 s."""
+    installations: InstallationStore | None = None
+    """OAuth install mode: the workspaces the app is installed in (None: one bot token)."""
     modals: OpenModals = field(init=False)
     """The modals this process updates, with the newest hash it knows of each."""
 

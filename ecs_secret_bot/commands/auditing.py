@@ -70,6 +70,6 @@ async def audit(
         if required:
             raise StorageError(
                 "The audit log could not be written, so nothing was done.",
-                path=str(core.db.path),
+                path=core.db.where,
                 next_step="Ask an admin to check the bot's database; then try again.",
             ) from None

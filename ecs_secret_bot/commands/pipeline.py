@@ -72,6 +72,8 @@ class Execution:
     identity: CloudIdentity | None = None  # the requester's role; None: the bot's identity
     correlation_id: str = ""
     """Ties its audit entries to the request's earlier ones (after an approval, its id does)."""
+    team_id: str = ""
+    """The workspace it was asked in: its records keep it, for the messages posted later."""
 
     @property
     def secret(self) -> SecretRef:
@@ -320,6 +322,7 @@ async def _route_and_run(
             request=request,
             requested_by=actor.principal,
             channel_id=actor.channel_id,
+            team_id=actor.team_id,
             reason=route.decision.reason,
             value=plan.value,
             identity=core.identity_of(actor),

@@ -90,6 +90,8 @@ class RotationOutcome:
     checks: tuple[str, ...] = ()
     """Where a person can look next, in no front end's syntax (they add their own command)."""
     deadline: datetime | None = None
+    team_id: str = ""
+    """The workspace of the "rotation triggered" message ('': the single token's)."""
 
     @property
     def instance_confirmed(self) -> bool:
@@ -120,6 +122,7 @@ def _outcome(
         requested_by=row.requested_by,
         approved_by=row.approved_by,
         message_channel=row.channel_id if row.message_ts else "",
+        team_id=row.team_id,
         message_ts=row.message_ts or "",
         reported_here=reported_here,
         custom=row.custom,

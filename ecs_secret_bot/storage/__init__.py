@@ -1,13 +1,17 @@
-"""Everything the bot keeps, in one SQLite file. The only place that writes SQL.
+"""Everything the bot keeps, in one SQLite file or one PostgreSQL database. The only place
+that writes SQL.
 
-Open it with ``open_database``; then call the plain async functions of one module per
-table, each taking the ``Database`` first and returning frozen dataclasses:
+Open it with ``open_database`` (SQLite) or ``open_pg_database`` (PostgreSQL); then call
+the plain async functions of one module per table, each taking the ``Database`` first and
+returning frozen dataclasses:
 
     db = await open_database(settings.storage.path, data_key=key)
     row = await pending.record_pending(db, region=..., secret_name=..., ...)
     await audit.append_audit(db, audit.AuditEntry(...), at=now)
 
-``db`` explains the connection and its concurrency story; ``keys`` the data key format, and
+``db`` explains SQLite's connection and its concurrency story, ``pg`` PostgreSQL's pool
+and a connection lost mid-operation, ``_sql`` the one interface both offer; ``keys`` the
+data key format, ``shared_key`` PostgreSQL's shared key and password files, and
 ``wrapped_key`` the data key kept wrapped by KMS. Never holds a business rule: who may do
 what, and when to remind, is ``commands/``'s. Never words advice for people: a refusal is a
 ``StorageFault`` (``errors``) naming the problem.
@@ -21,16 +25,20 @@ from ecs_secret_bot.storage import (
     audit,
     db,
     idempotency,
+    installations,
     keys,
     leases,
     payloads,
     pending,
+    pg,
     rotations,
+    shared_key,
     sweeps,
     wrapped_key,
 )
 from ecs_secret_bot.storage.db import SCHEMA_VERSION, Database, open_database
 from ecs_secret_bot.storage.keys import generate_data_key, parse_data_key
+from ecs_secret_bot.storage.pg import open_pg_database
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -41,13 +49,17 @@ __all__ = [
     "db",
     "generate_data_key",
     "idempotency",
+    "installations",
     "keys",
     "leases",
     "open_database",
+    "open_pg_database",
     "parse_data_key",
     "payloads",
     "pending",
+    "pg",
     "rotations",
+    "shared_key",
     "sweeps",
     "wrapped_key",
 ]

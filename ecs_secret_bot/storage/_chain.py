@@ -20,13 +20,13 @@ import hashlib
 import hmac
 import json
 import re
-import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from ecs_secret_bot.storage._codec import canonical_json
+from ecs_secret_bot.storage._sql import Row
 
 __all__ = [
     "GENESIS_HASH",
@@ -175,7 +175,7 @@ class ChainWalk:
         self.head_at = ""
         self.anchor_found = False
 
-    def feed(self, row: sqlite3.Row | Mapping[str, Any]) -> Break | None:
+    def feed(self, row: Row | Mapping[str, Any]) -> Break | None:
         """Check the next entry; return the break it shows, or None."""
         seq = int(row["seq"])
         at = str(row["at"])

@@ -43,7 +43,7 @@ async def app_key(db: Database, purpose: str) -> bytes:
                 "UPDATE meta SET value = ? WHERE name = ? AND value = ?",
                 (_sealed_new_key(db, name), name, stored),
             )
-    raise RuntimeError(f"the {purpose} key cannot be kept in {db.path}")
+    raise RuntimeError(f"the {purpose} key cannot be kept in {db.where}")
 
 
 def _sealed_new_key(db: Database, name: str) -> bytes:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ecs_secret_bot.storage._codec import canonical_json, from_text, frozen_mapping, to_text
+from ecs_secret_bot.storage._sql import Row, UniqueViolation
 from ecs_secret_bot.storage.db import Database
 from ecs_secret_bot.storage.payloads import scrub
 
@@ -86,6 +86,7 @@ class NewApproval:
     reason: str = ""
     expires_at: datetime | None = None
     params_hash: str = ""
+    team_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,8 @@ class ApprovalRow:
     votes: tuple[Vote, ...]
     card_attempts: int = 0
     """How many tries to post the request's card failed so far."""
+    team_id: str = ""
+    """The Slack workspace the request was made in ('': the single token's)."""
 
     @property
     def approved_by(self) -> tuple[str, ...]:
@@ -138,7 +141,7 @@ def _status(status: str) -> str:
     return status
 
 
-def _row(row: sqlite3.Row) -> ApprovalRow:
+def _row(row: Row) -> ApprovalRow:
     votes = sorted(
         (
             Vote(voter=v, decision=d, approver_set=s, at=from_text(t))
@@ -168,6 +171,7 @@ def _row(row: sqlite3.Row) -> ApprovalRow:
         outcome=row["outcome"],
         votes=tuple(votes),
         card_attempts=int(row["card_attempts"]),
+        team_id=row["team_id"],
     )
 
 
@@ -189,6 +193,7 @@ async def insert_approval(db: Database, new: NewApproval, *, now: datetime) -> A
         to_text(now),
         to_text(new.expires_at) if new.expires_at else None,
         to_text(now),
+        new.team_id,
     )
     for attempt in range(3):
         approval_id = "apr-" + secrets.token_hex(6)
@@ -196,11 +201,11 @@ async def insert_approval(db: Database, new: NewApproval, *, now: datetime) -> A
             await db.fetchall(
                 """INSERT INTO approvals (id, action, resource, region, secret_name, params,
                        params_hash, requester, channel_id, rule, requirements, reason, status,
-                       created_at, expires_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)""",
+                       created_at, expires_at, updated_at, team_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)""",
                 (approval_id, *values),
             )
-        except sqlite3.IntegrityError:
+        except UniqueViolation:
             if attempt == 2:  # three 48-bit collisions in a row is not chance
                 raise
             continue

@@ -14,7 +14,6 @@ An entry never holds a secret value: ``detail`` refuses keys that name one.
 from __future__ import annotations
 
 import hmac
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -34,6 +33,7 @@ from ecs_secret_bot.storage._chain import (
 )
 from ecs_secret_bot.storage._chain_start import CHAIN_START_ACTION, META_NAME
 from ecs_secret_bot.storage._codec import canonical_json, from_text, frozen_mapping, to_text
+from ecs_secret_bot.storage._sql import Row
 from ecs_secret_bot.storage.db import Database
 
 __all__ = [
@@ -167,7 +167,7 @@ def _fields(entry: AuditEntry, at: datetime) -> tuple[Any, ...]:
     )
 
 
-def _row(row: sqlite3.Row | Mapping[str, Any]) -> AuditRow:
+def _row(row: Row | Mapping[str, Any]) -> AuditRow:
     return AuditRow(
         seq=row["seq"],
         at=from_text(row["at"]),
@@ -189,7 +189,14 @@ def _row(row: sqlite3.Row | Mapping[str, Any]) -> AuditRow:
 
 
 async def append_audit(db: Database, entry: AuditEntry, *, at: datetime) -> AuditRow:
-    """Append one entry, chained to the current last one, in a single atomic statement."""
+    """Append one entry, chained to the current last one, atomically.
+
+    SQLite computes the MAC inside one INSERT (``_APPEND``, with the function the
+    connection registered); PostgreSQL has no such function of ours, so the entry is
+    appended in a transaction, which holds the one write lock of every replica (``pg``).
+    """
+    if db.engine == "postgres":
+        return (await append_audit_batch(db, [(entry, at)]))[0]
     values = _fields(entry, at)
     rows = await db.fetchall(_APPEND, (*values, *values, GENESIS_HASH))
     return _row(rows[0])
@@ -276,7 +283,7 @@ async def related_audit(
     return await _checked(db, rows)
 
 
-async def _checked(db: Database, rows: Sequence[sqlite3.Row]) -> list[AuditRow]:
+async def _checked(db: Database, rows: Sequence[Row]) -> list[AuditRow]:
     """Read rows, each checked against its own link (one HMAC per entry returned)."""
     if not rows:
         return []

@@ -61,6 +61,7 @@ from ecs_secret_bot.storage._schema import (
     load_migrations,
     split_statements,
 )
+from ecs_secret_bot.storage._sql import Database, Engine, UniqueViolation
 from ecs_secret_bot.storage._startup import APPLICATION_ID, prepare
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Database",
     "Migration",
+    "SqliteDatabase",
     "Transaction",
     "default_key_file",
     "load_migrations",
@@ -84,15 +86,25 @@ def default_key_file(path: Path) -> Path:
     return path.with_name(path.name + ".key")
 
 
+async def _fetch(conn: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+    try:
+        return list(await conn.execute_fetchall(sql, params))
+    except sqlite3.IntegrityError as exc:
+        if "UNIQUE constraint failed" in str(exc):
+            raise UniqueViolation(*exc.args) from None
+        raise
+
+
 class Transaction:
-    """The connection inside ``Database.transaction()``: statements run without re-locking."""
+    """The connection inside ``SqliteDatabase.transaction()``: statements run without
+    re-locking."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run one statement in the open transaction; return its rows."""
-        return list(await self._conn.execute_fetchall(sql, params))
+        return await _fetch(self._conn, sql, params)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """Run one statement in the open transaction; return its first row."""
@@ -101,15 +113,21 @@ class Transaction:
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement once per parameter row, in the open transaction."""
-        async with self._conn.executemany(sql, rows):
-            pass
+        try:
+            async with self._conn.executemany(sql, rows):
+                pass
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE constraint failed" in str(exc):
+                raise UniqueViolation(*exc.args) from None
+            raise
 
 
-class Database:
+class SqliteDatabase:
     """The bot's SQLite file: one aiosqlite connection, and the lock that orders its use.
 
     The table modules (``audit``, ``pending``, ``approvals``, ...) are the only callers of
-    ``fetchall``/``fetchone``/``transaction``; code outside ``storage/`` calls them instead.
+    ``fetchall``/``fetchone``/``transaction`` (the ``Database`` protocol, which
+    ``pg.PgDatabase`` implements too); code outside ``storage/`` calls them instead.
     """
 
     def __init__(
@@ -125,6 +143,16 @@ class Database:
         return f"<Database {str(self.path)!r}>"
 
     @property
+    def engine(self) -> Engine:
+        """Say which engine this is."""
+        return "sqlite"
+
+    @property
+    def where(self) -> str:
+        """Name the database in messages: its file."""
+        return str(self.path)
+
+    @property
     def cipher(self) -> AESGCM:
         """Return the AES-256-GCM cipher under the data key (for ``payloads`` only)."""
         return self._cipher
@@ -137,7 +165,7 @@ class Database:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run one statement as its own transaction; return its rows."""
         async with self._lock:
-            return list(await self._conn.execute_fetchall(sql, params))
+            return await _fetch(self._conn, sql, params)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         """Run one statement as its own transaction; return its first row."""
@@ -170,7 +198,7 @@ class Database:
         async with self._lock:
             await self._conn.close()
 
-    async def __aenter__(self) -> Database:
+    async def __aenter__(self) -> SqliteDatabase:
         return self
 
     async def __aexit__(
@@ -190,7 +218,7 @@ async def open_database(
     synchronous: str = "NORMAL",
     busy_timeout: timedelta = timedelta(seconds=5),
     init: bool = False,
-) -> Database:
+) -> SqliteDatabase:
     """Open (or create) the database at ``path``, migrate it and check the data key.
 
     ``init`` creates a new, empty database even where the key file shows one existed.
@@ -242,4 +270,4 @@ async def open_database(
         for created in created_key:
             created.unlink(missing_ok=True)
         raise
-    return Database(conn, path=path, cipher=AESGCM(key), chain_key=keys.audit_key(key))
+    return SqliteDatabase(conn, path=path, cipher=AESGCM(key), chain_key=keys.audit_key(key))

@@ -9,11 +9,11 @@ duty itself, and never trusts a clock other than the ``now`` it is given.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ecs_secret_bot.storage._codec import from_text, to_text
+from ecs_secret_bot.storage._sql import Row
 from ecs_secret_bot.storage.db import Database
 
 __all__ = ["Lease", "acquire_lease", "get_lease", "release_lease", "renew_lease"]
@@ -30,7 +30,7 @@ class Lease:
     expires_at: datetime
 
 
-def _row(row: sqlite3.Row) -> Lease:
+def _row(row: Row) -> Lease:
     return Lease(
         name=row["name"],
         owner=row["owner"],

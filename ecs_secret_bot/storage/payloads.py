@@ -13,6 +13,10 @@ zeroed pages go into the database file and the WAL is emptied). A process readin
 at that very moment can hold the checkpoint off beyond the busy timeout; the old frames are
 then overwritten by later writes and go at the next checkpoint (at the latest when the last
 connection closes).
+
+On PostgreSQL the value is overwritten and deleted the same way, but the old row versions
+stay in the table's pages (dead tuples) and in the WAL segments until VACUUM reuses the
+space and the segments are recycled: ``scrub`` cannot force that (see the README).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import secrets
 from cryptography.exceptions import InvalidTag
 
 from ecs_secret_bot.errors import StorageFault, StorageProblem
-from ecs_secret_bot.storage.db import Database, Transaction
+from ecs_secret_bot.storage._sql import Transaction
+from ecs_secret_bot.storage.db import Database
 
 __all__ = ["erase_payload", "put_payload", "read_payload", "scrub"]
 
@@ -56,10 +61,10 @@ async def read_payload(db: Database, approval_id: str) -> bytes | None:
         )
     except InvalidTag:
         raise StorageFault(
-            f"The stored value for approval {approval_id} in {db.path} cannot be decrypted: "
+            f"The stored value for approval {approval_id} in {db.where} cannot be decrypted: "
             "it was altered, or moved from another approval.",
             problem=StorageProblem.PAYLOAD_UNREADABLE,
-            path=str(db.path),
+            path=db.where,
         ) from None
 
 
@@ -73,7 +78,12 @@ async def erase_payload(db: Database, approval_id: str) -> bool:
 
 
 async def scrub(db: Database) -> bool:
-    """Move the WAL into the database file and empty it; False if a reader held it off."""
+    """Move the WAL into the database file and empty it; False if a reader held it off.
+
+    On PostgreSQL there is nothing to do: its dead tuples wait for VACUUM (``pg``).
+    """
+    if db.engine != "sqlite":
+        return True
     row = await db.fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
     return row is None or row[0] == 0
 

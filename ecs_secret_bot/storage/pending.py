@@ -11,7 +11,6 @@ when to remind or whether KMS agrees: that is the caller's business.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from typing import Any
 
 from ecs_secret_bot.errors import AlreadyRecorded
 from ecs_secret_bot.storage._codec import from_text, to_text
+from ecs_secret_bot.storage._sql import Row, UniqueViolation
 from ecs_secret_bot.storage.db import Database
 
 __all__ = [
@@ -79,6 +79,8 @@ class PendingDeletion:
     created_at: datetime
     updated_at: datetime
     note: str
+    team_id: str = ""
+    """The Slack workspace it was scheduled from ('': the single token's)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class NewPending:
     planned_delete_time: datetime
     status: str = "pending"
     note: str = ""
+    team_id: str = ""
 
 
 class AlreadyPending(AlreadyRecorded):
@@ -105,7 +108,7 @@ class AlreadyPending(AlreadyRecorded):
         self.existing = existing
 
 
-def _row(row: sqlite3.Row) -> PendingDeletion:
+def _row(row: Row) -> PendingDeletion:
     return PendingDeletion(
         id=row["id"],
         region=row["region"],
@@ -119,6 +122,7 @@ def _row(row: sqlite3.Row) -> PendingDeletion:
         created_at=from_text(row["created_at"]),
         updated_at=from_text(row["updated_at"]),
         note=row["note"],
+        team_id=row["team_id"],
     )
 
 
@@ -151,14 +155,15 @@ async def record_pending(
     now: datetime,
     status: str = "pending",
     note: str = "",
+    team_id: str = "",
 ) -> PendingDeletion:
     """Record a scheduled deletion; raise AlreadyPending if the secret has an active one."""
     stamp = to_text(now)
     try:
         rows = await db.fetchall(
             """INSERT INTO pending_deletions (region, secret_name, scheduled_by, channel_id,
-                   planned_delete_time, status, created_at, updated_at, note)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *, '[]' AS reminders""",
+                   planned_delete_time, status, created_at, updated_at, note, team_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *, '[]' AS reminders""",
             (
                 region,
                 secret_name,
@@ -169,10 +174,11 @@ async def record_pending(
                 stamp,
                 stamp,
                 note,
+                team_id,
             ),
         )
-    except sqlite3.IntegrityError as exc:
-        if "UNIQUE" not in str(exc) or status not in ACTIVE_STATUSES:
+    except UniqueViolation:
+        if status not in ACTIVE_STATUSES:
             raise
         existing = await get_active_pending(db, region, secret_name)
         if existing is None:  # restored in between: the caller may simply try again
@@ -195,14 +201,15 @@ async def record_pending_batch(db: Database, items: Sequence[NewPending], *, now
             stamp,
             stamp,
             item.note,
+            item.team_id,
         )
         for item in items
     ]
     async with db.transaction() as tx:
         await tx.executemany(
             """INSERT INTO pending_deletions (region, secret_name, scheduled_by, channel_id,
-                   planned_delete_time, status, created_at, updated_at, note)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   planned_delete_time, status, created_at, updated_at, note, team_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             values,
         )
     return len(values)

@@ -10,12 +10,12 @@ means.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from ecs_secret_bot.errors import AlreadyRecorded
 from ecs_secret_bot.storage._codec import from_text, to_text
+from ecs_secret_bot.storage._sql import Row, UniqueViolation
 from ecs_secret_bot.storage.db import Database
 
 __all__ = [
@@ -58,6 +58,8 @@ class RotationRow:
     started_at: datetime
     deadline: datetime
     updated_at: datetime
+    team_id: str = ""
+    """The Slack workspace it was asked in ('': the single token's)."""
 
     @property
     def active(self) -> bool:
@@ -76,7 +78,7 @@ class RotationActive(AlreadyRecorded):
         self.existing = existing
 
 
-def _row(row: sqlite3.Row) -> RotationRow:
+def _row(row: Row) -> RotationRow:
     return RotationRow(
         id=row["id"],
         region=row["region"],
@@ -95,6 +97,7 @@ def _row(row: sqlite3.Row) -> RotationRow:
         started_at=from_text(row["started_at"]),
         deadline=from_text(row["deadline"]),
         updated_at=from_text(row["updated_at"]),
+        team_id=row["team_id"],
     )
 
 
@@ -115,6 +118,7 @@ async def start_rotation(
     requested_by: str,
     approved_by: tuple[str, ...] = (),
     channel_id: str = "",
+    team_id: str = "",
     was_invalid: bool = False,
     now: datetime,
     deadline: datetime,
@@ -125,8 +129,8 @@ async def start_rotation(
         rows = await db.fetchall(
             """INSERT INTO rotations (region, secret_name, version_id, instance_id, custom,
                    requested_by, approved_by, channel_id, status, was_invalid, started_at,
-                   deadline, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'starting', ?, ?, ?, ?) RETURNING *""",
+                   deadline, updated_at, team_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'starting', ?, ?, ?, ?, ?) RETURNING *""",
             (
                 region,
                 secret_name,
@@ -140,11 +144,10 @@ async def start_rotation(
                 stamp,
                 to_text(deadline),
                 stamp,
+                team_id,
             ),
         )
-    except sqlite3.IntegrityError as exc:
-        if "UNIQUE" not in str(exc):
-            raise
+    except UniqueViolation:
         existing = await get_active_rotation(db, region, secret_name)
         if existing is None:  # finished in between: the caller may simply try again
             raise

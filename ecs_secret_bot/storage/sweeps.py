@@ -10,13 +10,13 @@ calls the cloud, never decides what a state means.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ecs_secret_bot.storage._codec import canonical_json, from_text, to_text
+from ecs_secret_bot.storage._sql import Row
 from ecs_secret_bot.storage.db import Database
 
 __all__ = [
@@ -142,7 +142,7 @@ def _check(value: str, allowed: Sequence[str], what: str) -> str:
     return value
 
 
-def _sweep(row: sqlite3.Row) -> SweepRow:
+def _sweep(row: Row) -> SweepRow:
     return SweepRow(
         id=row["id"],
         requester=row["requester"],
@@ -163,7 +163,7 @@ def _sweep(row: sqlite3.Row) -> SweepRow:
     )
 
 
-def _item(row: sqlite3.Row) -> SweepItemRow:
+def _item(row: Row) -> SweepItemRow:
     return SweepItemRow(
         sweep_id=row["sweep_id"],
         position=row["position"],

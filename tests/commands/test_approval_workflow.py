@@ -21,6 +21,7 @@ from ecs_secret_bot.errors import AccessDenied, ApprovalError, NotFound
 from ecs_secret_bot.storage.approvals import ApprovalRow
 from ecs_secret_bot.storage.db import Database, open_database
 from ecs_secret_bot.storage.payloads import read_payload
+from ecs_secret_bot.storage.pg import open_pg_database
 
 START = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 KEY = bytes(range(32))
@@ -123,9 +124,13 @@ def workflow(
     )
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await open_database(tmp_path / "bot.db", data_key=KEY)
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "postgres":  # the throwaway PostgreSQL of tests/conftest.py
+        url = request.getfixturevalue("database_url")
+        database: Database = await open_pg_database(url, data_key=KEY)
+    else:
+        database = await open_database(tmp_path / "bot.db", data_key=KEY)
     try:
         yield database
     finally:

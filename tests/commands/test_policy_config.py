@@ -194,6 +194,21 @@ def test_an_invalid_statement_names_policy_statement_and_problem(
             "[access.bindings]: binding 1: 'U1' is not a principal",
         ),
         (
+            '[[access.bindings]]\nprincipals = ["slack:user:t01/U1"]\n'
+            'policies = ["AliyunKMSFullAccess"]',
+            "binding 1: 'slack:user:t01/U1': 't01' is not a Slack team id",
+        ),
+        (
+            '[[access.bindings]]\nprincipals = ["slack:user:T*/U1"]\n'
+            'policies = ["AliyunKMSFullAccess"]',
+            "binding 1: 'slack:user:T*/U1': 'T*' is not a Slack team id",
+        ),
+        (
+            '[[access.bindings]]\nprincipals = ["local:user:T01/bob"]\n'
+            'policies = ["AliyunKMSFullAccess"]',
+            "'local:user:T01/bob': a local user belongs to no Slack workspace",
+        ),
+        (
             '[[access.bindings]]\nprincipals = ["slack:*:U1"]\npolicies = ["AliyunKMSFullAccess"]',
             "binding 1: 'slack:*:U1' is not a principal",
         ),

@@ -391,6 +391,40 @@ def test_bindings_match_principals_and_groups_with_wildcards(
     assert config.bound_policies(actor) == (("AliyunKMSReadOnlyAccess",) if bound else ())
 
 
+ALICE_IN_B = Actor("slack:user:UALICE", groups=frozenset({"slack:usergroup:SSRE"}), team_id="T02")
+
+
+@pytest.mark.parametrize(
+    ("principals", "actor", "bound"),
+    [
+        # A principal naming a team matches in that workspace only...
+        (["slack:user:T01/UALICE"], ALICE, True),
+        (["slack:user:T01/UALICE"], ALICE_IN_B, False),
+        (["slack:usergroup:T01/SSRE"], ALICE, True),
+        (["slack:usergroup:T01/SSRE"], ALICE_IN_B, False),
+        (["slack:user:T02/*"], ALICE, False),
+        (["slack:user:T02/*"], ALICE_IN_B, True),
+        # ...one naming none in every workspace, as before.
+        (["slack:user:UALICE"], ALICE_IN_B, True),
+        (["slack:user:*"], ALICE_IN_B, True),
+        # A request that names no workspace (the terminal) matches no team's principal.
+        (["slack:user:T01/UALICE"], Actor("slack:user:UALICE"), False),
+    ],
+)
+def test_a_binding_naming_a_team_matches_in_that_workspace_only(
+    principals: list[str], actor: Actor, bound: bool
+) -> None:
+    config = access(
+        f"""
+        [[access.bindings]]
+        principals = {principals!r}
+        policies = ["AliyunKMSReadOnlyAccess"]
+        """.replace("'", '"')
+    )
+    assert config.is_bound(actor) is bound
+    assert config.decide(actor, "kms:DescribeSecret", PROD_DB, now=NOW).allowed is bound
+
+
 GUARDED = (
     RULES
     + """

@@ -77,8 +77,11 @@ def incident_world(sandbox: Sandbox) -> None:
     sandbox.add_ecs_secret("cn-hangzhou", "web-3-root", instance_id="i-web3")  # not tagged
 
 
-async def start(tmp_path: Path, sandbox: Sandbox, *, extra_access: str = "") -> CoreHarness:
-    h = await CoreHarness.start(tmp_path, sandbox, access_toml=admin_policies() + extra_access)
+async def start(
+    tmp_path: Path, sandbox: Sandbox, *, extra_access: str = "", database_url: str = ""
+) -> CoreHarness:
+    access = admin_policies() + extra_access
+    h = await CoreHarness.start(tmp_path, sandbox, access_toml=access, database_url=database_url)
     h.directory.add(SRE, SECURITY)
     return h
 
@@ -210,12 +213,14 @@ async def test_stop_leaves_the_unstarted_secrets_untouched(
         await h.close()
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 async def test_a_restart_finishes_the_sweep_and_rotates_nothing_twice(
-    tmp_path: Path, sandbox: Sandbox
+    tmp_path: Path, sandbox: Sandbox, engine: str, request: pytest.FixtureRequest
 ) -> None:
+    url = request.getfixturevalue("database_url") if engine == "postgres" else ""
     incident_world(sandbox)
     sandbox.rotation_delay = 0.3
-    first = await start(tmp_path, sandbox)
+    first = await start(tmp_path, sandbox, database_url=url)
     runner, _ = runner_of(first, concurrency=1)
     plan = await plan_sweep(INCIDENT, actor=SRE, core=first.core)
     sweep = await runner.start(plan, actor=SRE, reason="INC-42")
@@ -225,7 +230,7 @@ async def test_a_restart_finishes_the_sweep_and_rotates_nothing_twice(
     await runner.tracker.stop()
     await first.close()
 
-    second = await start(tmp_path, sandbox)
+    second = await start(tmp_path, sandbox, database_url=url)
     try:
         again, _ = runner_of(second, concurrency=1)
         assert await again.resume() == 1

@@ -46,12 +46,14 @@ from .signing import (
 )
 from .slack_api import RESPONSE_URL_METHOD, FakeSlackAPI
 from .slack_messages import Message
+from .slack_oauth import FakeOAuth
 from .slack_state import FakeWorkspace
 from .socket_mode import FakeSocketModeServer
 from .triggers import TRIGGER_TTL, TRIGGERS
 from .workspace import UserKind
 
 __all__ = [
+    "FakeOAuth",
     "DEFAULT_LIMITS",
     "DriverResponse",
     "FakeSlackAPI",

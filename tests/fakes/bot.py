@@ -8,6 +8,7 @@ Slack-shaped requests as a person would (``command``, ``click``, ``submit``, ``s
 
 from __future__ import annotations
 
+import copy
 import tomllib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -39,9 +40,11 @@ from .policies import access_toml
 from .signing import SIGNING_SECRET, DriverResponse, SlackClientDriver
 from .slack_api import FakeSlackAPI
 from .slack_messages import Message
+from .slack_oauth import FakeOAuth
 
 __all__ = [
     "BOT_POLICIES",
+    "REDIRECT_URI",
     "BotHarness",
     "WiredBot",
     "bot_policies",
@@ -50,6 +53,8 @@ __all__ = [
     "wired_bot",
 ]
 
+REDIRECT_URI = "https://ecs-secret-bot.example.com/slack/oauth_redirect"
+"""The Redirect URL the OAuth-mode bot is registered with (the installer's browser goes there)."""
 SRE = "SSRE"
 SEC = "SSEC"
 
@@ -101,14 +106,16 @@ class BotHarness:
         user: str = ws.ALICE_ID,
         channel: str = ws.INCIDENT_CHANNEL_ID,
         trigger_id: str | None = None,
+        team: str = ws.TEAM_ID,
     ) -> DriverResponse:
-        """Type ``/ecs-secret text`` as ``user`` in ``channel``."""
+        """Type ``/ecs-secret text`` as ``user`` in ``channel`` (of workspace ``team``)."""
         body = slash_command_body(
             text,
             user_id=user,
+            team_id=team,
             channel_id=channel,
             trigger_id=trigger_id,
-            response_url=self.slack.response_url(channel_id=channel, user_id=user),
+            response_url=self.slack.response_url(channel_id=channel, user_id=user, team=team),
         )
         return await self.driver.post(body)
 
@@ -124,6 +131,7 @@ class BotHarness:
         action_type: str = "button",
         state_values: Mapping[str, Any] | None = None,
         action: Mapping[str, Any] | None = None,
+        team: str = ws.TEAM_ID,
     ) -> DriverResponse:
         """Click a button (or pick in a select) on a message or in a view."""
         channel = message.channel if message is not None else ws.INCIDENT_CHANNEL_ID
@@ -131,13 +139,14 @@ class BotHarness:
             action_id,
             value=value,
             user_id=user,
+            team_id=team,
             message=message,
             view=view,
             block_id=block_id,
             action_type=action_type,
             state_values=state_values,
             channel_id=channel,
-            response_url=self.slack.response_url(channel_id=channel, user_id=user),
+            response_url=self.slack.response_url(channel_id=channel, user_id=user, team=team),
             action=action,
         )
         return await self.driver.post(body)
@@ -148,13 +157,14 @@ class BotHarness:
         values: Mapping[str, Any],
         *,
         user: str = ws.ALICE_ID,
+        team: str = ws.TEAM_ID,
     ) -> DriverResponse:
         """Submit a modal as it was opened, with ``values`` as its state.
 
         The bot's answer acts on the modal as in Slack: no ``response_action`` closes
         it, ``update`` replaces it, ``errors`` keeps it (``FakeSlackAPI.view_submitted``).
         """
-        body = view_submission_payload(view=view, values=values, user_id=user)
+        body = view_submission_payload(view=view, values=values, user_id=user, team_id=team)
         response = await self.driver.post(body)
         if response.status == 200:
             ack = response.json() if response.body.strip() else None
@@ -180,18 +190,18 @@ class BotHarness:
         return await self.driver.post(body)
 
     async def event(
-        self, event: Mapping[str, Any], *, event_id: str | None = None
+        self, event: Mapping[str, Any], *, event_id: str | None = None, team: str = ws.TEAM_ID
     ) -> DriverResponse:
-        """Deliver an Events API event."""
-        return await self.driver.post(event_callback_body(event, event_id=event_id))
+        """Deliver an Events API event (of workspace ``team``)."""
+        return await self.driver.post(event_callback_body(event, event_id=event_id, team_id=team))
 
-    def modal(self) -> dict[str, Any]:
-        """Return the modal opened last, as last updated."""
-        views = self.slack.workspace.views
+    def modal(self, *, team: str | None = None) -> dict[str, Any]:
+        """Return the modal opened last (in workspace ``team``), as last updated."""
+        views = (self.slack.teams[team] if team else self.slack.workspace).views
         ids = [view_id for view_id, view in views.items() if view.get("type") == "modal"]
         if not ids:
             raise AssertionError("no modal was opened")
-        return self.slack.view(ids[-1])
+        return copy.deepcopy(views[ids[-1]])
 
     async def wait_modal(self, callback_id: str, *, timeout: float = 5.0) -> dict[str, Any]:
         """Wait until the last modal has ``callback_id``; return it."""
@@ -225,10 +235,12 @@ async def wired_bot(
     app_token: str = "",
     cloud_endpoints: Mapping[str, str] | None = None,
     retry: RetryPolicy | None = None,
+    oauth: FakeOAuth | None = None,
 ) -> AsyncIterator[WiredBot]:
     """Start the sandbox (unless ``cloud_endpoints`` names the URL of each region elsewhere);
     open the core as ``serve`` does; build the app. Cloud calls retry as ``retry`` says
-    (``fast_retry()`` by default)."""
+    (``fast_retry()`` by default). With ``oauth``, the bot runs in OAuth install mode with
+    that app's credentials (no bot token): install it before using it in a workspace."""
     slack.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
     slack.set_usergroup(SEC, [ws.ADMIN_ID], handle="security")
     async with AsyncExitStack() as stack:
@@ -261,10 +273,13 @@ follow_up_timeout = "1m"
         config.write_text(text, encoding="utf-8")
         settings = parse_settings(tomllib.loads(text), source=config)
         slack_settings = SlackSettings(
-            bot_token=ws.BOT_TOKEN,
+            bot_token="" if oauth else ws.BOT_TOKEN,
             signing_secret=SIGNING_SECRET,
             app_token=app_token,
             api_url=slack.url,
+            client_id=oauth.client_id if oauth else "",
+            client_secret=oauth.client_secret if oauth else "",
+            redirect_uri=REDIRECT_URI if oauth else "",
         )
         services = await stack.enter_async_context(
             open_bot(
@@ -292,6 +307,7 @@ async def running_bot(
     rotation_delay: float = 0.1,
     modal_budget: float = 2.0,
     retry: RetryPolicy | None = None,
+    oauth: FakeOAuth | None = None,
 ) -> AsyncIterator[BotHarness]:
     """Start the sandbox, storage and the bot over HTTP; yield the harness; stop it all."""
     async with wired_bot(
@@ -301,6 +317,7 @@ async def running_bot(
         rotation_delay=rotation_delay,
         modal_budget=modal_budget,
         retry=retry,
+        oauth=oauth,
     ) as wired:
         async with serve_web_app(wired.app, signing_secret=SIGNING_SECRET) as port:
             async with SlackClientDriver(port) as driver:

@@ -18,6 +18,7 @@ from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.config import parse_settings
 from ecs_secret_bot.runtime import open_core
 from ecs_secret_bot.sandbox import Sandbox
+from ecs_secret_bot.storage import generate_data_key
 from fakes.cloud import REGIONS, endpoints_toml, fast_retry, sandbox_credential
 from fakes.policies import access_toml
 
@@ -99,7 +100,16 @@ class CoreHarness:
         access_toml: str = ADMIN_POLICIES,
         extra: str = "",
         clock: Clock | None = None,
+        database_url: str = "",
     ) -> CoreHarness:
+        """Open the core; on PostgreSQL with ``database_url`` (the ``database_url`` fixture)."""
+        storage = 'path = "bot.db"'
+        if database_url:
+            key_file = tmp_path / "bot.key"
+            if not key_file.exists():  # a second core in the same folder: a restart, same key
+                key_file.write_text(generate_data_key() + "\n", encoding="ascii")
+                key_file.chmod(0o600)
+            storage = f'url = "{database_url}"\nkey_file = "bot.key"'
         text = f"""
 [cloud]
 default_region = "cn-hangzhou"
@@ -107,7 +117,7 @@ regions = {list(REGIONS)!r}
 {endpoints_toml(sandbox)}
 
 [storage]
-path = "bot.db"
+{storage}
 
 [rotation]
 follow_up_timeout = "1m"

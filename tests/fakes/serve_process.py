@@ -24,6 +24,8 @@ from typing import Any
 
 import aiohttp
 
+from ecs_secret_bot.storage import generate_data_key
+
 from . import workspace as ws
 from .payloads import block_actions_payload, slash_command_body, view_submission_payload
 from .signing import SIGNING_SECRET, DriverResponse, SlackClientDriver
@@ -42,8 +44,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve_config(folder: Path, *, cloud_url: str, policies: str, extra: str = "") -> Path:
-    """Write the configuration of a bot aimed at the sandbox at ``cloud_url``; return it."""
+def serve_config(
+    folder: Path, *, cloud_url: str, policies: str, extra: str = "", database_url: str = ""
+) -> Path:
+    """Write the configuration of a bot aimed at the sandbox at ``cloud_url``; return it.
+
+    With ``database_url`` (the ``database_url`` fixture) the bot keeps its records in that
+    PostgreSQL database, with a data key file ``bot.key`` shared by every process started
+    on this configuration (made once).
+    """
+    storage = 'path = "bot.db"'
+    if database_url:
+        key_file = folder / "bot.key"
+        if not key_file.exists():
+            key_file.write_text(generate_data_key() + "\n", encoding="ascii")
+            key_file.chmod(0o600)
+        storage = f'url = "{database_url}"\nkey_file = "bot.key"'
     config = folder / "bot.toml"
     config.write_text(
         f"""
@@ -54,7 +70,7 @@ kms_endpoint = "{cloud_url}"
 ecs_endpoint = "{cloud_url}"
 
 [storage]
-path = "bot.db"
+{storage}
 {extra}
 {policies}
 """,

@@ -14,7 +14,11 @@ strict as Slack where it matters:
   (`view_submitted`): `views.update`/`views.push` answer `not_found`;
 - stale view hashes: `hash_conflict`;
 - posts where the bot is not a member: `not_in_channel` (public channel) or
-  `channel_not_found` (private), see `slack_state`.
+  `channel_not_found` (private), see `slack_state`;
+- several workspaces (`enable_oauth`, `add_workspace`): `oauth.v2.access` as
+  `slack_oauth.FakeOAuth` answers it, and every other call answered from the workspace
+  of its token, so team A's token cannot see team B's channels (`channel_not_found`), an
+  unknown token is `invalid_auth` and a revoked one `token_revoked`.
 
 Never patches slack_sdk or bolt, and never decides anything for the bot: a test reads
 what the bot sent (`calls_to`, `wait_for`, `messages`) and asserts on it.
@@ -44,6 +48,7 @@ from .rate_limits import Limit, RateLimiter
 from .recording import RecordedCall, record_request
 from .scripted import CannedBody, CannedReply, ScriptedReplies
 from .slack_messages import Message
+from .slack_oauth import FakeOAuth
 from .slack_state import FakeWorkspace
 from .workspace import UserKind
 
@@ -77,8 +82,10 @@ class FakeSlackAPI:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._socket_mode: FakeSocketModeServer | None = None
-        self._response_urls: dict[str, tuple[str | None, str | None]] = {}
+        self._response_urls: dict[str, tuple[str | None, str | None, str | None]] = {}
         self._response_url_ids = itertools.count(1)
+        self.oauth: FakeOAuth | None = None
+        self.teams: dict[str, FakeWorkspace] = {self.workspace.team_id: self.workspace}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -200,6 +207,19 @@ class FakeSlackAPI:
         """Define the members `usergroups.users.list` returns for `usergroup_id`."""
         return self.workspace.set_usergroup(usergroup_id, user_ids, handle=handle)
 
+    def enable_oauth(self, oauth: FakeOAuth | None = None) -> FakeOAuth:
+        """Install per workspace from now on: only tokens ``oauth`` issued are good."""
+        self.oauth = oauth or FakeOAuth()
+        return self.oauth
+
+    def add_workspace(self, team_id: str, *, name: str | None = None) -> FakeWorkspace:
+        """Add another team (seeded like the first: same people, same channel ids)."""
+        workspace = FakeWorkspace(
+            team_id=team_id, team_domain=team_id.lower(), team_name=name or f"Team {team_id}"
+        )
+        self.teams[team_id] = workspace
+        return workspace
+
     def set_bot_membership(self, channel_id: str, is_member: bool) -> None:
         """Invite the bot to `channel_id` (True) or remove it from there (False)."""
         self.workspace.set_bot_membership(channel_id, is_member)
@@ -210,16 +230,22 @@ class FakeSlackAPI:
         self.workspace.socket_mode_url = server.issue_url
 
     def response_url(
-        self, *, channel_id: str | None = None, user_id: str | None = None, kind: str = "commands"
+        self,
+        *,
+        channel_id: str | None = None,
+        user_id: str | None = None,
+        kind: str = "commands",
+        team: str | None = None,
     ) -> str:
         """Return a fresh `response_url` served by this fake, for a payload builder.
 
         With `channel_id` (and `user_id` for ephemeral replies), what the app posts there
-        also shows up in `messages()`.
+        also shows up in `messages()` (of workspace `team`, else the first).
         """
         number = next(self._response_url_ids)
-        path = f"{kind}/{self.workspace.team_id}/{number}/fake{number:06d}"
-        self._response_urls[path] = (channel_id, user_id)
+        team_id = team or self.workspace.team_id
+        path = f"{kind}/{team_id}/{number}/fake{number:06d}"
+        self._response_urls[path] = (channel_id, user_id, team)
         return f"http://127.0.0.1:{self.port}/hooks/{path}"
 
     # ------------------------------------------------------------------ what people do with views
@@ -306,12 +332,20 @@ class FakeSlackAPI:
         return matching()[:count]
 
     def messages(
-        self, channel: str | None = None, *, include_ephemeral: bool = True
+        self,
+        channel: str | None = None,
+        *,
+        include_ephemeral: bool = True,
+        team: str | None = None,
     ) -> list[Message]:
-        """Return the messages the app posted (live ones, as last edited), oldest first."""
+        """Return the messages the app posted (live ones, as last edited), oldest first.
+
+        ``team``: in that workspace (default: the first).
+        """
+        workspace = self.teams[team] if team is not None else self.workspace
         return [
             message
-            for message in self.workspace.messages
+            for message in workspace.messages
             if not message.deleted
             and (channel is None or message.channel == channel)
             and (include_ephemeral or message.ephemeral_to is None)
@@ -347,8 +381,20 @@ class FakeSlackAPI:
         canned = self._scripted.take(call.method)
         if canned is not None:
             return _canned_response(canned, call)
+        if call.method == "oauth.v2.access" and self.oauth is not None:
+            names = {team: w.team_name for team, w in self.teams.items()}
+            return web.json_response(self.oauth.access(call, team_names=names))
         if call.method not in _TOKENLESS_METHODS and call.token is None:
             return web.json_response({"ok": False, "error": "not_authed"})
+        workspace = self.workspace
+        if self.oauth is not None and call.method not in _TOKENLESS_METHODS:
+            team = self.oauth.team_of(call.token)
+            if team is None or team not in self.teams:
+                revoked = self.oauth.was_revoked(call.token)
+                return web.json_response(
+                    {"ok": False, "error": "token_revoked" if revoked else "invalid_auth"}
+                )
+            workspace = self.teams[team]
         if "_invalid_json" in call.payload:
             return web.json_response({"ok": False, "error": "invalid_json"})
         channel = call.payload.get("channel")
@@ -361,7 +407,7 @@ class FakeSlackAPI:
                 status=429,
                 headers={"Retry-After": str(wait)},
             )
-        return web.json_response(self.workspace.reply(call))
+        return web.json_response(workspace.reply(call))
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         call = await record_request(request, method=RESPONSE_URL_METHOD)
@@ -371,10 +417,11 @@ class FakeSlackAPI:
         canned = self._scripted.take(RESPONSE_URL_METHOD)
         if canned is not None:
             return _canned_response(canned, call)
-        channel_id, user_id = self._response_urls.get(path, (None, None))
+        channel_id, user_id, team = self._response_urls.get(path, (None, None, None))
         if channel_id is not None and not payload.get("delete_original"):
             in_channel = payload.get("response_type") == "in_channel"
-            self.workspace.board.post(
+            workspace = self.teams[team] if team else self.workspace
+            workspace.board.post(
                 channel_id,
                 text=str(payload.get("text") or ""),
                 blocks=payload.get("blocks"),

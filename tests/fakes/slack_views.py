@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import workspace as ws
 from .recording import RecordedCall
 from .replies import Reply, error, problem, text_of
 from .triggers import TRIGGERS, Trigger, TriggerBook
@@ -257,6 +258,9 @@ class ViewRegistry:
         return None
 
     def _new_id(self) -> str:
+        # View ids are unique across Slack: another team's are numbered apart.
+        if self.team_id != ws.TEAM_ID:
+            return f"V{self.team_id[-4:]}{next(self._ids):06d}"
         return f"V{next(self._ids):010d}"
 
     def _store(

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+import asyncpg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -112,11 +113,12 @@ async def test_verify_reads_past_one_chunk(db: Database, now: datetime) -> None:
     assert check.ok and check.checked == 4500
 
 
-async def test_sqlite_refuses_updates_and_deletes(db: Database, now: datetime) -> None:
+async def test_the_database_refuses_updates_and_deletes(db: Database, now: datetime) -> None:
     await fill(db, 1)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    refused = (sqlite3.IntegrityError, asyncpg.RaiseError)
+    with pytest.raises(refused, match="append-only"):
         await db.fetchall("UPDATE audit_log SET outcome = 'nothing happened'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(refused, match="append-only"):
         await db.fetchall("DELETE FROM audit_log")
 
 

@@ -34,10 +34,17 @@ from ecs_secret_bot.storage import (
     rotations,
     sweeps,
 )
-from ecs_secret_bot.storage._chain import GENESIS_HASH, legacy_hash
+from ecs_secret_bot.storage._chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    SQL_FUNCTION,
+    legacy_hash,
+    sql_function,
+)
 from ecs_secret_bot.storage._chain_start import start_keyed_chain
 from ecs_secret_bot.storage._codec import to_text
 from ecs_secret_bot.storage.db import APPLICATION_ID, MIGRATIONS, Database, split_statements
+from ecs_secret_bot.storage.keys import audit_key
 
 T = to_text(NOW)
 LATER = to_text(NOW + timedelta(days=7))
@@ -127,16 +134,27 @@ def seed_v4(conn: sqlite3.Connection) -> None:
 
 
 def seed_v5(conn: sqlite3.Connection) -> None:
-    """Schema 5 added audit columns that only entries written by the code fill (older ones
-    keep ''); the chain's start it wrote at the upgrade is ``start_chain_as_at_5``'s."""
+    """Nothing new to fill: schema 5 added audit columns, which the append-only log's rows
+    of version 1 already hold (empty), and the keyed chain, which opening the file starts."""
+    del conn
 
 
-async def start_chain_as_at_5(path: Path) -> None:
-    """Start the keyed chain as the upgrade to schema 5 did (a real file at 5 has it)."""
+async def start_chain_as_005_did(path: Path) -> None:
+    """Write the keyed chain's start, as the upgrade to schema 5 did after the old entries."""
     async with aiosqlite.connect(path) as conn:
         conn.row_factory = sqlite3.Row
-        await start_keyed_chain(conn, keys.audit_key(KEY))
+        await conn.create_function(
+            SQL_FUNCTION, 1 + len(HASHED_FIELDS), sql_function(audit_key(KEY)), deterministic=True
+        )
+        await start_keyed_chain(conn, audit_key(KEY))
         await conn.commit()
+
+
+def seed_v6(conn: sqlite3.Connection) -> None:
+    """Fill what schema 6 added: the workspace of a request and of a deletion."""
+    conn.execute("UPDATE approvals SET team_id = 'T0WS' WHERE id = 'apr-000000000001'")
+    conn.execute("UPDATE pending_deletions SET team_id = 'T0WS' WHERE id = 7")
+    conn.execute("INSERT INTO oauth_states VALUES ('st-1', ?)", (LATER,))
 
 
 SEEDERS: dict[int, Callable[[sqlite3.Connection], None]] = {
@@ -146,6 +164,7 @@ SEEDERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     3: seed_v3,
     4: seed_v4,
     5: seed_v5,
+    6: seed_v6,
 }
 
 
@@ -197,7 +216,7 @@ async def test_upgrade_from_each_previous_version_keeps_the_data(
     finally:
         conn.close()
     if version >= 5:
-        await start_chain_as_at_5(path)
+        await start_chain_as_005_did(path)
 
     async with await open_database(path, data_key=KEY) as db:
         row = await db.fetchone("PRAGMA user_version")
@@ -234,7 +253,13 @@ async def test_upgrade_from_each_previous_version_keeps_the_data(
         if version >= 1:
             approval = await approvals.get_approval(db, "apr-000000000001")
             assert approval is not None and approval.card_attempts == (2 if version >= 4 else 0)
-        # What 006 added: a sweep and its secrets.
+            # What 006 added: records made before it belong to the single token's workspace.
+            team = "T0WS" if version >= 6 else ""
+            assert approval.team_id == team
+            row = await pending.get_pending(db, 7)
+            assert row is not None and row.team_id == team
+        assert started.team_id == ""
+        # What 007 added: a sweep and its secrets.
         await sweeps.insert_sweep(
             db,
             sweeps.NewSweep("sweep-1", "U1", "INC-1", "C1", {"match": "web-*"}, "d", "running"),
@@ -251,7 +276,7 @@ async def test_an_upgrade_writes_down_that_the_unkeyed_chain_was_already_broken(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "bot.db"
-    build_at(path, 4)  # the last schema with an unkeyed chain: 005 keys it
+    build_at(path, 4)  # the last schema before the keyed chain (005)
     conn = sqlite3.connect(path)
     with conn:
         seed_v1(conn)

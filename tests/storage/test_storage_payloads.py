@@ -10,6 +10,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 from storage_testdata import KEY
 
@@ -64,7 +65,9 @@ async def test_round_trip(db: Database, now: datetime) -> None:
 
 
 async def test_a_payload_needs_its_approval(db: Database) -> None:
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+    with pytest.raises(
+        (sqlite3.IntegrityError, asyncpg.ForeignKeyViolationError), match="(?i)FOREIGN KEY"
+    ):
         await payloads.put_payload(db, "apr-nonexistent0", b"x")
 
 

@@ -96,6 +96,17 @@ async def test_no_slack_token_is_a_skip_and_bad_configuration_a_failure(
     assert "SKIP  slack" in out.getvalue()
 
 
+async def test_in_oauth_install_mode_slack_is_a_skip_that_says_why(tmp_path: Path) -> None:
+    env = {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "secret"}
+    async with Sandbox(regions=REGIONS, seed=False) as sandbox:
+        config = tmp_path / "bot.toml"
+        config.write_text(config_text(sandbox), encoding="utf-8")
+        out = io.StringIO()
+        code = await check_command(config, env=env, out=out, credential=sandbox_credential())
+    assert code == 0, out.getvalue()
+    assert "SKIP  slack" in out.getvalue() and "OAuth install mode" in out.getvalue()
+
+
 async def test_a_database_that_will_not_open(tmp_path: Path) -> None:
     async with Sandbox(regions=REGIONS, seed=False) as sandbox:
         config = tmp_path / "bot.toml"

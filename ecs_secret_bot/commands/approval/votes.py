@@ -149,6 +149,7 @@ async def _execute(core: Core, approval_id: str, step: ApprovalStep) -> Approval
         request=claim.request,
         requested_by=row.requester,
         channel_id=row.channel_id,
+        team_id=row.team_id,
         approved_by=row.approved_by,
         approval_id=row.id,
         reason=f"approved under rule {row.rule} by {', '.join(row.approved_by)}",

@@ -160,6 +160,7 @@ class ApprovalWorkflow:
                 reason=route.reason,
                 expires_at=now + route.rule.expires_after,
                 params_hash=request.fingerprint(),
+                team_id=actor.team_id,
             ),
             now=now,
         )

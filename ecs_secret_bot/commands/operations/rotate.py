@@ -250,6 +250,7 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
             requested_by=ex.requested_by,
             approved_by=ex.approved_by,
             channel_id=ex.channel_id,
+            team_id=ex.team_id,
             was_invalid=detail.automatic_rotation == "Invalid",
             now=now,
             deadline=now + core.settings.rotation.follow_up_timeout,

@@ -22,7 +22,8 @@ __all__ = [
 ]
 
 _ACTION = re.compile(r"^(\*|[A-Za-z0-9*?-]+:[A-Za-z0-9*?_-]+)$")
-_PRINCIPAL = re.compile(r"^(slack:user|slack:usergroup|local:user):[A-Za-z0-9*?_.@-]+$")
+_PRINCIPAL = re.compile(r"^(slack:user|slack:usergroup|local:user):([^/]*/)?[A-Za-z0-9*?_.@-]+$")
+_TEAM = re.compile(r"^T[A-Z0-9]{2,}$")
 _ARN_SERVICE = re.compile(r"^[a-z0-9*?-]+$")
 _NO_SPACE = re.compile(r"^\S+$")
 
@@ -112,10 +113,23 @@ def check_resource_pattern(value: str) -> str | None:
 
 def check_principal_pattern(value: str) -> str | None:
     """Return what is wrong with a principal pattern, or None when it is well formed."""
-    if not _PRINCIPAL.match(value):
+    match = _PRINCIPAL.match(value)
+    if not match:
         return (
             f"{value!r} is not a principal; write slack:user:<user id> or "
             "slack:usergroup:<subteam id> (wildcards * and ? in the id part), "
-            'like "slack:user:U01ADMIN" or "slack:user:*"'
+            'like "slack:user:U01ADMIN" or "slack:user:*", optionally naming the workspace: '
+            '"slack:user:T0123ABCD/U01ADMIN"'
+        )
+    if match[2] is None:
+        return None
+    team = match[2].removesuffix("/")
+    if match[1] == "local:user":
+        return f"{value!r}: a local user belongs to no Slack workspace; drop {team + '/'!r}"
+    if not _TEAM.match(team):
+        return (
+            f"{value!r}: {team!r} is not a Slack team id (T followed by capital letters and "
+            'digits, no wildcards); write it as "slack:user:T0123ABCD/U01ADMIN", with the '
+            "id of the workspace (from auth.test, or its URL in a browser)"
         )
     return None

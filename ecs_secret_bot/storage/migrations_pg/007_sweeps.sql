@@ -1,14 +1,11 @@
--- 006: incident sweeps. One row per sweep (who asked, why, where, the selector, the digest
--- of the runnable set an approval is bound to, its status) and one row per secret of it
--- (its state, why, the rotation it triggered). Every state change is a compare-and-set,
--- so a secret moves from queued to running once, whichever process or restart gets there.
+-- 007 (PostgreSQL): incident sweeps, as migrations/007_sweeps.sql.
 
 CREATE TABLE sweeps (
     id              TEXT PRIMARY KEY,
     requester       TEXT NOT NULL,
     reason          TEXT NOT NULL,
     channel_id      TEXT NOT NULL DEFAULT '',
-    selector        TEXT NOT NULL,              -- JSON
+    selector        TEXT NOT NULL,
     digest          TEXT NOT NULL,
     status          TEXT NOT NULL CHECK (status IN ('awaiting_approval', 'running',
                         'stopping', 'finished', 'stopped', 'denied', 'expired', 'changed')),
@@ -18,9 +15,9 @@ CREATE TABLE sweeps (
     note            TEXT NOT NULL DEFAULT '',
     message_channel TEXT NOT NULL DEFAULT '',
     message_ts      TEXT NOT NULL DEFAULT '',
-    actor           TEXT NOT NULL DEFAULT '{}',  -- JSON: the requester's context (channel name, team)
-    created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL
+    actor           TEXT NOT NULL DEFAULT '{}',
+    created_at      TEXT COLLATE "C" NOT NULL,
+    updated_at      TEXT COLLATE "C" NOT NULL
 );
 
 CREATE INDEX sweeps_by_status ON sweeps (status, created_at);
@@ -40,9 +37,9 @@ CREATE TABLE sweep_items (
     state           TEXT NOT NULL CHECK (state IN ('ready', 'refused', 'skipped', 'queued',
                         'running', 'completed', 'failed', 'not_confirmed', 'stopped')),
     reason          TEXT NOT NULL DEFAULT '',
-    rotation_id     INTEGER,
+    rotation_id     BIGINT,
     version_id      TEXT NOT NULL DEFAULT '',
-    updated_at      TEXT NOT NULL,
+    updated_at      TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (sweep_id, position),
     UNIQUE (sweep_id, region, secret_name)
 );
