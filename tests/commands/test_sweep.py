@@ -144,6 +144,9 @@ async def test_one_approval_rotates_three_and_skips_the_stopped_instance(
     assert (done.counts.done, done.counts.failed, done.counts.skipped) == (3, 0, 1)
     assert sandbox.calls.total("RotateSecret") == 3
     assert progress.seen[-1].status is SweepStatus.FINISHED
+    assert done.team_id == "T1"  # its workspace, whose token its later messages use
+    followed = [await rotations.get_rotation(h.core.db, i.rotation_id or 0) for i in done.items]
+    assert {r.team_id for r in followed if r is not None} == {"T1"}
     approvals = await h.core.workflow.get(held.approval_id)
     assert approvals.status == "executed" and approvals.outcome.startswith("3 completed")
     # One request in the audit: every entry carries the sweep's id.

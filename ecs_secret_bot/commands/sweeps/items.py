@@ -168,6 +168,7 @@ async def run_item(
         ),
         identity=core.identity_of(actor),
         correlation_id=row.id,
+        team_id=actor.team_id,
     )
     try:
         result = await _rotate(core, execution, item, pause=pause)

@@ -244,6 +244,9 @@ class SweepSnapshot:
     message_ts: str = ""
     """The channel message a front end updates in place (Slack), once attached."""
     counts: SweepCounts = field(default_factory=SweepCounts)
+    team_id: str = ""
+    """The Slack workspace it was asked in ("" at a terminal, or with a single token): its
+    message goes through that workspace's token."""
 
     @property
     def finished(self) -> bool:

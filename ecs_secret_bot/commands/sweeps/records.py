@@ -184,6 +184,7 @@ async def load_snapshot(core: Core, sweep_id: str) -> SweepSnapshot:
         message_channel=row.message_channel,
         message_ts=row.message_ts,
         counts=SweepCounts.of(items),
+        team_id=str(row.actor.get("team_id", "")),
     )
 
 
