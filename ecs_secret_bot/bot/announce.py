@@ -204,7 +204,10 @@ async def message_approvers(services: BotServices, row: ApprovalRow, posted: Pos
         for user_id in await services.directory.users_of(principals)
         if USER + user_id != row.requester
     ]
-    channel_name = await services.directory.channel_name(posted.channel)
+    try:
+        channel_name = await services.directory.channel_name(posted.channel)
+    except BotError:
+        return 0  # eligibility may depend on the channel's name: no DM rather than a wrong one
     text, blocks = approver_note(row, posted.channel, link=await _permalink(services, posted))
     sent = 0
     for user_id in candidates[: limit * LOOKUPS_PER_DM]:
