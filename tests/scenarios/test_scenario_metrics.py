@@ -14,13 +14,20 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from fakes import FakeSlackAPI
 from fakes import workspace as ws
 from fakes.bot import SEC, SRE, bot_policies
-from fakes.payloads import block_actions_payload, checkboxes_state, input_state, slash_command_body
+from fakes.payloads import (
+    block_actions_payload,
+    checkboxes_state,
+    input_state,
+    select_state,
+    slash_command_body,
+)
 from fakes.serve_process import ServeProcess, serve_config
 from fakes.socket_mode import FakeSocketModeServer
 from prometheus_client.parser import text_string_to_metric_families
@@ -142,6 +149,51 @@ async def test_a_scrape_is_fast_and_calls_no_cloud(
     assert took < 0.5, f"a scrape took {took:.3f}s"
     assert f"# TYPE {P}_requests_total counter" in text
     assert f"# TYPE {P}_ack_seconds histogram" in text
+
+
+def delete_values(mode: str, *, days: str = "30", name: str = "") -> dict[str, Any]:
+    return {
+        Block.DELETE_MODE: {Action.DELETE_MODE: select_state(mode, type="radio_buttons")},
+        Block.DAYS: {Action.DAYS: input_state(days, type="number_input")},
+        Block.CONFIRM_NAME: {Action.CONFIRM_NAME: input_state(name)},
+        Block.REASON: {Action.REASON: input_state("clean-up")},
+    }
+
+
+async def ask_to_delete(bot: ServeProcess, text: str, values: dict[str, Any]) -> None:
+    """Type the delete command, fill the modal, review, and click the danger button."""
+    opened = len(bot.slack.calls_to("views.open"))
+    await bot.command(text)
+    await bot.slack.wait_for_calls("views.open", count=opened + 1)
+    answer = (await bot.submit(bot.modal(), values)).json()
+    assert answer["response_action"] == "update", answer
+    await bot.click(Action.DELETE_GO, view=bot.modal(), block_id=Block.DELETE_GO, value="go")
+
+
+async def test_the_backlog_gauges_show_what_waits_in_storage(
+    config: Path, slack_api: FakeSlackAPI
+) -> None:
+    bot = await ServeProcess.start(config, slack=slack_api)
+    try:
+        # an immediate deletion waits for the security team; another is scheduled in 10 days
+        await ask_to_delete(
+            bot, "delete batch-7-root --now", delete_values("now", name="batch-7-root")
+        )
+        await ask_to_delete(
+            bot, "delete web-4-ecs-user-key --days 10", delete_values("schedule", days="10")
+        )
+        held = await until_scraped(bot, f"{P}_approvals_waiting", at_least=1)
+        samples = await until_scraped(bot, f"{P}_pending_deletions", at_least=1)
+    finally:
+        stopped = await bot.terminate()
+    assert stopped.returncode == 0, stopped.stderr
+    go = {"kind": "action", "name": "delete_go"}
+    assert value(held, f"{P}_requests_total", **go, outcome="held_for_approval") == 1
+    assert value(samples, f"{P}_approvals_waiting") == 1
+    assert value(samples, f"{P}_pending_deletions") == 1
+    in_ten_days = time.time() + 10 * 86_400
+    nearest = value(samples, f"{P}_next_deletion_timestamp_seconds")
+    assert abs(nearest - in_ten_days) < 3_600
 
 
 async def rotate_with_canary(bot: ServeProcess) -> None:
