@@ -9,8 +9,8 @@ failed or error; ``announce``: held for approval or dry run), ``CountedAck`` (th
 latency) and ``hold_current`` (work after the ack, which the request waits for).
 
 A request is counted once, when it has ended: its dispatch, the listener that acked it (held
-from its ack on), and the work it left for after the ack (``errors.later``, a modal's
-submission). Its outcome is the gravest one settled: ``error`` (a bug, told by reference)
+from its ack on: a modal's submission runs in it) and the work it left for after the ack
+(``errors.later``). Its outcome is the gravest one settled: ``error`` (a bug, told by reference)
 over ``failed`` (the cloud, storage or Slack) over ``refused`` (the request itself: denied,
 invalid, not found, in conflict) over ``held_for_approval`` over ``dry_run`` over ``ok``.
 Labels are bounded: the subcommand, action id, callback id or event type only where the bot
