@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import signal
 import sys
@@ -55,21 +54,22 @@ def _parser() -> argparse.ArgumentParser:
         help="run the Slack app (Socket Mode with SLACK_APP_TOKEN, else HTTP)",
         description=(
             "Run the Slack app. With SLACK_APP_TOKEN set it connects in Socket Mode; otherwise "
-            "it serves POST /slack/events and GET /healthz over HTTP. With SLACK_CLIENT_ID and "
-            "SLACK_CLIENT_SECRET instead of SLACK_BOT_TOKEN it is installed per workspace "
-            "(OAuth), serving GET /slack/install and /slack/oauth_redirect as well."
+            "it serves POST /slack/events over HTTP. Either way GET /healthz and GET /metrics "
+            "(Prometheus) answer on --port. With SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+            "instead of SLACK_BOT_TOKEN it is installed per workspace (OAuth), serving GET "
+            "/slack/install and /slack/oauth_redirect as well."
         ),
     )
     serve.add_argument(
         "--port",
         default=None,
         metavar="N",
-        help="HTTP port (default: $PORT, else 3000)",
+        help="HTTP port of /slack/events, /healthz and /metrics (default: $PORT, else 3000)",
     )
     serve.add_argument(
         "--host",
         default="0.0.0.0",
-        help="address to listen on in HTTP mode (default 0.0.0.0: every interface)",
+        help="address to listen on (default 0.0.0.0: every interface)",
     )
     serve.add_argument(
         "--grace",
@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the emulated KMS + ECS cloud in-process and use it instead of Alibaba "
         "Cloud, with records of its own; no configuration file needed",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines on stderr: text (default) or json, one object per line with time, "
+        "level, logger, message and the Slack request's id",
     )
     _config_option(serve)
     _init_option(serve)
@@ -239,29 +246,14 @@ def _fail(message: str) -> int:
     return 2
 
 
-# Loggers whose DEBUG output carries raw Slack payloads: a modal's state holds a custom
-# value as typed, so they never log below INFO, whatever the root level is.
-_PAYLOAD_LOGGERS = ("slack_bolt", "slack_sdk", "ecs_secret_bot.bolt", "aiohttp.access")
-
-
-def _configure_logging() -> None:
-    """Send INFO and above to stderr, one line each, payload loggers capped at INFO."""
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for name in _PAYLOAD_LOGGERS:
-        logging.getLogger(name).setLevel(logging.INFO)
-
-
 def _serve(args: argparse.Namespace) -> int:
     """Read the environment, check all of it, and run the Slack app until SIGTERM or SIGINT."""
     from ecs_secret_bot.errors import BotError, StorageFault, storage_error
     from ecs_secret_bot.launch import serve_start
     from ecs_secret_bot.runtime import serve
+    from ecs_secret_bot.telemetry.logs import configure_logging
 
-    _configure_logging()
+    configure_logging(args.log_format, stream=sys.stderr)
     env = os.environ
     config_path, named = _config_path(args)
     start = serve_start(

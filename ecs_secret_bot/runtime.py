@@ -14,7 +14,8 @@ database before anything else. And what each program gets from it:
   then hands ``bot.server.run`` the ``BotServices`` that ``open_bot`` opens (the Web API
   client, the Slack directory, and the core, whose directory knows local principals and
   asks Slack about everyone else; in OAuth install mode also the core's installations, which
-  the client takes each workspace's token from);
+  the client takes each workspace's token from; and the metrics, on a registry of their own,
+  that requests, cloud calls and duties report to);
 - ``ecs-secret``: ``open_terminal`` yields the ``terminal.session.Session`` (the core, whose
   directory also asks Slack when ``SLACK_BOT_TOKEN`` is set, and the person at the terminal);
   ``cli.terminal_main`` hands it to ``terminal.main`` as its session opener;
@@ -39,11 +40,13 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, TextIO
 
 from ecs_secret_bot.cloud.gateway import AlibabaCloudGateway, RetryPolicy
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActorDirectory
+from ecs_secret_bot.commands.backlog import read_backlog
 from ecs_secret_bot.commands.core import Core, build_core, utcnow
 from ecs_secret_bot.commands.directory import LocalDirectory, local_actor
 from ecs_secret_bot.commands.gateway import CloudGateway
@@ -207,12 +210,15 @@ async def open_bot(
     retry: RetryPolicy | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> AsyncIterator[BotServices]:
-    """Open what the Slack app runs on: the Web API client, the directory, the core."""
+    """Open what the Slack app runs on: the Web API client, the directory, the core, metrics."""
     # Imported here: the terminal imports this module, and needs Slack only with a token.
     from ecs_secret_bot.bot.directory import SlackDirectory, usergroup_ids
     from ecs_secret_bot.bot.installations import attach_installations
     from ecs_secret_bot.bot.notifier import SlackRotationNotifier
     from ecs_secret_bot.bot.services import BotServices, open_client
+    from ecs_secret_bot.telemetry.metrics import Metrics
+
+    metrics = Metrics()
 
     def announce(url: str, running: Settings) -> None:
         say(
@@ -232,9 +238,12 @@ async def open_bot(
             data_key=data_key,
             init=init,
             credential=credential,
-            retry=retry,
+            retry=dataclasses.replace(
+                retry or RetryPolicy.for_cloud(settings.cloud), observer=metrics
+            ),
             clock=clock,
         ) as core:
+            metrics.watch_backlog(partial(read_backlog, core))
             tracker = RotationTracker(core, SlackRotationNotifier(client))
             yield BotServices(
                 core=core,
@@ -245,6 +254,7 @@ async def open_bot(
                 installations=attach_installations(
                     client, core=core, client_id=slack.client_id, client_secret=slack.client_secret
                 ),
+                telemetry=metrics,
             )
 
 

@@ -11,6 +11,9 @@ Scans every module's imports with ``ast``, those inside functions and under
 - ``bot`` and ``terminal`` never import storage, the cloud, the sandbox or each other
   (``runtime`` composes them);
 - ``sandbox`` nothing of the product;
+- ``telemetry`` (metrics and log lines) nothing else of ours: the layers report through
+  protocols of their own; only ``bot`` imports its ``context`` (the request id it binds), and
+  nothing but ``telemetry`` uses prometheus_client;
 - SDK clients only in ``cloud`` (and the sandbox, which checks their signatures), SQL only in
   ``storage`` (and the sandbox's own state).
 """
@@ -27,6 +30,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ecs_secret_bot"
 ROOT = "ecs_secret_bot"
 SLACK = ("slack_bolt", "slack_sdk")
 ALIBABA = ("alibabacloud_", "darabonba", "Tea")
+PROMETHEUS = ("prometheus_client",)
 
 
 def modules(folder: str = "") -> list[Path]:
@@ -80,12 +84,27 @@ def ours(*names: str) -> tuple[str, ...]:
 
 FRONT_ENDS = ours("bot", "terminal", "cli", "runtime", "check", "launch", "data_key", "database")
 CONFIG = ours("config", "config_table", "sandbox_settings", "storage_settings")
+TELEMETRY = ours("telemetry")
+METRICS_AND_LOGS = ours("telemetry.metrics", "telemetry.logs")
 RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # folder: (what of ours it may never import, which third-party packages it may never use)
-    "errors.py": (FRONT_ENDS + ours("commands", "storage", "cloud", "sandbox") + CONFIG, ()),
-    "storage": (FRONT_ENDS + ours("commands", "cloud", "sandbox") + CONFIG, SLACK + ALIBABA),
-    "commands": (FRONT_ENDS + ours("cloud", "sandbox") + CONFIG, SLACK + ALIBABA),
-    "cloud": (FRONT_ENDS + ours("storage", "sandbox"), SLACK),
+    "errors.py": (
+        FRONT_ENDS + ours("commands", "storage", "cloud", "sandbox") + CONFIG + TELEMETRY,
+        PROMETHEUS,
+    ),
+    "storage": (
+        FRONT_ENDS + ours("commands", "cloud", "sandbox") + CONFIG + TELEMETRY,
+        SLACK + ALIBABA + PROMETHEUS,
+    ),
+    "commands": (
+        FRONT_ENDS + ours("cloud", "sandbox") + CONFIG + TELEMETRY,
+        SLACK + ALIBABA + PROMETHEUS,
+    ),
+    "cloud": (FRONT_ENDS + ours("storage", "sandbox") + TELEMETRY, SLACK + PROMETHEUS),
+    "telemetry": (
+        FRONT_ENDS + ours("errors", "commands", "storage", "cloud", "sandbox") + CONFIG,
+        SLACK + ALIBABA,
+    ),
     "bot": (
         ours(
             "terminal",
@@ -97,16 +116,18 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "check",
             "launch",
             "data_key",
-        ),
-        ALIBABA,
+        )
+        + METRICS_AND_LOGS,
+        ALIBABA + PROMETHEUS,
     ),
     "terminal": (
-        ours("bot", "storage", "cloud", "sandbox", "runtime", "cli", "check", "launch", "data_key"),
-        SLACK,
+        ours("bot", "storage", "cloud", "sandbox", "runtime", "cli", "check", "launch", "data_key")
+        + TELEMETRY,
+        SLACK + PROMETHEUS,
     ),
     "sandbox": (ours("errors", "commands", "storage", "cloud", "bot", "terminal") + CONFIG, ()),
 }
-RULES["sandbox"] = (RULES["sandbox"][0] + FRONT_ENDS, ())
+RULES["sandbox"] = (RULES["sandbox"][0] + FRONT_ENDS + TELEMETRY, PROMETHEUS)
 
 
 def _layer_cases() -> list[tuple[str, Path]]:
@@ -126,6 +147,7 @@ def test_the_rules_cover_every_folder() -> None:
     folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and not p.name.startswith("_")}
     top = {p.name for p in PACKAGE.glob("*.py")}
     assert folders <= set(RULES) | {"bot", "terminal"}
+    assert "telemetry" in folders
     assert top == {
         "__init__.py",
         "errors.py",

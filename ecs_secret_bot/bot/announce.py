@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 
 from slack_sdk.errors import SlackApiError
 
+from ecs_secret_bot.bot import observe
 from ecs_secret_bot.bot.replies import Posted, Where, post, tell, try_post, update
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.views.approvals import approval_card, approver_note
@@ -82,9 +83,11 @@ def result_channel(channel_id: str, user_id: str) -> str:
 async def announce(services: BotServices, outcome: Outcome, *, actor: Actor, where: Where) -> None:
     """Show an operation's outcome to the asker and, for a change, to the channel."""
     if isinstance(outcome, DryRunReport):
+        observe.settle(observe.Outcome.DRY_RUN)
         text, blocks = dry_run_message(outcome)
         await tell(services.client, where, text, blocks)
     elif isinstance(outcome, HeldForApproval):
+        observe.settle(observe.Outcome.HELD)
         await post_approval_request(services, outcome, where=where)
     else:
         await announce_result(
@@ -201,7 +204,10 @@ async def message_approvers(services: BotServices, row: ApprovalRow, posted: Pos
         for user_id in await services.directory.users_of(principals)
         if USER + user_id != row.requester
     ]
-    channel_name = await services.directory.channel_name(posted.channel)
+    try:
+        channel_name = await services.directory.channel_name(posted.channel)
+    except BotError:
+        return 0  # eligibility may depend on the channel's name: no DM rather than a wrong one
     text, blocks = approver_note(row, posted.channel, link=await _permalink(services, posted))
     sent = 0
     for user_id in candidates[: limit * LOOKUPS_PER_DM]:

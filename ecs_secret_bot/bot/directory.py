@@ -10,8 +10,10 @@ says who is in it.
 An ``Actor`` is built only from complete group data: a group whose members cannot be read
 (rate limit, Slack down) is a known error, never an empty group, since a group may be bound
 to a Deny as well as to an Allow. A group Slack says does not exist (``no_such_subteam``)
-has no members. A failure is not cached, so the next request tries again. Everything is
-asked, and cached, per workspace (``workspaces.current_team``: the request's): user groups
+has no members. Likewise a channel whose name Slack will not give (a private channel the
+bot is not in) is a known error, never a nameless channel, since a Deny may test
+``slack:ChannelName``. A failure is not cached, so the next request tries again. Everything
+is asked, and cached, per workspace (``workspaces.current_team``: the request's): user groups
 belong to one workspace, and a group named with its team (``slack:usergroup:T0A/S1``) is
 asked about in that workspace only. Fanning out
 DMs to a group's members (``users_of``) is not authorization: there an unreadable group
@@ -229,7 +231,10 @@ class SlackDirectory:
         )
 
     async def channel_name(self, channel_id: str, hint: str = "") -> str:
-        """Return a channel's name without ``#``; empty for a DM or where there is none."""
+        """Return a channel's name without ``#``; empty for a DM or where there is none.
+
+        Raise ``BotError`` when Slack will not say: a policy may depend on the name.
+        """
         known = self._known_channel_name(channel_id, hint)
         if known is not None:
             return known
@@ -248,8 +253,16 @@ class SlackDirectory:
     async def _load_channel(self, channel_id: str) -> str:
         try:
             reply = await self.client.conversations_info(channel=channel_id)
-        except SlackApiError:
-            return ""
+        except SlackApiError as exc:
+            # Fail closed, uncached: a nameless channel could slip past a Deny on its name.
+            error = str(exc.response.get("error") or "unknown_error")
+            logger.warning("conversations.info %s failed: %s", channel_id, error)
+            raise BotError(
+                f"Slack did not tell me the name of this channel ({error}), so I cannot tell "
+                "what you may do here.",
+                next_step="Invite me to this channel, or ask from a channel I am in or a "
+                "direct message.",
+            ) from None
         channel: dict[str, Any] = reply.get("channel") or {}
         return "" if channel.get("is_im") else str(channel.get("name") or "")
 

@@ -31,6 +31,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
+from ecs_secret_bot.bot import observe
 from ecs_secret_bot.bot.parse import spell
 from ecs_secret_bot.bot.replies import Where, tell
 from ecs_secret_bot.bot.services import BotServices
@@ -143,6 +144,7 @@ class _Said:
 def _say(error: BaseException) -> _Said:
     """Decide known or unknown, log it so, and return what the person sees."""
     known = known_error(error)
+    observe.settle(observe.outcome_of(known if known is not None else error))
     if known is not None:
         logger.info("refused or failed: %s", type(known).__name__)
         return _Said(known, describe(known))
@@ -202,7 +204,10 @@ def later(services: BotServices, where: Where, work: Coroutine[Any, Any, Any]) -
         except Exception as error:
             await report(services, error, where)
 
-    services.tasks.spawn(guarded(), name="after-ack", gated=True)
+    record = observe.hold_current()  # the request ends when this work does
+    task = services.tasks.spawn(guarded(), name="after-ack", gated=True)
+    if record is not None:
+        task.add_done_callback(lambda _: record.release())
 
 
 def register_error_handler(app: AsyncApp, services: BotServices) -> None:

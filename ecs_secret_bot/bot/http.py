@@ -1,5 +1,6 @@
-"""HTTP mode: ``POST /slack/events`` (commands, interactivity, options, events) and
-``GET /healthz``, on aiohttp; in OAuth install mode also bolt's install flow, ``GET
+"""HTTP mode: ``POST /slack/events`` (commands, interactivity, options, events),
+``GET /healthz`` and ``GET /metrics``, on aiohttp (Socket Mode serves the last two only:
+``build_health_app``); in OAuth install mode also bolt's install flow, ``GET
 /slack/install`` (the "Add to Slack" page) and ``GET /slack/oauth_redirect`` (where Slack
 sends the installer back: state checked and used once, code exchanged, tokens kept).
 
@@ -11,7 +12,8 @@ exception become a 5xx: the app's error handler already told the person; here it
 logged. A body larger than ``MAX_BODY`` is answered 413, one that has not arrived within
 ``body_timeout`` seconds 408, and one still arriving when the server stops 503. Each
 request counts itself, and what it starts, as the server's ``RequestWork``, which a stop
-waits for.
+waits for, and is dispatched inside its ``observe.observed`` scope (its id bound for the
+log, its outcome counted).
 """
 
 from __future__ import annotations
@@ -28,13 +30,23 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from ecs_secret_bot.bot.listener import Limits, RequestWork
+from ecs_secret_bot.bot.observe import NO_OBSERVER, MetricsPage, RequestObserver, observed
 
-__all__ = ["EVENTS_PATH", "HEALTH_PATH", "MAX_BODY", "build_web_app", "refuse_unsigned"]
+__all__ = [
+    "EVENTS_PATH",
+    "HEALTH_PATH",
+    "MAX_BODY",
+    "METRICS_PATH",
+    "build_health_app",
+    "build_web_app",
+    "refuse_unsigned",
+]
 
 logger = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 MAX_BODY = 256 * 1024
 """Bytes of a request body read at most. The largest request Slack sends this app, a create
 modal submitted with every field at its limit, is under 80 KB form-encoded; App Home's view
@@ -67,8 +79,10 @@ def build_web_app(
     signing_secret: str,
     body_timeout: float = Limits.body_timeout,
     work: RequestWork | None = None,
+    observer: RequestObserver = NO_OBSERVER,
+    metrics: MetricsPage | None = None,
 ) -> web.Application:
-    """Return the aiohttp application that serves ``app``."""
+    """Return the aiohttp application that serves ``app``, its health and its metrics."""
     verifier = SignatureVerifier(signing_secret)
     work = RequestWork() if work is None else work
 
@@ -98,23 +112,20 @@ def build_web_app(
             )
         except Exception:
             return web.Response(status=400, text="body is not a Slack payload")
-        try:
-            bolt_response = await app.async_dispatch(bolt_request)
-        except Exception:
-            reference = uuid.uuid4().hex[:12]
-            logger.exception("dispatch failed, reference %s", reference)
-            return web.Response(status=200, text="")
+        with observed(observer, bolt_request.body):
+            try:
+                bolt_response = await app.async_dispatch(bolt_request)
+            except Exception:
+                reference = uuid.uuid4().hex[:12]
+                logger.exception("dispatch failed, reference %s", reference)
+                return web.Response(status=200, text="")
         if bolt_response.status >= 500:
             bolt_response.status = 200
             bolt_response.body = ""
         return await to_aiohttp_response(bolt_response)
 
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
-
-    web_app = web.Application(client_max_size=MAX_BODY)
+    web_app = build_health_app(metrics)
     web_app.router.add_post(EVENTS_PATH, events)
-    web_app.router.add_get(HEALTH_PATH, healthz)
     flow = app.oauth_flow
     if flow is not None:
 
@@ -128,4 +139,23 @@ def build_web_app(
 
         web_app.router.add_get(flow.install_path, install)
         web_app.router.add_get(flow.redirect_uri_path, install)
+    return web_app
+
+
+def build_health_app(metrics: MetricsPage | None = None) -> web.Application:
+    """Return the aiohttp application that serves ``/healthz`` and, if given, ``/metrics``."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    web_app = web.Application(client_max_size=MAX_BODY)
+    web_app.router.add_get(HEALTH_PATH, healthz)
+    if metrics is not None:
+        page = metrics
+
+        async def scrape(_: web.Request) -> web.Response:
+            body = await page.render()
+            return web.Response(body=body, headers={"Content-Type": page.content_type})
+
+        web_app.router.add_get(METRICS_PATH, scrape)
     return web_app

@@ -40,6 +40,7 @@ from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from ecs_secret_bot.bot import observe
 from ecs_secret_bot.bot.directory import SlackDirectory
 from ecs_secret_bot.bot.metadata import ModalMeta, sealed
 from ecs_secret_bot.bot.services import BotServices
@@ -148,10 +149,13 @@ class CountedAck(AsyncAck):
     listener's ``ack()``, or by bolt's error handler when a listener fails before it): work
     after an ack that started earlier would delay the very responses it waits for. A
     request that is never acked (no listener took it) stops counting after Slack's 3 s.
+    The request's ``observe`` record hears of the ack too (its latency, and the task that
+    acked, which the request then waits for).
     """
 
     def __init__(self, acked: Callable[[], None]) -> None:
         self._acked = acked
+        self._record = observe.current()
         self._timer = asyncio.get_running_loop().call_later(ACK_WINDOW, acked)
         super().__init__()  # type: ignore[no-untyped-call]
 
@@ -166,6 +170,8 @@ class CountedAck(AsyncAck):
         if value is not None:
             self._timer.cancel()
             self._timer = asyncio.get_running_loop().call_later(ACK_LINGER, self._acked)
+            if self._record is not None:
+                self._record.acked()
 
 
 class ActorMiddleware(AsyncMiddleware):

@@ -2,11 +2,14 @@
 grace period.
 
 ``run`` serves the app built over ``services`` (which ``runtime`` composed: the core, the
-Web API client, the directory) until ``stop`` is set, with the background duties
-(reminders, reconciliation, approval expiry, rotation follow-ups after a restart) running
-beside it under their lease. Then, within ``ServeOptions.grace`` seconds whatever clients
-do: it stops taking requests (closes the listener, idle keep-alive connections and
-half-sent requests, or the socket); stops following rotations (storage keeps them in
+Web API client, the directory, the metrics) until ``stop`` is set, with the background
+duties (reminders, reconciliation, approval expiry, rotation follow-ups after a restart)
+running beside it under their lease, reporting their ticks to the metrics. In Socket Mode
+``/healthz`` and ``/metrics`` are served on the port all the same. Then, within
+``ServeOptions.grace`` seconds whatever clients do: it stops taking requests (closes the
+listener, idle keep-alive connections and half-sent requests, or the socket and the
+listener of ``/healthz`` and ``/metrics`` that Socket Mode keeps on the same port); stops
+following rotations (storage keeps them in
 flight, and the next start follows them); lets the requests in progress and the work they
 started finish (queued work starts at once: nothing waits for an ack any more); cancels
 what is left; and stops the duties (releasing the lease). ``runtime`` then closes storage
@@ -25,12 +28,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from ecs_secret_bot.bot.app import build_app
-from ecs_secret_bot.bot.http import build_web_app
+from ecs_secret_bot.bot.http import build_health_app, build_web_app
 from ecs_secret_bot.bot.listener import Limits, Listener, RequestWork
 from ecs_secret_bot.bot.notifier import SlackNotifier
+from ecs_secret_bot.bot.observe import NO_OBSERVER, RequestObserver, observed
 from ecs_secret_bot.bot.services import BotServices, SlackSettings
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.duties import DutyRunner
@@ -68,15 +73,27 @@ class ServeOptions:
 
 
 class _SocketModeHandler(AsyncSocketModeHandler):
-    """Bolt's Socket Mode handler, counting each request it handles as request work."""
+    """Bolt's Socket Mode handler, counting each request it handles as request work, and
+    dispatching it inside its ``observed`` scope."""
 
-    def __init__(self, app: Any, *, app_token: str, work: RequestWork) -> None:
+    def __init__(
+        self, app: Any, *, app_token: str, work: RequestWork, observer: RequestObserver
+    ) -> None:
         super().__init__(app, app_token=app_token)
         self.work = work
+        self.observer = observer
 
     async def handle(self, client: Any, req: Any) -> None:
         self.work.enter()
-        await super().handle(client, req)
+        slack_id = str(getattr(req, "envelope_id", "") or "")
+        with observed(self.observer, getattr(req, "payload", None), slack_id=slack_id):
+            await super().handle(client, req)
+
+
+def _listener(web_app: web.Application, options: ServeOptions) -> Listener:
+    return Listener(
+        web_app, host=options.host, port=options.port, limits=options.limits, grace=options.grace
+    )
 
 
 async def _finish(
@@ -101,6 +118,8 @@ async def run(
 ) -> None:
     """Serve the app until ``stop`` is set; then stop within the grace period."""
     duties_task: asyncio.Task[None] | None = None
+    telemetry = services.telemetry
+    observer = telemetry or NO_OBSERVER
     work = RequestWork()
     work.install()
     loop = asyncio.get_running_loop()
@@ -113,32 +132,40 @@ async def run(
             owner=f"{socket.gethostname()}:{os.getpid()}",
             interval=options.duty_interval,
             tracker=services.tracker,
+            observer=telemetry,
         )
         duties_task = asyncio.create_task(duties.run(stop), name="duties")
         if slack.socket_mode:
-            handler = _SocketModeHandler(app, app_token=slack.app_token, work=work)
+            # No Slack endpoint here; health and metrics on --port all the same.
+            listener = _listener(build_health_app(telemetry), options)
+            await listener.start()
+            handler = _SocketModeHandler(
+                app, app_token=slack.app_token, work=work, observer=observer
+            )
             await handler.connect_async()  # type: ignore[no-untyped-call]
-            say("ecs-secret-bot: connected to Slack in Socket Mode")
+            say(
+                "ecs-secret-bot: connected to Slack in Socket Mode; serving /healthz and "
+                f"/metrics on {options.host}:{listener.port}"
+            )
             await stop.wait()
             deadline = loop.time() + options.grace
-            closing = asyncio.ensure_future(handler.close_async())  # type: ignore[no-untyped-call]
+            closing: asyncio.Future[Any] = asyncio.gather(
+                handler.close_async(),  # type: ignore[no-untyped-call]
+                listener.close(),
+            )
         else:
             web_app = build_web_app(
                 app,
                 signing_secret=slack.signing_secret,
                 body_timeout=options.limits.body_timeout,
                 work=work,
+                observer=observer,
+                metrics=telemetry,
             )
-            listener = Listener(
-                web_app,
-                host=options.host,
-                port=options.port,
-                limits=options.limits,
-                grace=options.grace,
-            )
+            listener = _listener(web_app, options)
             await listener.start()
             say(
-                "ecs-secret-bot: serving /slack/events and /healthz on "
+                "ecs-secret-bot: serving /slack/events, /healthz and /metrics on "
                 f"{options.host}:{listener.port}"
             )
             await stop.wait()

@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from ecs_secret_bot.bot.directory import SlackDirectory, TTLCache
 from ecs_secret_bot.bot.installations import InstallationStore
+from ecs_secret_bot.bot.observe import Telemetry
 from ecs_secret_bot.bot.open_modals import OpenModals
 from ecs_secret_bot.bot.workspaces import WorkspaceClient
 from ecs_secret_bot.commands.core import Core
@@ -242,6 +243,8 @@ class BotServices:
     """Answers worked out from the policies alone (help, whoami), per actor, for 30 s."""
     installations: InstallationStore | None = None
     """OAuth install mode: the workspaces the app is installed in (None: one bot token)."""
+    telemetry: Telemetry | None = None
+    """What requests, duties and ``GET /metrics`` report to (``runtime`` gives the metrics)."""
     modals: OpenModals = field(init=False)
     """The modals this process updates, with the newest hash it knows of each."""
 

@@ -80,10 +80,7 @@ class AlibabaCloudGateway:
         self._settings = settings
         self._credential = credential
         self._access_key = access_key
-        self._retry = retry or RetryPolicy(
-            max_attempts=settings.max_attempts,
-            attempt_timeout=(settings.read_timeout + settings.connect_timeout).total_seconds(),
-        )
+        self._retry = retry or RetryPolicy.for_cloud(settings)
         self._identity: CloudIdentity | None = None
         self._roles = AssumedRoles(
             settings, credential=self._credential_client, retry=self._retry, clock=clock

@@ -122,6 +122,7 @@ class AssumedRoles:
             policy=self._retry,
             idempotent=True,
             subject=identity.role_arn,
+            service="sts",  # for the metrics' label, and an error's "[cloud] sts_endpoint"
         )
         found = response.body.credentials
         expires = parse_cloud_time(found.expiration if found is not None else None)

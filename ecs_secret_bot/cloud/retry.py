@@ -8,8 +8,13 @@ have reached the service (``errors.is_retryable`` decides). Every attempt runs o
 loop (``sdk_loop``); every failure leaves as a ``CloudError`` (``errors.to_cloud_error``)
 naming the service and the endpoint it was sent to.
 
-Owns: backoff with full jitter, Retry-After, the attempt timeout, the retry log line.
-Never does: build requests or clients, read answers, decide what an error code means.
+Every attempt, retries included, is reported to the policy's ``observer`` (a
+``CallObserver``: the metrics), with its API name, its error code ("ok" for success) and its
+duration: this loop is the one place every SDK call passes.
+
+Owns: backoff with full jitter, Retry-After, the attempt timeout, the retry log line, the
+``CallObserver`` protocol. Never does: build requests or clients, read answers, decide what
+an error code means.
 """
 
 from __future__ import annotations
@@ -17,19 +22,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
 from ecs_secret_bot.cloud.errors import is_retryable, to_cloud_error
 from ecs_secret_bot.cloud.sdk_loop import run_on_sdk_loop
 from ecs_secret_bot.commands.gateway import CloudIdentity
+from ecs_secret_bot.commands.settings import CloudSettings
 
-__all__ = ["RetryPolicy", "Sender", "call_with_retries"]
+__all__ = ["CallObserver", "RetryPolicy", "Sender", "call_with_retries"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 C = TypeVar("C")
+
+
+class CallObserver(Protocol):
+    """Hears of every attempt of a cloud call (the metrics implement it)."""
+
+    def cloud_call(
+        self, *, service: str, action: str, code: str, seconds: float, retry: bool
+    ) -> None:
+        """Note one attempt of ``action``: its error code ("ok" for success), its duration."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,16 @@ class RetryPolicy:
     base_delay: float = 0.2
     max_delay: float = 5.0
     attempt_timeout: float = 20.0
+    observer: CallObserver | None = field(default=None, compare=False, repr=False)
+    """Hears of each attempt (``runtime`` gives the metrics); None: nobody."""
+
+    @classmethod
+    def for_cloud(cls, settings: CloudSettings) -> RetryPolicy:
+        """Return the policy of the configured attempts and timeouts."""
+        return cls(
+            max_attempts=settings.max_attempts,
+            attempt_timeout=(settings.read_timeout + settings.connect_timeout).total_seconds(),
+        )
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Return how long to wait before attempt ``attempt + 1`` (attempt counts from 1)."""
@@ -63,10 +90,12 @@ async def call_with_retries(
 ) -> T:
     """Run one SDK call on the SDK loop under ``policy``; turn failures into CloudError."""
     attempt = 0
+    observer = policy.observer
     while True:
         attempt += 1
+        started = time.perf_counter()
         try:
-            return await asyncio.wait_for(run_on_sdk_loop(call), timeout=policy.attempt_timeout)
+            result = await asyncio.wait_for(run_on_sdk_loop(call), timeout=policy.attempt_timeout)
         except Exception as exc:  # noqa: BLE001 - every SDK failure is mapped below
             error = to_cloud_error(
                 exc,
@@ -76,6 +105,12 @@ async def call_with_retries(
                 service=service,
                 endpoint=endpoint,
             )
+            if observer is not None:
+                took = time.perf_counter() - started
+                code = error.code or type(exc).__name__
+                observer.cloud_call(
+                    service=service, action=action, code=code, seconds=took, retry=attempt > 1
+                )
             retry, retry_after = is_retryable(exc, idempotent=idempotent)
             if not retry or attempt >= policy.max_attempts:
                 raise error from None
@@ -89,6 +124,13 @@ async def call_with_retries(
                 wait,
             )
             await asyncio.sleep(wait)
+        else:
+            if observer is not None:
+                took = time.perf_counter() - started
+                observer.cloud_call(
+                    service=service, action=action, code="ok", seconds=took, retry=attempt > 1
+                )
+            return result
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from ecs_secret_bot.commands.anchor import AnchorNotifier, anchor_duty
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.durations import format_duration
 from ecs_secret_bot.commands.operations.delete import SETTLE_AFTER
+from ecs_secret_bot.commands.ticks import DutyObserver, TickReport, TickSchedule
 from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.errors import CloudError
 from ecs_secret_bot.storage import idempotency, leases, pending
@@ -101,22 +102,6 @@ class Notifier(AnchorNotifier, Protocol):
 
 
 @dataclass
-class TickReport:
-    """What one tick did (for logs, tests and the benchmark)."""
-
-    ran: bool = True
-    reminders: int = 0
-    expired: int = 0
-    reannounced: int = 0
-    announced: int = 0
-    refreshed: int = 0
-    closed: int = 0
-    discovered: int = 0
-    followed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-@dataclass
 class DutyRunner:
     """Runs the duties every ``interval`` while it holds the lease."""
 
@@ -130,6 +115,8 @@ class DutyRunner:
     reconcile_every: timedelta = timedelta(minutes=10)
     reconcile_batch: int = 100
     """Pending rows checked against KMS per tick, so a large backlog spreads over ticks."""
+    observer: DutyObserver | None = None
+    """Told of every tick: the lease held or not, its lag (the metrics)."""
     _last_reconcile: datetime | None = None
     _cursor: int | None = None
 
@@ -161,9 +148,13 @@ class DutyRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until ``stop`` is set; then release the lease."""
+        schedule = TickSchedule(self.interval)
         try:
             while not stop.is_set():
-                await self.tick()
+                lag = schedule.start()
+                report = await self.tick()
+                if self.observer is not None:
+                    self.observer.duty_tick(owner=self.owner, held=report.ran, lag=lag)
                 try:
                     await asyncio.wait_for(stop.wait(), self.interval.total_seconds())
                 except TimeoutError:

@@ -107,9 +107,12 @@ class ServeProcess:
         args: Sequence[str] = (),
         port: int | None = None,
         ready: bool = True,
+        env: Mapping[str, str] | None = None,
     ) -> ServeProcess:
-        """Start serve with ``config`` (and ``args``); wait until it answers /healthz."""
+        """Start serve with ``config`` (and ``args``, and ``env`` over the usual variables);
+        wait until it answers /healthz."""
         port = port or free_port()
+        extra = dict(env or {})
         env = {
             k: v
             for k, v in os.environ.items()
@@ -124,6 +127,7 @@ class ServeProcess:
             ALIBABA_CLOUD_ACCESS_KEY_SECRET="sandbox-secret",
             PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")])),
         )
+        env.update(extra)
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
