@@ -31,8 +31,10 @@ __all__ = [
     "VoteOutcome",
     "VoteResult",
     "closed_message",
+    "members_of",
     "request_of",
     "stored_params",
+    "sweep_of",
     "when",
 ]
 
@@ -97,6 +99,25 @@ def request_of(row: ApprovalRow) -> ActionRequest:
         secret_name=row.secret_name,
         params=row.params.get("params", {}),
         request_keys=row.params.get("request_keys", {}),
+    )
+
+
+def sweep_of(row: ApprovalRow) -> str:
+    """Return the id of the sweep an approval request holds, or "" for a single request."""
+    return str(row.params.get("params", {}).get("sweep_id", ""))
+
+
+def members_of(request: ActionRequest) -> tuple[ActionRequest, ...]:
+    """Return the secrets a sweep's request covers (each as a single rotation); () otherwise."""
+    return tuple(
+        ActionRequest(
+            action=request.action,
+            resource=str(m["resource"]),
+            region=str(m["region"]),
+            secret_name=str(m["secret_name"]),
+            request_keys=m.get("request_keys", {}),
+        )
+        for m in request.params.get("members", ())
     )
 
 

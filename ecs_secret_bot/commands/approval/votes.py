@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval.requests import ActionRequest, VoteOutcome, VoteResult
+from ecs_secret_bot.commands.approval.requests import (
+    ActionRequest,
+    VoteOutcome,
+    VoteResult,
+    sweep_of,
+)
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.outcomes import OperationResult
 from ecs_secret_bot.commands.pipeline import Execution, Executor, audit
@@ -45,6 +50,9 @@ class ApprovalStep:
     """``security 1/1, sre 0/1``."""
     result: OperationResult | None = None
     error: BotError | None = None
+    sweep_id: str = ""
+    """Set when the approval that completed holds a sweep: the front end hands it to
+    ``SweepRunner.approved`` (a sweep runs for minutes, under the runner, not in the click)."""
 
     @property
     def changed(self) -> bool:
@@ -110,6 +118,9 @@ async def approve_request(approval_id: str, *, actor: Actor, core: Core) -> Appr
     )
     if vote.result is not VoteResult.APPROVED:
         return step
+    sweep_id = sweep_of(vote.approval)
+    if sweep_id:
+        return replace(step, sweep_id=sweep_id)
     return await _execute(core, approval_id, step)
 
 
