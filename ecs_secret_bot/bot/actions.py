@@ -35,6 +35,7 @@ from ecs_secret_bot.bot.middleware import Asker
 from ecs_secret_bot.bot.replies import Posted, Where, post, tell, update
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.submissions import outcome_notice
+from ecs_secret_bot.bot.sweeps import sweep_approved
 from ecs_secret_bot.bot.views.blocks import context as note
 from ecs_secret_bot.bot.views.blocks import esc, mention, plain, short_name
 from ecs_secret_bot.bot.views.modals import create_modal, notice_modal, toggle_custom
@@ -133,6 +134,8 @@ async def _vote(services: BotServices, body: dict[str, Any], asker: Asker) -> No
     action = _action(body)
     vote = approve_request if action.get("action_id") == Action.APPROVE else deny_request
     step = await vote(str(action.get("value") or ""), actor=actor, core=services.core)
+    if step.sweep_id:  # a sweep runs for minutes, under its runner, not in the click
+        later(services, where_of(body), sweep_approved(services, step.sweep_id))
     await _after_vote(services, step, where_of(body))
 
 

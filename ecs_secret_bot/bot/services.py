@@ -28,7 +28,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from ecs_secret_bot.bot.directory import SlackDirectory, TTLCache
 from ecs_secret_bot.bot.open_modals import OpenModals
+from ecs_secret_bot.bot.sweep_notifier import slack_sweep_runner
 from ecs_secret_bot.commands.core import Core
+from ecs_secret_bot.commands.sweeps import SweepRunner
 from ecs_secret_bot.commands.tracker import RotationTracker
 
 __all__ = [
@@ -220,8 +222,13 @@ class BotServices:
     """Seconds a request may wait for Slack to say who asked before it is acked anyway."""
     answers: TTLCache[tuple[Any, ...], Any] = field(default_factory=lambda: TTLCache(30.0))
     """Answers worked out from the policies alone (help, whoami), per actor, for 30 s."""
+    sweeps: SweepRunner | None = None
+    """Runs this process's sweeps; by default one whose notifier edits their messages in
+    Slack (``sweep_notifier.slack_sweep_runner``)."""
     modals: OpenModals = field(init=False)
     """The modals this process updates, with the newest hash it knows of each."""
 
     def __post_init__(self) -> None:
         self.modals = OpenModals(self.client)
+        if self.sweeps is None:
+            self.sweeps = slack_sweep_runner(self.core, tracker=self.tracker, client=self.client)

@@ -27,9 +27,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from ecs_secret_bot.bot.replies import Posted, try_post, update
 from ecs_secret_bot.bot.views.sweep import sweep_message
-from ecs_secret_bot.commands.sweeps import SweepSnapshot, SweepStatus
+from ecs_secret_bot.commands.core import Core
+from ecs_secret_bot.commands.sweeps import SweepRunner, SweepSnapshot, SweepStatus
+from ecs_secret_bot.commands.tracker import RotationTracker
 
-__all__ = ["MIN_INTERVAL", "Attach", "SlackSweepNotifier"]
+__all__ = ["MIN_INTERVAL", "Attach", "SlackSweepNotifier", "slack_sweep_runner"]
 
 logger = logging.getLogger(__name__)
 
@@ -149,3 +151,13 @@ class SlackSweepNotifier:
                 return posted
         logger.warning("sweep %s: no channel took its message", snapshot.sweep_id)
         return None
+
+
+def slack_sweep_runner(
+    core: Core, *, tracker: RotationTracker, client: AsyncWebClient
+) -> SweepRunner:
+    """Return a sweep runner whose progress edits each sweep's message in Slack."""
+    notifier = SlackSweepNotifier(client, fallback_channel=core.rules.channel or "")
+    runner = SweepRunner(core, tracker=tracker, notifier=notifier)
+    notifier.bind(runner.attach_message)
+    return runner
