@@ -103,7 +103,11 @@ async def _after_vote(services: BotServices, step: ApprovalStep, clicker: Where)
         VoteResult.EXPIRED: "expired",
     }.get(step.vote.result, str(step.vote.result))
     text = f"Your request on `{name}` ({row.region}) was {said}."
-    if step.error is not None:
+    if step.sweep_id:
+        text = f"Your sweep `{esc(step.sweep_id)}` was {said}."
+    if step.sweep_id and step.vote.result is VoteResult.APPROVED:
+        text += " It runs now if its set is unchanged; the channel shows its progress."
+    elif step.error is not None:
         text += f" It could not run: {describe(step.error)}"
     elif isinstance(step.result, RotateResult) and step.result.custom:
         text += (
