@@ -50,15 +50,18 @@ class Ecs:
         status: str | None = None,
         max_results: int = 100,
         next_token: str | None = None,
+        tags: Sequence[tuple[str, str]] = (),
     ) -> InstancePage:
-        """List one page of ECS instances."""
-        request = _models().DescribeInstancesRequest(
+        """List one page of ECS instances (those carrying every tag of ``tags``, if given)."""
+        models = _models()
+        request = models.DescribeInstancesRequest(
             region_id=region,
             instance_ids=json.dumps(list(instance_ids)) if instance_ids else None,
             instance_name=name or None,
             status=status or None,
             max_results=max_results,
             next_token=next_token or None,
+            tag=[models.DescribeInstancesRequestTag(key=k, value=v) for k, v in tags] or None,
         )
         response = await self._send(
             region,
@@ -96,6 +99,12 @@ def _public_ips(row: SdkInstance) -> tuple[str, ...]:
     return tuple(str(ip) for ip in found if ip)
 
 
+def _tags(row: SdkInstance) -> dict[str, str]:
+    """Return the instance's tags (``Tags.Tag[].TagKey/TagValue``)."""
+    rows = (row.tags.tag if row.tags is not None else None) or ()
+    return {str(t.tag_key): str(t.tag_value or "") for t in rows if t.tag_key}
+
+
 def _instance(region: str, row: SdkInstance) -> Instance:
     vpc = row.vpc_attributes
     private = vpc.private_ip_address if vpc is not None else None
@@ -109,6 +118,7 @@ def _instance(region: str, row: SdkInstance) -> Instance:
         zone_id=str(row.zone_id or ""),
         private_ips=tuple((private.ip_address if private is not None else None) or ()),
         public_ips=_public_ips(row),
+        tags=_tags(row),
     )
 
 

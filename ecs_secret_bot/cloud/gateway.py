@@ -283,8 +283,9 @@ class AlibabaCloudGateway:
         status: str | None = None,
         max_results: int = 100,
         next_token: str | None = None,
+        tags: Sequence[tuple[str, str]] = (),
     ) -> InstancePage:
-        """List one page of ECS instances."""
+        """List one page of ECS instances (those carrying every tag of ``tags``, if given)."""
         return await self._ecs.describe_instances(
             region,
             instance_ids=instance_ids,
@@ -292,6 +293,7 @@ class AlibabaCloudGateway:
             status=status,
             max_results=max_results,
             next_token=next_token,
+            tags=tags,
         )
 
     async def cloud_assistant_status(

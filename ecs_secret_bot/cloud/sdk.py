@@ -37,6 +37,8 @@ __all__ = [
     "SdkCredentials",
     "SdkEipAddress",
     "SdkInstance",
+    "SdkInstanceTag",
+    "SdkInstanceTags",
     "SdkInstances",
     "SdkIpAddresses",
     "SdkSecret",
@@ -224,6 +226,15 @@ class SdkEipAddress(Protocol):
     ip_address: str | None
 
 
+class SdkInstanceTag(Protocol):
+    tag_key: str | None
+    tag_value: str | None
+
+
+class SdkInstanceTags(Protocol):
+    tag: Sequence[SdkInstanceTag] | None
+
+
 class SdkInstance(Protocol):
     """One row of DescribeInstances."""
 
@@ -236,6 +247,7 @@ class SdkInstance(Protocol):
     vpc_attributes: SdkVpcAttributes | None
     public_ip_address: SdkIpAddresses | None
     eip_address: SdkEipAddress | None
+    tags: SdkInstanceTags | None
 
 
 class SdkInstances(Protocol):

@@ -178,6 +178,8 @@ class Instance:
     zone_id: str
     private_ips: tuple[str, ...]
     public_ips: tuple[str, ...]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """The instance's ECS tags (``env`` -> ``prod``)."""
 
 
 @dataclass(frozen=True)
@@ -314,8 +316,9 @@ class CloudGateway(Protocol):
         status: str | None = None,
         max_results: int = 100,
         next_token: str | None = None,
+        tags: Sequence[tuple[str, str]] = (),
     ) -> InstancePage:
-        """List one page of ECS instances."""
+        """List one page of ECS instances (those carrying every tag of ``tags``, if given)."""
         ...
 
     async def cloud_assistant_status(

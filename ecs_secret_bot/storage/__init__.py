@@ -26,6 +26,7 @@ from ecs_secret_bot.storage import (
     payloads,
     pending,
     rotations,
+    sweeps,
     wrapped_key,
 )
 from ecs_secret_bot.storage.db import SCHEMA_VERSION, Database, open_database
@@ -47,5 +48,6 @@ __all__ = [
     "payloads",
     "pending",
     "rotations",
+    "sweeps",
     "wrapped_key",
 ]

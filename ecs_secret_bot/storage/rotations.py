@@ -27,6 +27,7 @@ __all__ = [
     "get_active_rotation",
     "get_rotation",
     "latest_rotations",
+    "rotations_since",
     "set_rotation_message",
     "set_rotation_status",
     "start_rotation",
@@ -221,3 +222,13 @@ async def set_rotation_message(db: Database, rotation_id: int, *, channel_id: st
         "UPDATE rotations SET channel_id = ?, message_ts = ? WHERE id = ?",
         (channel_id, ts, rotation_id),
     )
+
+
+async def rotations_since(db: Database, *, since: datetime) -> dict[tuple[str, str], int]:
+    """Count the rotations started at or after ``since``, per (region, secret name)."""
+    rows = await db.fetchall(
+        """SELECT region, secret_name, count(*) AS n FROM rotations
+            WHERE started_at >= ? GROUP BY region, secret_name""",
+        (to_text(since),),
+    )
+    return {(r["region"], r["secret_name"]): r["n"] for r in rows}

@@ -52,6 +52,8 @@ SHAPES: dict[type, tuple[type, ...]] = {
     sdk.SdkInstance: (E.DescribeInstancesResponseBodyInstancesInstance,),
     sdk.SdkVpcAttributes: (E.DescribeInstancesResponseBodyInstancesInstanceVpcAttributes,),
     sdk.SdkEipAddress: (E.DescribeInstancesResponseBodyInstancesInstanceEipAddress,),
+    sdk.SdkInstanceTags: (E.DescribeInstancesResponseBodyInstancesInstanceTags,),
+    sdk.SdkInstanceTag: (E.DescribeInstancesResponseBodyInstancesInstanceTagsTag,),
     sdk.SdkIpAddresses: (
         E.DescribeInstancesResponseBodyInstancesInstanceVpcAttributesPrivateIpAddress,
         E.DescribeInstancesResponseBodyInstancesInstancePublicIpAddress,

@@ -2,7 +2,8 @@
 
 Owns the eligibility of one approver (not the requester; a full member of the workspace; in
 one of the rule's approver sets; allowed the action by policy now, with the request's own
-parameters and the approver's own identity and channel), the count of approvals recorded on
+parameters and the approver's own identity and channel; for a sweep, every secret in it),
+the count of approvals recorded on
 a request, and the checks made again at execution time: the frozen request's fingerprint,
 the rule, the requester's standing, each approver's eligibility from fresh facts. Never
 writes: the workflow (``approval.py``) decides what to do with the answers.
@@ -14,7 +15,12 @@ from dataclasses import replace
 from datetime import datetime
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval.requests import ActionRequest, ActorDirectory, request_of
+from ecs_secret_bot.commands.approval.requests import (
+    ActionRequest,
+    ActorDirectory,
+    members_of,
+    request_of,
+)
 from ecs_secret_bot.commands.approval.rules import (
     ApprovalConfig,
     ApprovalRule,
@@ -56,11 +62,12 @@ def approver_problem(
     if not sets:
         return f"it needs {rule.describe()}", ()
     request = request_of(row)
-    decision = access.decide(
-        actor, row.action, row.resource, now=now, request_keys=request.request_keys
-    )
-    if not decision.allowed:
-        return f"an approver must be allowed to do it themselves, and {decision.reason}", ()
+    for member in members_of(request) or (request,):  # a sweep: every secret in it
+        decision = access.decide(
+            actor, member.action, member.resource, now=now, request_keys=member.request_keys
+        )
+        if not decision.allowed:
+            return f"an approver must be allowed to do it themselves, and {decision.reason}", ()
     return None, sets
 
 
@@ -92,13 +99,9 @@ async def execution_problem(
         channel_name=asked_in.get("channel_name", ""),
         team_id=asked_in.get("team_id", "") or requester.team_id,
     )
-    route = rules.route(
-        access,
-        requester,
-        row.action,
-        row.resource,
-        now=now,
-        request_keys=frozen.request_keys,
+    members = members_of(frozen) or (frozen,)  # a sweep: every secret in it
+    route = rules.route_all(
+        access, requester, ((m.action, m.resource, m.request_keys) for m in members), now=now
     )
     if route.kind is RouteKind.REFUSE:
         return f"the requester may no longer ask for it: {route.decision.reason}"

@@ -2,8 +2,10 @@
 
 Owns ``ApprovalConfig`` and ``ApprovalRule`` (with one or several approver sets), the
 parser of the ``[approval]`` table, ``ApprovalConfig.route`` (run now, hold for approval,
-or refuse), the eligibility test of one approver, and ``tally``, which counts approvals
-per approver set. Pure like the policy engine: no storage, no clock, no Slack.
+or refuse) and ``route_all`` (the same for requests that go as one, a sweep, held by the
+``strictest`` rule of its members), the eligibility test of one approver, and ``tally``,
+which counts approvals per approver set. Pure like the policy engine: no storage, no
+clock, no Slack.
 
 A rule without ``requesters`` *gates*: it holds a request the policy allows. A rule with
 ``requesters`` *opens*: it lets those principals ask for what the policy does not allow
@@ -60,6 +62,7 @@ __all__ = [
     "Route",
     "RouteKind",
     "Tally",
+    "strictest",
     "tally",
 ]
 
@@ -192,6 +195,22 @@ class Tally:
         )
 
 
+def strictest(rules: Iterable[ApprovalRule]) -> ApprovalRule | None:
+    """Return the strictest rule: the most approvals in all, then the soonest expiry, then first.
+
+    "Most approvals" sums ``min_approvals`` over the rule's approver sets.
+    """
+    best: ApprovalRule | None = None
+    for rule in rules:
+        if best is None or _weight(rule) > _weight(best):
+            best = rule
+    return best
+
+
+def _weight(rule: ApprovalRule) -> tuple[int, timedelta]:
+    return sum(s.min_approvals for s in rule.approver_sets), -rule.expires_after
+
+
 def tally(needed: Mapping[str, int], voters: Iterable[tuple[str, Iterable[str]]]) -> Tally:
     """Count distinct approvers against ``needed``, each filling at most one slot.
 
@@ -260,6 +279,34 @@ class ApprovalConfig:
             if rule.opens and rule.may_request(actor) and rule.covers(action, resource, context):
                 return Route(RouteKind.HOLD, decision, rule)
         return Route(RouteKind.REFUSE, decision)
+
+    def route_all(
+        self,
+        access: AccessConfig,
+        actor: Actor,
+        requests: Iterable[tuple[str, str, Mapping[str, Any]]],
+        *,
+        now: datetime,
+    ) -> Route:
+        """Route requests that go as one (a sweep): each ``(action, resource, request_keys)``.
+
+        Refused if any member is; else held by the strictest rule holding any member
+        (``strictest``); else run. Each member is routed exactly as it would be alone.
+        """
+        routes = [
+            self.route(access, actor, action, resource, now=now, request_keys=keys)
+            for action, resource, keys in requests
+        ]
+        if not routes:
+            raise ValueError("route_all needs at least one request")
+        refused = next((r for r in routes if r.kind is RouteKind.REFUSE), None)
+        if refused is not None:
+            return refused
+        rule = strictest(r.rule for r in routes if r.kind is RouteKind.HOLD and r.rule)
+        if rule is not None:
+            held = next(r for r in routes if r.rule is rule)
+            return Route(RouteKind.HOLD, held.decision, rule)
+        return routes[0]
 
     def announce_channel(self, actor: Actor) -> str | None:
         """Return where the card of the actor's request goes: its channel, else ``channel``."""

@@ -42,6 +42,7 @@ from ecs_secret_bot.commands.approval.requests import (
     VoteOutcome,
     VoteResult,
     closed_message,
+    members_of,
     request_of,
     stored_params,
     when,
@@ -107,6 +108,14 @@ class ApprovalWorkflow:
 
     def route(self, actor: Actor, request: ActionRequest) -> Route:
         """Decide whether the request runs now, waits for approval, or is refused."""
+        members = members_of(request)
+        if members:  # a sweep: each secret as a single rotation, held by the strictest rule
+            return self.rules.route_all(
+                self.access,
+                actor,
+                ((m.action, m.resource, m.request_keys) for m in members),
+                now=self.clock(),
+            )
         return self.rules.route(
             self.access,
             actor,

@@ -182,6 +182,8 @@ class SweepPlan:
     """The rule's needs in words (``1 approval from slack:usergroup:S01SEC``)."""
     regions: tuple[str, ...] = ()
     """The regions that were searched."""
+    region_problems: tuple[str, ...] = ()
+    """One sentence per region not searched, or searched in part, with why."""
 
     @property
     def runnable(self) -> tuple[SweepItem, ...]:
