@@ -40,7 +40,7 @@ from ecs_secret_bot.bot.views.blocks import context as note
 from ecs_secret_bot.bot.views.blocks import esc, mention, plain, short_name
 from ecs_secret_bot.bot.views.modals import create_modal, notice_modal, toggle_custom
 from ecs_secret_bot.commands import queries as views
-from ecs_secret_bot.commands.approval.requests import VoteResult
+from ecs_secret_bot.commands.approval.requests import VoteResult, sweep_of
 from ecs_secret_bot.commands.approval.votes import ApprovalStep, approve_request, deny_request
 from ecs_secret_bot.commands.operations.delete import delete_secret
 from ecs_secret_bot.commands.operations.restore import restore_secret
@@ -138,8 +138,9 @@ async def _vote(services: BotServices, body: dict[str, Any], asker: Asker) -> No
     action = _action(body)
     vote = approve_request if action.get("action_id") == Action.APPROVE else deny_request
     step = await vote(str(action.get("value") or ""), actor=actor, core=services.core)
-    if step.sweep_id:  # a sweep runs for minutes, under its runner, not in the click
-        later(services, where_of(body), sweep_approved(services, step.sweep_id))
+    sweep_id = step.sweep_id or sweep_of(step.approval)
+    if sweep_id and step.vote.changed:  # it runs (or ends) under its runner, not in the click
+        later(services, where_of(body), sweep_approved(services, sweep_id))
     await _after_vote(services, step, where_of(body))
 
 

@@ -84,6 +84,12 @@ def _target(row: ApprovalRow) -> str:
     return f"`{esc(short_name(row.secret_name))}` ({row.region})"
 
 
+def _asked_why(row: ApprovalRow) -> str:
+    """Return the reason the requester gave (a sweep keeps it with its request)."""
+    inner = row.params.get("params") or {}
+    return str(inner.get("reason") or row.reason) if sweep_of(row) else row.reason
+
+
 def approver_note(row: ApprovalRow, channel: str, *, link: str = "") -> Message:
     """Return the DM that points an eligible approver to the card of ``row`` in ``channel``."""
     what = describe_request(row.action, row.params)
@@ -118,7 +124,7 @@ def approval_card(
         ("Secrets", "listed below: exactly these")
         if sweep
         else ("Secret", f"`{esc(short_name(row.secret_name))}` in {row.region}"),
-        ("Why", esc(row.reason) or "_no reason given_"),
+        ("Why", esc(_asked_why(row)) or "_no reason given_"),
         ("Rule", f"`{esc(row.rule)}`"),
         ("Approvals", esc(progress) or "none yet"),
         ("Expires", slack_date(row.expires_at) if row.expires_at else "never"),
