@@ -32,7 +32,15 @@ from ecs_secret_bot.commands.approval.rules import ApprovalConfig
 from ecs_secret_bot.commands.durations import parse_duration
 from ecs_secret_bot.commands.policy.config import parse_access_config
 from ecs_secret_bot.commands.policy.engine import AccessConfig
-from ecs_secret_bot.commands.settings import CloudSettings, RegionDefaults, RotationSettings
+from ecs_secret_bot.commands.settings import (
+    CloudSettings,
+    RegionDefaults,
+    RotationSettings,
+    SweepSettings,
+    check_sweep_concurrency,
+)
+from ecs_secret_bot.config_table import Table as _Table
+from ecs_secret_bot.config_table import kind_of as _kind
 from ecs_secret_bot.errors import ConfigError
 
 __all__ = [
@@ -41,6 +49,7 @@ __all__ = [
     "RotationSettings",
     "Settings",
     "StorageSettings",
+    "SweepSettings",
     "load_settings",
     "parse_settings",
 ]
@@ -72,6 +81,7 @@ class Settings:
     cloud: CloudSettings = CloudSettings()
     storage: StorageSettings = StorageSettings()
     rotation: RotationSettings = RotationSettings()
+    sweep: SweepSettings = SweepSettings()
     access: Mapping[str, Any] = field(default_factory=dict)
     """The ``[access]`` table, checked by the policy engine."""
     approval: Mapping[str, Any] = field(default_factory=dict)
@@ -81,81 +91,6 @@ class Settings:
     approval_rules: ApprovalConfig = field(default_factory=ApprovalConfig)
     """``[approval]`` parsed: rules, the fallback channel, ``stale_after``."""
     reminders_before: tuple[timedelta, ...] = (timedelta(days=3), timedelta(days=1))
-
-
-class _Table:
-    """A TOML table read key by key; ``finish`` rejects what was never read."""
-
-    def __init__(self, data: Any, *, file: str, key: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(
-                f"must be a table, not {_kind(data)}", file=file, key=key or "top level"
-            )
-        self.data = data
-        self.file = file
-        self.key = key
-        self._seen: set[str] = set()
-
-    def _path(self, name: str) -> str:
-        return f"{self.key}.{name}" if self.key else name
-
-    def error(self, name: str, message: str, next_step: str = "") -> ConfigError:
-        return ConfigError(message, file=self.file, key=self._path(name), next_step=next_step)
-
-    def get(self, name: str, kind: type[T], default: T) -> T:
-        self._seen.add(name)
-        if name not in self.data:
-            return default
-        value = self.data[name]
-        if kind is int and isinstance(value, bool):
-            raise self.error(name, "must be a whole number, not true/false")
-        if not isinstance(value, kind):
-            raise self.error(name, f"must be {_article(kind)}, not {_kind(value)}")
-        return value
-
-    def convert(self, name: str, default: T, parse: Callable[[Any], T]) -> T:
-        self._seen.add(name)
-        if name not in self.data:
-            return default
-        try:
-            return parse(self.data[name])
-        except (ValueError, TypeError) as exc:
-            raise self.error(name, str(exc)) from None
-
-    def sub(self, name: str) -> _Table:
-        self._seen.add(name)
-        return _Table(self.data.get(name, {}), file=self.file, key=self._path(name))
-
-    def raw(self, name: str) -> Mapping[str, Any]:
-        self._seen.add(name)
-        value = self.data.get(name, {})
-        if not isinstance(value, Mapping):
-            raise self.error(name, f"must be a table, not {_kind(value)}")
-        return value
-
-    def finish(self, allowed_hint: str = "") -> None:
-        unknown = sorted(set(self.data) - self._seen)
-        if unknown:
-            raise ConfigError.unknown_key(
-                unknown[0], table=self.key, allowed=self._seen, file=self.file, hint=allowed_hint
-            )
-
-
-def _kind(value: Any) -> str:
-    return {
-        bool: "true/false",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "a list",
-        dict: "a table",
-    }.get(type(value), type(value).__name__)
-
-
-def _article(kind: type) -> str:
-    return {str: "a string", int: "a whole number", bool: "true or false", list: "a list"}.get(
-        kind, kind.__name__
-    )
 
 
 def _region(value: Any) -> str:
@@ -337,6 +272,10 @@ def parse_settings(
     )
     rotation_table.finish()
 
+    sweep_table = top.sub("sweep")
+    sweep = SweepSettings(sweep_table.convert("concurrency", 5, check_sweep_concurrency))
+    sweep_table.finish()
+
     reminders_table = top.sub("reminders")
 
     def _reminders(value: Any) -> tuple[timedelta, ...]:
@@ -358,6 +297,7 @@ def parse_settings(
         cloud=cloud,
         storage=storage,
         rotation=rotation,
+        sweep=sweep,
         access=access,
         approval=approval,
         policies=policies,

@@ -1,7 +1,7 @@
 """The settings the core and its cloud gateway read, as frozen data.
 
-Owns: the shapes of ``[cloud]`` and ``[rotation]`` and ``CoreSettings``, the part of the
-configuration every operation may read. ``config`` parses the TOML into these; the core
+Owns: the shapes of ``[cloud]``, ``[rotation]`` and ``[sweep]`` and ``CoreSettings``, the
+part of the configuration every operation may read. ``config`` parses the TOML into these; the core
 receives them and never reads a file or the environment.
 """
 
@@ -15,7 +15,17 @@ from typing import Protocol
 from ecs_secret_bot.commands.approval.rules import ApprovalConfig
 from ecs_secret_bot.commands.policy.engine import AccessConfig
 
-__all__ = ["CloudSettings", "CoreSettings", "RegionDefaults", "RotationSettings"]
+__all__ = [
+    "MAX_SWEEP_CONCURRENCY",
+    "CloudSettings",
+    "CoreSettings",
+    "RegionDefaults",
+    "RotationSettings",
+    "SweepSettings",
+    "check_sweep_concurrency",
+]
+
+MAX_SWEEP_CONCURRENCY = 20
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,25 @@ class RotationSettings:
     follow_up_timeout: timedelta = timedelta(minutes=10)
 
 
+def check_sweep_concurrency(value: object) -> int:
+    """Return ``value`` if it is a sweep concurrency (1..20); raise ValueError saying why."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"must be a whole number from 1 to {MAX_SWEEP_CONCURRENCY}")
+    if not 1 <= value <= MAX_SWEEP_CONCURRENCY:
+        raise ValueError(
+            f"must be from 1 to {MAX_SWEEP_CONCURRENCY} (secrets a sweep rotates at once), "
+            f"not {value}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """How many secrets a sweep rotates at once (each followed to its end)."""
+
+    concurrency: int = 5
+
+
 class CoreSettings(Protocol):
     """What the core reads of the configuration (``config.Settings`` is one)."""
 
@@ -86,6 +115,9 @@ class CoreSettings(Protocol):
 
     @property
     def rotation(self) -> RotationSettings: ...
+
+    @property
+    def sweep(self) -> SweepSettings: ...
 
     @property
     def policies(self) -> AccessConfig: ...

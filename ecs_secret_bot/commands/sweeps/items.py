@@ -22,7 +22,7 @@ from ecs_secret_bot.commands.inflight import ChangeInProgress, holder
 from ecs_secret_bot.commands.operations.rotate import execute_rotation
 from ecs_secret_bot.commands.pipeline import Execution
 from ecs_secret_bot.commands.sweeps.model import ItemState, SweepItem
-from ecs_secret_bot.commands.sweeps.plan import ROTATE, route_member
+from ecs_secret_bot.commands.sweeps.plan import ROTATE, SUB_TYPE, route_member
 from ecs_secret_bot.commands.sweeps.records import audit_item, item_of
 from ecs_secret_bot.commands.tracker import RotationTracker
 from ecs_secret_bot.errors import BotError, CloudError, PreflightFailed, RotationInProgress
@@ -32,7 +32,6 @@ from ecs_secret_bot.storage.sweeps import SweepRow
 
 __all__ = ["SUB_TYPE", "Changed", "finish_item", "follow_item", "recover_item", "run_item"]
 
-SUB_TYPE = {"password": "Password", "ssh_key": "SSHKey"}
 _ENDS = {
     "completed": ItemState.COMPLETED,
     "failed": ItemState.FAILED,

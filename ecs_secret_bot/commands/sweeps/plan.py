@@ -40,12 +40,14 @@ from ecs_secret_bot.commands.sweeps.select import (
     find_candidates,
     instance_facts,
 )
-from ecs_secret_bot.errors import CloudError, InvalidInput
+from ecs_secret_bot.errors import AccessDenied, CloudError, InvalidInput
 from ecs_secret_bot.storage import rotations
 
 __all__ = [
     "KMS_HOURLY_LIMIT",
     "ROTATE",
+    "SUB_TYPE",
+    "check_may_stop",
     "member_request",
     "parse_tag",
     "plan_sweep",
@@ -56,6 +58,8 @@ ROTATE = "kms:RotateSecret"
 KMS_HOURLY_LIMIT = 50
 """Rotations KMS takes per secret per hour (fact sheet, RotateSecret)."""
 KINDS = {"Password": "password", "SSHKey": "ssh_key"}
+SUB_TYPE = {kind: sub for sub, kind in KINDS.items()}
+"""KMS's ``SecretSubType`` of each kind of item."""
 
 
 def parse_tag(text: str) -> tuple[str, str]:
@@ -89,6 +93,23 @@ def route_member(core: Core, actor: Actor, region: str, name: str, arn: str, sub
         for kind in ((sub,) if sub else SUB_TYPES)
     ]
     return next((r for r in routes if r.kind is not RouteKind.REFUSE), routes[0])
+
+
+def check_may_stop(core: Core, requester: str, items: Iterable[SweepItem], actor: Actor) -> None:
+    """Raise AccessDenied unless ``actor`` asked for the sweep or may rotate all it has left."""
+    if actor.principal == requester:
+        return
+    for item in items:
+        if item.state not in (ItemState.READY, ItemState.QUEUED):
+            continue
+        sub = SUB_TYPE.get(item.kind, "")
+        route = route_member(core, actor, item.region, item.name, item.arn, sub)
+        if route.kind is RouteKind.REFUSE:
+            raise AccessDenied(
+                f"Only {requester}, or someone allowed to rotate every secret it has left, "
+                f"may stop this sweep; {route.decision.reason}.",
+                reason=route.decision.reason,
+            )
 
 
 def _item(

@@ -28,13 +28,17 @@ from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.rules import RouteKind
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.inflight import CLAIM_TTL
+from ecs_secret_bot.commands.settings import (
+    MAX_SWEEP_CONCURRENCY,
+    SweepSettings,
+    check_sweep_concurrency,
+)
 from ecs_secret_bot.commands.sweeps.approval import (
     CLOSED_BY_APPROVAL,
     claim_approved,
     sweep_request,
 )
 from ecs_secret_bot.commands.sweeps.items import (
-    SUB_TYPE,
     finish_item,
     recover_item,
     run_item,
@@ -47,7 +51,7 @@ from ecs_secret_bot.commands.sweeps.model import (
     SweepSnapshot,
     SweepStatus,
 )
-from ecs_secret_bot.commands.sweeps.plan import route_member
+from ecs_secret_bot.commands.sweeps.plan import check_may_stop
 from ecs_secret_bot.commands.sweeps.records import (
     actor_of,
     audit_item,
@@ -60,27 +64,21 @@ from ecs_secret_bot.commands.sweeps.records import (
     record_sweep,
 )
 from ecs_secret_bot.commands.tracker import RotationTracker
-from ecs_secret_bot.errors import AccessDenied, BotError, InvalidInput
+from ecs_secret_bot.errors import BotError, InvalidInput
 from ecs_secret_bot.storage import sweeps as store
-from ecs_secret_bot.storage.sweeps import SweepItemRow, SweepRow
+from ecs_secret_bot.storage.sweeps import SweepItemRow
 
 __all__ = ["DEFAULT_CONCURRENCY", "MAX_CONCURRENCY", "SweepRunner", "check_concurrency"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONCURRENCY = 5
-MAX_CONCURRENCY = 20
+DEFAULT_CONCURRENCY = SweepSettings().concurrency
+MAX_CONCURRENCY = MAX_SWEEP_CONCURRENCY
 
 
 def check_concurrency(value: int) -> int:
     """Return ``value`` if it is a valid concurrency (1..20); raise ValueError saying why."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"must be a whole number from 1 to {MAX_CONCURRENCY}")
-    if not 1 <= value <= MAX_CONCURRENCY:
-        raise ValueError(
-            f"must be from 1 to {MAX_CONCURRENCY} (secrets rotated at once), not {value}"
-        )
-    return value
+    return check_sweep_concurrency(value)
 
 
 class SweepRunner:
@@ -92,12 +90,15 @@ class SweepRunner:
         *,
         tracker: RotationTracker,
         notifier: SweepNotifier,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int | None = None,
     ) -> None:
         self.core = core
         self.tracker = tracker
         self.notifier = notifier
-        self.concurrency = check_concurrency(concurrency)
+        self.concurrency = check_concurrency(
+            core.settings.sweep.concurrency if concurrency is None else concurrency
+        )
+        """Secrets in flight at once: ``concurrency``, else ``[sweep] concurrency``."""
         self._slots = asyncio.Semaphore(self.concurrency)
         self._driving: dict[str, asyncio.Task[None]] = {}
         self.in_flight = 0
@@ -208,7 +209,8 @@ class SweepRunner:
         """Stop the secrets not yet started; the running ones finish."""
         row = await get_row(self.core, sweep_id)
         if row.status in (SweepStatus.AWAITING_APPROVAL, SweepStatus.RUNNING):
-            self._may_stop(row, await store.get_sweep_items(self.core.db, sweep_id), actor)
+            items = await store.get_sweep_items(self.core.db, sweep_id)
+            check_may_stop(self.core, row.requester, [item_of(i) for i in items], actor)
         if row.status == SweepStatus.AWAITING_APPROVAL:
             if row.approval_id:
                 await self.core.workflow.deny(row.approval_id, actor)
@@ -287,20 +289,6 @@ class SweepRunner:
         return len(still)
 
     # --- inside ------------------------------------------------------------------------------
-
-    def _may_stop(self, row: SweepRow, items: list[SweepItemRow], actor: Actor) -> None:
-        if actor.principal == row.requester:
-            return
-        for item in (item_of(i) for i in items if i.state in ("ready", "queued")):
-            route = route_member(
-                self.core, actor, item.region, item.name, item.arn, SUB_TYPE.get(item.kind, "")
-            )
-            if route.kind is RouteKind.REFUSE:
-                raise AccessDenied(
-                    f"Only {row.requester}, or someone allowed to rotate every secret it has "
-                    f"left, may stop this sweep; {route.decision.reason}.",
-                    reason=route.decision.reason,
-                )
 
     def _drive(self, sweep_id: str) -> None:
         if sweep_id not in self._driving:
@@ -389,6 +377,7 @@ class SweepRunner:
             await audit_sweep(self.core, row, decision="allow", outcome=f"sweep {final}: {summary}")
             if row.approval_id:
                 await self.core.workflow.finish(row.approval_id, ok=True, outcome=summary)
+            await self._notify(sweep_id)
 
     async def _notify(self, sweep_id: str) -> SweepSnapshot:
         snapshot = await load_snapshot(self.core, sweep_id)
