@@ -111,28 +111,31 @@ class SlackSweepNotifier:
                 await asyncio.sleep(wait)
             snapshot = sweep.latest
             try:
-                await self._send(sweep, snapshot)
+                sent = await self._send(sweep, snapshot)
             except Exception:  # Slack down: the next change tries again
                 logger.exception("could not show sweep %s in Slack", sweep_id)
                 return
             sweep.shown = snapshot
-            sweep.sent_at = self._clock()
+            if sent:
+                sweep.sent_at = self._clock()
         if sweep.latest.finished:
             self._sweeps.pop(sweep_id, None)
 
-    async def _send(self, sweep: _Sweep, snapshot: SweepSnapshot) -> None:
+    async def _send(self, sweep: _Sweep, snapshot: SweepSnapshot) -> bool:
+        """Edit the sweep's message, or post it; return whether Slack was called."""
         text, blocks = sweep_message(snapshot)
         if sweep.message is not None:
             self.updates += 1
             await update(self.client, sweep.message, text, blocks)
-            return
+            return True
         if snapshot.status in _QUIET:
-            return
+            return False
         sweep.message = await self._post(snapshot, text, blocks)
         if sweep.message is not None and self._attach is not None:
             await self._attach(
                 snapshot.sweep_id, channel_id=sweep.message.channel, ts=sweep.message.ts
             )
+        return True
 
     async def _post(
         self, snapshot: SweepSnapshot, text: str, blocks: list[dict[str, Any]]

@@ -102,7 +102,8 @@ async def sweep_modal(bot: BotHarness, command: str, *, user: str = ws.ALICE_ID)
 
 @pytest.fixture
 async def gated(tmp_path: Path, slack_api: FakeSlackAPI) -> AsyncIterator[BotHarness]:
-    async with running_bot(tmp_path, slack_api, policies=GATED) as harness:
+    # rotations take a second: the message is posted while they run, then edited
+    async with running_bot(tmp_path, slack_api, policies=GATED, rotation_delay=1.0) as harness:
         yield harness
 
 
@@ -138,17 +139,14 @@ async def test_one_approval_then_one_message_edited_to_the_summary(gated: BotHar
     card = next(m for m in bot.slack.messages(ws.INCIDENT_CHANNEL_ID) if "Approval" in m.text)
     approve = button_of(card.blocks, Action.APPROVE)["value"]
     await bot.click(Action.APPROVE, value=approve, message=card, user=ws.ADMIN_ID)
-    await asyncio.sleep(5)
-    print("DBG", bot.sandbox.calls.as_list())
-    for m in bot.slack.messages(ws.INCIDENT_CHANNEL_ID):
-        print("DBG", m.text[:300], len(m.edits))
     final = await bot.slack.wait_for(
         "chat.update", lambda c: "the sweep is over" in c.payload.get("text", ""), timeout=20
     )
     assert "<@U0ALICE>" in final.payload["text"]
     assert "3 rotated, 0 failed or not confirmed, 1 skipped or refused" in final.payload["text"]
     assert bot.sandbox.calls.total("RotateSecret") == 3
-    sweeps = [m for m in bot.slack.messages(ws.INCIDENT_CHANNEL_ID) if "sweep" in m.text.lower()]
+    channel = bot.slack.messages(ws.INCIDENT_CHANNEL_ID)
+    sweeps = [m for m in channel if m.text.startswith("Incident sweep")]
     assert len(sweeps) == 1, [m.text for m in sweeps]  # one message, edited in place
     assert sweeps[0].ts == final.payload["ts"] and sweeps[0].edits
     cards = [c for c in bot.slack.calls_to("chat.postMessage") if "Approval request" in str(c)]
@@ -173,7 +171,9 @@ async def test_stop_leaves_the_secrets_not_yet_started_untouched(slow: BotHarnes
     await bot.slack.wait_for(
         "chat.postMessage", lambda c: "Incident sweep" in c.payload.get("text", ""), timeout=10
     )
-    message = next(m for m in bot.slack.messages(ws.INCIDENT_CHANNEL_ID) if "sweep" in m.text)
+    message = next(
+        m for m in bot.slack.messages(ws.INCIDENT_CHANNEL_ID) if m.text.startswith("Incident sweep")
+    )
     stop = button_of(message.blocks, Action.SWEEP_STOP)
     assert stop["style"] == "danger" and stop["confirm"]["confirm"]["text"] == "Stop the sweep"
 
