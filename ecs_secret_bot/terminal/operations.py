@@ -30,6 +30,7 @@ from ecs_secret_bot.commands.queries import (
     list_pending,
     list_secrets,
     show_secret,
+    sweep_audit,
     verify_audit,
     whoami,
 )
@@ -60,6 +61,7 @@ from ecs_secret_bot.terminal.exit_codes import ExitCode
 from ecs_secret_bot.terminal.progress import follow_with_progress
 from ecs_secret_bot.terminal.render import short, text_of
 from ecs_secret_bot.terminal.render_audit import audit_json, audit_text, proof_text
+from ecs_secret_bot.terminal.sweep import sweep
 from ecs_secret_bot.terminal.voting import vote
 
 __all__ = ["OPERATIONS"]
@@ -309,6 +311,12 @@ async def _audit(args: argparse.Namespace, ctx: Context) -> Answer:
         return Answer(proof, proof_text(proof), code, "done" if proof.ok else "failed")
     if args.name and args.name_option and args.name != args.name_option:
         raise InvalidInput("Give the secret once: NAME or --secret NAME.", field="name")
+    if args.sweep:
+        if args.name or args.name_option:
+            raise InvalidInput("Give a secret or --sweep ID, not both.", field="sweep")
+        trail = await sweep_audit(args.sweep, actor=s.actor, core=s.core)
+        text = audit_text(trail, verbose=True, fmt=args.format)
+        return Answer(trail.entries, text, outcome="done", extra=audit_json(trail))
     trail = await audit_view(
         args.name or args.name_option or None,
         _region(args),
@@ -343,4 +351,5 @@ OPERATIONS: dict[str, Operation] = {
     "deny": vote,
     "audit": _audit,
     "whoami": _whoami,
+    "sweep": sweep,
 }

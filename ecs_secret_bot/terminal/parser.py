@@ -208,7 +208,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _audit_options(audit)
     add("whoami", "who you are to the policies, and what you may do")
+    _sweep_options(add("sweep", "rotate every secret the selectors match, as one request"))
     return parser
+
+
+def _sweep_options(sweep: argparse.ArgumentParser) -> None:
+    sweep.add_argument(
+        "--instance", action="append", default=[], metavar="ID", help="an instance (repeatable)"
+    )
+    sweep.add_argument(
+        "--tag", action="append", default=[], metavar="KEY=VALUE", help="an instance tag"
+    )
+    sweep.add_argument("--match", default="", metavar="GLOB", help="secret names ('web-*')")
+    sweep.add_argument(
+        "--dry-run", action="store_true", help="show the set, the decisions and the pre-flight"
+    )
+    sweep.add_argument("--reason", default="", help="why (required; kept in the audit log)")
+    sweep.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    sweep.add_argument(
+        "--concurrency",
+        type=whole_number(1, 20),
+        default=None,
+        metavar="N",
+        help="secrets rotated at once, 1 to 20 (default: [sweep] concurrency, else 5)",
+    )
 
 
 def _value_options(parser: argparse.ArgumentParser, *, what: str) -> None:
@@ -231,6 +254,7 @@ def _audit_options(audit: argparse.ArgumentParser) -> None:
     audit.add_argument("--actor", metavar="PRINCIPAL", help="requests this principal took part in")
     audit.add_argument("--secret", dest="name_option", metavar="NAME", help="same as NAME")
     audit.add_argument("--channel", metavar="ID", help="requests made from this channel")
+    audit.add_argument("--sweep", metavar="ID", help="the sweep with this id, secret by secret")
     audit.add_argument("--verbose", action="store_true", help="each request's entries under it")
     audit.add_argument("--format", choices=("text", "csv"), default="text", help="text or csv")
     audit.add_argument(

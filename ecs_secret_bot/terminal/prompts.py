@@ -80,6 +80,12 @@ class Prompter:
             raise InvalidInput(f"The {what} is empty; nothing was done.", field=field_name)
         return text
 
+    def confirm(self, question: str) -> bool:
+        """Ask a yes/no question; say whether the answer was yes."""
+        print(f"{question} [y/N] ", end="", file=self.stderr)
+        self.stderr.flush()
+        return self.stdin.readline().strip().lower() in ("y", "yes")
+
     def confirm_name(self, expected: str, *, what: str) -> bool:
         """Ask the person to type ``expected``; say whether they did."""
         print(f"{what}\nType the secret's name ({expected}) to confirm: ", end="", file=self.stderr)

@@ -19,6 +19,7 @@ from ecs_secret_bot.terminal.exit_codes import ExitCode, exit_code_of
 from ecs_secret_bot.terminal.render import short, text_of
 from ecs_secret_bot.terminal.report import describe_error
 from ecs_secret_bot.terminal.session import Session
+from ecs_secret_bot.terminal.sweep import run_approved_sweep
 
 __all__ = ["vote"]
 
@@ -82,6 +83,11 @@ async def vote(args: argparse.Namespace, ctx: Context) -> Answer:
     if step.error is not None:
         lines.append(f"It did not run: {describe_error(step.error)}")
         return Answer(None, "\n".join(lines), exit_code_of(step.error), "failed", extra)
+    if step.sweep_id:
+        answer = await run_approved_sweep(step.sweep_id, ctx)
+        answer.extra.update(extra)
+        answer.text = "\n".join([*lines, answer.text])
+        return answer
     if step.result is None:
         return Answer(None, "\n".join(lines), code, outcome, extra)
     answer = Answer(step.result, text_of(step.result), code, outcome, extra)

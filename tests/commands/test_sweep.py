@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fakes.core import CoreHarness, actor, admin_policies
 
-from ecs_secret_bot.commands.approval.votes import approve_request
+from ecs_secret_bot.commands.approval.votes import approve_request, deny_request
 from ecs_secret_bot.commands.sweeps import (
     ItemState,
     SweepPlan,
@@ -25,8 +26,9 @@ from ecs_secret_bot.commands.sweeps import (
     plan_sweep,
 )
 from ecs_secret_bot.commands.tracker import RotationOutcome, RotationTracker
-from ecs_secret_bot.errors import InvalidInput
+from ecs_secret_bot.errors import AccessDenied, InvalidInput
 from ecs_secret_bot.sandbox import Sandbox
+from ecs_secret_bot.storage import rotations
 from ecs_secret_bot.storage.audit import list_audit
 
 SRE = actor("USRE", "SSRE")
@@ -81,7 +83,7 @@ async def start(tmp_path: Path, sandbox: Sandbox, *, extra_access: str = "") -> 
     return h
 
 
-def runner_of(h: CoreHarness, *, concurrency: int = 5) -> tuple[SweepRunner, Progress]:
+def runner_of(h: CoreHarness, *, concurrency: int | None = 5) -> tuple[SweepRunner, Progress]:
     progress = Progress()
     tracker = RotationTracker(h.core, Quiet())
     return SweepRunner(
@@ -294,3 +296,118 @@ async def test_wrong_selectors_are_refused_plainly(h: CoreHarness) -> None:
     plan = await plan_sweep(INCIDENT, actor=SRE, core=h.core)
     with pytest.raises(InvalidInput, match="reason"):
         await runner.start(plan, actor=SRE, reason="  ")
+
+
+async def test_throttling_is_retried_and_each_secret_ends_honestly(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    incident_world(sandbox)
+    h = await start(tmp_path, sandbox)
+    try:
+        runner, _ = runner_of(h, concurrency=1)  # one at a time: the faults land in order
+        sandbox.faults.add(action="RotateSecret", kind="throttling", times=2)
+        sandbox.faults.add(action="RotateSecret", kind="rotation_failure", times=1)
+        sandbox.faults.add(action="RotateSecret", kind="rotation_stuck", times=1)
+        plan = await plan_sweep(INCIDENT, actor=SRE, core=h.core)
+        sweep = await runner.start(plan, actor=SRE, reason="INC-42")
+        while True:  # the stuck one is in flight: let its follow-up time run out
+            now = await runner.snapshot(sweep.sweep_id)
+            stuck = next(i for i in now.items if i.short_name == "inc-web-root")
+            if stuck.state is ItemState.RUNNING and stuck.rotation_id:
+                break
+            await asyncio.sleep(0.01)
+        h.clock.advance(timedelta(minutes=2))
+        done = await runner.wait(sweep.sweep_id)
+        assert states(done) == {
+            "inc-batch-root": "skipped",
+            "inc-web-deploy-key": "failed",
+            "inc-web-root": "not_confirmed",
+            "inc-sh-root": "completed",
+        }
+        failed = next(i for i in done.items if i.state is ItemState.FAILED)
+        assert failed.reason  # KMS's reason, as the tracker read it
+        assert (done.counts.done, done.counts.failed) == (1, 2)
+        assert sandbox.calls.total("RotateSecret") == 5  # 2 throttled, then one per secret
+    finally:
+        await h.close()
+
+
+async def test_a_waiting_sweep_is_withdrawn_denied_or_expires_and_never_runs(
+    h: CoreHarness, sandbox: Sandbox
+) -> None:
+    runner, _ = runner_of(h)
+    plan = await plan_sweep(INCIDENT, actor=SRE, core=h.core)
+
+    withdrawn = await runner.start(plan, actor=SRE, reason="INC-42")
+    with pytest.raises(AccessDenied, match="Only slack:user:USRE may withdraw"):
+        await runner.stop(withdrawn.sweep_id, actor=SECURITY)
+    stopped = await runner.stop(withdrawn.sweep_id, actor=SRE)
+    assert stopped.status is SweepStatus.STOPPED
+    assert (await h.core.workflow.get(withdrawn.approval_id)).status == "denied"
+
+    denied = await runner.start(plan, actor=SRE, reason="INC-42")
+    await deny_request(denied.approval_id, actor=SECURITY, core=h.core)
+    after = await runner.snapshot(denied.sweep_id)
+    assert after.status is SweepStatus.DENIED and "denied by slack:user:USEC" in after.note
+
+    expiring = await runner.start(plan, actor=SRE, reason="INC-42")
+    h.clock.advance(timedelta(hours=25))
+    await h.core.workflow.expire_due()
+    assert await runner.resume() == 1
+    assert (await runner.snapshot(expiring.sweep_id)).status is SweepStatus.EXPIRED
+    assert all(i.state is not ItemState.READY for i in after.items)
+    assert sandbox.calls.total("RotateSecret") == 0
+
+
+async def test_each_reason_to_skip_is_said(h: CoreHarness, sandbox: Sandbox) -> None:
+    sandbox.add_ecs_secret(
+        "cn-shanghai", "inc-sh-console", instance_id="i-inc3", custom_data={}
+    )  # created as the console does: KMS records no user
+    now = h.core.clock()
+    for n in range(50):  # the bot rotated inc-sh-root 50 times this hour
+        row = await rotations.start_rotation(
+            h.core.db,
+            region="cn-shanghai",
+            secret_name="acs/ecs/inc-sh-root",
+            version_id=f"v-{n}",
+            instance_id="i-inc3",
+            custom=False,
+            requested_by=SRE.principal,
+            now=now,
+            deadline=now,
+        )
+        await rotations.set_rotation_status(
+            h.core.db, row.id, expected=("starting",), new="completed", now=now
+        )
+    await rotations.start_rotation(  # and one of inc-web-root is in flight
+        h.core.db,
+        region="cn-hangzhou",
+        secret_name="acs/ecs/inc-web-root",
+        version_id="v-flight",
+        instance_id="i-inc1",
+        custom=False,
+        requested_by=SRE.principal,
+        now=now,
+        deadline=now + timedelta(minutes=5),
+    )
+    plan = await plan_sweep(INCIDENT, actor=SRE, core=h.core)
+    why = {i.short_name: (str(i.state), i.reason) for i in plan.items}
+    assert why["inc-sh-console"][0] == "skipped" and "no OS user" in why["inc-sh-console"][1]
+    assert why["inc-sh-root"][0] == "skipped" and "at most 50 rotations" in why["inc-sh-root"][1]
+    assert why["inc-web-root"][0] == "skipped" and "in flight" in why["inc-web-root"][1]
+    assert [i.short_name for i in plan.runnable] == ["inc-web-deploy-key"]
+
+
+async def test_no_more_than_the_concurrency_run_at_once(tmp_path: Path, sandbox: Sandbox) -> None:
+    incident_world(sandbox)
+    sandbox.add_ecs_secret("cn-shanghai", "inc-sh-app", instance_id="i-inc3", user_name="app")
+    sandbox.rotation_delay = 0.2
+    h = await start(tmp_path, sandbox, extra_access="\n[sweep]\nconcurrency = 2\n")
+    try:
+        runner, _ = runner_of(h, concurrency=None)
+        assert runner.concurrency == 2  # from [sweep] concurrency
+        plan = await plan_sweep(INCIDENT, actor=SRE, core=h.core)
+        done = await runner.wait((await runner.start(plan, actor=SRE, reason="INC")).sweep_id)
+        assert done.counts.done == 4 and runner.max_in_flight == 2
+    finally:
+        await h.close()

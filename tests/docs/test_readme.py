@@ -190,6 +190,7 @@ PROBES: dict[str, dict[str, Any]] = {
     "cloud.region_defaults.<region>": {"cloud": {"region_defaults": {"cn-hangzhou": {}}}},
     "storage": {"storage": {}},
     "rotation": {"rotation": {}},
+    "sweep": {"sweep": {}},
     "reminders": {"reminders": {}},
     "access": {"access": {}},
     "access.bindings": {"access": {"bindings": [{}]}},
@@ -218,6 +219,7 @@ _WHERE = {
     "cloud.region_defaults.<region>": ("cloud", "region_defaults", "cn-hangzhou"),
     "storage": ("storage",),
     "rotation": ("rotation",),
+    "sweep": ("sweep",),
     "reminders": ("reminders",),
     "access": ("access",),
     "access.bindings": ("access", "bindings", 0),
@@ -259,7 +261,7 @@ def test_the_reference_documents_exactly_what_the_loader_accepts(tmp_path: Path)
     tables = {name for name in PROBES if name}
     assert set(documented) == tables, "one ### `[table]` section per table of the loader"
     top = accepted_keys("", tmp_path)
-    assert top == {"cloud", "storage", "rotation", "reminders", "access", "approval"}
+    assert top == {"cloud", "storage", "rotation", "sweep", "reminders", "access", "approval"}
     for section in sorted(tables):
         accepted = accepted_keys(section, tmp_path)
         if section == "access.policies.<Name>":

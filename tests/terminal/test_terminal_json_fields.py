@@ -79,6 +79,8 @@ async def run_every_subcommand(terminal: Terminal) -> list[dict[str, Any]]:
     sandbox.rotation_delay = 0.3
     await run("rotate", "web-3-root", "--follow")
     await run("rotate", "web-4-ecs-user-key")
+    await run("sweep", "--tag", "env=demo", "--dry-run")
+    await run("sweep", "--match", "web-4-*", "--reason", "INC-1", "--yes")
     await run("rotation", "web-3-root", "on", "14d")
     await run("delete", "db-1-root", "--days", "7", "--yes")
     await run("show", "db-1-root")  # a deletion scheduled

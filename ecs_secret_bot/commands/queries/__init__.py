@@ -6,7 +6,8 @@ module and is re-exported here:
 - ``views_secrets``: ``list_secrets`` (every region at once, one round trip per page depth);
 - ``views_detail``: ``show_secret`` and ``prepare_rotation`` (the rotate modal's summary);
 - ``views_activity``: ``list_pending``, ``list_approvals`` (from storage);
-- ``audit`` (with ``grouping``): ``audit_view``, ``my_activity``, ``verify_audit``;
+- ``audit`` (with ``grouping``): ``audit_view``, ``my_activity``, ``sweep_audit``,
+  ``verify_audit``;
 - ``views_access``: ``whoami``, ``available_subcommands`` and ``Access``;
 - ``views_instances``: ``search_instances`` (the create modal's picker, cached per region).
 
@@ -39,6 +40,7 @@ from ecs_secret_bot.commands.queries.audit import (
     AuditTrail,
     audit_view,
     my_activity,
+    sweep_audit,
     verify_audit,
 )
 from ecs_secret_bot.commands.queries.detail import (
@@ -76,6 +78,7 @@ __all__ = [
     "SecretView",
     "WhoAmI",
     "audit_view",
+    "sweep_audit",
     "my_activity",
     "available_subcommands",
     "list_approvals",

@@ -1,7 +1,8 @@
 """``audit``: the audit log as people read it, one line per request, and the proof it is whole.
 
 Owns ``audit_view`` (the newest requests about one secret, or about every secret the actor
-may list, optionally since a time, by one principal, or from one channel), ``my_activity``
+may list, optionally since a time, by one principal, or from one channel), ``sweep_audit``
+(one sweep, secret by secret), ``my_activity``
 (the actor's own requests, for App Home) and ``verify_audit`` (the keyed chain checked,
 against an anchor when one is given). Permissions as design.md sets them: ``audit <name>``
 is ``kms:DescribeSecret`` on the secret, ``audit`` without a name (and ``verify_audit``)
@@ -29,7 +30,7 @@ from ecs_secret_bot.commands.queries.access import (
     require_bound,
 )
 from ecs_secret_bot.commands.queries.grouping import AuditLine, AuditRequest, group_requests
-from ecs_secret_bot.errors import InvalidInput
+from ecs_secret_bot.errors import InvalidInput, NotFound
 from ecs_secret_bot.storage import audit as audit_store
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "AuditTrail",
     "audit_view",
     "my_activity",
+    "sweep_audit",
     "verify_audit",
 ]
 
@@ -138,6 +140,29 @@ async def audit_view(
     allowed, refused = permitted_regions(core, actor, LIST, regions)
     every = not region and not refused
     return await _trail(core, where, limit=limit, regions=None if every else allowed)
+
+
+async def sweep_audit(sweep_id: str, *, actor: Actor, core: Core) -> AuditTrail:
+    """Return the audit of one sweep: one request, with an entry per secret's outcome.
+
+    Its entries carry the sweep id as their correlation id; the follow-ups of its
+    rotations join them by the cloud request id they share. Needs ``kms:ListSecrets``, as
+    ``audit`` without a name does.
+    """
+    permitted_regions(core, actor, LIST, core.settings.cloud.regions)
+    rows = await audit_store.related_audit(core.db, correlation_ids=(sweep_id.strip(),))
+    if not rows:
+        raise NotFound(
+            f"The audit log has no sweep {sweep_id!r}.",
+            next_step="Copy the id from the sweep's summary (sweep-...).",
+        )
+    more = await audit_store.related_audit(
+        core.db,
+        request_ids=(r.request_id for r in rows),
+        approval_ids=(r.approval_id for r in rows),
+    )
+    lines = {row.seq: AuditLine.of(row) for row in (*rows, *more)}
+    return AuditTrail(requests=tuple(group_requests(lines.values())))
 
 
 async def my_activity(*, actor: Actor, core: Core, limit: int = 10) -> AuditTrail:

@@ -5,24 +5,26 @@ runnable secret, each as a single rotation with its own resource and condition k
 the sweep id and the digest of the set) and the claim of an approved sweep through the
 approval workflow itself (``ApprovalWorkflow.claim_execution``: the policies, the rule and
 the approvers checked again), whose state check re-plans the sweep and refuses when the
-runnable set's digest is not the approved one. Never runs a rotation.
+runnable set's digest is not the approved one; and the requester's withdrawal of a sweep
+that waits. Never runs a rotation.
 """
 
 from __future__ import annotations
 
-from ecs_secret_bot.commands.approval.requests import ActionRequest
+from ecs_secret_bot.commands.actor import Actor
+from ecs_secret_bot.commands.approval.requests import ActionRequest, VoteResult
 from ecs_secret_bot.commands.approval.workflow import StateCheck
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.sweeps.items import SUB_TYPE
 from ecs_secret_bot.commands.sweeps.model import SweepPlan, SweepStatus
 from ecs_secret_bot.commands.sweeps.plan import ROTATE, plan_sweep
-from ecs_secret_bot.commands.sweeps.records import actor_of, selector_of
-from ecs_secret_bot.errors import BotError
+from ecs_secret_bot.commands.sweeps.records import actor_of, close_unrun, selector_of
+from ecs_secret_bot.errors import AccessDenied, BotError, Conflict
 from ecs_secret_bot.storage import sweeps as store
 from ecs_secret_bot.storage.approvals import ApprovalRow
 from ecs_secret_bot.storage.sweeps import SweepItemRow, SweepRow
 
-__all__ = ["CLOSED_BY_APPROVAL", "claim_approved", "sweep_request"]
+__all__ = ["CLOSED_BY_APPROVAL", "claim_approved", "difference", "sweep_request", "withdraw"]
 
 CLOSED_BY_APPROVAL = {
     "denied": SweepStatus.DENIED,
@@ -101,3 +103,18 @@ async def claim_approved(core: Core, row: SweepRow) -> tuple[SweepStatus, str] |
     if latest.status in CLOSED_BY_APPROVAL:
         return CLOSED_BY_APPROVAL[latest.status], claim.message
     return None
+
+
+async def withdraw(core: Core, row: SweepRow, actor: Actor) -> None:
+    """Stop a sweep that waits for its approval: only its requester withdraws the request."""
+    if actor.principal != row.requester:
+        raise AccessDenied(
+            f"Only {row.requester} may withdraw this sweep while it waits for approval; "
+            "an approver denies it on its approval request.",
+            reason="only the requester may withdraw a request",
+        )
+    if row.approval_id:
+        vote = await core.workflow.deny(row.approval_id, actor)
+        if vote.result is not VoteResult.WITHDRAWN:
+            raise Conflict(vote.message)
+    await close_unrun(core, row, SweepStatus.STOPPED, f"withdrawn by {actor.principal}")

@@ -37,6 +37,7 @@ from ecs_secret_bot.commands.sweeps.approval import (
     CLOSED_BY_APPROVAL,
     claim_approved,
     sweep_request,
+    withdraw,
 )
 from ecs_secret_bot.commands.sweeps.items import (
     finish_item,
@@ -208,14 +209,11 @@ class SweepRunner:
     async def stop(self, sweep_id: str, *, actor: Actor) -> SweepSnapshot:
         """Stop the secrets not yet started; the running ones finish."""
         row = await get_row(self.core, sweep_id)
-        if row.status in (SweepStatus.AWAITING_APPROVAL, SweepStatus.RUNNING):
+        if row.status == SweepStatus.AWAITING_APPROVAL:
+            await withdraw(self.core, row, actor)
+        elif row.status == SweepStatus.RUNNING:
             items = await store.get_sweep_items(self.core.db, sweep_id)
             check_may_stop(self.core, row.requester, [item_of(i) for i in items], actor)
-        if row.status == SweepStatus.AWAITING_APPROVAL:
-            if row.approval_id:
-                await self.core.workflow.deny(row.approval_id, actor)
-            await close_unrun(self.core, row, SweepStatus.STOPPED, f"stopped by {actor.principal}")
-        elif row.status == SweepStatus.RUNNING:
             await store.set_sweep_status(
                 self.core.db,
                 sweep_id,
