@@ -164,7 +164,6 @@ async def main() -> dict[str, Any]:
                 planned = time.monotonic()
                 plan = await plan_sweep(selector, actor=ADMIN, core=services.core)
                 plan_s = time.monotonic() - planned
-                import collections; print(collections.Counter((i.state, i.reason[:80]) for i in plan.items))
                 started = time.monotonic()
                 snapshot = await runner.start(plan, actor=ADMIN, reason="bench: fleet keys leaked")
                 final = await runner.wait(snapshot.sweep_id)
