@@ -26,6 +26,7 @@ from fakes.payloads import input_state
 from fakes.policies import access_toml, binding
 
 from ecs_secret_bot.bot.ids import Action, Block, Callback
+from ecs_secret_bot.cloud.retry import RetryPolicy
 from ecs_secret_bot.sandbox import seed_fleet
 
 HZ, SH = "cn-hangzhou", "cn-shanghai"
@@ -245,3 +246,56 @@ async def test_wrong_input_is_said_in_the_ack_and_the_dry_run_changes_nothing(
     assert "`web-3-root`" in str(listing.payload["blocks"])
     assert bot.sandbox.calls.total("RotateSecret") == 0
     assert not bot.slack.calls_to("views.open")
+
+
+async def test_a_set_that_changed_before_submission_is_shown_again(bot: BotHarness) -> None:
+    incident_hosts(bot)
+    modal = await sweep_modal(bot, "sweep --tag incident=inc-42")
+    assert modal["submit"]["text"] == "Rotate 3 secrets"
+    bot.sandbox.set_instance_status(SH, "i-uf6inc42webb0000002", "Stopped")  # meanwhile
+    await bot.submit(modal, reason("INC-42"))
+    again = await bot.slack.wait_for(
+        "views.update", lambda c: "The set changed" in str(c.payload.get("view")), timeout=10
+    )
+    view = again.payload["view"]
+    assert view["submit"]["text"] == "Rotate 2 secrets"
+    field = next(b for b in view["blocks"] if b.get("block_id") == Block.REASON)
+    assert field["element"]["initial_value"] == "INC-42"  # what was typed is kept
+    assert bot.sandbox.calls.total("RotateSecret") == 0
+    assert not [m for m in bot.slack.messages(ws.INCIDENT_CHANNEL_ID) if "sweep" in m.text]
+
+
+@pytest.fixture
+async def patient(tmp_path: Path, slack_api: FakeSlackAPI) -> AsyncIterator[BotHarness]:
+    # backoff over more than a second, as the bot's default retry policy does
+    retry = RetryPolicy(max_attempts=8, base_delay=0.2, max_delay=1.0, attempt_timeout=5)
+    async with running_bot(tmp_path, slack_api, retry=retry) as harness:
+        yield harness
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "core, left to wt-sweep: under a KMS quota the follow-up's throttled DescribeSecret "
+        "escapes watch_rotation, and the item ends 'failed: an internal error' although its "
+        "rotation was triggered; a throttled DescribeSecret before the rotation ends it "
+        "'failed' rather than not started"
+    ),
+)
+async def test_kms_throttling_is_retried_and_every_secret_still_rotates(
+    patient: BotHarness,
+) -> None:
+    bot = patient
+    fleet = seed_fleet(bot.sandbox, regions=(HZ, SH), instances=3, secrets_per_instance=4)
+    modal = await sweep_modal(bot, "sweep --tag fleet=sweep")
+    await bot.submit(modal, reason("INC-8"))
+    await bot.slack.wait_for(
+        "chat.postMessage", lambda c: "Incident sweep" in c.payload.get("text", ""), timeout=10
+    )
+    bot.sandbox.kms_qps = 2  # KMS's quota, as the sandbox can set it: 429 Rejected.Throttling
+    final = await bot.slack.wait_for(
+        "chat.update", lambda c: "the sweep is over" in c.payload.get("text", ""), timeout=40
+    )
+    assert "12 rotated, 0 failed" in final.payload["text"]
+    assert bot.sandbox.throttle.refused > 0
+    assert all(bot.sandbox.secret(s.region, s.name).last_rotation for s in fleet.secrets)
