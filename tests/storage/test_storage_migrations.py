@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from storage_testdata import KEY, NOW
@@ -31,8 +32,10 @@ from ecs_secret_bot.storage import (
     payloads,
     pending,
     rotations,
+    sweeps,
 )
 from ecs_secret_bot.storage._chain import GENESIS_HASH, legacy_hash
+from ecs_secret_bot.storage._chain_start import start_keyed_chain
 from ecs_secret_bot.storage._codec import to_text
 from ecs_secret_bot.storage.db import APPLICATION_ID, MIGRATIONS, Database, split_statements
 
@@ -94,7 +97,9 @@ def seed_v1(conn: sqlite3.Connection) -> None:
         fields = (seq, T, "U1", "kms:DeleteSecret", "r", "C1", "allow", "", "ok", "", "", "{}")
         digest = legacy_hash(prev, *fields)
         conn.execute(
-            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            """INSERT INTO audit_log (seq, at, actor, action, resource, channel_id, decision,
+                   reason, outcome, request_id, approval_id, detail, prev_hash, hash)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (*fields, prev, digest),
         )
         prev = digest
@@ -121,12 +126,26 @@ def seed_v4(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE approvals SET card_attempts = 2 WHERE id = 'apr-000000000001'")
 
 
+def seed_v5(conn: sqlite3.Connection) -> None:
+    """Schema 5 added audit columns that only entries written by the code fill (older ones
+    keep ''); the chain's start it wrote at the upgrade is ``start_chain_as_at_5``'s."""
+
+
+async def start_chain_as_at_5(path: Path) -> None:
+    """Start the keyed chain as the upgrade to schema 5 did (a real file at 5 has it)."""
+    async with aiosqlite.connect(path) as conn:
+        conn.row_factory = sqlite3.Row
+        await start_keyed_chain(conn, keys.audit_key(KEY))
+        await conn.commit()
+
+
 SEEDERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: seed_v0,
     1: seed_v1,
     2: seed_v2,
     3: seed_v3,
     4: seed_v4,
+    5: seed_v5,
 }
 
 
@@ -177,6 +196,8 @@ async def test_upgrade_from_each_previous_version_keeps_the_data(
                 SEEDERS[older](conn)
     finally:
         conn.close()
+    if version >= 5:
+        await start_chain_as_at_5(path)
 
     async with await open_database(path, data_key=KEY) as db:
         row = await db.fetchone("PRAGMA user_version")
@@ -213,13 +234,24 @@ async def test_upgrade_from_each_previous_version_keeps_the_data(
         if version >= 1:
             approval = await approvals.get_approval(db, "apr-000000000001")
             assert approval is not None and approval.card_attempts == (2 if version >= 4 else 0)
+        # What 006 added: a sweep and its secrets.
+        await sweeps.insert_sweep(
+            db,
+            sweeps.NewSweep("sweep-1", "U1", "INC-1", "C1", {"match": "web-*"}, "d", "running"),
+            [sweeps.NewSweepItem("cn-hangzhou", "acs/ecs/web-3-root", "queued")],
+            now=NOW,
+        )
+        assert await sweeps.set_item_state(
+            db, "sweep-1", 0, expected=("queued",), new="running", now=NOW
+        )
+        assert [s.id for s in await sweeps.unfinished_sweeps(db)] == ["sweep-1"]
 
 
 async def test_an_upgrade_writes_down_that_the_unkeyed_chain_was_already_broken(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "bot.db"
-    build_at(path, SCHEMA_VERSION - 1)
+    build_at(path, 4)  # the last schema with an unkeyed chain: 005 keys it
     conn = sqlite3.connect(path)
     with conn:
         seed_v1(conn)
