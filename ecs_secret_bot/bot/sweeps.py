@@ -35,6 +35,7 @@ from ecs_secret_bot.bot.views.modals import loading_modal, notice_modal
 from ecs_secret_bot.bot.views.sweep import TITLE, sweep_dry_run_message, sweep_modal
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.sweeps import (
+    ItemState,
     SweepRunner,
     SweepSelector,
     SweepSnapshot,
@@ -54,6 +55,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+_TO_ROTATE = frozenset({ItemState.READY, ItemState.QUEUED, ItemState.RUNNING})
 CHANGED = (
     "The set changed since you opened this (a secret came or went, or its state changed). "
     "Here it is now: check it and confirm again."
@@ -132,7 +134,7 @@ async def _start(
 
 async def _started(services: BotServices, snapshot: SweepSnapshot) -> str:
     """Deliver the card of a held sweep; return what to tell the requester."""
-    count = sum(1 for i in snapshot.items if i.state.value in ("queued", "running", "ready"))
+    count = sum(1 for i in snapshot.items if i.state in _TO_ROTATE)
     if snapshot.status is not SweepStatus.AWAITING_APPROVAL:
         where = snapshot.channel_id or services.core.rules.channel or ""
         there = f"<#{where}>" if where[:1] in ("C", "G") else "a direct message"
@@ -164,8 +166,8 @@ async def _stop(services: BotServices, body: dict[str, Any], asker: Asker) -> No
     sweep_id = str(action.get("value") or "") if isinstance(action, dict) else ""
     actor = await asker.resolve()
     snapshot = await runner_of(services).stop(sweep_id, actor=actor)
-    running = sum(1 for i in snapshot.items if i.state.value == "running")
-    stopped = sum(1 for i in snapshot.items if i.state.value == "stopped")
+    running = sum(1 for i in snapshot.items if i.state is ItemState.RUNNING)
+    stopped = sum(1 for i in snapshot.items if i.state is ItemState.STOPPED)
     text = f"You stopped the sweep: {stopped} secret(s) not yet started stay untouched" + (
         f"; {running} rotation(s) under way finish." if running else "."
     )
