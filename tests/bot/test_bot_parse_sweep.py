@@ -51,3 +51,12 @@ def test_sweep_mistakes_say_what_and_how(text: str, said: str) -> None:
     assert said in caught.value.user_message
     if text.startswith("sweep"):
         assert USAGE["sweep"] in caught.value.next_step.text
+
+
+def test_help_sweep_gives_its_usage_and_what_it_does() -> None:
+    from ecs_secret_bot.bot.views.messages import help_message
+
+    text, _ = help_message(["help", "sweep"], "sweep")
+    assert USAGE["sweep"] in text and "one approved request" in text
+    text, _ = help_message(["help", "rotate"])
+    assert "sweep" not in text  # only what the caller may use
