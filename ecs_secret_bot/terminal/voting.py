@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ecs_secret_bot.commands.approval.requests import VoteResult
+from ecs_secret_bot.commands.approval.requests import VoteResult, sweep_of
 from ecs_secret_bot.commands.approval.votes import ApprovalStep, approve_request, deny_request
 from ecs_secret_bot.commands.directory import LOCAL_PREFIX, LocalDirectory
 from ecs_secret_bot.commands.outcomes import RotateResult
@@ -61,10 +61,11 @@ async def vote(args: argparse.Namespace, ctx: Context) -> Answer:
         await _refuse_unverifiable(args.approval_id, session)
     step: ApprovalStep = await vote(args.approval_id, actor=session.actor, core=session.core)
     row = step.approval
+    sweep = sweep_of(row)
+    what = f"sweep {sweep}" if sweep else short(row.secret_name)
     lines = [
         step.vote.message,
-        f"Request {row.id}: {row.action} on {short(row.secret_name)}, {row.status} "
-        f"({step.progress}).",
+        f"Request {row.id}: {row.action} on {what}, {row.status} ({step.progress}).",
     ]
     code = _VOTE_CODES[step.vote.result]
     outcome = str(step.vote.result)

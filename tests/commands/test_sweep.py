@@ -411,3 +411,56 @@ async def test_no_more_than_the_concurrency_run_at_once(tmp_path: Path, sandbox:
         assert done.counts.done == 4 and runner.max_in_flight == 2
     finally:
         await h.close()
+
+
+async def test_a_fleet_is_pre_flighted_in_batches(h: CoreHarness, sandbox: Sandbox) -> None:
+    for n in range(23):  # more than one page of DescribeCloudAssistantStatus (10)
+        sandbox.add_instance("cn-hangzhou", f"i-fleet{n:02d}", name=f"f{n}", tags={"fleet": "a"})
+        sandbox.add_ecs_secret("cn-hangzhou", f"f{n}-root", instance_id=f"i-fleet{n:02d}")
+    sandbox.set_cloud_assistant("cn-hangzhou", "i-fleet17", False)
+    sandbox.calls.clear()
+    plan = await plan_sweep(SweepSelector(tags=(("fleet", "a"),)), actor=SRE, core=h.core)
+    assert len(plan.runnable) == 22
+    assert [i.short_name for i in plan.items if i.state is ItemState.SKIPPED] == ["f17-root"]
+    assert sandbox.calls.total("DescribeCloudAssistantStatus") == 3
+    # ListSecrets names no instance: each of the 28 ECS secrets is described once.
+    assert sandbox.calls.total("DescribeSecret") == 28
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        # reads before the rotation, past the gateway's 3 attempts; then RotateSecret itself
+        (("DescribeSecret", 4), ("RotateSecret", 3)),
+        # a look of the follow-up
+        (("ListSecretVersionIds", 3),),
+    ],
+    ids=["before-the-rotation", "follow-up"],
+)
+async def test_a_quota_throttling_the_sweep_delays_it_and_fails_nothing(
+    tmp_path: Path, sandbox: Sandbox, faults: tuple[tuple[str, int], ...]
+) -> None:
+    incident_world(sandbox)
+    h = await start(tmp_path, sandbox)
+    try:
+        runner, _ = runner_of(h, concurrency=1)
+        runner.throttled_pause = 0.05
+        plan = await plan_sweep(INCIDENT, actor=SRE, core=h.core)
+        for action, times in faults:
+            sandbox.faults.add(action=action, kind="throttling", times=times)
+        done = await runner.wait((await runner.start(plan, actor=SRE, reason="INC")).sweep_id)
+        assert (done.counts.done, done.counts.failed) == (3, 0), done.items
+        rotated = sandbox.calls.total("RotateSecret") - dict(faults).get("RotateSecret", 0)
+        assert rotated == 3
+        for item in done.items:  # one new version each, no more
+            if item.state is ItemState.COMPLETED:
+                assert len(sandbox.secret(item.region, item.name).versions) == 2
+    finally:
+        await h.close()
+
+
+async def test_a_plan_waits_out_a_throttled_description(h: CoreHarness, sandbox: Sandbox) -> None:
+    # 12 throttled answers among 5 concurrent descriptions: some exhaust their 3 attempts
+    sandbox.faults.add(action="DescribeSecret", kind="throttling", times=12)
+    plan = await plan_sweep(INCIDENT, actor=SRE, core=h.core)
+    assert len(plan.runnable) == 3 and not any("described" in i.reason for i in plan.items)

@@ -9,8 +9,14 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
-from terminal_harness import Terminal
+from fakes.cloud import sandbox_credential
+from terminal_harness import LOGIN, POLICIES, Terminal, config_text
 
+from ecs_secret_bot.commands.directory import LocalDirectory, local_actor
+from ecs_secret_bot.commands.sweeps import SweepRunner, SweepSelector, plan_sweep
+from ecs_secret_bot.commands.tracker import RotationTracker
+from ecs_secret_bot.config import load_settings
+from ecs_secret_bot.runtime import open_core
 from ecs_secret_bot.terminal.parser import build_parser
 
 MUTATING = {"RotateSecret", "PutSecretValue", "CreateSecret", "DeleteSecret", "RestoreSecret"}
@@ -73,8 +79,9 @@ async def test_a_sweep_rotates_what_it_may_and_says_why_not_the_rest(terminal: T
     assert sum(o.startswith("rotation completed") for o in outcomes) == 2
     assert sum(o.startswith("skipped") for o in outcomes) == 2
     assert sum(o.startswith("refused") for o in outcomes) == 1
+    assert audit.json["requests"][0]["secret_name"] == "5 secrets"
     text = await terminal.inproc("audit", "--sweep", sweep_id)
-    assert sweep_id in text.out
+    assert sweep_id in text.out and "5 secrets" in text.out
 
 
 async def test_it_asks_first_and_refuses_a_pipe_without_yes(terminal: Terminal) -> None:
@@ -107,3 +114,54 @@ def test_concurrency_is_1_to_20(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         build_parser().parse_args(["sweep", *DEMO, "--concurrency", "21", "--yes"])
     assert exited.value.code == 2 and "21 is not 1 to 20" in capsys.readouterr().err
+
+
+async def test_an_approver_runs_a_held_sweep_at_the_terminal(terminal: Terminal) -> None:
+    other = local_actor("oncall-2")
+    gate = f"""
+[[access.bindings]]
+principals = ["{other.principal}"]
+policies = ["AliyunKMSSecretAdminAccess"]
+
+[[approval.rules]]
+name = "sweep-gate"
+actions = ["kms:RotateSecret"]
+approvers = ["local:user:{LOGIN}"]
+min_approvals = 1
+"""
+    terminal.config.write_text(
+        config_text(terminal.sandbox, policies=POLICIES + gate), encoding="utf-8"
+    )
+    settings = load_settings(terminal.config)
+    async with open_core(
+        settings, directory=LocalDirectory(), credential=sandbox_credential()
+    ) as core:
+        plan = await plan_sweep(SweepSelector(match="web-*"), actor=other, core=core)
+        runner = SweepRunner(core, tracker=RotationTracker(core, _Quiet()), notifier=_Quiet())
+        held = await runner.start(plan, actor=other, reason="INC-5")
+    assert held.approval_id and terminal.sandbox.calls.total("RotateSecret") == 0
+
+    dry = await terminal.inproc("sweep", "--match", "web-*", "--dry-run")
+    assert dry.code == 4 and "held by rule sweep-gate" in dry.out
+    approved = await terminal.inproc("approve", held.approval_id, "--json")
+    assert approved.code == 0, approved.err
+    body = approved.json
+    assert body["vote"] == "approved" and body["result_type"] == "SweepSnapshot"
+    assert body["result"]["status"] == "finished" and body["result"]["counts"]["done"] == 2
+    assert terminal.sandbox.calls.total("RotateSecret") == 2
+
+
+class _Quiet:
+    async def rotation_finished(self, outcome: object) -> None:
+        del outcome
+
+    async def sweep_changed(self, snapshot: object) -> None:
+        del snapshot
+
+
+async def test_a_sweep_with_nothing_to_rotate_is_exit_6(terminal: Terminal) -> None:
+    result = await terminal.inproc("sweep", "--match", "db-*", "--reason", "INC", "--yes")
+    assert result.code == 6 and "Nothing to rotate" in result.err
+    assert "instance i-bp1sbxdb10000000004 is Stopped" in result.out
+    dry = await terminal.inproc("sweep", "--match", "nothing-*", "--dry-run")
+    assert dry.code == 6 and "0 secrets, 0 to rotate" in dry.out

@@ -185,6 +185,12 @@ def _summary(key: str, lines: list[AuditLine]) -> AuditRequest:
         listed = step.detail.get("approved_by")
         approvers += [str(p) for p in listed] if isinstance(listed, list) else []
     named = next((line for line in lines if line.secret_name), first)
+    region, secret_name = named.region, named.secret_name
+    secrets = {(line.region, line.secret_name) for line in lines if line.secret_name}
+    if len(secrets) > 1:  # a sweep: one request about many secrets
+        regions = {where for where, _ in secrets}
+        region = regions.pop() if len(regions) == 1 else ""
+        secret_name = f"{len(secrets)} secrets"
     outcome = last.outcome
     if outcome == "started":
         outcome = "started; no outcome recorded"
@@ -193,8 +199,8 @@ def _summary(key: str, lines: list[AuditLine]) -> AuditRequest:
         at=first.at,
         requester=first.actor,
         action=first.action,
-        region=named.region,
-        secret_name=named.secret_name,
+        region=region,
+        secret_name=secret_name,
         channel_id=first.channel_id,
         decision=_decision(steps, votes),
         outcome=outcome,

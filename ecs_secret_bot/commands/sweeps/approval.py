@@ -117,4 +117,4 @@ async def withdraw(core: Core, row: SweepRow, actor: Actor) -> None:
         vote = await core.workflow.deny(row.approval_id, actor)
         if vote.result is not VoteResult.WITHDRAWN:
             raise Conflict(vote.message)
-    await close_unrun(core, row, SweepStatus.STOPPED, f"withdrawn by {actor.principal}")
+    await close_unrun(core, row, status=SweepStatus.STOPPED, note=f"withdrawn by {actor.principal}")

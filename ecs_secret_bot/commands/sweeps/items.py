@@ -20,12 +20,20 @@ from ecs_secret_bot.commands.approval.rules import RouteKind
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.inflight import ChangeInProgress, holder
 from ecs_secret_bot.commands.operations.rotate import execute_rotation
+from ecs_secret_bot.commands.outcomes import RotateResult
 from ecs_secret_bot.commands.pipeline import Execution
 from ecs_secret_bot.commands.sweeps.model import ItemState, SweepItem
 from ecs_secret_bot.commands.sweeps.plan import ROTATE, SUB_TYPE, route_member
 from ecs_secret_bot.commands.sweeps.records import audit_item, item_of
 from ecs_secret_bot.commands.tracker import RotationTracker
-from ecs_secret_bot.errors import BotError, CloudError, PreflightFailed, RotationInProgress
+from ecs_secret_bot.errors import (
+    BotError,
+    CloudError,
+    CloudThrottled,
+    CloudUnavailable,
+    PreflightFailed,
+    RotationInProgress,
+)
 from ecs_secret_bot.storage import rotations
 from ecs_secret_bot.storage import sweeps as store
 from ecs_secret_bot.storage.sweeps import SweepRow
@@ -54,6 +62,11 @@ _OUTCOME = {
     ItemState.STOPPED: "stopped",
 }
 
+THROTTLED_TRIES = 5
+"""Tries of a secret whose calls stayed throttled past the gateway's own retries."""
+THROTTLED_PAUSE = 2.0
+"""Seconds before the second try (doubling after each)."""
+
 Changed = Callable[[], Awaitable[None]]
 """Called after each change of an item, so the sweep's front ends hear of it."""
 
@@ -67,9 +80,9 @@ async def finish_item(
     core: Core,
     row: SweepRow,
     position: int,
+    *,
     state: ItemState,
     reason: str,
-    *,
     expected: tuple[str, ...] = ("running",),
 ) -> bool:
     """Record an item's end once (compare-and-set) and audit it; False if it had ended."""
@@ -118,8 +131,12 @@ async def run_item(
     actor: Actor,
     approved_by: tuple[str, ...],
     changed: Changed,
+    pause: float = THROTTLED_PAUSE,
 ) -> None:
-    """Claim a queued item, rotate it and follow it to its end (nothing if another claimed it)."""
+    """Claim a queued item, rotate it and follow it to its end (nothing if another claimed it).
+
+    ``pause``: seconds before a throttled try is tried again (doubling each time).
+    """
     won = await store.set_item_state(
         core.db, row.id, position, expected=("queued",), new="running", now=core.clock()
     )
@@ -127,15 +144,15 @@ async def run_item(
         return  # stopped, or claimed by another task or process
     await changed()
     item = await _get(core, row.id, position)
-    route = route_member(core, actor, item.region, item.name, item.arn, SUB_TYPE.get(item.kind, ""))
+    route = route_member(core, actor, item=item, sub=SUB_TYPE.get(item.kind, ""))
     if route.kind is RouteKind.REFUSE:
         reason = f"not allowed any more: {route.decision.reason}"
-        await finish_item(core, row, position, ItemState.REFUSED, reason)
+        await finish_item(core, row, position, state=ItemState.REFUSED, reason=reason)
         return await changed()
     if route.kind is RouteKind.HOLD and not row.approval_id:
         assert route.rule is not None
         reason = f"approval rule {route.rule.name} holds it now; sweep again to ask for it"
-        await finish_item(core, row, position, ItemState.REFUSED, reason)
+        await finish_item(core, row, position, state=ItemState.REFUSED, reason=reason)
         return await changed()
     approvers = ", ".join(approved_by)
     execution = Execution(
@@ -153,14 +170,16 @@ async def run_item(
         correlation_id=row.id,
     )
     try:
-        result = await execute_rotation.run(core, execution)
+        result = await _rotate(core, execution, item, pause=pause)
     except (PreflightFailed, RotationInProgress, ChangeInProgress) as exc:
         # Nothing reached KMS: the secret is as it was.
-        await finish_item(core, row, position, ItemState.SKIPPED, exc.user_message)
+        await finish_item(core, row, position, state=ItemState.SKIPPED, reason=exc.user_message)
         return await changed()
     except BotError as exc:
         code = f"{exc.code}: " if isinstance(exc, CloudError) and exc.code else ""
-        await finish_item(core, row, position, ItemState.FAILED, code + exc.user_message)
+        await finish_item(
+            core, row, position, state=ItemState.FAILED, reason=code + exc.user_message
+        )
         return await changed()
     await store.set_item_state(
         core.db,
@@ -176,6 +195,48 @@ async def run_item(
     await follow_item(core, tracker, row, position, result.rotation_id, changed=changed)
 
 
+async def _untouched(core: Core, item: SweepItem, *, since: datetime) -> bool:
+    """Say whether a throttled try left the secret untouched: KMS never took a rotation."""
+    tried = [
+        r
+        for r in await rotations.latest_rotations(core.db)
+        if (r.region, r.secret_name) == (item.region, item.name) and r.started_at >= since
+    ]
+    if not tried:
+        return True  # throttled before its rotation was recorded: a read, before RotateSecret
+    if tried[0].active:
+        return False
+    try:  # RotateSecret itself was throttled: KMS holds no version of that try, or it took it
+        versions = await core.gateway.list_secret_versions(
+            item.region, item.name, include_deprecated=True
+        )
+    except CloudError:
+        return False
+    return all(v.version_id != tried[0].version_id for v in versions)
+
+
+async def _rotate(
+    core: Core, execution: Execution, item: SweepItem, *, pause: float
+) -> RotateResult:
+    """Rotate as a single rotation does; try again, later, a try KMS or ECS throttled.
+
+    The gateway already retried each throttled call a few times; under a quota shared by
+    the whole sweep that may not be enough, and giving up would fail a secret that was never
+    touched. So a try that was throttled, and left the secret untouched, is tried again
+    after a pause (doubling), up to ``THROTTLED_TRIES`` times.
+    """
+    for attempt in range(1, THROTTLED_TRIES + 1):
+        started = core.clock()
+        try:
+            return await execute_rotation.run(core, execution)
+        except CloudThrottled:
+            if attempt == THROTTLED_TRIES or not await _untouched(core, item, since=started):
+                raise
+        await core.sleep(pause)
+        pause *= 2
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 async def follow_item(
     core: Core,
     tracker: RotationTracker,
@@ -185,10 +246,26 @@ async def follow_item(
     *,
     changed: Changed,
 ) -> None:
-    """Wait for the tracker's honest end of the item's rotation and record it."""
-    outcome = await tracker.outcome(rotation_id)
+    """Wait for the tracker's honest end of the item's rotation and record it.
+
+    A look KMS throttled or could not answer is no news: the rotation is still recorded in
+    flight, so it is followed again, until its follow-up deadline has passed.
+    """
+    while True:
+        try:
+            outcome = await tracker.outcome(rotation_id)
+            break
+        except (CloudThrottled, CloudUnavailable) as exc:
+            rotation = await rotations.get_rotation(core.db, rotation_id)
+            if rotation is not None and rotation.active and core.clock() >= rotation.deadline:
+                reason = f"KMS could not be asked how it ended ({exc.code or exc.user_message})"
+                state = ItemState.NOT_CONFIRMED
+                if await finish_item(core, row, position, state=state, reason=reason):
+                    await changed()
+                return
+            await core.sleep(core.follow_up_max_delay)
     state = _ENDS.get(outcome.state, ItemState.FAILED)
-    if await finish_item(core, row, position, state, outcome.reason):
+    if await finish_item(core, row, position, state=state, reason=outcome.reason):
         await changed()
 
 

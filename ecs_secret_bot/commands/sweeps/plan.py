@@ -85,9 +85,9 @@ def member_request(item: SweepItem, *, sub_type: str) -> ActionRequest:
     )
 
 
-def route_member(core: Core, actor: Actor, region: str, name: str, arn: str, sub: str) -> Route:
+def route_member(core: Core, actor: Actor, *, item: SweepItem | Candidate, sub: str) -> Route:
     """Route the generated rotation of one secret for ``actor`` (every kind if ``sub`` is "")."""
-    item = SweepItem(name, region, "", "", "", ItemState.READY, arn=arn)
+    item = SweepItem(item.name, item.region, "", "", "", ItemState.READY, arn=item.arn)
     routes = [
         core.workflow.route(actor, member_request(item, sub_type=kind))
         for kind in ((sub,) if sub else SUB_TYPES)
@@ -95,7 +95,7 @@ def route_member(core: Core, actor: Actor, region: str, name: str, arn: str, sub
     return next((r for r in routes if r.kind is not RouteKind.REFUSE), routes[0])
 
 
-def check_may_stop(core: Core, requester: str, items: Iterable[SweepItem], actor: Actor) -> None:
+def check_may_stop(core: Core, *, requester: str, items: Iterable[SweepItem], actor: Actor) -> None:
     """Raise AccessDenied unless ``actor`` asked for the sweep or may rotate all it has left."""
     if actor.principal == requester:
         return
@@ -103,7 +103,7 @@ def check_may_stop(core: Core, requester: str, items: Iterable[SweepItem], actor
         if item.state not in (ItemState.READY, ItemState.QUEUED):
             continue
         sub = SUB_TYPE.get(item.kind, "")
-        route = route_member(core, actor, item.region, item.name, item.arn, sub)
+        route = route_member(core, actor, item=item, sub=sub)
         if route.kind is RouteKind.REFUSE:
             raise AccessDenied(
                 f"Only {requester}, or someone allowed to rotate every secret it has left, "
@@ -154,9 +154,7 @@ async def plan_sweep(selector: SweepSelector, *, actor: Actor, core: Core) -> Sw
     now = core.clock()
     recent = await rotations.rotations_since(core.db, since=now - timedelta(hours=1))
     active = {(r.region, r.secret_name) for r in await rotations.active_rotations(core.db)}
-    routes = {
-        c: route_member(core, actor, c.region, c.name, c.arn, c.sub_type) for c in listed.candidates
-    }
+    routes = {c: route_member(core, actor, item=c, sub=c.sub_type) for c in listed.candidates}
     allowed = [c for c in listed.candidates if routes[c].kind is not RouteKind.REFUSE]
     facts = await _facts(core, actor, [c for c in allowed if c.instance_id and not c.problem])
     items: list[SweepItem] = []

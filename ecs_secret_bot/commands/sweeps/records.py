@@ -242,7 +242,7 @@ async def audit_item(
     )
 
 
-async def close_unrun(core: Core, row: SweepRow, status: SweepStatus, note: str) -> bool:
+async def close_unrun(core: Core, row: SweepRow, *, status: SweepStatus, note: str) -> bool:
     """End a sweep that never ran (denied, expired, changed, stopped); its ready secrets
     are skipped (stopped, for Stop) with why. False if it was no longer awaiting approval."""
     won = await store.set_sweep_status(

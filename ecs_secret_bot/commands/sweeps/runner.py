@@ -40,6 +40,7 @@ from ecs_secret_bot.commands.sweeps.approval import (
     withdraw,
 )
 from ecs_secret_bot.commands.sweeps.items import (
+    THROTTLED_PAUSE,
     finish_item,
     recover_item,
     run_item,
@@ -65,7 +66,7 @@ from ecs_secret_bot.commands.sweeps.records import (
     record_sweep,
 )
 from ecs_secret_bot.commands.tracker import RotationTracker
-from ecs_secret_bot.errors import BotError, InvalidInput
+from ecs_secret_bot.errors import BotError, Conflict, InvalidInput
 from ecs_secret_bot.storage import sweeps as store
 from ecs_secret_bot.storage.sweeps import SweepItemRow
 
@@ -102,6 +103,8 @@ class SweepRunner:
         """Secrets in flight at once: ``concurrency``, else ``[sweep] concurrency``."""
         self._slots = asyncio.Semaphore(self.concurrency)
         self._driving: dict[str, asyncio.Task[None]] = {}
+        self.throttled_pause = THROTTLED_PAUSE
+        """Seconds before a secret whose calls stayed throttled is tried again (doubling)."""
         self.in_flight = 0
         self.max_in_flight = 0
         """The most secrets this runner had in flight at once (a measure for benches)."""
@@ -114,9 +117,9 @@ class SweepRunner:
         if not reason:
             raise InvalidInput("A sweep needs a reason (the incident, the ticket).", field="reason")
         if not plan.runnable:
-            raise InvalidInput(
-                "Nothing to rotate: every secret the selectors match is refused or skipped.",
-                field="selector",
+            raise Conflict(
+                "Nothing to rotate: the selectors match no secret, or each one they match is "
+                "refused or skipped.",
                 next_step="Look at why each one is, or change the selectors.",
             )
         held = plan.approval_rule is not None
@@ -147,9 +150,8 @@ class SweepRunner:
             try:
                 approval = await self.core.workflow.open_request(actor, request)
             except BotError as exc:
-                await close_unrun(
-                    self.core, row, SweepStatus.DENIED, f"it could not be held: {exc}"
-                )
+                note = f"it could not be held for approval: {exc.user_message}"
+                await close_unrun(self.core, row, status=SweepStatus.DENIED, note=note)
                 raise
             await store.set_sweep_status(
                 self.core.db,
@@ -178,7 +180,9 @@ class SweepRunner:
             return await load_snapshot(self.core, sweep_id)
         approval = await self.core.workflow.get(row.approval_id)
         if approval.status in CLOSED_BY_APPROVAL:
-            await close_unrun(self.core, row, CLOSED_BY_APPROVAL[approval.status], approval.outcome)
+            await close_unrun(
+                self.core, row, status=CLOSED_BY_APPROVAL[approval.status], note=approval.outcome
+            )
             return await self._notify(sweep_id)
         if approval.status == "pending":
             return await load_snapshot(self.core, sweep_id)
@@ -186,7 +190,7 @@ class SweepRunner:
             problem = await claim_approved(self.core, row)
             if problem is not None:
                 status, note = problem
-                await close_unrun(self.core, row, status, note)
+                await close_unrun(self.core, row, status=status, note=note)
                 await audit_sweep(self.core, row, decision="deny", outcome=f"not run: {note}")
                 return await self._notify(sweep_id)
             if (await self.core.workflow.get(row.approval_id)).status != "executed":
@@ -213,7 +217,9 @@ class SweepRunner:
             await withdraw(self.core, row, actor)
         elif row.status == SweepStatus.RUNNING:
             items = await store.get_sweep_items(self.core.db, sweep_id)
-            check_may_stop(self.core, row.requester, [item_of(i) for i in items], actor)
+            check_may_stop(
+                self.core, requester=row.requester, items=[item_of(i) for i in items], actor=actor
+            )
             await store.set_sweep_status(
                 self.core.db,
                 sweep_id,
@@ -330,11 +336,14 @@ class SweepRunner:
                         actor=actor,
                         approved_by=approved_by,
                         changed=changed,
+                        pause=self.throttled_pause,
                     )
                 except Exception:
                     logger.exception("sweep %s: secret %s failed", sweep_id, item.secret_name)
                     reason = "an internal error stopped it; look at the secret before retrying"
-                    await finish_item(self.core, row, item.position, ItemState.FAILED, reason)
+                    await finish_item(
+                        self.core, row, item.position, state=ItemState.FAILED, reason=reason
+                    )
 
         items = await store.get_sweep_items(self.core.db, sweep_id)
         work: list[Coroutine[Any, Any, None]] = [

@@ -25,7 +25,7 @@ from ecs_secret_bot.commands.preflight import CLOUD_ASSISTANT_DOC
 from ecs_secret_bot.commands.queries.secrets import list_secrets
 from ecs_secret_bot.commands.requests import ListRequest
 from ecs_secret_bot.commands.sweeps.model import SweepSelector
-from ecs_secret_bot.errors import CloudError, InvalidInput
+from ecs_secret_bot.errors import CloudError, CloudThrottled, InvalidInput
 
 __all__ = [
     "Candidate",
@@ -38,10 +38,14 @@ __all__ = [
 
 DESCRIBE_IN_FLIGHT = 8
 """Concurrent DescribeSecret calls per sweep plan (KMS throttles per region)."""
+DESCRIBE_TRIES = 4
+DESCRIBE_PAUSE = 0.5
+"""Seconds before a DescribeSecret throttled past the gateway's retries is tried again."""
 INSTANCE_BATCH = 100
 """Instance ids per DescribeInstances call (the documented maximum)."""
-ASSISTANT_BATCH = 50
-"""Instance ids per DescribeCloudAssistantStatus call."""
+ASSISTANT_BATCH = 10
+"""Instance ids per DescribeCloudAssistantStatus call: its page holds 10 unless asked for
+more (``MaxResults``), and the gateway asks for one page."""
 
 _GLOB = re.compile(r"^[A-Za-z0-9_/+=.@*?\[\]!-]+$")
 _INSTANCE = re.compile(r"^i-[A-Za-z0-9]+$")
@@ -120,13 +124,28 @@ def _matches(short_name: str, pattern: str) -> bool:
     return not pattern or fnmatch.fnmatchcase(short_name, pattern.removeprefix("acs/ecs/"))
 
 
+async def _described(
+    cloud: CloudGateway, budget: _Budget, core: Core, region: str, name: str
+) -> SecretDetail:
+    """DescribeSecret; a call throttled past the gateway's retries waits and tries again."""
+    pause = DESCRIBE_PAUSE
+    for _ in range(DESCRIBE_TRIES - 1):
+        try:
+            async with budget.limit:
+                return await cloud.describe_secret(region, name)
+        except CloudThrottled:
+            await core.sleep(pause)
+            pause *= 2
+    async with budget.limit:
+        return await cloud.describe_secret(region, name)
+
+
 async def _describe(
     cloud: CloudGateway, budget: _Budget, core: Core, region: str, name: str
 ) -> Candidate:
     arn = secret_arn(region, core.settings.cloud.account_id, name)
     try:
-        async with budget.limit:
-            detail: SecretDetail = await cloud.describe_secret(region, name)
+        detail = await _described(cloud, budget, core, region, name)
     except CloudError as exc:
         return Candidate(region, name, arn, problem=f"it could not be described ({exc.code})")
     ecs = detail.ecs
