@@ -35,11 +35,12 @@ from ecs_secret_bot.bot.middleware import Asker
 from ecs_secret_bot.bot.replies import Posted, Where, post, tell, update
 from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.submissions import outcome_notice
+from ecs_secret_bot.bot.sweeps import sweep_approved
 from ecs_secret_bot.bot.views.blocks import context as note
 from ecs_secret_bot.bot.views.blocks import esc, mention, plain, short_name
 from ecs_secret_bot.bot.views.modals import create_modal, notice_modal, toggle_custom
 from ecs_secret_bot.commands import queries as views
-from ecs_secret_bot.commands.approval.requests import VoteResult
+from ecs_secret_bot.commands.approval.requests import VoteResult, sweep_of
 from ecs_secret_bot.commands.approval.votes import ApprovalStep, approve_request, deny_request
 from ecs_secret_bot.commands.operations.delete import delete_secret
 from ecs_secret_bot.commands.operations.restore import restore_secret
@@ -102,7 +103,11 @@ async def _after_vote(services: BotServices, step: ApprovalStep, clicker: Where)
         VoteResult.EXPIRED: "expired",
     }.get(step.vote.result, str(step.vote.result))
     text = f"Your request on `{name}` ({row.region}) was {said}."
-    if step.error is not None:
+    if step.sweep_id:
+        text = f"Your sweep `{esc(step.sweep_id)}` was {said}."
+    if step.sweep_id and step.vote.result is VoteResult.APPROVED:
+        text += " It runs now if its set is unchanged; the channel shows its progress."
+    elif step.error is not None:
         text += f" It could not run: {describe(step.error)}"
     elif isinstance(step.result, RotateResult) and step.result.custom:
         text += (
@@ -133,6 +138,9 @@ async def _vote(services: BotServices, body: dict[str, Any], asker: Asker) -> No
     action = _action(body)
     vote = approve_request if action.get("action_id") == Action.APPROVE else deny_request
     step = await vote(str(action.get("value") or ""), actor=actor, core=services.core)
+    sweep_id = step.sweep_id or sweep_of(step.approval)
+    if sweep_id and step.vote.changed:  # it runs (or ends) under its runner, not in the click
+        later(services, where_of(body), sweep_approved(services, sweep_id))
     await _after_vote(services, step, where_of(body))
 
 

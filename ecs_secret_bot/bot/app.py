@@ -36,6 +36,7 @@ from ecs_secret_bot.bot.services import BotServices, SlackSettings
 from ecs_secret_bot.bot.slash import register_slash
 from ecs_secret_bot.bot.submissions import register_submissions
 from ecs_secret_bot.bot.workspaces import WorkspaceMiddleware
+from ecs_secret_bot.bot.sweeps import register_sweeps
 
 __all__ = ["NOT_INSTALLED", "build_app"]
 
@@ -80,5 +81,6 @@ def build_app(slack: SlackSettings, services: BotServices) -> AsyncApp:
     register_slash(app, services)
     register_submissions(app, services)
     register_actions(app, services)
+    register_sweeps(app, services)
     register_home(app, services)
     return app

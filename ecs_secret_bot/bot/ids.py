@@ -21,6 +21,7 @@ class Callback(StrEnum):
     DELETE_CONFIRM = "ecs_delete_confirm"
     RESULT = "ecs_result"
     LOADING = "ecs_loading"
+    SWEEP = "ecs_sweep"
 
 
 class Action(StrEnum):
@@ -47,6 +48,7 @@ class Action(StrEnum):
     APPROVE = "approve"
     DENY = "deny"
     HOME_REFRESH = "home_refresh"
+    SWEEP_STOP = "sweep_stop"
 
 
 class Block(StrEnum):
@@ -73,6 +75,7 @@ class Block(StrEnum):
     GENERATED_NOTE = "b_generated_note"
     APPROVAL_ACTIONS = "b_approval_actions"
     RESTORE_ACTIONS = "b_restore_actions"
+    SWEEP_ACTIONS = "b_sweep_actions"
 
 
 class Event(StrEnum):

@@ -1,6 +1,7 @@
 """What a modal remembers between opening and submission, and reading its inputs.
 
-``ModalMeta`` is a small frozen dataclass serialised as JSON into ``private_metadata``:
+``ModalMeta`` (and ``SweepMeta``, the sweep modal's) is a small frozen dataclass
+serialised as JSON into ``private_metadata``:
 names, region, channel, flags; never a value. The JSON is sealed with an HMAC under the
 bot's own metadata key (``key``: random, kept encrypted in the database, so every replica
 and every restart shares it; a key of its own, so not even the signing secret forges it),
@@ -19,7 +20,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["MAX_METADATA", "ModalMeta", "seal", "sealed", "state_values"]
+__all__ = ["MAX_METADATA", "ModalMeta", "SweepMeta", "seal", "sealed", "state_values"]
 
 MAX_METADATA = 3000
 _TAG_CHARS = 22
@@ -104,6 +105,54 @@ class ModalMeta:
             elif isinstance(value, str):
                 kept[f.name] = value[:1000]
         return cls(**kept)
+
+
+@dataclass(frozen=True)
+class SweepMeta:
+    """What the sweep modal carries: the selector, where it was asked, the set it showed.
+
+    ``digest`` is the runnable set the person saw: a submission whose set has changed
+    since is shown again rather than run (the approval binds to a set, and so does the
+    person's confirmation). Sealed as ``ModalMeta`` is.
+    """
+
+    instances: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+    match: str = ""
+    region: str = ""
+    channel_id: str = ""
+    channel_name: str = ""
+    digest: str = ""
+    key: bytes = field(default=b"", repr=False, compare=False)
+
+    def dump(self) -> str:
+        """Return the sealed JSON for ``private_metadata``."""
+        data = {k: v for k, v in asdict(self).items() if k != "key" and v not in ("", (), [])}
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        return seal(text, self.key) if self.key else text
+
+    @classmethod
+    def load(cls, text: object, *, key: bytes) -> SweepMeta:
+        """Read sealed ``private_metadata``; anything malformed or unsealed reads as empty."""
+        body = _open(text, key) if isinstance(text, str) else None
+        try:
+            data = json.loads(body) if body is not None else None
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            return cls(key=key)
+        strings = {
+            name: data[name][:1000]
+            for name in ("match", "region", "channel_id", "channel_name", "digest")
+            if isinstance(data.get(name), str)
+        }
+        instances = tuple(str(i) for i in data.get("instances") or () if isinstance(i, str))
+        tags = tuple(
+            (str(t[0]), str(t[1]))
+            for t in data.get("tags") or ()
+            if isinstance(t, list) and len(t) == 2
+        )
+        return cls(instances=instances, tags=tags, key=key, **strings)
 
 
 def _value(state: dict[str, Any]) -> Any:

@@ -4,7 +4,9 @@ Owns the grammar of the slash command (design.md, "Slack"), the usage line of ev
 subcommand and ``spell``, which words a next step's subcommand as a slash command. Quotes
 work as in a shell (Slack's curly quotes too); ``--region X`` or ``--region=X`` where a
 region matters; ``--dry-run`` on mutating subcommands only; ``delete <name> [--days N |
---now]`` (N in ASCII digits); ``rotation <name> on [interval] | off``. A mistake raises
+--now]`` (N in ASCII digits); ``rotation <name> on [interval] | off``; ``sweep`` with
+``--instance i-...`` (repeatable), ``--tag key=value`` (repeatable), ``--match <glob>``,
+at least one of them. A mistake raises
 ``UsageError`` naming it, with the right usage (and, for a mistyped subcommand, the nearest
 one). Never validates names, regions or intervals against the configuration: the core does
 that, before any cloud call or modal.
@@ -44,8 +46,13 @@ USAGE: dict[str, str] = {
     "approvals": "/ecs-secret approvals",
     "audit": "/ecs-secret audit [name] [--region R]",
     "whoami": "/ecs-secret whoami",
+    "sweep": (
+        "/ecs-secret sweep [--instance i-...]... [--tag key=value]... [--match glob] "
+        "[--region R] [--dry-run]"
+    ),
 }
-MUTATING = frozenset({"create", "rotate", "rotation", "delete", "restore"})
+MUTATING = frozenset({"create", "rotate", "rotation", "delete", "restore", "sweep"})
+_REPEATABLE = frozenset({"--instance", "--tag"})
 _REGIONAL = frozenset(USAGE) - {"help", "approvals", "whoami"}
 _MAX_TEXT = 2000
 
@@ -81,6 +88,12 @@ class Command:
     filter: str = ""
     topic: str = ""
     """For ``help <subcommand>``."""
+    instances: tuple[str, ...] = ()
+    """``sweep --instance``, in the order given."""
+    tags: tuple[tuple[str, str], ...] = ()
+    """``sweep --tag key=value``, each ``(key, value)``."""
+    match: str = ""
+    """``sweep --match``: a glob on secret names."""
 
 
 _QUOTING = re.compile(r"['\"\\]")
@@ -106,11 +119,14 @@ def _tokens(text: str) -> list[str]:
         raise UsageError("A quote is not closed: close it or leave the quotes out.") from None
 
 
-def _split_flags(sub: str, words: list[str]) -> tuple[list[str], dict[str, str | bool]]:
+Flags = dict[str, str | bool | list[str]]
+
+
+def _split_flags(sub: str, words: list[str]) -> tuple[list[str], Flags]:
     """Separate positional words from ``--flags`` (with values where a flag takes one)."""
     positional: list[str] = []
-    flags: dict[str, str | bool] = {}
-    takes_value = {"--region", "--days"}
+    flags: Flags = {}
+    takes_value = {"--region", "--days", "--match", *_REPEATABLE}
     i = 0
     while i < len(words):
         word = words[i]
@@ -119,7 +135,7 @@ def _split_flags(sub: str, words: list[str]) -> tuple[list[str], dict[str, str |
             positional.append(word)
             continue
         flag, eq, inline = word.partition("=")
-        if flag in flags:
+        if flag in flags and flag not in _REPEATABLE:
             raise UsageError(f"`{flag}` is given twice.", subcommand=sub)
         if flag in takes_value:
             if eq:
@@ -131,7 +147,12 @@ def _split_flags(sub: str, words: list[str]) -> tuple[list[str], dict[str, str |
                 raise UsageError(f"`{flag}` needs a value.", subcommand=sub)
             if not value:
                 raise UsageError(f"`{flag}` needs a value.", subcommand=sub)
-            flags[flag] = value
+            if flag in _REPEATABLE:
+                given = flags.setdefault(flag, [])
+                assert isinstance(given, list)
+                given.append(value)
+            else:
+                flags[flag] = value
         elif flag in ("--dry-run", "--now") and not eq:
             flags[flag] = True
         else:
@@ -143,12 +164,14 @@ def _show(word: str) -> str:
     return word.replace("`", "'")[:40]
 
 
-def _allow(sub: str, flags: dict[str, str | bool]) -> None:
+def _allow(sub: str, flags: Flags) -> None:
     allowed = {"--region"} if sub in _REGIONAL else set()
     if sub in MUTATING:
         allowed.add("--dry-run")
     if sub == "delete":
         allowed |= {"--days", "--now"}
+    if sub == "sweep":
+        allowed |= {"--match", *_REPEATABLE}
     for flag in flags:
         if flag not in allowed:
             if flag == "--dry-run":
@@ -170,7 +193,7 @@ def _count(sub: str, words: list[str], low: int, high: int, what: str) -> None:
         )
 
 
-def _days(sub: str, raw: str | bool | None) -> int | None:
+def _days(sub: str, raw: str | bool | list[str] | None) -> int | None:
     if raw is None:
         return None
     text = str(raw)
@@ -213,6 +236,8 @@ def parse_command(text: str) -> Command:
         return Command(sub, secret=arg, region=region)
     if sub == "rotation":
         return _rotation(positional, region, dry_run)
+    if sub == "sweep":
+        return _sweep(positional, flags, region, dry_run)
     _count(sub, positional, 1, 1, "one secret name")
     if sub == "delete":
         if "--days" in flags and "--now" in flags:
@@ -247,3 +272,52 @@ def _rotation(words: list[str], region: str, dry_run: bool) -> Command:
         enabled=state == "on",
         interval=interval,
     )
+
+
+_INSTANCE_ID = re.compile(r"^i-[A-Za-z0-9]{1,40}$")
+
+
+def _sweep(words: list[str], flags: Flags, region: str, dry_run: bool) -> Command:
+    sub = "sweep"
+    if words:
+        raise UsageError(
+            f"`sweep` takes options only; I did not understand `{_show(words[0])}` "
+            "(select with `--instance`, `--tag` or `--match`).",
+            subcommand=sub,
+        )
+    instances = [str(i) for i in _listed(flags.get("--instance"))]
+    for instance in instances:
+        if not _INSTANCE_ID.match(instance):
+            raise UsageError(
+                f"`--instance {_show(instance)}` is not an instance id; write one like "
+                "`i-bp1abcdef0123456789`.",
+                subcommand=sub,
+            )
+    tags: list[tuple[str, str]] = []
+    for raw in _listed(flags.get("--tag")):
+        key, eq, value = raw.partition("=")
+        if not eq or not key.strip() or not value.strip():
+            raise UsageError(
+                f"`--tag {_show(raw)}`: write a tag as `key=value`, such as `--tag env=prod`.",
+                subcommand=sub,
+            )
+        tags.append((key.strip(), value.strip()))
+    match = str(flags.get("--match", ""))
+    if not (instances or tags or match):
+        raise UsageError(
+            "`sweep` needs at least one selector: `--instance i-...`, `--tag key=value` "
+            "or `--match 'web-*'`.",
+            subcommand=sub,
+        )
+    return Command(
+        sub,
+        region=region,
+        dry_run=dry_run,
+        instances=tuple(dict.fromkeys(instances)),
+        tags=tuple(dict.fromkeys(tags)),
+        match=match,
+    )
+
+
+def _listed(value: str | bool | list[str] | None) -> list[str]:
+    return value if isinstance(value, list) else []

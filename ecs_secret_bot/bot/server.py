@@ -135,6 +135,8 @@ async def run(
             observer=telemetry,
         )
         duties_task = asyncio.create_task(duties.run(stop), name="duties")
+        if services.sweeps is not None:  # what a stop or a crash left: queued still run
+            await services.sweeps.resume()
         if slack.socket_mode:
             # No Slack endpoint here; health and metrics on --port all the same.
             listener = _listener(build_health_app(telemetry), options)
@@ -172,6 +174,8 @@ async def run(
             deadline = loop.time() + options.grace
             work.stop_reading()
             closing = asyncio.ensure_future(listener.close())
+        if services.sweeps is not None:  # the rest is queued in storage for the next start
+            await services.sweeps.drain(max(deadline - loop.time(), 0.0))
         followed = await services.tracker.stop()
         if followed:
             logger.info("%d rotation follow-up(s) left for the next start", followed)

@@ -32,7 +32,9 @@ from ecs_secret_bot.bot.installations import InstallationStore
 from ecs_secret_bot.bot.observe import Telemetry
 from ecs_secret_bot.bot.open_modals import OpenModals
 from ecs_secret_bot.bot.workspaces import WorkspaceClient
+from ecs_secret_bot.bot.sweep_notifier import slack_sweep_runner
 from ecs_secret_bot.commands.core import Core
+from ecs_secret_bot.commands.sweeps import SweepRunner
 from ecs_secret_bot.commands.tracker import RotationTracker
 
 __all__ = [
@@ -245,8 +247,13 @@ class BotServices:
     """OAuth install mode: the workspaces the app is installed in (None: one bot token)."""
     telemetry: Telemetry | None = None
     """What requests, duties and ``GET /metrics`` report to (``runtime`` gives the metrics)."""
+    sweeps: SweepRunner | None = None
+    """Runs this process's sweeps; by default one whose notifier edits their messages in
+    Slack (``sweep_notifier.slack_sweep_runner``)."""
     modals: OpenModals = field(init=False)
     """The modals this process updates, with the newest hash it knows of each."""
 
     def __post_init__(self) -> None:
         self.modals = OpenModals(self.client)
+        if self.sweeps is None:
+            self.sweeps = slack_sweep_runner(self.core, tracker=self.tracker, client=self.client)

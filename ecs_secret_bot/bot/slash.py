@@ -28,6 +28,7 @@ from ecs_secret_bot.bot.middleware import Asker
 from ecs_secret_bot.bot.parse import Command, parse_command
 from ecs_secret_bot.bot.replies import Where, tell
 from ecs_secret_bot.bot.services import BotServices
+from ecs_secret_bot.bot.sweeps import fill_sweep_modal, runner_of, selector_of, sweep_dry_run
 from ecs_secret_bot.bot.views.listings import (
     approvals_message,
     audit_message,
@@ -43,6 +44,7 @@ from ecs_secret_bot.bot.views.modals import (
     loading_modal,
     rotate_modal,
 )
+from ecs_secret_bot.bot.views.sweep import sweep_working_modal
 from ecs_secret_bot.commands import queries as views
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.operations.delete import delete_secret
@@ -242,6 +244,24 @@ async def _restore(inv: Invocation) -> None:
     inv.later(inv.run(restore_secret(request, actor=inv.actor, core=inv.services.core)))
 
 
+async def _sweep(inv: Invocation) -> None:
+    services, selector = inv.services, selector_of(inv.cmd)
+    require_bound(inv.actor, services.core)
+    if selector.region:
+        services.core.region(selector.region)  # a region not configured: refused in the ack
+    runner_of(services)
+    await inv.ack()
+    if inv.cmd.dry_run:
+        inv.later(sweep_dry_run(services, selector, actor=inv.actor, where=inv.where))
+        return
+    view_id = await inv.open(lambda: sweep_working_modal(selector.describe()))
+    if view_id:
+        work = fill_sweep_modal(
+            services, selector, actor=inv.actor, where=inv.where, view_id=view_id
+        )
+        inv.later(work)
+
+
 async def _read(inv: Invocation) -> None:
     await inv.ack()
     inv.later(_answer_read(inv))
@@ -284,6 +304,7 @@ ROUTES: dict[str, Handler] = {
     "pending": _read,
     "approvals": _read,
     "audit": _read,
+    "sweep": _sweep,
 }
 
 

@@ -25,7 +25,10 @@ from ecs_secret_bot.cloud.sdk import (
 )
 from ecs_secret_bot.commands.gateway import CloudAssistantState, Instance, InstancePage
 
-__all__ = ["Ecs"]
+__all__ = ["ASSISTANT_PAGE", "Ecs"]
+
+ASSISTANT_PAGE = 50
+"""The most instances one DescribeCloudAssistantStatus answers (``MaxResults``)."""
 
 
 def _models() -> Any:
@@ -75,10 +78,20 @@ class Ecs:
         self, region: str, instance_ids: Sequence[str]
     ) -> tuple[CloudAssistantState, ...]:
         """Say, for each instance, whether its Cloud Assistant is online."""
-        if not instance_ids:
-            return ()
+        states: list[CloudAssistantState] = []
+        # ECS answers 10 instances a page unless asked for more, and 50 at most: one page
+        # of 50 per 50 instances, else the instances past the first 10 read as offline
+        for start in range(0, len(instance_ids), ASSISTANT_PAGE):
+            states.extend(
+                await self._assistant_page(region, instance_ids[start : start + ASSISTANT_PAGE])
+            )
+        return tuple(states)
+
+    async def _assistant_page(
+        self, region: str, instance_ids: Sequence[str]
+    ) -> tuple[CloudAssistantState, ...]:
         request = _models().DescribeCloudAssistantStatusRequest(
-            region_id=region, instance_id=list(instance_ids)
+            region_id=region, instance_id=list(instance_ids), max_results=ASSISTANT_PAGE
         )
         response = await self._send(
             region,

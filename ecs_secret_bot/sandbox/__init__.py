@@ -20,8 +20,10 @@ the console-like steering a ``Sandbox`` serves), ``protocol`` (V3
 signatures, error bodies), ``kms_model`` (a secret, its versions and stages),
 ``kms_state`` (the rotation and deletion state machine, custom values), ``kms_api`` and
 ``kms_read`` (KMS actions), ``validation`` (KMS parameter rules), ``ecs`` (instances, ECS
-actions), ``faults`` (of calls and of rotations), ``calls``, ``clock``, ``control`` (the
-``/_sandbox`` routes), ``seed`` (demo data), ``main`` (``ecs-secret-bot sandbox``).
+actions), ``faults`` (of calls and of rotations), ``throttle`` (KMS's request quota, off
+unless set), ``calls``, ``clock``, ``control`` (the ``/_sandbox`` routes), ``seed`` (demo
+data), ``fleet`` (many tagged instances and their secrets, for sweeps), ``main``
+(``ecs-secret-bot sandbox``).
 """
 
 from ecs_secret_bot.sandbox.calls import CallLog
@@ -29,6 +31,7 @@ from ecs_secret_bot.sandbox.clock import Clock, OffsetClock
 from ecs_secret_bot.sandbox.ecs import Instance
 from ecs_secret_bot.sandbox.errors import ApiError
 from ecs_secret_bot.sandbox.faults import Fault, FaultKind, Faults
+from ecs_secret_bot.sandbox.fleet import Fleet, FleetInstance, FleetSecret, seed_fleet
 from ecs_secret_bot.sandbox.kms_model import RotationEvent, RotationFailure
 from ecs_secret_bot.sandbox.server import (
     DEFAULT_ACCESS_KEYS,
@@ -47,9 +50,13 @@ __all__ = [
     "Fault",
     "FaultKind",
     "Faults",
+    "Fleet",
+    "FleetInstance",
+    "FleetSecret",
     "Instance",
     "OffsetClock",
     "RotationEvent",
     "RotationFailure",
     "Sandbox",
+    "seed_fleet",
 ]

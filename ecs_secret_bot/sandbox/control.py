@@ -22,7 +22,11 @@ route                                        what it does
 ``GET /_sandbox/clock``                      ``{"now": "...Z"}``
 ``POST /_sandbox/clock``                     ``{"advance_seconds": n}`` (built-in clock only)
 ``POST /_sandbox/settings``                  ``{"custom_values": "push"|"accept"|"refuse",
-                                             "refuse_custom_values": b, "rotation_delay": s}``
+                                             "refuse_custom_values": b, "rotation_delay": s,
+                                             "kms_qps": n|null}`` (``throttle``)
+``POST /_sandbox/fleet``                     ``{"regions": [..]?, "instances": n?,
+                                             "secrets_per_instance": n?}``: add a tagged fleet
+                                             (``fleet``); answers its instances and secrets
 ``POST /_sandbox/instances``                 ``{"region", "instance_id", "status"?,
                                              "cloud_assistant_online"?}``; with ``"name"`` (and
                                              ``"os_type"``) it adds the instance if new
@@ -49,6 +53,7 @@ from typing import Any
 from aiohttp import web
 
 from ecs_secret_bot.sandbox.clock import format_utc
+from ecs_secret_bot.sandbox.fleet import seed_fleet
 from ecs_secret_bot.sandbox.ram import as_policy
 from ecs_secret_bot.sandbox.world import World
 
@@ -74,6 +79,7 @@ def add_control_routes(
         ("GET", "/clock", routes.get_clock),
         ("POST", "/clock", routes.move_clock),
         ("POST", "/settings", routes.settings),
+        ("POST", "/fleet", routes.fleet),
         ("POST", "/instances", routes.instances),
         ("GET", "/rotations", routes.rotations),
         ("GET", "/events", routes.events),
@@ -117,6 +123,13 @@ async def _body(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise _BadRequest("the body must be a JSON object")
     return data
+
+
+def _count(data: dict[str, Any], name: str, default: int) -> int:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _BadRequest(f"{name!r} must be a whole number")
+    return value
 
 
 def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -197,12 +210,46 @@ class _Routes:
             self.sb.custom_values = _field(data, "custom_values", str)
         if "rotation_delay" in data:
             self.sb.rotation_delay = float(_field(data, "rotation_delay", (int, float)))
+        if "kms_qps" in data:
+            self.sb.kms_qps = data["kms_qps"]
         return web.json_response(
             {
                 "custom_values": self.sb.custom_values,
                 "refuse_custom_values": self.sb.refuse_custom_values,
                 "rotation_delay": self.sb.rotation_delay,
+                "kms_qps": self.sb.kms_qps,
             }
+        )
+
+    async def fleet(self, request: web.Request) -> web.StreamResponse:
+        data = await _body(request)
+        unknown = set(data) - {"regions", "instances", "secrets_per_instance"}
+        if unknown:
+            raise _BadRequest(f"unknown field {sorted(unknown)[0]!r}")
+        regions = data.get("regions", list(self.endpoints()))
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            raise _BadRequest("'regions' must be a list of region ids")
+        unserved = sorted(set(regions) - set(self.endpoints()))
+        if unserved:
+            raise _BadRequest(f"the sandbox does not serve {unserved[0]!r}")
+        fleet = seed_fleet(
+            self.sb,
+            regions=regions,
+            instances=_count(data, "instances", 50),
+            secrets_per_instance=_count(data, "secrets_per_instance", 4),
+        )
+        return web.json_response(
+            {
+                "instances": [
+                    {"region": i.region, "instance_id": i.instance_id, "name": i.name}
+                    for i in fleet.instances
+                ],
+                "secrets": [
+                    {"region": s.region, "name": s.name, "instance_id": s.instance_id}
+                    for s in fleet.secrets
+                ],
+            },
+            status=201,
         )
 
     async def instances(self, request: web.Request) -> web.StreamResponse:

@@ -236,6 +236,8 @@ class Sandbox(World):
                 return web.Response(status=500)
             if outcome.error is not None:
                 raise _in_terms_of(product, outcome.error)
+            if product == "Kms" and not self.throttle.admit(region, action):
+                raise ApiError(429, "Rejected.Throttling", "QPS Limit Exceeded")
             if product == "Kms":
                 result = await self._kms_api.call(action, region, Params(params), caller=key_id)
             elif product == "Sts":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from ecs_secret_bot.sandbox.kms_state import (
 from ecs_secret_bot.sandbox.protocol import Verifier
 from ecs_secret_bot.sandbox.ram import RamPolicy, as_policy
 from ecs_secret_bot.sandbox.sts import Sts
+from ecs_secret_bot.sandbox.throttle import QpsLimit
 from ecs_secret_bot.sandbox.validation import (
     ECS_PREFIX,
     check_ecs_secret_data,
@@ -75,6 +77,8 @@ class World:
             temporary=self.access.temporary_secret,
         )
         self.faults = Faults()
+        self.throttle = QpsLimit(clock=time.monotonic)
+        """KMS's request quota (``kms_qps``): off unless set."""
         self.calls = CallLog()
         self.ecs = EcsState(self.clock)
         self.kms = KmsState(
@@ -132,6 +136,19 @@ class World:
     @rotation_delay.setter
     def rotation_delay(self, value: float) -> None:
         self.kms.rotation_delay = value
+
+    @property
+    def kms_qps(self) -> int | None:
+        """Calls of one KMS action one region takes per second (None: no limit, the default).
+
+        Over it, a call is refused with 429 ``Rejected.Throttling``, as KMS refuses calls over
+        its request quota (whose numbers for secrets the sandbox does not claim to know).
+        """
+        return self.throttle.qps
+
+    @kms_qps.setter
+    def kms_qps(self, value: int | None) -> None:
+        self.throttle.qps = value
 
     def now(self) -> datetime:
         """Return the sandbox time."""

@@ -295,6 +295,19 @@ async def test_cloud_assistant_status(gateway: AlibabaCloudGateway) -> None:
     assert {s.instance_id: s.online for s in states} == {"i-web3": True, "i-noagent": False}
 
 
+async def test_cloud_assistant_status_of_many_instances_reads_every_page(
+    gateway: AlibabaCloudGateway, sandbox: Sandbox
+) -> None:
+    # ECS answers 10 a page by default: the 120 instances of a sweep must all be read
+    ids = [f"i-many{n:04d}" for n in range(120)]
+    for instance_id in ids:
+        sandbox.add_instance("cn-hangzhou", instance_id, name=instance_id)
+    calls = sandbox.calls.total("DescribeCloudAssistantStatus")
+    states = await gateway.cloud_assistant_status("cn-hangzhou", ids)
+    assert sorted(s.instance_id for s in states if s.online) == ids
+    assert sandbox.calls.total("DescribeCloudAssistantStatus") - calls == 3
+
+
 @pytest.mark.parametrize(
     ("instance_id", "check", "fragment"),
     [

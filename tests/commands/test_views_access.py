@@ -28,6 +28,7 @@ ALL = (
     "approvals",
     "audit",
     "whoami",
+    "sweep",
 )
 
 GUARDED = on_call_rotate(resource="acs:kms:*:*:secret/acs/ecs/*", guardrail_channel="CINC")

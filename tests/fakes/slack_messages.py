@@ -4,7 +4,8 @@ Owns `Message` and `MessageBoard`, which answer `chat.postMessage` (a `ts` that 
 grows), `chat.postEphemeral`, `chat.update` (only of a message that really was
 posted, keeping the earlier versions in `Message.edits`), `chat.delete` and
 `chat.getPermalink`, with Slack's errors (`channel_not_found`, `not_in_channel`,
-`is_archived`, `no_text`, `message_not_found`, `invalid_blocks`). Posting goes
+`is_archived`, `no_text`, `message_not_found`, `invalid_blocks`: over 50 blocks, or a
+text over its limit, `view_rules.block_problems`). Posting goes
 where `FakeWorkspace.resolve_channel` allows; editing, deleting and linking a message
 in a channel the bot cannot see (private, bot removed) is `channel_not_found`.
 https://docs.slack.dev/reference/methods/chat.update,
@@ -24,6 +25,7 @@ from typing import Any
 
 from .recording import RecordedCall
 from .replies import Reply, error, problem, text_of
+from .view_rules import block_problems
 
 __all__ = ["MAX_MESSAGE_BLOCKS", "Message", "MessageBoard"]
 
@@ -144,6 +146,8 @@ class MessageBoard:
         if len(blocks) > MAX_MESSAGE_BLOCKS:
             limit = f"no more than {MAX_MESSAGE_BLOCKS} items allowed"
             return error("invalid_blocks", problem(limit, "/blocks"))
+        if block_problems(blocks, "/blocks"):
+            return error("invalid_blocks", *block_problems(blocks, "/blocks"))
         message = self.post(
             channel,
             text=text_of(payload.get("text")),
@@ -182,6 +186,8 @@ class MessageBoard:
         if blocks is not None and len(blocks) > MAX_MESSAGE_BLOCKS:
             limit = f"no more than {MAX_MESSAGE_BLOCKS} items allowed"
             return error("invalid_blocks", problem(limit, "/blocks"))
+        if blocks is not None and block_problems(blocks, "/blocks"):
+            return error("invalid_blocks", *block_problems(blocks, "/blocks"))
         message.edits.append({"text": message.text, "blocks": copy.deepcopy(message.blocks)})
         if "text" in payload:
             message.text = text_of(payload["text"])

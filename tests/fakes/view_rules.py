@@ -3,7 +3,9 @@
 Owns `view_problems` and the limits it checks (Block Kit reference): a modal title,
 submit or close text over 24 characters, over 100 blocks, input blocks without a
 submit button, `private_metadata` over 3000 characters, `callback_id` over 255,
-the wrong view type. Each problem is worded as Slack words it in
+the wrong view type; and, in any blocks (`block_problems`, which messages use too), a
+section's text over 3000 characters, over 10 fields or a field over 2000, a context
+over 10 elements, a header over 150. Each problem is worded as Slack words it in
 `response_metadata.messages` of an `invalid_arguments` error.
 https://docs.slack.dev/reference/views
 
@@ -22,6 +24,8 @@ __all__ = [
     "MAX_MODAL_BLOCKS",
     "MAX_MODAL_TITLE",
     "MAX_PRIVATE_METADATA",
+    "MAX_SECTION_TEXT",
+    "block_problems",
     "view_problems",
 ]
 
@@ -30,6 +34,42 @@ MAX_MODAL_BLOCKS = 100
 MAX_MODAL_TITLE = 24
 MAX_PRIVATE_METADATA = 3000
 MAX_CALLBACK_ID = 255
+MAX_SECTION_TEXT = 3000
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_CONTEXT_ELEMENTS = 10
+MAX_HEADER_TEXT = 150
+
+
+def block_problems(blocks: object, pointer: str) -> list[str]:
+    """Return what Slack would refuse in the text of `blocks` (at json-pointer `pointer`)."""
+    found: list[str] = []
+    for number, block in enumerate(blocks if isinstance(blocks, list) else []):
+        if not isinstance(block, Mapping):
+            continue
+        where = f"{pointer}/{number}"
+        kind = block.get("type")
+        text = block.get("text")
+        body = text_of(text.get("text")) if isinstance(text, Mapping) else ""
+        if kind == "section":
+            if len(body) > MAX_SECTION_TEXT:
+                limit = f"must be less than {MAX_SECTION_TEXT + 1} characters"
+                found.append(problem(limit, f"{where}/text"))
+            fields = block.get("fields") or []
+            if len(fields) > MAX_FIELDS:
+                found.append(problem(f"no more than {MAX_FIELDS} items allowed", f"{where}/fields"))
+            for index, one in enumerate(fields):
+                field_text = text_of(one.get("text")) if isinstance(one, Mapping) else ""
+                if len(field_text) > MAX_FIELD_TEXT:
+                    limit = f"must be less than {MAX_FIELD_TEXT + 1} characters"
+                    found.append(problem(limit, f"{where}/fields/{index}/text"))
+        elif kind == "header" and len(body) > MAX_HEADER_TEXT:
+            limit = f"must be less than {MAX_HEADER_TEXT + 1} characters"
+            found.append(problem(limit, f"{where}/text"))
+        elif kind == "context" and len(block.get("elements") or []) > MAX_CONTEXT_ELEMENTS:
+            limit = f"no more than {MAX_CONTEXT_ELEMENTS} items allowed"
+            found.append(problem(limit, f"{where}/elements"))
+    return found
 
 
 def view_problems(view: Mapping[str, Any], *, expected_type: str) -> list[str]:
@@ -41,6 +81,7 @@ def view_problems(view: Mapping[str, Any], *, expected_type: str) -> list[str]:
     blocks = view.get("blocks") or []
     if len(blocks) > MAX_MODAL_BLOCKS:
         problems.append(problem(f"no more than {MAX_MODAL_BLOCKS} items allowed", "/view/blocks"))
+    problems.extend(block_problems(blocks, "/view/blocks"))
     if len(text_of(view.get("private_metadata"))) > MAX_PRIVATE_METADATA:
         limit = f"must be no more than {MAX_PRIVATE_METADATA} characters"
         problems.append(problem(limit, "/view/private_metadata"))

@@ -388,3 +388,32 @@ async def test_a_bolt_app_gets_the_view_closed_request_it_asked_for(
         ("view_closed", view_id, workspace.ALICE_ID)
     ]
     assert closed[0]["is_cleared"] is False
+
+
+# ---------------------------------------------------------------------- text limits
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+async def test_a_section_over_3000_characters_is_refused_in_views_and_messages(
+    client: AsyncWebClient,
+) -> None:
+    long = {**MODAL, "blocks": [_section("x" * 3001)]}
+    assert await refusal(open_modal(client, long)) == "invalid_arguments"
+    assert await open_modal(client, {**MODAL, "blocks": [_section("x" * 3000)]})
+    channel = workspace.INCIDENT_CHANNEL_ID
+    too_long = [_section("y" * 3001)]
+    assert await refusal(client.chat_postMessage(channel=channel, text="t", blocks=too_long)) == (
+        "invalid_blocks"
+    )
+    posted = await client.chat_postMessage(channel=channel, text="t", blocks=[_section("ok")])
+    assert await refusal(
+        client.chat_update(channel=channel, ts=posted["ts"], text="t", blocks=too_long)
+    ) == ("invalid_blocks")
+    eleven = [{"type": "mrkdwn", "text": str(n)} for n in range(11)]
+    crowded = [{"type": "context", "elements": eleven}]
+    assert await refusal(client.chat_postMessage(channel=channel, text="t", blocks=crowded)) == (
+        "invalid_blocks"
+    )

@@ -142,6 +142,7 @@ async def test_instances_rotations_events_and_settings(
         "custom_values": "refuse",
         "refuse_custom_values": True,
         "rotation_delay": 0.0,
+        "kms_qps": None,
     }
     assert sandbox.refuse_custom_values
     await kms.rotate_secret_async(

@@ -2,7 +2,9 @@
 
 One builder for every moment of a request's life (waiting, each approval, approved and
 run, denied, expired, failed), so the message edited in place always reads the same
-way. Approve and Deny carry only the approval id; each click is re-checked. Approve asks
+way. A sweep's card (one request for many secrets) lists its secrets, collapsed past a
+screenful (``views.sweep.card_members``). Approve and Deny carry only the approval id; each
+click is re-checked. Approve asks
 for confirmation where it would destroy something (a deletion: immediate ones cannot be
 undone); Deny never does, since denying changes nothing in the cloud. ``approver_note`` is
 the DM that points an approver to the card.
@@ -27,6 +29,8 @@ from ecs_secret_bot.bot.views.blocks import (
     slack_date,
 )
 from ecs_secret_bot.bot.views.messages import Message
+from ecs_secret_bot.bot.views.sweep import card_members
+from ecs_secret_bot.commands.approval.requests import sweep_of
 from ecs_secret_bot.commands.records import ApprovalRow
 
 __all__ = ["approval_card", "approver_note", "describe_request", "is_destructive"]
@@ -45,6 +49,9 @@ def describe_request(action: str, params: Mapping[str, Any]) -> str:
     """Say in words what an approval request would do."""
     inner: Mapping[str, Any] = params.get("params", params) or {}
     key = action.lower()
+    if inner.get("sweep_id"):
+        count = len(inner.get("members") or ())
+        return f"rotate {count} secrets with KMS-generated values (an incident sweep)"
     if key == "kms:deletesecret":
         if inner.get("immediately"):
             return "delete immediately (no recovery window)"
@@ -70,13 +77,25 @@ def is_destructive(action: str) -> bool:
     return action.lower() == "kms:deletesecret"
 
 
+def _target(row: ApprovalRow) -> str:
+    """Return what the request acts on: one secret, or a sweep's set."""
+    if sweep_of(row):
+        return f"the set of sweep `{esc(sweep_of(row))}`"
+    return f"`{esc(short_name(row.secret_name))}` ({row.region})"
+
+
+def _asked_why(row: ApprovalRow) -> str:
+    """Return the reason the requester gave (a sweep keeps it with its request)."""
+    inner = row.params.get("params") or {}
+    return str(inner.get("reason") or row.reason) if sweep_of(row) else row.reason
+
+
 def approver_note(row: ApprovalRow, channel: str, *, link: str = "") -> Message:
     """Return the DM that points an eligible approver to the card of ``row`` in ``channel``."""
-    name = esc(short_name(row.secret_name))
     what = describe_request(row.action, row.params)
     text = (
         f"An approval request waits for you in <#{channel}>: {mention(row.requester)} asks to "
-        f"{what}: `{name}` ({row.region}), rule `{esc(row.rule)}`."
+        f"{what}: {_target(row)}, rule `{esc(row.rule)}`."
     )
     if link:
         text += f" <{link}|Open the request> to approve or deny it."
@@ -91,19 +110,21 @@ def approval_card(
     outcome: str = "",
 ) -> Message:
     """Return the approval message as it should read now."""
-    name = esc(short_name(row.secret_name))
     what = describe_request(row.action, row.params)
     who = mention(row.requester)
-    head = f"{who} asks to {what}: `{name}` ({row.region})."
+    head = f"{who} asks to {what}: {_target(row)}."
     waiting = row.status == "pending"
     icon = _STATE_ICONS.get(row.status, ":grey_question:")
     ask = ""
     if waiting and approvers:
         ask = " " + ", ".join(mention(a) for a in approvers) + ": please review."
+    sweep = sweep_of(row)
     pairs = [
         ("Requested by", who),
-        ("Secret", f"`{name}` in {row.region}"),
-        ("Why", esc(row.reason) or "_no reason given_"),
+        ("Secrets", "listed below: exactly these")
+        if sweep
+        else ("Secret", f"`{esc(short_name(row.secret_name))}` in {row.region}"),
+        ("Why", esc(_asked_why(row)) or "_no reason given_"),
         ("Rule", f"`{esc(row.rule)}`"),
         ("Approvals", esc(progress) or "none yet"),
         ("Expires", slack_date(row.expires_at) if row.expires_at else "never"),
@@ -113,6 +134,8 @@ def approval_card(
     if row.denied_by:
         pairs.append(("Denied by", ", ".join(mention(p) for p in row.denied_by)))
     blocks = [section(f"{icon} *Approval request*: {head}{ask}"), *fields_section(pairs)]
+    if sweep:
+        blocks.extend(card_members(row.params.get("params") or {}))
     state = outcome or _state_line(row)
     if state:
         blocks.append(context(esc(state)))
@@ -121,7 +144,7 @@ def approval_card(
         if is_destructive(row.action):
             confirm = confirm_dialog(
                 "Approve this deletion?",
-                f"Approving may run it at once: {what}, `{name}` ({row.region}).",
+                f"Approving may run it at once: {what}, {_target(row)}.",
                 confirm="Approve",
             )
         blocks.append(

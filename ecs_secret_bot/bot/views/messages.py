@@ -71,6 +71,10 @@ _HELP_LINES = {
     "approvals": "approval requests waiting for you",
     "audit": "recent activity, of one secret or all",
     "whoami": "who you are to the policies, and what you may do here",
+    "sweep": (
+        "rotate every secret of some instances (by id, tag or name) at once, as one "
+        "approved request"
+    ),
 }
 
 

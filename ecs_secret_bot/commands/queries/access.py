@@ -232,6 +232,7 @@ _SUBCOMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("approvals", ()),
     ("audit", ("show", "list and pending")),
     ("whoami", ()),
+    ("sweep", ("rotate (generated value)",)),
 )
 
 
