@@ -35,8 +35,8 @@ from ecs_secret_bot.bot.middleware import (
 from ecs_secret_bot.bot.services import BotServices, SlackSettings
 from ecs_secret_bot.bot.slash import register_slash
 from ecs_secret_bot.bot.submissions import register_submissions
-from ecs_secret_bot.bot.workspaces import WorkspaceMiddleware
 from ecs_secret_bot.bot.sweeps import register_sweeps
+from ecs_secret_bot.bot.workspaces import WorkspaceMiddleware
 
 __all__ = ["NOT_INSTALLED", "build_app"]
 

@@ -31,8 +31,8 @@ from ecs_secret_bot.bot.directory import SlackDirectory, TTLCache
 from ecs_secret_bot.bot.installations import InstallationStore
 from ecs_secret_bot.bot.observe import Telemetry
 from ecs_secret_bot.bot.open_modals import OpenModals
-from ecs_secret_bot.bot.workspaces import WorkspaceClient
 from ecs_secret_bot.bot.sweep_notifier import slack_sweep_runner
+from ecs_secret_bot.bot.workspaces import WorkspaceClient
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.sweeps import SweepRunner
 from ecs_secret_bot.commands.tracker import RotationTracker
