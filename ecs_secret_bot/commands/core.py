@@ -67,8 +67,11 @@ class Core:
     clock: Callable[[], datetime] = utcnow
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     idempotency_ttl: timedelta = timedelta(hours=24)
-    follow_up_first_delay: float = 2.0
+    follow_up_first_delay: float = 1.0
     follow_up_max_delay: float = 15.0
+    follow_up_growth: float = 1.25
+    """Each look at a rotation waits this much longer than the last, up to the max delay:
+    a rotation is seen within about a quarter of its time (a sweep's slot is held until then)."""
     instances: InstanceDirectory = field(default_factory=InstanceDirectory)
     """ECS instances per region, cached briefly for the instance picker."""
 

@@ -225,6 +225,7 @@ async def watch_rotation(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     first_delay: float = 1.0,
     max_delay: float = 15.0,
+    growth: float = 2.0,
     before: Before | None = None,
 ) -> RotationStatus:
     """Look until the rotation finishes or ``deadline`` passes; never raises on time-out."""
@@ -238,4 +239,4 @@ async def watch_rotation(
         now = clock()
         if now >= deadline:
             return watch.not_confirmed()
-        delay = min(max_delay, delay * 2, max(0.0, (deadline - now).total_seconds()) or delay)
+        delay = min(max_delay, delay * growth, max(0.0, (deadline - now).total_seconds()) or delay)

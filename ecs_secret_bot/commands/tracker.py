@@ -149,6 +149,7 @@ async def follow_rotation(rotation_id: int, *, core: Core) -> RotationOutcome:
         sleep=core.sleep,
         first_delay=core.follow_up_first_delay,
         max_delay=core.follow_up_max_delay,
+        growth=core.follow_up_growth,
         before=Before(invalid=row.was_invalid, triggered_at=row.started_at),
     )
     if row.custom and status.state == "completed":
