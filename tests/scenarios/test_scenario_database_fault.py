@@ -2,8 +2,8 @@
 
 A real ``serve`` process on a PostgreSQL of this module's own (the session's server is never
 stopped), a sandbox cloud beside it, fake Slack in front. While requests keep arriving
-(slash commands, Approve and Restore clicks, rotate submissions) and a rotation is being
-followed, PostgreSQL is stopped for ``OUTAGE`` seconds (10 by default; set
+(slash commands, Approve and Restore clicks, rotate modals submitted anew) and a rotation
+is being followed, PostgreSQL is stopped for ``OUTAGE`` seconds (10 by default; set
 ``DB_OUTAGE_SECONDS`` to shorten it on a slow CI). Each request in that window is answered
 in words (the database is unreachable, nothing was changed, try again), nothing is
 half-done (every cloud call the sandbox saw has its audit entries, every audit entry its
@@ -11,7 +11,9 @@ call, and the chain verifies), the process keeps running and, once PostgreSQL is
 serves again and reports the rotation it was following, without a restart.
 
 The duties must survive a tick that failed on the database too: checked in-process, over a
-short outage, with a runner ticking every 0.2 s.
+short outage, with a runner ticking every 0.2 s (``serve`` on main ticks every 30 s, not
+configurable). And a change the cloud made while the database went away must not be told
+as undone. Both fail on main: strict xfails, each naming its cause.
 """
 
 from __future__ import annotations
@@ -59,13 +61,6 @@ from ecs_secret_bot.storage import audit
 OUTAGE = float(os.environ.get("DB_OUTAGE_SECONDS", "10"))
 """How long PostgreSQL stays stopped: the issue's 10 s unless the environment says less."""
 MUTATIONS = ("RotateSecret", "PutSecretValue", "DeleteSecret", "RestoreSecret", "CreateSecret")
-TO_THE_PERSON = (
-    "response_url",
-    "chat.postEphemeral",
-    "views.open",
-    "views.update",
-    "chat.postMessage",
-)
 REFUSED = ("unreachable", "nothing was changed", "try again")
 
 
@@ -382,4 +377,44 @@ async def test_the_duties_survive_a_tick_that_failed_on_the_database(
             with contextlib.suppress(Exception):  # what ended the duties is asserted above
                 await asyncio.wait_for(running, 5)
             await duties.tracker.drain(2.0)
+            await h.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "commands/: the records an executor writes after the cloud call (the rotation's "
+        "in_progress, the deletion's pending, the idempotency answer) raise the storage "
+        "fault 'nothing was changed' although the cloud did change; the rows left behind "
+        "are settled by the duties, but the person is told the opposite of what happened"
+    ),
+)
+async def test_a_rotation_kms_carried_out_as_the_database_went_away_is_not_said_undone(
+    tmp_path: Path, outage_server: PostgresServer, outage_url: str
+) -> None:
+    async with Sandbox(regions=REGIONS, seed=True, rotation_delay=0.3) as sandbox:
+        h = await CoreHarness.start(tmp_path, sandbox, database_url=outage_url)
+        try:
+            sandbox.faults.add(action="RotateSecret", kind="latency", latency=2.0, times=1)
+            rotating = asyncio.create_task(
+                rotate_secret(
+                    RotateRequest("web-3-root", request_id="view:V1"),
+                    actor=actor("UADMIN", "SSRE"),
+                    core=h.core,
+                )
+            )
+            deadline = time.monotonic() + 10
+            while not sandbox.calls.total("RotateSecret"):  # intent audited, call under way
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+            await asyncio.to_thread(outage_server.stop)
+            try:
+                answer: object = await rotating
+            except Exception as exc:  # what the person would be told
+                answer = exc
+            assert sandbox.calls.total("RotateSecret") == 1  # KMS rotated it
+            assert "nothing was changed" not in str(answer), answer
+        finally:
+            if not outage_server.running:
+                await asyncio.to_thread(outage_server.start)
             await h.close()
