@@ -110,7 +110,8 @@ def storage_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("database_url")) if request.param == "postgres" else ""
 
 
-async def start(tmp_path: Path, sb: Sandbox, clock: Clock, url: str, **kw: str) -> CoreHarness:
+async def start(tmp_path: Path, sb: Sandbox, clock: Clock, url: str = "", **kw: str) -> CoreHarness:
+    """Open a core on SQLite, or on the PostgreSQL database at ``url``."""
     return await CoreHarness.start(tmp_path, sb, clock=clock, database_url=url, **kw)
 
 
