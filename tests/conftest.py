@@ -46,6 +46,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "slack_response(method, body, *, status=200, headers=None, times=None): "
         "script fake Slack's reply to a Web API method (see FakeSlackAPI.respond)",
     )
+    config.addinivalue_line(
+        "markers",
+        "both_engines: run the scenario on SQLite and on PostgreSQL (tests/scenarios/conftest.py)",
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,6 @@
-"""Background duties with a controlled clock, the sandbox cloud and real SQLite."""
+"""Background duties with a controlled clock, the sandbox cloud, and a real database: each
+test runs on SQLite and on PostgreSQL (``storage_url``), the restarts and the second process
+included."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 from fakes.cloud import REGIONS, populate
 from fakes.core import Clock, CoreHarness, actor, admin_policies
@@ -23,7 +26,7 @@ from ecs_secret_bot.commands.queries import verify_audit
 from ecs_secret_bot.commands.requests import DeleteRequest, RotateRequest
 from ecs_secret_bot.commands.tracker import RotationOutcome, RotationTracker
 from ecs_secret_bot.sandbox import Sandbox
-from ecs_secret_bot.storage import open_database, payloads, pending
+from ecs_secret_bot.storage import Database, open_database, open_pg_database, payloads, pending
 from ecs_secret_bot.storage.approvals import ApprovalRow
 from ecs_secret_bot.storage.audit import AuditEntry, append_audit, audit_head
 from ecs_secret_bot.storage.pending import PendingDeletion
@@ -101,13 +104,22 @@ async def sb(clock: Clock) -> AsyncIterator[Sandbox]:
         await sandbox.stop()
 
 
-async def start(tmp_path: Path, sb: Sandbox, clock: Clock, **kw: str) -> CoreHarness:
-    return await CoreHarness.start(tmp_path, sb, clock=clock, **kw)
+@pytest.fixture(params=["sqlite", "postgres"])
+def storage_url(request: pytest.FixtureRequest) -> str:
+    """Return ``""`` (SQLite under ``tmp_path``) or a fresh PostgreSQL database's URL."""
+    return str(request.getfixturevalue("database_url")) if request.param == "postgres" else ""
+
+
+async def start(tmp_path: Path, sb: Sandbox, clock: Clock, url: str = "", **kw: str) -> CoreHarness:
+    """Open a core on SQLite, or on the PostgreSQL database at ``url``."""
+    return await CoreHarness.start(tmp_path, sb, clock=clock, database_url=url, **kw)
 
 
 @pytest.fixture
-async def h(tmp_path: Path, sb: Sandbox, clock: Clock) -> AsyncIterator[CoreHarness]:
-    harness = await start(tmp_path, sb, clock)
+async def h(
+    tmp_path: Path, sb: Sandbox, clock: Clock, storage_url: str
+) -> AsyncIterator[CoreHarness]:
+    harness = await start(tmp_path, sb, clock, storage_url)
     try:
         yield harness
     finally:
@@ -142,9 +154,9 @@ async def schedule(h: CoreHarness, name: str, days: int) -> PendingDeletion:
 
 
 async def test_each_reminder_is_sent_once_across_a_restart(
-    tmp_path: Path, sb: Sandbox, clock: Clock
+    tmp_path: Path, sb: Sandbox, clock: Clock, storage_url: str
 ) -> None:
-    h = await start(tmp_path, sb, clock)
+    h = await start(tmp_path, sb, clock, storage_url)
     await schedule(h, "web-3-root", 7)
     notes = RecordingNotifier()
     await runner(h, notes).tick()
@@ -154,8 +166,8 @@ async def test_each_reminder_is_sent_once_across_a_restart(
     await runner(h, notes).tick()
     assert notes.kinds("remind") == ["acs/ecs/web-3-root 3d"]
     await h.close()
-    # a restart: a new process, the same file
-    h = await start(tmp_path, sb, clock)
+    # a restart: a new process, the same database
+    h = await start(tmp_path, sb, clock, storage_url)
     clock.advance(timedelta(minutes=2))  # the lease of p1 has not lapsed; p1 runs again
     await runner(h, notes).tick()
     assert notes.kinds("remind") == ["acs/ecs/web-3-root 3d"]
@@ -302,11 +314,11 @@ async def test_expired_approvals_are_closed_once_and_their_payload_erased(
 
 
 async def test_a_stale_request_is_reannounced_once(
-    tmp_path: Path, sb: Sandbox, clock: Clock
+    tmp_path: Path, sb: Sandbox, clock: Clock, storage_url: str
 ) -> None:
     from ecs_secret_bot.commands.operations.delete import delete_secret
 
-    h = await start(tmp_path, sb, clock, access_toml=admin_policies(stale_after="30m"))
+    h = await start(tmp_path, sb, clock, storage_url, access_toml=admin_policies(stale_after="30m"))
     try:
         held = await delete_secret(
             DeleteRequest("web-3-root", immediately=True), actor=ADMIN, core=h.core
@@ -324,14 +336,14 @@ async def test_a_stale_request_is_reannounced_once(
 
 
 async def test_a_rotation_triggered_before_a_restart_is_still_reported(
-    tmp_path: Path, sb: Sandbox, clock: Clock
+    tmp_path: Path, sb: Sandbox, clock: Clock, storage_url: str
 ) -> None:
     sb.rotation_delay = 0.3
-    h = await start(tmp_path, sb, clock)
+    h = await start(tmp_path, sb, clock, storage_url)
     result = await rotate_secret(RotateRequest("web-3-root"), actor=ADMIN, core=h.core)
     assert isinstance(result, RotateResult)
     await h.close()  # the process stops before following it
-    h = await start(tmp_path, sb, clock)
+    h = await start(tmp_path, sb, clock, storage_url)
     try:
         notes = RecordingNotifier()
         duty = runner(h, notes)
@@ -344,12 +356,19 @@ async def test_a_rotation_triggered_before_a_restart_is_still_reported(
         await h.close()
 
 
-async def test_the_database_is_shared_by_reopening(tmp_path: Path) -> None:
-    # two connections to one file see each other's leases (two processes in miniature)
-    path = tmp_path / "bot.db"
-    async with await open_database(path) as one, await open_database(path) as two:
-        from ecs_secret_bot.storage import leases
+async def test_the_database_is_shared_by_reopening(tmp_path: Path, storage_url: str) -> None:
+    # two connections to one database see each other's leases (two processes in miniature)
+    from ecs_secret_bot.storage import leases
 
+    path, key = tmp_path / "bot.db", bytes(range(32))
+
+    async def connect() -> Database:
+        if storage_url:
+            return await open_pg_database(storage_url, data_key=key)
+        return await open_database(path, data_key=key)
+
+    one, two = await connect(), await connect()
+    try:
         now = Clock()()
         assert await leases.acquire_lease(
             one, "duties", owner="a", now=now, ttl=timedelta(seconds=5)
@@ -357,6 +376,9 @@ async def test_the_database_is_shared_by_reopening(tmp_path: Path) -> None:
         assert not await leases.acquire_lease(
             two, "duties", owner="b", now=now, ttl=timedelta(seconds=5)
         )
+    finally:
+        await one.close()
+        await two.close()
 
 
 async def _wait_lines(path: Path, count: int, timeout: float = 15.0) -> list[str]:
@@ -373,10 +395,10 @@ async def _wait_lines(path: Path, count: int, timeout: float = 15.0) -> list[str
 
 
 async def test_two_processes_send_each_reminder_once_and_fail_over(
-    tmp_path: Path, sb: Sandbox
+    tmp_path: Path, sb: Sandbox, storage_url: str
 ) -> None:
     clock = Clock()
-    h = await start(tmp_path, sb, clock, extra='[reminders]\nbefore = ["8d", "3d"]')
+    h = await start(tmp_path, sb, clock, storage_url, extra='[reminders]\nbefore = ["8d", "3d"]')
     for name in ("web-3-root", "db-1-root"):
         await schedule(h, name, 7)
     output = tmp_path / "sent.txt"
@@ -524,7 +546,7 @@ async def test_the_audit_head_is_anchored_once_a_day_in_the_log_and_the_notifier
 
 
 async def test_a_notifier_failure_is_retried_and_the_anchor_then_proves_a_cut(
-    h: CoreHarness,
+    h: CoreHarness, storage_url: str
 ) -> None:
     await some_entries(h)
     notes = RecordingNotifier(fail_next=1)
@@ -535,9 +557,16 @@ async def test_a_notifier_failure_is_retried_and_the_anchor_then_proves_a_cut(
     [said] = notes.kinds("anchor")
     anchor = said.split()[1]
     assert (await verify_audit(actor=ADMIN, core=h.core, anchor=anchor)).ok
-    conn = sqlite3.connect(h.db_path, isolation_level=None)
-    conn.execute("DROP TRIGGER audit_log_no_delete")
-    conn.execute("DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
-    conn.close()
+    cut = "DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)"
+    if storage_url:  # someone with the database's own login, not the bot
+        tamper = await asyncpg.connect(storage_url)
+        await tamper.execute("DROP TRIGGER audit_log_no_delete ON audit_log")
+        await tamper.execute(cut)
+        await tamper.close()
+    else:
+        conn = sqlite3.connect(h.db_path, isolation_level=None)
+        conn.execute("DROP TRIGGER audit_log_no_delete")
+        conn.execute(cut)
+        conn.close()
     proof = await verify_audit(actor=ADMIN, core=h.core, anchor=anchor)
     assert not proof.ok and "were removed" in proof.problem

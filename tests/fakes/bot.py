@@ -1,5 +1,5 @@
 """The whole bot for scenario tests: the real app over real HTTP, fake Slack, the sandbox
-cloud and a real SQLite file.
+cloud and a real database: a SQLite file, or PostgreSQL with ``database_url=``.
 
 ``running_bot(tmp_path, slack_api)`` yields a ``BotHarness`` whose helpers send signed,
 Slack-shaped requests as a person would (``command``, ``click``, ``submit``, ``suggest``,
@@ -26,6 +26,7 @@ from ecs_secret_bot.cloud.retry import RetryPolicy
 from ecs_secret_bot.config import parse_settings
 from ecs_secret_bot.runtime import open_bot
 from ecs_secret_bot.sandbox import Sandbox
+from ecs_secret_bot.storage import generate_data_key
 
 from . import workspace as ws
 from .cloud import REGIONS, fast_retry, sandbox_credential
@@ -236,11 +237,14 @@ async def wired_bot(
     cloud_endpoints: Mapping[str, str] | None = None,
     retry: RetryPolicy | None = None,
     oauth: FakeOAuth | None = None,
+    database_url: str = "",
 ) -> AsyncIterator[WiredBot]:
     """Start the sandbox (unless ``cloud_endpoints`` names the URL of each region elsewhere);
     open the core as ``serve`` does; build the app. Cloud calls retry as ``retry`` says
     (``fast_retry()`` by default). With ``oauth``, the bot runs in OAuth install mode with
-    that app's credentials (no bot token): install it before using it in a workspace."""
+    that app's credentials (no bot token): install it before using it in a workspace. With
+    ``database_url`` (the ``database_url`` fixture) it keeps its records in PostgreSQL, under
+    a data key file ``bot.key`` made here; else in the SQLite file ``bot.db``."""
     slack.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
     slack.set_usergroup(SEC, [ws.ADMIN_ID], handle="security")
     async with AsyncExitStack() as stack:
@@ -250,6 +254,12 @@ async def wired_bot(
                 Sandbox(regions=REGIONS, seed=True, rotation_delay=rotation_delay)
             )
             cloud_endpoints = sandbox.endpoints
+        storage = 'path = "bot.db"'
+        if database_url:
+            key_file = tmp_path / "bot.key"
+            key_file.write_text(generate_data_key() + "\n", encoding="ascii")
+            key_file.chmod(0o600)
+            storage = f'url = "{database_url}"\nkey_file = "bot.key"'
         endpoints = "\n".join(
             f'region_defaults.{region}.{service}_endpoint = "{cloud_endpoints[region]}"'
             for region in REGIONS
@@ -263,7 +273,7 @@ regions = {list(REGIONS)!r}
 sts_endpoint = "{cloud_endpoints[REGIONS[0]]}"
 
 [storage]
-path = "bot.db"
+{storage}
 
 [rotation]
 follow_up_timeout = "1m"
@@ -308,8 +318,10 @@ async def running_bot(
     modal_budget: float = 2.0,
     retry: RetryPolicy | None = None,
     oauth: FakeOAuth | None = None,
+    database_url: str = "",
 ) -> AsyncIterator[BotHarness]:
-    """Start the sandbox, storage and the bot over HTTP; yield the harness; stop it all."""
+    """Start the sandbox, storage (PostgreSQL with ``database_url``, else SQLite) and the
+    bot over HTTP; yield the harness; stop it all."""
     async with wired_bot(
         tmp_path,
         slack,
@@ -318,6 +330,7 @@ async def running_bot(
         modal_budget=modal_budget,
         retry=retry,
         oauth=oauth,
+        database_url=database_url,
     ) as wired:
         async with serve_web_app(wired.app, signing_secret=SIGNING_SECRET) as port:
             async with SlackClientDriver(port) as driver:

@@ -1,4 +1,5 @@
-"""A real core for tests: settings from TOML, the sandbox cloud, SQLite under tmp_path.
+"""A real core for tests: settings from TOML, the sandbox cloud, SQLite under tmp_path (or
+PostgreSQL, with ``database_url``).
 
 ``CoreHarness`` opens the same ``Core`` ``runtime`` opens for a front end, from a TOML text
 (with the sandbox's endpoints filled in), a real database file and a directory of actors.
@@ -102,7 +103,9 @@ class CoreHarness:
         clock: Clock | None = None,
         database_url: str = "",
     ) -> CoreHarness:
-        """Open the core; on PostgreSQL with ``database_url`` (the ``database_url`` fixture)."""
+        """Open the core; on PostgreSQL with ``database_url`` (the ``database_url`` fixture),
+        under a data key file ``bot.key`` made at the first start in ``tmp_path`` (a restart
+        reuses it, as a replica would)."""
         storage = 'path = "bot.db"'
         if database_url:
             key_file = tmp_path / "bot.key"

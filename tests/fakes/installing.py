@@ -5,7 +5,7 @@ install mode over a fake Slack of teams ``TEAM_A`` and ``TEAM_B``, installed in 
 installer's ``Browser`` (``GET /slack/install``: the state and its cookie -> Slack's "Allow"
 (``FakeOAuth.authorize``: a code) -> ``GET /slack/oauth_redirect?code&state``), and what the
 tests read back: which team a recorded call's token belongs to, and whether a token is
-found in clear in the database's files. Never patches anything.
+found in clear in the database at rest. Never patches anything.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import aiohttp
 
 from . import workspace as ws
+from .at_rest import stored_bytes
 from .bot import BOT_POLICIES, REDIRECT_URI, SEC, SRE, BotHarness, running_bot
 from .slack_api import FakeSlackAPI
 
@@ -47,15 +48,22 @@ BETA_CHANNEL = "C0BETAONLY"
 
 @asynccontextmanager
 async def installed_bot(
-    tmp_path: Path, slack_api: FakeSlackAPI, *, policies: str = BOT_POLICIES
+    tmp_path: Path,
+    slack_api: FakeSlackAPI,
+    *,
+    policies: str = BOT_POLICIES,
+    database_url: str = "",
 ) -> AsyncIterator[BotHarness]:
-    """A bot in OAuth install mode over a fake Slack of two workspaces, installed in both."""
+    """A bot in OAuth install mode over a fake Slack of two workspaces, installed in both
+    (on PostgreSQL with ``database_url``, else SQLite)."""
     oauth = slack_api.enable_oauth()
     beta = slack_api.add_workspace(TEAM_B, name="Beta Corp")
     beta.add_channel(BETA_CHANNEL, name="beta-ops")
     beta.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
     beta.set_usergroup(SEC, [ws.ADMIN_ID], handle="security")
-    async with running_bot(tmp_path, slack_api, oauth=oauth, policies=policies) as bot:
+    async with running_bot(
+        tmp_path, slack_api, oauth=oauth, policies=policies, database_url=database_url
+    ) as bot:
         for team in (TEAM_A, TEAM_B):
             page = await install(bot, team)
             assert page.status == 200, page.text
@@ -124,11 +132,7 @@ def team_of_call(bot: BotHarness, call: object) -> str | None:
     return oauth.team_of(getattr(call, "token", None))
 
 
-def tokens_in_clear(db_path: Path, tokens: list[str]) -> list[str]:
-    """Return which tokens are found in clear in the database's files."""
-    found = []
-    for path in db_path.parent.iterdir():
-        if path.is_file() and path.name.startswith(db_path.name):
-            content = path.read_bytes()
-            found += [f"{t} in {path.name}" for t in tokens if t.encode() in content]
-    return found
+async def tokens_in_clear(bot: BotHarness, tokens: list[str]) -> list[str]:
+    """Return which tokens are found in clear in the database at rest (either engine)."""
+    held = await stored_bytes(bot.services.core.db, path=bot.db_path)
+    return [token for token in tokens if token.encode() in held]

@@ -31,6 +31,7 @@ from ecs_secret_bot.commands.outcomes import HeldForApproval
 from ecs_secret_bot.commands.requests import DeleteRequest
 
 SEC2, SEC3 = "U0SEC2", "U0SEC3"
+pytestmark = pytest.mark.both_engines
 
 
 def policies(*, dm_limit: int | None = None) -> str:
@@ -45,8 +46,12 @@ def policies(*, dm_limit: int | None = None) -> str:
 
 
 @pytest.fixture
-async def bot(tmp_path: Path, slack_api: FakeSlackAPI) -> AsyncIterator[BotHarness]:
-    async with running_bot(tmp_path, slack_api, policies=policies()) as harness:
+async def bot(
+    tmp_path: Path, slack_api: FakeSlackAPI, storage_url: str
+) -> AsyncIterator[BotHarness]:
+    async with running_bot(
+        tmp_path, slack_api, policies=policies(), database_url=storage_url
+    ) as harness:
         yield harness
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fakes import workspace as ws
 from fakes.bot import BotHarness
 
@@ -37,6 +38,7 @@ async def test_whoami_answers_in_the_ack(bot: BotHarness) -> None:
     assert "AliyunKMSSecretAdminAccess" in str(answer["blocks"])
 
 
+@pytest.mark.both_engines
 async def test_rotate_from_modal_to_completed_message(bot: BotHarness) -> None:
     # /ecs-secret rotate web-3-root -> modal opened (loading, then the secret)
     response = await bot.command("rotate web-3-root")

@@ -7,20 +7,16 @@ Slack call, response, log line or database byte.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 from fakes import workspace as ws
+from fakes.at_rest import stored_bytes
 from fakes.bot import BotHarness
 from fakes.payloads import checkboxes_state, input_state
 
 from ecs_secret_bot.bot.ids import Action, Block, Callback
 
 CANARY = "Canary9Value7Qx"
-
-
-def db_bytes(path: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
 
 
 async def open_custom(bot: BotHarness, name: str = "web-3-root") -> dict[str, object]:
@@ -64,6 +60,7 @@ async def test_a_weak_custom_password_is_refused_in_the_modal(bot: BotHarness) -
     assert bot.sandbox.calls.total("PutSecretValue") == 0
 
 
+@pytest.mark.both_engines
 async def test_custom_value_rotates_and_leaks_nowhere(
     bot: BotHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -80,7 +77,7 @@ async def test_custom_value_rotates_and_leaks_nowhere(
     assert CANARY not in bot.slack.all_recorded_text()
     assert CANARY not in bot.driver.all_response_text()
     assert CANARY not in caplog.text
-    assert CANARY.encode() not in db_bytes(bot.db_path)
+    assert CANARY.encode() not in await stored_bytes(bot.services.core.db, path=bot.db_path)
 
 
 async def test_kms_refusing_a_custom_value_is_said_plainly(bot: BotHarness) -> None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fakes import workspace as ws
 from fakes.bot import BotHarness
 from fakes.payloads import input_state, select_state
 
 from ecs_secret_bot.bot.ids import Action, Block, Callback
+
+pytestmark = pytest.mark.both_engines
 
 
 def delete_values(mode: str, *, days: str = "30", name: str = "") -> dict[str, Any]:

@@ -26,11 +26,16 @@ from ecs_secret_bot.commands.requests import RotateRequest
 from ecs_secret_bot.storage.audit import audit_head
 
 POLICIES = bot_policies(stale_after="30m") + '\n[reminders]\nbefore = ["31d", "3d"]\n'
+pytestmark = pytest.mark.both_engines
 
 
 @pytest.fixture
-async def bot(tmp_path: Path, slack_api: FakeSlackAPI) -> AsyncIterator[BotHarness]:
-    async with running_bot(tmp_path, slack_api, policies=POLICIES) as harness:
+async def bot(
+    tmp_path: Path, slack_api: FakeSlackAPI, storage_url: str
+) -> AsyncIterator[BotHarness]:
+    async with running_bot(
+        tmp_path, slack_api, policies=POLICIES, database_url=storage_url
+    ) as harness:
         yield harness
 
 

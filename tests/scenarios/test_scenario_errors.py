@@ -12,6 +12,8 @@ from fakes.bot import BotHarness
 
 from ecs_secret_bot.bot.ids import Callback
 
+pytestmark = pytest.mark.both_engines
+
 
 async def said(bot: BotHarness, text: str) -> str:
     """Type ``/ecs-secret text``; return what the bot told the asker afterwards."""

@@ -33,11 +33,15 @@ from ecs_secret_bot.bot.notifier import SlackNotifier
 from ecs_secret_bot.commands import workspaces
 from ecs_secret_bot.launch import serve_start
 
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.fixture
-async def two_teams(tmp_path: Path, slack_api: FakeSlackAPI) -> AsyncIterator[BotHarness]:
-    """A bot installed in two workspaces, under the bot tests' policies."""
-    async with installed_bot(tmp_path, slack_api) as bot:
+async def two_teams(
+    tmp_path: Path, slack_api: FakeSlackAPI, storage_url: str
+) -> AsyncIterator[BotHarness]:
+    """A bot installed in two workspaces, under the bot tests' policies, on ``engine``."""
+    async with installed_bot(tmp_path, slack_api, database_url=storage_url) as bot:
         yield bot
 
 
@@ -49,7 +53,7 @@ async def test_uninstall_forgets_the_tokens_and_refuses_the_workspace(
     assert oauth is not None
     canaries = oauth.tokens_of(TEAM_A) + oauth.tokens_of(TEAM_B)
     assert len(canaries) == 2
-    assert not tokens_in_clear(bot.db_path, canaries)
+    assert not await tokens_in_clear(bot, canaries)
 
     # Slack: the app is removed from team B (its tokens revoked), then the event.
     oauth.revoke(TEAM_B)
@@ -57,7 +61,7 @@ async def test_uninstall_forgets_the_tokens_and_refuses_the_workspace(
     assert uninstalled.status == 200
     assert await workspaces.find_installation(bot.services.core, TEAM_B) is None
     assert await workspaces.find_installation(bot.services.core, TEAM_A) is not None
-    assert not tokens_in_clear(bot.db_path, canaries)
+    assert not await tokens_in_clear(bot, canaries)
 
     # Later requests from team B are refused, with what to do; team A goes on.
     refused = await bot.command("whoami", user=ws.ADMIN_ID, team=TEAM_B)
@@ -197,4 +201,4 @@ async def test_with_token_rotation_a_token_about_to_expire_is_refreshed(
     again = await workspaces.find_installation(bot.services.core, TEAM_B)
     assert again is not None and again.bot_token == fresh
     assert again.bot_refresh_token not in ("", kept.bot_refresh_token)
-    assert not tokens_in_clear(bot.db_path, [kept.bot_token, fresh, again.bot_refresh_token])
+    assert not await tokens_in_clear(bot, [kept.bot_token, fresh, again.bot_refresh_token])

@@ -115,10 +115,12 @@ min_approvals = 1
 """
 
 
+@pytest.mark.both_engines
 async def test_an_approved_custom_value_tells_its_requester_what_kms_confirmed(
-    tmp_path: Path, slack_api: FakeSlackAPI
+    tmp_path: Path, slack_api: FakeSlackAPI, storage_url: str
 ) -> None:
-    async with running_bot(tmp_path, slack_api, policies=bot_policies() + CUSTOM_RULE) as bot:
+    policies = bot_policies() + CUSTOM_RULE
+    async with running_bot(tmp_path, slack_api, policies=policies, database_url=storage_url) as bot:
         modal = await open_custom(bot)
         held = (await bot.submit(modal, custom_values(CUSTOM))).json()
         assert "needs approval" in str(held["view"])

@@ -6,12 +6,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from fakes import app_home_opened_event, slash_command_body
 from fakes import workspace as ws
 from fakes.bot import BotHarness
 from fakes.payloads import checkboxes_state, input_state, select_state
 
 from ecs_secret_bot.bot.ids import Action, Block, Callback
+
+pytestmark = pytest.mark.both_engines
 
 
 async def ephemeral(bot: BotHarness, text: str, **kw: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fakes import workspace as ws
 from fakes.bot import BotHarness
 from fakes.payloads import input_state
@@ -52,6 +53,7 @@ async def test_a_result_asked_for_in_a_dm_is_not_said_to_be_in_a_channel(bot: Bo
     assert posted.payload["channel"] == ws.ALICE_ID  # her DM with the bot
 
 
+@pytest.mark.both_engines
 async def test_a_requester_in_a_dm_hears_where_the_result_of_the_approval_went(
     bot: BotHarness,
 ) -> None:

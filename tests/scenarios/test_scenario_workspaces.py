@@ -25,11 +25,15 @@ from ecs_secret_bot.bot.notifier import SlackNotifier
 from ecs_secret_bot.commands.duties import DutyRunner
 from ecs_secret_bot.commands.records import PendingDeletion
 
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.fixture
-async def two_teams(tmp_path: Path, slack_api: FakeSlackAPI) -> AsyncIterator[BotHarness]:
-    """A bot installed in two workspaces, under the bot tests' policies."""
-    async with installed_bot(tmp_path, slack_api) as bot:
+async def two_teams(
+    tmp_path: Path, slack_api: FakeSlackAPI, storage_url: str
+) -> AsyncIterator[BotHarness]:
+    """A bot installed in two workspaces, under the bot tests' policies, on ``engine``."""
+    async with installed_bot(tmp_path, slack_api, database_url=storage_url) as bot:
         yield bot
 
 
@@ -87,7 +91,7 @@ async def test_installed_in_two_workspaces_each_rotation_uses_its_own_token(
 
 
 async def test_a_binding_naming_team_a_does_not_match_the_same_user_in_team_b(
-    tmp_path: Path, slack_api: FakeSlackAPI
+    tmp_path: Path, slack_api: FakeSlackAPI, storage_url: str
 ) -> None:
     policies = access_toml(
         admins=[f"slack:user:{TEAM_A}/{ws.ADMIN_ID}"],
@@ -95,7 +99,9 @@ async def test_a_binding_naming_team_a_does_not_match_the_same_user_in_team_b(
         channel=ws.SECOPS_CHANNEL_ID,
         delete_approvers=[f"slack:usergroup:{SEC}"],
     )
-    async with installed_bot(tmp_path, slack_api, policies=policies) as bot:
+    async with installed_bot(
+        tmp_path, slack_api, policies=policies, database_url=storage_url
+    ) as bot:
         in_a = (await bot.command("whoami", user=ws.ADMIN_ID, team=TEAM_A)).json()
         in_b = (await bot.command("whoami", user=ws.ADMIN_ID, team=TEAM_B)).json()
         assert "AliyunKMSSecretAdminAccess" in str(in_a["blocks"])
@@ -171,10 +177,12 @@ async def test_an_approval_in_team_b_goes_through_team_bs_token(two_teams: BotHa
 
 
 async def test_the_duties_remind_each_workspace_through_its_token_and_skip_an_uninstalled_one(
-    tmp_path: Path, slack_api: FakeSlackAPI, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, slack_api: FakeSlackAPI, caplog: pytest.LogCaptureFixture, storage_url: str
 ) -> None:
     policies = BOT_POLICIES + '\n[reminders]\nbefore = ["31d"]\n'
-    async with installed_bot(tmp_path, slack_api, policies=policies) as bot:
+    async with installed_bot(
+        tmp_path, slack_api, policies=policies, database_url=storage_url
+    ) as bot:
         for team, channel, name in (
             (TEAM_A, ws.INCIDENT_CHANNEL_ID, "web-4-ecs-user-key"),
             (TEAM_B, BETA_CHANNEL, "win-app-1-admin"),
