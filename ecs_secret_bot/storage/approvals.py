@@ -27,6 +27,7 @@ from typing import Any
 from ecs_secret_bot.storage._codec import canonical_json, from_text, frozen_mapping, to_text
 from ecs_secret_bot.storage._sql import Row, UniqueViolation
 from ecs_secret_bot.storage.db import Database
+from ecs_secret_bot.storage.leases import Fence, guarded
 from ecs_secret_bot.storage.payloads import scrub
 
 __all__ = [
@@ -255,6 +256,7 @@ async def set_status(
     new: str,
     at: datetime,
     outcome: str = "",
+    fence: Fence | None = None,
 ) -> bool:
     """Move the request to ``new`` only if its status is ``expected``; False = someone else won."""
     wanted = (expected,) if isinstance(expected, str) else expected
@@ -271,15 +273,16 @@ async def set_status(
     holds_value = new in CLOSED_STATUSES and await db.fetchone(
         "SELECT 1 FROM payloads WHERE approval_id = ?", (approval_id,)
     )
-    rows = await db.fetchall(
-        f"""UPDATE approvals
-               SET status = ?, updated_at = ?,
-                   outcome = CASE WHEN ? = '' THEN outcome ELSE ? END
-             WHERE id = ? AND status IN ({", ".join("?" * len(wanted))}){unexpired}
-         RETURNING id""",
-        (_status(new), stamp, outcome, outcome, approval_id, *wanted)
-        + ((stamp,) if unexpired else ()),
-    )
+    async with guarded(db, fence) as run:
+        rows = await run.fetchall(
+            f"""UPDATE approvals
+                   SET status = ?, updated_at = ?,
+                       outcome = CASE WHEN ? = '' THEN outcome ELSE ? END
+                 WHERE id = ? AND status IN ({", ".join("?" * len(wanted))}){unexpired}
+             RETURNING id""",
+            (_status(new), stamp, outcome, outcome, approval_id, *wanted)
+            + ((stamp,) if unexpired else ()),
+        )
     if rows and holds_value:
         await scrub(db)
     return bool(rows)
@@ -293,17 +296,18 @@ async def set_message(db: Database, approval_id: str, *, channel: str, ts: str) 
     )
 
 
-async def count_card_failure(db: Database, approval_id: str) -> int:
+async def count_card_failure(db: Database, approval_id: str, *, fence: Fence | None = None) -> int:
     """Count one more failed try to post the card of a request with none; return the count.
 
     Returns 0 when there is no such request or its card is already posted.
     """
-    row = await db.fetchone(
-        """UPDATE approvals SET card_attempts = card_attempts + 1
-            WHERE id = ? AND message_ts IS NULL
-        RETURNING card_attempts""",
-        (approval_id,),
-    )
+    async with guarded(db, fence) as run:
+        row = await run.fetchone(
+            """UPDATE approvals SET card_attempts = card_attempts + 1
+                WHERE id = ? AND message_ts IS NULL
+            RETURNING card_attempts""",
+            (approval_id,),
+        )
     return int(row[0]) if row else 0
 
 

@@ -14,24 +14,31 @@ from typing import Any
 
 from ecs_secret_bot.storage._codec import canonical_json, from_text, frozen_mapping, to_text
 from ecs_secret_bot.storage.db import Database
+from ecs_secret_bot.storage.leases import Fence, guarded
 
 __all__ = ["claim_key", "get_result", "purge_expired", "release_key", "store_result"]
 
 
-async def claim_key(db: Database, key: str, *, now: datetime, ttl: timedelta) -> bool:
-    """Claim ``key`` for ``ttl``; True = first claim (go ahead), False = already claimed."""
+async def claim_key(
+    db: Database, key: str, *, now: datetime, ttl: timedelta, fence: Fence | None = None
+) -> bool:
+    """Claim ``key`` for ``ttl``; True = first claim (go ahead), False = already claimed.
+
+    With ``fence`` (a duty's lease), the claim is refused with ``LeaseLost`` once another
+    replica holds the lease."""
     if ttl <= timedelta(0):
         raise ValueError("ttl must be positive")
     stamp = to_text(now)
-    rows = await db.fetchall(
-        """INSERT INTO idempotency_keys (key, claimed_at, expires_at) VALUES (?, ?, ?)
-           ON CONFLICT (key) DO UPDATE
-               SET claimed_at = excluded.claimed_at, expires_at = excluded.expires_at,
-                   result = NULL
-             WHERE idempotency_keys.expires_at <= excluded.claimed_at
-           RETURNING key""",
-        (key, stamp, to_text(now + ttl)),
-    )
+    async with guarded(db, fence) as run:
+        rows = await run.fetchall(
+            """INSERT INTO idempotency_keys (key, claimed_at, expires_at) VALUES (?, ?, ?)
+               ON CONFLICT (key) DO UPDATE
+                   SET claimed_at = excluded.claimed_at, expires_at = excluded.expires_at,
+                       result = NULL
+                 WHERE idempotency_keys.expires_at <= excluded.claimed_at
+               RETURNING key""",
+            (key, stamp, to_text(now + ttl)),
+        )
     return bool(rows)
 
 
@@ -58,9 +65,10 @@ async def get_result(
     return frozen_mapping(row["result"])
 
 
-async def release_key(db: Database, key: str) -> None:
+async def release_key(db: Database, key: str, *, fence: Fence | None = None) -> None:
     """Drop a claim whose request failed before doing anything, so a retry may run."""
-    await db.fetchall("DELETE FROM idempotency_keys WHERE key = ?", (key,))
+    async with guarded(db, fence) as run:
+        await run.fetchall("DELETE FROM idempotency_keys WHERE key = ?", (key,))
 
 
 async def purge_expired(db: Database, *, now: datetime) -> int:

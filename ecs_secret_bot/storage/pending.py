@@ -4,7 +4,9 @@ Owns the ``pending_deletions`` rows and the reminders sent for them. A row is *a
 while its status is ``pending`` or ``unknown`` (a crash left the outcome open); at most
 one active row exists per (region, secret): ``record_pending`` raises ``AlreadyPending``,
 carrying the existing row, rather than keep two. Every status change and every
-"reminder sent" is a compare-and-set, safe across tasks and processes. Never decides
+"reminder sent" is a compare-and-set, safe across tasks and processes; the writes the duties
+make take their lease's ``fence`` (``leases.fenced``), refused once another replica took the
+lease over. Never decides
 when to remind or whether KMS agrees: that is the caller's business.
 """
 
@@ -20,6 +22,7 @@ from ecs_secret_bot.errors import AlreadyRecorded
 from ecs_secret_bot.storage._codec import from_text, to_text
 from ecs_secret_bot.storage._sql import Row, UniqueViolation
 from ecs_secret_bot.storage.db import Database
+from ecs_secret_bot.storage.leases import Fence, guarded
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -156,27 +159,29 @@ async def record_pending(
     status: str = "pending",
     note: str = "",
     team_id: str = "",
+    fence: Fence | None = None,
 ) -> PendingDeletion:
     """Record a scheduled deletion; raise AlreadyPending if the secret has an active one."""
     stamp = to_text(now)
     try:
-        rows = await db.fetchall(
-            """INSERT INTO pending_deletions (region, secret_name, scheduled_by, channel_id,
-                   planned_delete_time, status, created_at, updated_at, note, team_id)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *, '[]' AS reminders""",
-            (
-                region,
-                secret_name,
-                scheduled_by,
-                channel_id,
-                to_text(planned_delete_time),
-                _status(status),
-                stamp,
-                stamp,
-                note,
-                team_id,
-            ),
-        )
+        async with guarded(db, fence) as run:
+            rows = await run.fetchall(
+                """INSERT INTO pending_deletions (region, secret_name, scheduled_by, channel_id,
+                       planned_delete_time, status, created_at, updated_at, note, team_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *, '[]' AS reminders""",
+                (
+                    region,
+                    secret_name,
+                    scheduled_by,
+                    channel_id,
+                    to_text(planned_delete_time),
+                    _status(status),
+                    stamp,
+                    stamp,
+                    note,
+                    team_id,
+                ),
+            )
     except UniqueViolation:
         if status not in ACTIVE_STATUSES:
             raise
@@ -248,26 +253,28 @@ async def set_pending_status(
     now: datetime,
     planned_delete_time: datetime | None = None,
     note: str | None = None,
+    fence: Fence | None = None,
 ) -> bool:
     """Move the row to ``new`` only if its status is one of ``expected``; False otherwise."""
     for status in expected:
         _status(status)
-    rows = await db.fetchall(
-        f"""UPDATE pending_deletions
-               SET status = ?, updated_at = ?,
-                   planned_delete_time = coalesce(?, planned_delete_time),
-                   note = coalesce(?, note)
-             WHERE id = ? AND status IN ({_placeholders(expected)})
-         RETURNING id""",
-        (
-            _status(new),
-            to_text(now),
-            to_text(planned_delete_time) if planned_delete_time else None,
-            note,
-            pending_id,
-            *expected,
-        ),
-    )
+    async with guarded(db, fence) as run:
+        rows = await run.fetchall(
+            f"""UPDATE pending_deletions
+                   SET status = ?, updated_at = ?,
+                       planned_delete_time = coalesce(?, planned_delete_time),
+                       note = coalesce(?, note)
+                 WHERE id = ? AND status IN ({_placeholders(expected)})
+             RETURNING id""",
+            (
+                _status(new),
+                to_text(now),
+                to_text(planned_delete_time) if planned_delete_time else None,
+                note,
+                pending_id,
+                *expected,
+            ),
+        )
     return bool(rows)
 
 
@@ -299,20 +306,25 @@ async def mark_reminder_sent(
     return bool(rows)
 
 
-async def discard_intent(db: Database, pending_id: int) -> bool:
+async def discard_intent(db: Database, pending_id: int, *, fence: Fence | None = None) -> bool:
     """Delete an ``unknown`` row written before a cloud call that was then refused."""
-    rows = await db.fetchall(
-        "DELETE FROM pending_deletions WHERE id = ? AND status = 'unknown' RETURNING id",
-        (pending_id,),
-    )
+    async with guarded(db, fence) as run:
+        rows = await run.fetchall(
+            "DELETE FROM pending_deletions WHERE id = ? AND status = 'unknown' RETURNING id",
+            (pending_id,),
+        )
     return bool(rows)
 
 
-async def unmark_reminder(db: Database, pending_id: int, reminder: str) -> None:
+async def unmark_reminder(
+    db: Database, pending_id: int, reminder: str, *, fence: Fence | None = None
+) -> None:
     """Forget that ``reminder`` was sent (its sending failed), so a later tick sends it."""
-    await db.fetchall(
-        "DELETE FROM pending_reminders WHERE pending_id = ? AND label = ?", (pending_id, reminder)
-    )
+    async with guarded(db, fence) as run:
+        await run.fetchall(
+            "DELETE FROM pending_reminders WHERE pending_id = ? AND label = ?",
+            (pending_id, reminder),
+        )
 
 
 async def claim_reminders(
@@ -322,6 +334,7 @@ async def claim_reminders(
     *,
     also: Sequence[str] = (),
     now: datetime,
+    fence: Fence | None = None,
 ) -> set[int]:
     """Mark ``reminder`` sent for many rows at once; return the ids this call won.
 
@@ -331,7 +344,7 @@ async def claim_reminders(
     if not pending_ids:
         return set()
     stamp = to_text(now)
-    async with db.transaction() as tx:
+    async with guarded(db, fence, transaction=True) as tx:
         rows = await tx.fetchall(
             f"""INSERT INTO pending_reminders (pending_id, label, sent_at)
                 VALUES {", ".join("(?, ?, ?)" for _ in pending_ids)}

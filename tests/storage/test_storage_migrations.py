@@ -157,6 +157,16 @@ def seed_v6(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO oauth_states VALUES ('st-1', ?)", (LATER,))
 
 
+def seed_v7(conn: sqlite3.Connection) -> None:
+    """Fill a rotation that had finished before 008 (which counts it as reported)."""
+    conn.execute(
+        """INSERT INTO rotations (id, region, secret_name, version_id, requested_by, status,
+               started_at, deadline, updated_at)
+           VALUES (4, 'cn-hangzhou', 'acs/ecs/web-9-root', 'r9', 'U1', 'completed', ?, ?, ?)""",
+        (T, LATER, T),
+    )
+
+
 SEEDERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: seed_v0,
     1: seed_v1,
@@ -165,6 +175,7 @@ SEEDERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     4: seed_v4,
     5: seed_v5,
     6: seed_v6,
+    7: seed_v7,
 }
 
 
@@ -249,6 +260,18 @@ async def test_upgrade_from_each_previous_version_keeps_the_data(
         if version >= 3:
             names = sorted(r.secret_name for r in active)
             assert names == ["acs/ecs/db-1-root", "acs/ecs/web-3-root"]
+            # What 008 added: a rotation in flight nobody follows may be taken at once.
+            assert await rotations.claim_follow_up(
+                db, 3, follower="p1", now=NOW, ttl=timedelta(minutes=1)
+            )
+        if version >= 7:
+            old = await rotations.get_rotation(db, 4)  # finished before 008: counted as said
+            assert old is not None and old.reported_at is not None
+        if version >= 2:
+            fence = await leases.take_lease(
+                db, "reminders", owner="p2", now=NOW + timedelta(days=400), ttl=timedelta(1)
+            )
+            assert fence is not None and fence.token == 1  # the old holder's was 0
         # What 004 added: a request's failed tries to post its card, counted from zero.
         if version >= 1:
             approval = await approvals.get_approval(db, "apr-000000000001")
