@@ -106,7 +106,7 @@ async def _ticks(core: Core) -> dict[str, float]:
         reconcile_every=timedelta(days=365),
         tracker=RotationTracker(core, quiet),
     )
-    runner._last_reconcile = NOW  # reconciliation runs every 10 minutes, not every tick
+    runner.reconciler.last_pass = NOW  # reconciliation runs every 10 minutes, not every tick
     due = [i + 1 for i in range(DUE)]  # the ids of the due rows (inserted first)
     figures: dict[str, float] = {}
     filled = 0

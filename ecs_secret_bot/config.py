@@ -30,6 +30,7 @@ from ecs_secret_bot.cloud.endpoints import (
 from ecs_secret_bot.commands.approval.config import parse_approval_config
 from ecs_secret_bot.commands.approval.rules import ApprovalConfig
 from ecs_secret_bot.commands.durations import parse_duration
+from ecs_secret_bot.commands.duties.config import DutySettings, parse_duty_config
 from ecs_secret_bot.commands.policy.config import parse_access_config
 from ecs_secret_bot.commands.policy.engine import AccessConfig
 from ecs_secret_bot.commands.settings import (
@@ -80,6 +81,7 @@ class Settings:
     approval_rules: ApprovalConfig = field(default_factory=ApprovalConfig)
     """``[approval]`` parsed: rules, the fallback channel, ``stale_after``."""
     reminders_before: tuple[timedelta, ...] = (timedelta(days=3), timedelta(days=1))
+    duties: DutySettings = DutySettings()
 
 
 def _region(value: Any) -> str:
@@ -263,12 +265,10 @@ def parse_settings(
             raise ValueError('must be a list of durations, like ["3d", "1d"]')
         return tuple(sorted((_positive_duration(v) for v in value), reverse=True))
 
-    default_reminders: tuple[timedelta, ...] = (timedelta(days=3), timedelta(days=1))
-    reminders = reminders_table.convert("before", default_reminders, _reminders)
+    reminders = reminders_table.convert("before", Settings.reminders_before, _reminders)
     reminders_table.finish()
 
-    access = top.raw("access")
-    approval = top.raw("approval")
+    access, approval, duties = top.raw("access"), top.raw("approval"), top.raw("duties")
     top.finish()
     policies = parse_access_config(access, file=file, base=base, read_text=read_text)
     approval_rules = parse_approval_config(approval, file=file)
@@ -283,6 +283,7 @@ def parse_settings(
         policies=policies,
         approval_rules=approval_rules,
         reminders_before=reminders,
+        duties=parse_duty_config(duties, file=file),
     )
 
 

@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -61,15 +58,14 @@ SETTLE_AT_START = 15.0
 
 @dataclass(frozen=True)
 class ServeOptions:
-    """How to serve: address, the grace period of a stop, limits, how often duties run."""
+    """How to serve: address, the grace period of a stop, limits (how often the duties run is
+    ``[duties]`` in the configuration)."""
 
     port: int = 3000
     host: str = DEFAULT_HOST
     grace: float = DEFAULT_GRACE
     """Seconds a stop gives the requests in progress before it cancels them."""
     limits: Limits = field(default_factory=Limits)
-    duty_interval: timedelta = timedelta(seconds=30)
-    """How often the background duties (reminders, reconciliation, expiry) run."""
 
 
 class _SocketModeHandler(AsyncSocketModeHandler):
@@ -126,11 +122,13 @@ async def run(
     deadline: float | None = None
     try:
         app = build_app(slack, services)
+        every = services.core.settings.duties
         duties = DutyRunner(
             services.core,
             SlackNotifier(services),
-            owner=f"{socket.gethostname()}:{os.getpid()}",
-            interval=options.duty_interval,
+            owner=services.tracker.owner,  # this replica's id, on its follow-ups too
+            interval=every.interval,
+            lease_ttl=every.lease_ttl,
             tracker=services.tracker,
             observer=telemetry,
         )

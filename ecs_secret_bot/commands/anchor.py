@@ -21,6 +21,7 @@ from typing import Protocol
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.storage import idempotency
 from ecs_secret_bot.storage.audit import audit_head
+from ecs_secret_bot.storage.leases import Fence
 
 __all__ = ["ANCHOR_MEMORY", "AnchorNotifier", "AuditAnchor", "anchor_duty", "take_anchor"]
 
@@ -73,20 +74,23 @@ async def take_anchor(core: Core) -> AuditAnchor:
     return AuditAnchor(day=now.date(), seq=seq, hash=digest, taken=now)
 
 
-def anchor_duty(core: Core, notifier: AnchorNotifier) -> Callable[[object], Awaitable[None]]:
-    """Return the duty that says the head once a UTC day (retried if the notifier fails)."""
+def anchor_duty(
+    core: Core, notifier: AnchorNotifier, *, fence: Fence | None = None
+) -> Callable[[object], Awaitable[None]]:
+    """Return the duty that says the head once a UTC day (retried if the notifier fails),
+    its claims made under the duties' lease ``fence``."""
 
     async def audit_anchor(report: object) -> None:
         anchor = await take_anchor(core)
         if not await idempotency.claim_key(
-            core.db, anchor.key, now=core.clock(), ttl=ANCHOR_MEMORY
+            core.db, anchor.key, now=core.clock(), ttl=ANCHOR_MEMORY, fence=fence
         ):
             return  # said today already, here or by another process
         logger.info("audit anchor %s: head %s", anchor.day.isoformat(), anchor.text)
         try:
             await notifier.audit_anchor(anchor)
         except Exception:
-            await idempotency.release_key(core.db, anchor.key)
+            await idempotency.release_key(core.db, anchor.key, fence=fence)
             raise
 
     return audit_anchor

@@ -1,8 +1,8 @@
 """The settings the core and its cloud gateway read, as frozen data.
 
-Owns: the shapes of ``[cloud]``, ``[rotation]`` and ``[sweep]`` and ``CoreSettings``, the
-part of the configuration every operation may read. ``config`` parses the TOML into these; the core
-receives them and never reads a file or the environment.
+Owns: the shapes of ``[cloud]``, ``[rotation]``, ``[sweep]`` and ``[duties]`` and
+``CoreSettings``, the part of the configuration every operation may read. ``config`` parses
+the TOML into these; the core receives them and never reads a file or the environment.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ __all__ = [
     "MAX_SWEEP_CONCURRENCY",
     "CloudSettings",
     "CoreSettings",
+    "DutySettings",
     "RegionDefaults",
     "RotationSettings",
     "SweepSettings",
@@ -107,6 +108,16 @@ class SweepSettings:
     concurrency: int = 5
 
 
+@dataclass(frozen=True)
+class DutySettings:
+    """How often the background duties run, and how long a replica's lease on them (and its
+    heartbeat on each rotation it follows) outlives its last renewal."""
+
+    interval: timedelta = timedelta(seconds=30)
+    lease_ttl: timedelta = timedelta(seconds=90)
+    """A dead replica's duties and follow-ups are taken over within this time."""
+
+
 class CoreSettings(Protocol):
     """What the core reads of the configuration (``config.Settings`` is one)."""
 
@@ -127,3 +138,6 @@ class CoreSettings(Protocol):
 
     @property
     def reminders_before(self) -> tuple[timedelta, ...]: ...
+
+    @property
+    def duties(self) -> DutySettings: ...

@@ -31,6 +31,10 @@ class TickReport:
     closed: int = 0
     discovered: int = 0
     followed: int = 0
+    token: int = 0
+    """The fencing token the tick ran under (0: it did not run)."""
+    lease_lost: bool = False
+    """Another replica took the lease over during the tick: the rest was left to it."""
     errors: list[str] = field(default_factory=list)
 
 

@@ -10,12 +10,18 @@ the instance; ``RotationOutcome.instance_confirmed`` says which, and every repor
 
 ``RotationTracker`` owns following, in one process: one task per rotation, started by
 whoever holds a new rotation (a front end once it has announced it: the end edits the
-message the announcement posted, so following may not start before it) or by the duties,
-for the rotations storage records as in flight and nobody here follows (after a restart).
-A second start joins the first. The end this process recorded is reported through a
-``RotationNotifier``, which each front end implements (Slack edits the "rotation
-triggered" message; the terminal closes its progress line). Never talks Slack or prints;
-never decides policy.
+message the announcement posted, so following may not start before it) or by the duties.
+A second start joins the first. Across replicas, each follow-up is *held*: the replica that
+triggered the rotation is its follower from the start (``replica_id``), and its tracker
+beats a heartbeat on every follow-up it holds (every third of ``ttl``, the duties' lease
+TTL). When a replica dies, its heartbeats lapse and the duties of a survivor take its
+follow-ups over (``follow_recorded``); the end is recorded only under the current follower's
+name, and marked reported once said, so an end a dead replica recorded but never said is said
+by the survivor, editing the same message (an edit with the same words: said twice at worst,
+never two messages). A stop gives the follow-ups back, for the next start or another replica
+to take at once. The end this process recorded is reported through a ``RotationNotifier``,
+which each front end implements (Slack edits the "rotation triggered" message; the terminal
+closes its progress line). Never talks Slack or prints; never decides policy.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol, cast
 
@@ -41,6 +47,7 @@ from ecs_secret_bot.commands.rotation_watch import (
 )
 from ecs_secret_bot.errors import NotFound
 from ecs_secret_bot.storage import rotations
+from ecs_secret_bot.storage.leases import replica_id
 from ecs_secret_bot.storage.rotations import RotationRow
 
 __all__ = [
@@ -132,13 +139,20 @@ def _outcome(
     )
 
 
-async def follow_rotation(rotation_id: int, *, core: Core) -> RotationOutcome:
-    """Watch a triggered rotation until it finishes; record and audit its end once."""
+async def follow_rotation(
+    rotation_id: int, *, core: Core, follower: str | None = None
+) -> RotationOutcome:
+    """Watch a triggered rotation until it finishes; record and audit its end once.
+
+    Given ``follower`` (the replica holding the follow-up), the end is recorded only while
+    it still holds it, and an end recorded but not said yet is its to say.
+    """
     row = await rotations.get_rotation(core.db, rotation_id)
     if row is None:
         raise NotFound(f"There is no rotation {rotation_id}.")
     if not row.active:
-        return _outcome(row, cast(State, row.status), row.reason, reported_here=False)
+        unsaid = follower is not None and row.follower == follower and row.reported_at is None
+        return _outcome(row, cast(State, row.status), row.reason, reported_here=unsaid)
     status = await watch_rotation(
         core.gateway,
         row.region,
@@ -161,6 +175,7 @@ async def follow_rotation(rotation_id: int, *, core: Core) -> RotationOutcome:
         new=status.state,
         now=core.clock(),
         reason=status.reason,
+        follower=follower,
     )
     if won:
         await audit(
@@ -221,14 +236,25 @@ class RotationTracker:
 
         tracker = RotationTracker(core, notifier)
         tracker.follow(result.rotation_id, instance_name=result.instance_name)  # announced
-        await tracker.follow_recorded()  # the duties: what storage holds and nobody follows
+        await tracker.follow_recorded()  # the duties: follow-ups whose replica stopped beating
         outcome = await tracker.outcome(rotation_id)  # a terminal waiting for the end
     """
 
-    def __init__(self, core: Core, notifier: RotationNotifier) -> None:
+    def __init__(
+        self,
+        core: Core,
+        notifier: RotationNotifier,
+        *,
+        owner: str | None = None,
+        ttl: timedelta | None = None,
+    ) -> None:
         self.core = core
         self.notifier = notifier
+        self.owner = owner or replica_id()
+        """This replica's name on the follow-ups it holds."""
+        self.ttl = ttl or core.settings.duties.lease_ttl
         self._following: dict[int, _Following] = {}
+        self._beat: asyncio.Task[None] | None = None
         self._stopped = False
 
     def __contains__(self, rotation_id: object) -> bool:
@@ -253,9 +279,15 @@ class RotationTracker:
             following.waiters -= 1
 
     async def follow_recorded(self) -> int:
-        """Follow the rotations storage records in flight that nobody here follows; count them."""
+        """Take over the follow-ups that are ours or whose replica stopped beating (a death, a
+        restart) and that nobody here follows; count those started."""
+        if self._stopped:
+            return 0
+        core = self.core
         started = 0
-        for row in await rotations.active_rotations(self.core.db):
+        for row in await rotations.claim_follow_ups(
+            core.db, follower=self.owner, now=core.clock(), ttl=self.ttl
+        ):
             if row.id not in self._following and not self._stopped:
                 self._start(row.id)
                 started += 1
@@ -281,10 +313,20 @@ class RotationTracker:
     async def stop(self) -> int:
         """Cancel the follow-ups and start no more; return how many were cut short.
 
-        Storage keeps their rotations in flight, so the next start follows them.
+        Storage keeps their rotations in flight, given back: the next start, or another
+        replica's duties, follow them at once.
         """
         self._stopped = True
-        return await self.drain(0)
+        cut = await self.drain(0)
+        if self._beat is not None:
+            self._beat.cancel()
+            await asyncio.gather(self._beat, return_exceptions=True)
+            self._beat = None
+        try:
+            await rotations.release_follow_ups(self.core.db, follower=self.owner)
+        except Exception:  # the database away: the heartbeats lapse all the same
+            logger.warning("could not give the rotation follow-ups back", exc_info=True)
+        return cut
 
     def _start(self, rotation_id: int, *, instance_name: str = "") -> _Following:
         following = self._following.get(rotation_id)
@@ -294,12 +336,49 @@ class RotationTracker:
             )
             following = self._following[rotation_id] = _Following(task)
             task.add_done_callback(partial(self._done, rotation_id))
+            if self._beat is None or self._beat.done():
+                self._beat = asyncio.create_task(self._heartbeat(), name="follow-heartbeat")
         if instance_name:
             following.instance_name = instance_name
         return following
 
+    async def _heartbeat(self) -> None:
+        """Beat the heartbeat of every follow-up held here, every third of ``ttl``."""
+        while self._following:
+            await asyncio.sleep(self.ttl.total_seconds() / 3)
+            core = self.core
+            try:
+                await rotations.renew_follow_ups(
+                    core.db,
+                    list(self._following),
+                    follower=self.owner,
+                    now=core.clock(),
+                    ttl=self.ttl,
+                )
+            except Exception:  # the database away: beat again next time
+                logger.warning("could not renew the rotation follow-ups", exc_info=True)
+
+    async def _claim(self, rotation_id: int) -> RotationOutcome | None:
+        """Hold the follow-up, or wait for whoever holds it; return the end if it is theirs."""
+        core = self.core
+        while True:
+            if await rotations.claim_follow_up(
+                core.db, rotation_id, follower=self.owner, now=core.clock(), ttl=self.ttl
+            ):
+                return None
+            row = await rotations.get_rotation(core.db, rotation_id)
+            if row is None:
+                raise NotFound(f"There is no rotation {rotation_id}.")
+            if not row.active and row.reported_at is not None:
+                return _outcome(row, cast(State, row.status), row.reason, reported_here=False)
+            # Another replica follows it (and beats): ask again once its heartbeat could lapse.
+            await core.sleep(min(core.follow_up_max_delay, self.ttl.total_seconds()))
+
     async def _follow(self, rotation_id: int) -> RotationOutcome:
-        outcome = await follow_rotation(rotation_id, core=self.core)
+        theirs = await self._claim(rotation_id)
+        if theirs is not None:
+            return theirs
+        outcome = await follow_rotation(rotation_id, core=self.core, follower=self.owner)
         following = self._following.get(rotation_id)
         if following is not None and following.instance_name:
             outcome = replace(outcome, instance_name=following.instance_name)
@@ -308,6 +387,7 @@ class RotationTracker:
                 await self.notifier.rotation_finished(outcome)
             except Exception:
                 logger.exception("reporting the end of rotation %s failed", rotation_id)
+            await rotations.mark_reported(self.core.db, rotation_id, now=self.core.clock())
         return outcome
 
     def _done(self, rotation_id: int, task: asyncio.Task[RotationOutcome]) -> None:
@@ -316,6 +396,6 @@ class RotationTracker:
             return
         error = task.exception()
         if error is not None and (following is None or following.waiters == 0):
-            # Nobody awaits this end to hear of it; the row stays in flight, so the next
-            # duty tick follows it again.
+            # Nobody awaits this end to hear of it; the row stays in flight and held here, so
+            # the next duty tick (here, or elsewhere once the heartbeat lapses) follows it again.
             logger.error("following rotation %s failed", rotation_id, exc_info=error)

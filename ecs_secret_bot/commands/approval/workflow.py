@@ -73,6 +73,7 @@ from ecs_secret_bot.storage.approvals import (
     set_status,
 )
 from ecs_secret_bot.storage.db import Database
+from ecs_secret_bot.storage.leases import Fence
 from ecs_secret_bot.storage.payloads import put_payload, read_payload
 
 __all__ = ["CLAIM_WINDOW", "ApprovalWorkflow", "StateCheck"]
@@ -292,12 +293,22 @@ class ApprovalWorkflow:
             VoteResult.APPROVED, f"Approved by {approvers}; it runs now.", latest, counted
         )
 
-    async def expire_due(self) -> list[ApprovalRow]:
-        """Expire every pending request past its expiry; return those this call closed."""
+    async def expire_due(self, *, fence: Fence | None = None) -> list[ApprovalRow]:
+        """Expire every pending request past its expiry (under a duty's ``fence``); return
+        those this call closed."""
         now = self.clock()
         closed = []
         for row in await pending_expired(self.db, now=now):
-            if await self._close(row, "expired", self._expiry_note(row), now=now):
+            note = self._expiry_note(row)
+            if await set_status(
+                self.db,
+                row.id,
+                expected="pending",
+                new="expired",
+                at=now,
+                outcome=note,
+                fence=fence,
+            ):
                 closed.append(await self.get(row.id))
         return closed
 

@@ -49,6 +49,7 @@ from ecs_secret_bot.errors import (
     Subcommand,
 )
 from ecs_secret_bot.storage import rotations
+from ecs_secret_bot.storage.leases import replica_id
 from ecs_secret_bot.storage.rotations import RotationRow
 
 __all__ = [
@@ -254,6 +255,9 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
             was_invalid=detail.automatic_rotation == "Invalid",
             now=now,
             deadline=now + core.settings.rotation.follow_up_timeout,
+            # This replica follows it: it announces it first, then its tracker takes it on.
+            follower=replica_id(),
+            follow_until=now + core.settings.duties.lease_ttl,
         )
     except rotations.RotationActive as exc:
         raise _in_progress(exc.existing) from None
