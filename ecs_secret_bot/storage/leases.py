@@ -41,6 +41,7 @@ __all__ = [
     "LeaseLost",
     "Statements",
     "acquire_lease",
+    "check_fence",
     "fenced",
     "get_lease",
     "guarded",
@@ -187,6 +188,16 @@ async def get_lease(db: Database, name: str) -> Lease | None:
     """Return the lease row (which may have lapsed), or None if nobody holds it."""
     row = await db.fetchone("SELECT * FROM leases WHERE name = ? AND owner != ''", (name,))
     return _row(row) if row else None
+
+
+async def check_fence(db: Database, fence: Fence) -> None:
+    """Raise LeaseLost unless ``fence`` is still the lease's current holder and token."""
+    row = await db.fetchone(
+        "SELECT 1 FROM leases WHERE name = ? AND owner = ? AND token = ?",
+        (fence.name, fence.owner, fence.token),
+    )
+    if row is None:
+        raise LeaseLost(fence)
 
 
 @asynccontextmanager

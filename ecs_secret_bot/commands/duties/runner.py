@@ -3,8 +3,9 @@
 Owns ``DutyRunner``: every ``interval`` it takes (or renews) the ``duties`` lease and, if it
 holds it, runs one tick of every duty; while the tick runs, the lease is renewed every third
 of its TTL. The fencing token it got travels with every write the duties make
-(``Tick.fence``), so a holder that paused past its TTL and was replaced stops at its next
-write (``LeaseLost``) instead of racing the new holder. A tick that fails (the database
+(``Tick.fence``), and is checked again before each duty, so a holder that paused past its
+TTL and was replaced stops at its next write or duty (``LeaseLost``) instead of racing the
+new holder. A tick that fails (the database
 away) is logged and the next one tries again: the duties recover without a restart. At the
 end of ``run`` the lease is given back, so another replica takes over at its next tick
 rather than one TTL later. Never talks Slack; never follows a rotation itself (the tracker
@@ -98,6 +99,8 @@ class DutyRunner:
         try:
             for duty in duties:
                 try:
+                    # Between duties too: a holder that paused stops here at the latest.
+                    await leases.check_fence(core.db, fence)
                     await duty(tick)
                 except LeaseLost:
                     logger.warning("the duties' lease (token %d) was taken over", fence.token)
