@@ -1,0 +1,106 @@
+"""Several ``ecs-secret-bot serve`` processes on one database, one fake Slack, one sandbox.
+
+``Replicas.start(config, slack=..., count=3)`` starts ``count`` real ``serve`` processes
+(``serve_process.ServeProcess``) on one configuration, hence one database; ``next()`` hands
+them out in turn, as a load balancer would; ``holder()`` says which of them holds the
+duties' lease, read through the storage layer (so it reads whichever engine the
+configuration names); ``kill()`` ends one with SIGKILL, as a crash would. Used by the replica
+scenarios and by ``bench/replicas.py``. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ecs_secret_bot.config import Settings, load_settings
+from ecs_secret_bot.runtime import open_storage
+from ecs_secret_bot.storage import Database, leases
+from ecs_secret_bot.storage.leases import Lease
+
+from .serve_process import ServeProcess
+from .slack_api import FakeSlackAPI
+
+__all__ = ["Replicas"]
+
+DUTIES = "duties"
+
+
+@dataclass
+class Replicas:
+    """Running replicas, the database they share, and who of them was killed."""
+
+    processes: list[ServeProcess]
+    settings: Settings
+    db: Database
+    killed: list[ServeProcess] = field(default_factory=list)
+    _turn: itertools.count[int] = field(default_factory=itertools.count)
+
+    @classmethod
+    async def start(
+        cls, config: Path, *, slack: FakeSlackAPI, count: int = 3, args: Sequence[str] = ()
+    ) -> Replicas:
+        """Start ``count`` serve processes on ``config``; wait until each answers /healthz."""
+        first = await ServeProcess.start(config, slack=slack, args=args)  # creates the database
+        rest = await asyncio.gather(
+            *(ServeProcess.start(config, slack=slack, args=args) for _ in range(count - 1))
+        )
+        settings = load_settings(config)
+        return cls([first, *rest], settings, await open_storage(settings))
+
+    @property
+    def live(self) -> list[ServeProcess]:
+        """Return the replicas not killed."""
+        return [p for p in self.processes if p not in self.killed]
+
+    def next(self) -> ServeProcess:
+        """Return the next live replica in turn (round robin)."""
+        live = self.live
+        return live[next(self._turn) % len(live)]
+
+    def spread(self, count: int) -> list[ServeProcess]:
+        """Return ``count`` replicas in turn."""
+        return [self.next() for _ in range(count)]
+
+    async def lease(self) -> Lease | None:
+        """Return the duties' lease as the database holds it now."""
+        return await leases.get_lease(self.db, DUTIES)
+
+    def owner_of(self, lease: Lease | None) -> ServeProcess | None:
+        """Return the replica whose id is the lease's owner (``host:pid:random``)."""
+        if lease is None:
+            return None
+        pid = lease.owner.split(":")[1] if lease.owner.count(":") >= 2 else ""
+        return next((p for p in self.processes if str(p.proc.pid) == pid), None)
+
+    async def holder(self, *, timeout: float = 20.0, other_than: Lease | None = None) -> Lease:
+        """Wait until a live replica holds the lease (a holder other than ``other_than``)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lease = await self.lease()
+            owner = self.owner_of(lease)
+            fresh = other_than is None or (lease is not None and lease.token > other_than.token)
+            if lease is not None and owner in self.live and fresh:
+                return lease
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no live replica took the duties' lease within {timeout} s")
+
+    async def kill(self, replica: ServeProcess) -> float:
+        """SIGKILL ``replica`` (no goodbye, no lease given back); return when (monotonic)."""
+        self.killed.append(replica)
+        replica.proc.kill()
+        killed_at = time.monotonic()
+        await replica.kill()
+        return killed_at
+
+    async def stop(self) -> None:
+        """Stop the live replicas (SIGTERM) and close the database."""
+        try:
+            for replica in self.live:
+                await replica.terminate()
+        finally:
+            await self.db.close()
