@@ -5,7 +5,8 @@
 them out in turn, as a load balancer would; ``holder()`` says which of them holds the
 duties' lease, read through the storage layer (so it reads whichever engine the
 configuration names); ``kill()`` ends one with SIGKILL, as a crash would. Used by the replica
-scenarios and by ``bench/replicas.py``. Nothing is mocked.
+scenarios and by ``bench/replicas.py``, with what people do through any replica
+(``ask_to_delete``, ``ask_to_rotate``, the approval ``card``). Nothing is mocked.
 """
 
 from __future__ import annotations
@@ -16,16 +17,28 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from ecs_secret_bot.bot.ids import Action, Block, Callback
 from ecs_secret_bot.config import Settings, load_settings
 from ecs_secret_bot.runtime import open_storage
 from ecs_secret_bot.storage import Database, leases
 from ecs_secret_bot.storage.leases import Lease
 
+from . import workspace as ws
+from .payloads import input_state, select_state
 from .serve_process import ServeProcess
 from .slack_api import FakeSlackAPI
+from .slack_messages import Message
 
-__all__ = ["Replicas"]
+__all__ = [
+    "Replicas",
+    "ask_to_delete",
+    "ask_to_rotate",
+    "button_value",
+    "card",
+    "delete_values",
+]
 
 DUTIES = "duties"
 
@@ -104,3 +117,54 @@ class Replicas:
                 await replica.terminate()
         finally:
             await self.db.close()
+
+
+# What people do, through any replica ------------------------------------------------------
+
+
+def delete_values(mode: str, *, days: str = "30", name: str = "") -> dict[str, Any]:
+    """Return the delete modal's state: ``schedule`` in ``days``, or ``now`` naming ``name``."""
+    return {
+        Block.DELETE_MODE: {Action.DELETE_MODE: select_state(mode, type="radio_buttons")},
+        Block.DAYS: {Action.DAYS: input_state(days, type="number_input")},
+        Block.CONFIRM_NAME: {Action.CONFIRM_NAME: input_state(name)},
+        Block.REASON: {Action.REASON: input_state("clean-up")},
+    }
+
+
+async def ask_to_delete(bot: ServeProcess, text: str, values: dict[str, Any]) -> None:
+    """Type the delete command, fill the modal, review, and click the danger button."""
+    opened = len(bot.slack.calls_to("views.open"))
+    await bot.command(text)
+    await bot.slack.wait_for_calls("views.open", count=opened + 1)
+    view = bot.modal()
+    assert view["callback_id"] == Callback.DELETE
+    answer = (await bot.submit(view, values)).json()
+    assert answer["response_action"] == "update", answer
+    await bot.click(Action.DELETE_GO, view=bot.modal(), block_id=Block.DELETE_GO, value="go")
+
+
+async def ask_to_rotate(bot: ServeProcess, name: str) -> None:
+    """Type the rotate command, wait for the filled modal, and confirm with a reason."""
+    await bot.command(f"rotate {name}")
+    await bot.slack.wait_for(
+        "views.update",
+        lambda c: c.payload.get("view", {}).get("callback_id") == Callback.ROTATE,
+        timeout=15,
+    )
+    reason = {Block.REASON: {Action.REASON: input_state("leaked")}}
+    assert (await bot.submit(bot.modal(), reason)).status == 200
+
+
+def card(slack: FakeSlackAPI) -> Message:
+    """Return the approval card posted in the incident channel."""
+    return next(m for m in slack.messages(ws.INCIDENT_CHANNEL_ID) if "Approval request" in m.text)
+
+
+def button_value(message: Message, action_id: str) -> str:
+    """Return the value of the button ``action_id`` on ``message``."""
+    for block in message.blocks:
+        for element in block.get("elements", []) + [block.get("accessory") or {}]:
+            if element.get("action_id") == action_id:
+                return str(element["value"])
+    raise AssertionError(f"no {action_id} button in {message.blocks}")

@@ -19,9 +19,15 @@ import pytest
 from fakes import FakeSlackAPI
 from fakes import workspace as ws
 from fakes.bot import SEC, SRE, bot_policies
-from fakes.replicas import Replicas
+from fakes.replicas import (
+    Replicas,
+    ask_to_delete,
+    ask_to_rotate,
+    button_value,
+    card,
+    delete_values,
+)
 from fakes.serve_process import serve_config
-from test_scenario_stop import ask_to_delete, ask_to_rotate, button_value, card, delete_values
 
 from ecs_secret_bot.bot.ids import Action
 from ecs_secret_bot.sandbox import Sandbox

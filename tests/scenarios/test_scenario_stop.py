@@ -21,11 +21,10 @@ import pytest
 from fakes import FakeSlackAPI
 from fakes import workspace as ws
 from fakes.bot import SEC, SRE, bot_policies
-from fakes.payloads import input_state, select_state
+from fakes.replicas import ask_to_delete, ask_to_rotate, button_value, card, delete_values
 from fakes.serve_process import ServeProcess, free_port, serve_config
-from fakes.slack_messages import Message
 
-from ecs_secret_bot.bot.ids import Action, Block, Callback
+from ecs_secret_bot.bot.ids import Action
 from ecs_secret_bot.config import load_settings
 from ecs_secret_bot.runtime import open_storage
 from ecs_secret_bot.sandbox import Sandbox
@@ -57,50 +56,6 @@ def config(tmp_path: Path, cloud: Sandbox, slack_api: FakeSlackAPI) -> Path:
         policies=bot_policies(),
         extra='[rotation]\nfollow_up_timeout = "1m"\n',
     )
-
-
-def delete_values(mode: str, *, days: str = "30", name: str = "") -> dict[str, Any]:
-    return {
-        Block.DELETE_MODE: {Action.DELETE_MODE: select_state(mode, type="radio_buttons")},
-        Block.DAYS: {Action.DAYS: input_state(days, type="number_input")},
-        Block.CONFIRM_NAME: {Action.CONFIRM_NAME: input_state(name)},
-        Block.REASON: {Action.REASON: input_state("clean-up")},
-    }
-
-
-async def ask_to_delete(bot: ServeProcess, text: str, values: dict[str, Any]) -> None:
-    """Type the delete command, fill the modal, review, and click the danger button."""
-    opened = len(bot.slack.calls_to("views.open"))
-    await bot.command(text)
-    await bot.slack.wait_for_calls("views.open", count=opened + 1)
-    view = bot.modal()
-    assert view["callback_id"] == Callback.DELETE
-    answer = (await bot.submit(view, values)).json()
-    assert answer["response_action"] == "update", answer
-    await bot.click(Action.DELETE_GO, view=bot.modal(), block_id=Block.DELETE_GO, value="go")
-
-
-async def ask_to_rotate(bot: ServeProcess, name: str) -> None:
-    await bot.command(f"rotate {name}")
-    await bot.slack.wait_for(
-        "views.update",
-        lambda c: c.payload.get("view", {}).get("callback_id") == Callback.ROTATE,
-        timeout=15,
-    )
-    reason = {Block.REASON: {Action.REASON: input_state("leaked")}}
-    assert (await bot.submit(bot.modal(), reason)).status == 200
-
-
-def card(slack: FakeSlackAPI) -> Message:
-    return next(m for m in slack.messages(ws.INCIDENT_CHANNEL_ID) if "Approval request" in m.text)
-
-
-def button_value(message: Message, action_id: str) -> str:
-    for block in message.blocks:
-        for element in block.get("elements", []) + [block.get("accessory") or {}]:
-            if element.get("action_id") == action_id:
-                return str(element["value"])
-    raise AssertionError(f"no {action_id} button in {message.blocks}")
 
 
 def deletion_status(db: Path, name: str) -> list[str]:
