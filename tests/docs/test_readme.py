@@ -192,6 +192,7 @@ PROBES: dict[str, dict[str, Any]] = {
     "rotation": {"rotation": {}},
     "sweep": {"sweep": {}},
     "reminders": {"reminders": {}},
+    "duties": {"duties": {}},
     "access": {"access": {}},
     "access.bindings": {"access": {"bindings": [{}]}},
     "access.guardrails": {"access": {"guardrails": [{}]}},
@@ -221,6 +222,7 @@ _WHERE = {
     "rotation": ("rotation",),
     "sweep": ("sweep",),
     "reminders": ("reminders",),
+    "duties": ("duties",),
     "access": ("access",),
     "access.bindings": ("access", "bindings", 0),
     "access.guardrails": ("access", "guardrails", 0),
@@ -261,7 +263,8 @@ def test_the_reference_documents_exactly_what_the_loader_accepts(tmp_path: Path)
     tables = {name for name in PROBES if name}
     assert set(documented) == tables, "one ### `[table]` section per table of the loader"
     top = accepted_keys("", tmp_path)
-    assert top == {"cloud", "storage", "rotation", "sweep", "reminders", "access", "approval"}
+    top_tables = {"cloud", "storage", "rotation", "sweep", "reminders", "duties"}
+    assert top == top_tables | {"access", "approval"}
     for section in sorted(tables):
         accepted = accepted_keys(section, tmp_path)
         if section == "access.policies.<Name>":
