@@ -11,8 +11,9 @@ process; the duties run every second under a 3 s lease (``[duties]``). Two figur
   Approve clicks go to the three replicas in turn, all at once: DeleteSecret calls the sandbox
   received (must be 1).
 
-``engine`` says which database the replicas shared: PostgreSQL when the machine has one to
-start (not yet: the PostgreSQL engine lands separately), else SQLite (one file, WAL).
+``engine`` says which database the replicas shared: a throwaway PostgreSQL (started as the
+tests start theirs, ``tests/fakes/postgres.py``) when the machine has its server programs,
+else SQLite (one file, WAL), with why not.
 
 Run from the repository root: ``python bench/replicas.py``.
 """
@@ -20,9 +21,11 @@ Run from the repository root: ``python bench/replicas.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fakes import FakeSlackAPI  # noqa: E402
 from fakes import workspace as ws  # noqa: E402
 from fakes.bot import SEC, SRE, bot_policies  # noqa: E402
+from fakes.postgres import PostgresServer, missing_reason  # noqa: E402
 from fakes.replicas import (  # noqa: E402
     Replicas,
     ask_to_delete,
@@ -83,6 +87,17 @@ async def failover(replicas: Replicas) -> float:
     return (second.acquired_at - killed).total_seconds()
 
 
+@contextlib.contextmanager
+def database() -> Iterator[tuple[str, str, str]]:
+    """Yield (engine, database URL or "", why not PostgreSQL or "")."""
+    reason = missing_reason()
+    if reason is not None:
+        yield "sqlite", "", reason
+        return
+    with PostgresServer() as server:
+        yield "postgres", server.create_database(), ""
+
+
 async def main() -> None:
     cloud = Sandbox(seed=True)
     await cloud.start(port=0, grace=0.5)
@@ -90,12 +105,13 @@ async def main() -> None:
         async with FakeSlackAPI() as slack:
             slack.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
             slack.set_usergroup(SEC, [ws.ADMIN_ID], handle="security")
-            with tempfile.TemporaryDirectory() as folder:
+            with tempfile.TemporaryDirectory() as folder, database() as (engine, url, why_not):
                 config = serve_config(
                     Path(folder),
                     cloud_url=cloud.url,
                     policies=bot_policies(),
                     extra=f'[duties]\ninterval = "{INTERVAL}s"\nlease_ttl = "{TTL}s"\n',
+                    database_url=url,
                 )
                 replicas = await Replicas.start(config, slack=slack, count=3)
                 try:
@@ -105,14 +121,17 @@ async def main() -> None:
                     await replicas.stop()
     finally:
         await cloud.stop()
-    print(f"engine: sqlite (one file, WAL); 3 replicas, [duties] interval {INTERVAL}s, TTL {TTL}s")
+    where = (
+        "a throwaway PostgreSQL" if engine == "postgres" else f"SQLite (no PostgreSQL: {why_not})"
+    )
+    print(f"engine: {where}; 3 replicas, [duties] interval {INTERVAL}s, TTL {TTL}s")
     print(f"failover_s: {failover_s:.2f} (bound: TTL + interval = {TTL + INTERVAL} s)")
     print(f"approve_race_executions: {executions} of {CLICKS} clicks (target: 1)")
     print(
         json.dumps(
             {
                 "bench": "replicas",
-                "engine": "sqlite",
+                "engine": engine,
                 "replicas": 3,
                 "lease_ttl_s": TTL,
                 "interval_s": INTERVAL,

@@ -181,9 +181,11 @@ class SlackRotationNotifier:
     async def rotation_finished(self, outcome: RotationOutcome) -> None:
         """Edit the "rotation triggered" message with how the rotation ended."""
         with for_workspace(outcome.team_id):
-            if not outcome.message_channel or not outcome.message_ts:
-                return
             text, blocks = rotation_finished_message(outcome)
-            await update(
-                self.client, Posted(outcome.message_channel, outcome.message_ts), text, blocks
-            )
+            if outcome.message_channel and outcome.message_ts:
+                where = Posted(outcome.message_channel, outcome.message_ts)
+                await update(self.client, where, text, blocks)
+            elif outcome.channel_id[:1] in ("C", "G"):
+                # The replica that posted "rotation triggered" died before it noted where:
+                # say the end in the channel as a message of its own.
+                await post(self.client, outcome.channel_id, text, blocks)

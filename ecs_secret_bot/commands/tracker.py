@@ -16,12 +16,12 @@ triggered the rotation is its follower from the start (``replica_id``), and its 
 beats a heartbeat on every follow-up it holds (every third of ``ttl``, the duties' lease
 TTL). When a replica dies, its heartbeats lapse and the duties of a survivor take its
 follow-ups over (``follow_recorded``); the end is recorded only under the current follower's
-name, and marked reported once said, so an end a dead replica recorded but never said is said
-by the survivor, editing the same message (an edit with the same words: said twice at worst,
-never two messages). A stop gives the follow-ups back, for the next start or another replica
-to take at once. The end this process recorded is reported through a ``RotationNotifier``,
-which each front end implements (Slack edits the "rotation triggered" message; the terminal
-closes its progress line). Never talks Slack or prints; never decides policy.
+name and marked reported once said, so an end a dead replica recorded but never said is said
+by the survivor (editing the same message: the same words twice at worst). A stop gives the
+follow-ups back, for the next start or another replica to take at once. The end this process
+recorded is reported through a ``RotationNotifier``, which each front end implements (Slack
+edits the "rotation triggered" message; the terminal closes its progress line). Never talks
+Slack or prints; never decides policy.
 """
 
 from __future__ import annotations
@@ -99,6 +99,8 @@ class RotationOutcome:
     deadline: datetime | None = None
     team_id: str = ""
     """The workspace of the "rotation triggered" message ('': the single token's)."""
+    channel_id: str = ""
+    """Where it was asked: its end goes there when its message is unknown (a replica died)."""
 
     @property
     def instance_confirmed(self) -> bool:
@@ -130,6 +132,7 @@ def _outcome(
         approved_by=row.approved_by,
         message_channel=row.channel_id if row.message_ts else "",
         team_id=row.team_id,
+        channel_id=row.channel_id,
         message_ts=row.message_ts or "",
         reported_here=reported_here,
         custom=row.custom,
@@ -346,14 +349,10 @@ class RotationTracker:
         """Beat the heartbeat of every follow-up held here, every third of ``ttl``."""
         while self._following:
             await asyncio.sleep(self.ttl.total_seconds() / 3)
-            core = self.core
+            ids, now = list(self._following), self.core.clock()
             try:
                 await rotations.renew_follow_ups(
-                    core.db,
-                    list(self._following),
-                    follower=self.owner,
-                    now=core.clock(),
-                    ttl=self.ttl,
+                    self.core.db, ids, follower=self.owner, now=now, ttl=self.ttl
                 )
             except Exception:  # the database away: beat again next time
                 logger.warning("could not renew the rotation follow-ups", exc_info=True)

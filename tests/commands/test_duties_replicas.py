@@ -2,8 +2,8 @@
 of a replica that died are taken over and reported once by a survivor.
 
 The replicas are played in one process by runners and trackers with owners of their own,
-over the sandbox cloud and real SQLite, with a controlled clock (a "pause" is the clock
-moving past a TTL while one replica waits).
+over the sandbox cloud and each engine (SQLite, a throwaway PostgreSQL), with a controlled
+clock (a "pause" is the clock moving past a TTL while one replica waits).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from fakes.cloud import REGIONS, populate
 from fakes.core import Clock, CoreHarness
-from test_duties import ADMIN, RecordingNotifier, schedule, start
+from test_duties import ADMIN, RecordingNotifier, schedule
 from test_tracker import Outcomes
 
 from ecs_secret_bot.commands.duties import DutyRunner, duty_lease
@@ -49,9 +49,12 @@ async def sb(clock: Clock) -> AsyncIterator[Sandbox]:
         await sandbox.stop()
 
 
-@pytest.fixture
-async def h(tmp_path: Path, sb: Sandbox, clock: Clock) -> AsyncIterator[CoreHarness]:
-    harness = await start(tmp_path, sb, clock, extra=SETTINGS)
+@pytest.fixture(params=["sqlite", "postgres"])
+async def h(
+    tmp_path: Path, sb: Sandbox, clock: Clock, request: pytest.FixtureRequest
+) -> AsyncIterator[CoreHarness]:
+    url = request.getfixturevalue("database_url") if request.param == "postgres" else ""
+    harness = await CoreHarness.start(tmp_path, sb, clock=clock, extra=SETTINGS, database_url=url)
     try:
         yield harness
     finally:

@@ -1,7 +1,8 @@
 """Several ``ecs-secret-bot serve`` processes on one database, one fake Slack, one sandbox.
 
 ``Replicas.start(config, slack=..., count=3)`` starts ``count`` real ``serve`` processes
-(``serve_process.ServeProcess``) on one configuration, hence one database; ``next()`` hands
+(``serve_process.ServeProcess``) on one configuration, hence one database (an SQLite file,
+or PostgreSQL: ``serve_config(database_url=...)``); ``next()`` hands
 them out in turn, as a load balancer would; ``holder()`` says which of them holds the
 duties' lease, read through the storage layer (so it reads whichever engine the
 configuration names); ``kill()`` ends one with SIGKILL, as a crash would. Used by the replica
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from ecs_secret_bot.storage.leases import Lease
 
 from . import workspace as ws
 from .payloads import input_state, select_state
-from .serve_process import ServeProcess
+from .serve_process import ServeProcess, Stopped
 from .slack_api import FakeSlackAPI
 from .slack_messages import Message
 
@@ -102,6 +103,13 @@ class Replicas:
             await asyncio.sleep(0.02)
         raise AssertionError(f"no live replica took the duties' lease within {timeout} s")
 
+    async def until(self, check: Callable[[], Awaitable[bool]], *, timeout: float = 15.0) -> None:
+        """Wait until ``check()`` (say, a read of the shared database) is true."""
+        deadline = time.monotonic() + timeout
+        while not await check():
+            assert time.monotonic() < deadline, "waited in vain"
+            await asyncio.sleep(0.02)
+
     async def kill(self, replica: ServeProcess) -> float:
         """SIGKILL ``replica`` (no goodbye, no lease given back); return when (monotonic)."""
         self.killed.append(replica)
@@ -110,13 +118,15 @@ class Replicas:
         await replica.kill()
         return killed_at
 
-    async def stop(self) -> None:
-        """Stop the live replicas (SIGTERM) and close the database."""
+    async def stop(self) -> list[Stopped]:
+        """Stop the live replicas (SIGTERM) and close the database; say how each ended."""
+        stopped = []
         try:
             for replica in self.live:
-                await replica.terminate()
+                stopped.append(await replica.terminate())
         finally:
             await self.db.close()
+        return stopped
 
 
 # What people do, through any replica ------------------------------------------------------

@@ -151,6 +151,26 @@ async def test_a_rotation_nobody_follows_is_reported_by_the_duties(bot: BotHarne
     assert edit.payload["text"].startswith("Rotation completed on `i-")
 
 
+async def test_a_rotation_whose_message_was_never_noted_is_reported_in_its_channel(
+    bot: BotHarness,
+) -> None:
+    # The replica that triggered it died between its "rotation triggered" post and noting
+    # where it went: the one that takes the follow-up over says the end in the channel.
+    bot.sandbox.rotation_delay = 0.3
+    alice = actor(ws.ALICE_ID, "SSRE", channel_id=ws.INCIDENT_CHANNEL_ID)
+    result = await rotate_secret(RotateRequest("web-3-root"), actor=alice, core=bot.services.core)
+    assert isinstance(result, RotateResult)
+    runner = duties(bot)
+    assert (await runner.tick()).followed == 1
+    await bot.services.tracker.settle()
+    said = await bot.slack.wait_for(
+        "chat.postMessage",
+        lambda c: str(c.payload.get("text", "")).startswith("Rotation completed"),
+    )
+    assert said.payload["channel"] == ws.INCIDENT_CHANNEL_ID
+    assert not bot.slack.calls_to("chat.update")
+
+
 async def test_a_request_made_outside_slack_gets_its_card_in_the_approval_channel(
     bot: BotHarness,
 ) -> None:

@@ -1,6 +1,7 @@
 """Three replicas on one database: requests spread over them, a replica killed, the rest go on.
 
-Three real ``ecs-secret-bot serve`` processes (``fakes.replicas``) share one database, one
+Three real ``ecs-secret-bot serve`` processes (``fakes.replicas``) share one database (an
+SQLite file, or a throwaway PostgreSQL: every test runs on both engines), one
 fake Slack and one sandbox cloud (which outlives them); requests go to them in turn, as a load
 balancer would send them. The duties run on one of them at a time, under a lease of 3 s
 (``[duties] lease_ttl``) renewed every second (``interval``), so a failover takes seconds.
@@ -31,6 +32,7 @@ from fakes.serve_process import serve_config
 
 from ecs_secret_bot.bot.ids import Action
 from ecs_secret_bot.sandbox import Sandbox
+from ecs_secret_bot.storage import rotations
 
 INTERVAL, TTL = 1.0, 3.0
 DUTIES = f'[duties]\ninterval = "{INTERVAL:g}s"\nlease_ttl = "{TTL:g}s"\n'
@@ -50,9 +52,19 @@ async def cloud() -> AsyncIterator[Sandbox]:
         await sandbox.stop()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Return the database engine the replicas share."""
+    return str(request.param)
+
+
 @pytest.fixture
 async def replicas(
-    tmp_path: Path, cloud: Sandbox, slack_api: FakeSlackAPI
+    tmp_path: Path,
+    cloud: Sandbox,
+    slack_api: FakeSlackAPI,
+    engine: str,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Replicas]:
     slack_api.set_usergroup(SRE, [ws.ALICE_ID], handle="sre")
     slack_api.set_usergroup(SEC, [ws.ADMIN_ID], handle="security")
@@ -61,6 +73,7 @@ async def replicas(
         cloud_url=cloud.url,
         policies=bot_policies(),
         extra=f'[rotation]\nfollow_up_timeout = "1m"\n{DUTIES}{REMINDERS}',
+        database_url=request.getfixturevalue("database_url") if engine == "postgres" else "",
     )
     running = await Replicas.start(config, slack=slack_api, count=3)
     try:
@@ -144,6 +157,11 @@ async def test_kill_the_duty_holder_and_another_sends_the_reminders_due_each_onc
         assert len(reminders(slack_api, name)) == 1, name
 
 
+async def announced(replicas: Replicas) -> bool:
+    """Say whether the rotation in flight has its "rotation triggered" message recorded."""
+    return any(row.message_ts for row in await rotations.active_rotations(replicas.db))
+
+
 async def test_a_rotation_whose_replica_dies_is_reported_by_another(
     replicas: Replicas, cloud: Sandbox, slack_api: FakeSlackAPI
 ) -> None:
@@ -154,6 +172,7 @@ async def test_a_rotation_whose_replica_dies_is_reported_by_another(
     await slack_api.wait_for(
         "chat.postMessage", lambda c: "Rotation triggered" in c.payload.get("text", ""), timeout=15
     )
+    await replicas.until(lambda: announced(replicas))  # it noted where it said so
     await replicas.kill(rotating)  # mid follow-up: KMS takes 5 s to finish
     # Its heartbeat lapses; the duty holder takes the follow-up over and edits the message.
     edit = await slack_api.wait_for(
