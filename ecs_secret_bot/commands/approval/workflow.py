@@ -300,15 +300,7 @@ class ApprovalWorkflow:
         closed = []
         for row in await pending_expired(self.db, now=now):
             note = self._expiry_note(row)
-            if await set_status(
-                self.db,
-                row.id,
-                expected="pending",
-                new="expired",
-                at=now,
-                outcome=note,
-                fence=fence,
-            ):
+            if await self._close(row, "expired", note, now=now, fence=fence):
                 closed.append(await self.get(row.id))
         return closed
 
@@ -389,9 +381,10 @@ class ApprovalWorkflow:
         *,
         now: datetime,
         expected: str = "pending",
+        fence: Fence | None = None,
     ) -> bool:
         return await set_status(
-            self.db, row.id, expected=expected, new=status, at=now, outcome=outcome
+            self.db, row.id, expected=expected, new=status, at=now, outcome=outcome, fence=fence
         )
 
     def _expiry_note(self, row: ApprovalRow) -> str:
