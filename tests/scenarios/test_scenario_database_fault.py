@@ -11,9 +11,9 @@ call, and the chain verifies), the process keeps running and, once PostgreSQL is
 serves again and reports the rotation it was following, without a restart.
 
 The duties must survive a tick that failed on the database too: checked in-process, over a
-short outage, with a runner ticking every 0.2 s (``serve`` on main ticks every 30 s, not
-configurable). And a change the cloud made while the database went away must not be told
-as undone. Both fail on main: strict xfails, each naming its cause.
+short outage, with a runner ticking every 0.2 s (a failed tick is retried at the next). And a
+change the cloud made while the database went away must not be told as undone: that one
+still fails, a strict xfail naming its cause.
 """
 
 from __future__ import annotations
@@ -332,15 +332,6 @@ class SaidNothing:
         return nothing
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "commands/duties.py on main: DutyRunner.run lets the StorageFault of a tick (the "
-        "lease it cannot take while the database is away) out of its loop, so the duties "
-        "end at the first tick the database refuses; the duties rework of wt-replicas "
-        "retries a failed tick at the next"
-    ),
-)
 async def test_the_duties_survive_a_tick_that_failed_on_the_database(
     tmp_path: Path, outage_server: PostgresServer, outage_url: str
 ) -> None:

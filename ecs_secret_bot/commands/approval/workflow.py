@@ -29,11 +29,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from ecs_secret_bot.commands.actor import Actor
-from ecs_secret_bot.commands.approval.checks import (
-    approver_problem,
-    execution_problem,
-    progress,
-)
+from ecs_secret_bot.commands.approval.checks import approver_problem, execution_problem, progress
 from ecs_secret_bot.commands.approval.requests import (
     INTERRUPTED,
     ActionRequest,
@@ -294,13 +290,11 @@ class ApprovalWorkflow:
         )
 
     async def expire_due(self, *, fence: Fence | None = None) -> list[ApprovalRow]:
-        """Expire every pending request past its expiry (under a duty's ``fence``); return
-        those this call closed."""
+        """Expire every pending request past its expiry (under ``fence``); return those closed."""
         now = self.clock()
         closed = []
         for row in await pending_expired(self.db, now=now):
-            note = self._expiry_note(row)
-            if await self._close(row, "expired", note, now=now, fence=fence):
+            if await self._close(row, "expired", self._expiry_note(row), now=now, fence=fence):
                 closed.append(await self.get(row.id))
         return closed
 
