@@ -30,7 +30,7 @@ from ecs_secret_bot.cloud.endpoints import (
 from ecs_secret_bot.commands.approval.config import parse_approval_config
 from ecs_secret_bot.commands.approval.rules import ApprovalConfig
 from ecs_secret_bot.commands.durations import parse_duration
-from ecs_secret_bot.commands.duties.config import DutySettings, parse_duty_config
+from ecs_secret_bot.commands.duty_config import DutySettings, parse_duty_config
 from ecs_secret_bot.commands.policy.config import parse_access_config
 from ecs_secret_bot.commands.policy.engine import AccessConfig
 from ecs_secret_bot.commands.settings import (
