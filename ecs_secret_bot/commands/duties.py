@@ -35,6 +35,7 @@ from ecs_secret_bot.commands.durations import format_duration
 from ecs_secret_bot.commands.operations.delete import SETTLE_AFTER
 from ecs_secret_bot.commands.ticks import DutyObserver, TickReport, TickSchedule
 from ecs_secret_bot.commands.tracker import RotationTracker
+from ecs_secret_bot.commands.unrecorded import audit_settled_deletion
 from ecs_secret_bot.errors import CloudError
 from ecs_secret_bot.storage import idempotency, leases, pending
 from ecs_secret_bot.storage.approvals import ApprovalRow, count_card_failure, list_approvals
@@ -317,6 +318,8 @@ class DutyRunner:
                 core.db, row.id, expected=("pending", "unknown"), new="deleted", now=now, note=note
             ):
                 report.closed += 1
+                if row.status == "unknown":  # its outcome was never audited: now it is
+                    await audit_settled_deletion(core, row, "deleted")
                 closed = await pending.get_pending(core.db, row.id)
                 if closed is not None:
                     await self.notifier.deletion_closed(closed)
@@ -343,7 +346,7 @@ class DutyRunner:
                     await self.notifier.deletion_closed(closed)
             return
         if row.status == "unknown" or abs(planned - row.planned_delete_time) > timedelta(seconds=1):
-            await pending.set_pending_status(
+            settled = await pending.set_pending_status(
                 core.db,
                 row.id,
                 expected=(row.status,),
@@ -351,6 +354,10 @@ class DutyRunner:
                 now=now,
                 planned_delete_time=planned,
             )
+            if settled and row.status == "unknown":
+                await audit_settled_deletion(
+                    core, row, f"scheduled to {planned:%Y-%m-%d %H:%M} UTC"
+                )
 
     async def _discover(self, report: TickReport) -> None:
         core = self.core

@@ -6,8 +6,10 @@ rotation's ``in_progress``, a deletion's ``pending``, a restore's closed row) ru
 If one of them fails (the database went away, is locked or refuses), the cloud has still
 changed, so the person is told so: what the cloud did, that the bot could not record it and
 why, what the bot does once its database is back, and not to do it again (the rows left
-behind, ``starting``, ``unknown`` or ``pending``, are settled by the duties). Never calls
-the cloud, never writes SQL, never words anything in a front end's syntax.
+behind, ``starting``, ``unknown`` or ``pending``, are settled by the duties; a rotation's
+follow-up audits its end, and ``audit_settled_deletion`` is how what settles an ``unknown``
+deletion audits it). Never calls the cloud, never writes SQL, never words anything in a
+front end's syntax.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from ecs_secret_bot.commands.approval.requests import ActionRequest
+from ecs_secret_bot.commands.auditing import audit
 from ecs_secret_bot.commands.core import Core
+from ecs_secret_bot.commands.names import secret_arn
 from ecs_secret_bot.errors import (
     NextStep,
     StorageError,
@@ -25,8 +30,9 @@ from ecs_secret_bot.errors import (
     StorageProblem,
     Subcommand,
 )
+from ecs_secret_bot.storage.pending import PendingDeletion
 
-__all__ = ["ChangeNotRecorded", "CloudDid", "recording"]
+__all__ = ["ChangeNotRecorded", "CloudDid", "audit_settled_deletion", "recording"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,3 +91,27 @@ async def recording(core: Core, did: CloudDid) -> AsyncIterator[None]:
     except Exception as exc:
         logger.warning("%s, but recording it failed", did.done, exc_info=True)
         raise ChangeNotRecorded(did, why=_why(exc), path=core.db.where) from None
+
+
+async def audit_settled_deletion(core: Core, row: PendingDeletion, outcome: str) -> None:
+    """Audit the end of a deletion nobody recorded (``unknown``), as KMS showed it when settled.
+
+    A deletion's outcome entry is written right after its call; when the database refused
+    it then (or the bot stopped), what settles the row from KMS writes it, so the audit log
+    is complete once the database is back.
+    """
+    await audit(
+        core,
+        actor=row.scheduled_by or "bot",
+        request=ActionRequest(
+            action="kms:DeleteSecret",
+            resource=secret_arn(row.region, core.settings.cloud.account_id, row.secret_name),
+            region=row.region,
+            secret_name=row.secret_name,
+        ),
+        channel_id=row.channel_id,
+        decision="allow",
+        reason="deletion settled from KMS",
+        outcome=f"{outcome} (pending deletion {row.id}, settled from KMS)",
+        required=False,
+    )

@@ -183,6 +183,13 @@ async def test_a_scheduled_deletion_kms_made_is_said_made_and_settled_from_kms(
     assert "do not delete it again" in error.next_step.text.lower()
     [row] = await pending.list_pending(h.core.db, statuses=("unknown",), limit=10)
     assert (await settle_unknown_deletions(h.core)).scheduled == 1
+    # Its outcome entry, which the locked file refused, is written as it is settled.
+    [settled_entry] = [e for e in await list_audit(h.core.db) if "settled" in e.outcome]
+    assert settled_entry.action == "kms:DeleteSecret"
+    assert settled_entry.outcome == (
+        f"scheduled to {when_planned(h)} (pending deletion {row.id}, settled from KMS)"
+    )
+    assert settled_entry.actor == "slack:user:UADMIN"
     settled = await pending.get_pending(h.core.db, row.id)
     assert settled is not None and settled.status == "pending"
 
@@ -203,6 +210,8 @@ async def test_an_approved_immediate_deletion_kms_made_is_said_made(h: CoreHarne
     approval = await h.core.workflow.get(held.approval_id)
     assert approval.status == "executed" and "check the secret" in approval.outcome
     assert (await settle_unknown_deletions(h.core)).deleted == 1
+    [settled_entry] = [e for e in await list_audit(h.core.db) if "settled" in e.outcome]
+    assert settled_entry.outcome.startswith("deleted (pending deletion")
 
 
 async def test_a_restore_kms_made_is_said_made(h: CoreHarness) -> None:

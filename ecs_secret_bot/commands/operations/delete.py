@@ -43,7 +43,7 @@ from ecs_secret_bot.commands.pipeline import (
     run_mutation,
 )
 from ecs_secret_bot.commands.requests import DeleteRequest
-from ecs_secret_bot.commands.unrecorded import CloudDid, recording
+from ecs_secret_bot.commands.unrecorded import CloudDid, audit_settled_deletion, recording
 from ecs_secret_bot.errors import (
     BotError,
     CloudError,
@@ -378,6 +378,7 @@ async def settle_unknown_deletions(core: Core) -> Settled:
                 core.db, row.id, expected=("unknown",), new="deleted", now=now, note=note
             ):
                 counts["deleted"] += 1
+                await audit_settled_deletion(core, row, "deleted")
             continue
         if detail.planned_delete_time is None:
             if await pending.discard_intent(core.db, row.id):
@@ -391,4 +392,7 @@ async def settle_unknown_deletions(core: Core) -> Settled:
             planned_delete_time=detail.planned_delete_time,
         ):
             counts["scheduled"] += 1
+            await audit_settled_deletion(
+                core, row, f"scheduled to {when(detail.planned_delete_time)}"
+            )
     return Settled(**counts)
