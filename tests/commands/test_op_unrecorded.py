@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 from fakes.core import ADMIN_POLICIES, CoreHarness, actor
+from test_sweep import GATE, INCIDENT, SECURITY, SRE, incident_world, runner_of, states
+from test_sweep import start as sweep_start
 
 from ecs_secret_bot.commands.approval.votes import ApprovalStep, approve_request
 from ecs_secret_bot.commands.operations.create import create_secret
@@ -41,6 +43,7 @@ from ecs_secret_bot.commands.requests import (
     RotateRequest,
     RotationPolicyRequest,
 )
+from ecs_secret_bot.commands.sweeps import plan_sweep
 from ecs_secret_bot.commands.tracker import follow_rotation
 from ecs_secret_bot.commands.unrecorded import ChangeNotRecorded
 from ecs_secret_bot.errors import Conflict, StorageError, Subcommand, known_error
@@ -265,3 +268,36 @@ async def test_a_rotation_policy_whose_answer_cannot_be_kept_is_answered_all_the
     assert isinstance(answer, RotationPolicyResult), answer
     detail = await h.core.gateway.describe_secret("cn-hangzhou", NAME)
     assert detail.rotation_interval == timedelta(hours=12)
+
+
+async def test_a_sweep_item_whose_rotation_kms_took_is_followed_not_failed(
+    tmp_path: Path, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    incident_world(sandbox)
+    h = await sweep_start(tmp_path, sandbox, extra_access=GATE)
+    await h.core.db.fetchall("PRAGMA busy_timeout = 300")
+    try:
+        plan = await plan_sweep(INCIDENT, actor=SRE, core=h.core)
+        runner, _ = runner_of(h, concurrency=1)
+        held = await runner.start(plan, actor=SRE, reason="INC-42")
+        step = await approve_request(held.approval_id, actor=SECURITY, core=h.core)
+
+        async def first_item_under_a_lock() -> None:
+            await runner.approved(step.sweep_id)
+            while not sandbox.calls.total("RotateSecret"):
+                await asyncio.sleep(0.01)
+
+        sandbox.faults.add(action="RotateSecret", kind="latency", latency=1.0, times=1)
+        # The rotation itself ends after the lock is gone, so only the records right after
+        # the call are refused (a follow-up whose own record is refused is another story).
+        sandbox.faults.add(action="RotateSecret", kind="rotation_slow", latency=3.0, times=1)
+        await first_item_under_a_lock()
+        with write_locked(h.db_path):
+            await asyncio.sleep(2.0)  # its call answers, and its records are refused
+        done = await runner.wait(held.sweep_id)
+        # KMS took all three: none is said failed, none rotated twice.
+        assert "recording it failed" in caplog.text
+        assert (done.counts.done, done.counts.failed) == (3, 0), states(done)
+        assert sandbox.calls.total("RotateSecret") == 3
+    finally:
+        await h.close()
