@@ -24,6 +24,7 @@ from fakes.core import ADMIN_POLICIES, CoreHarness, actor
 from test_sweep import GATE, INCIDENT, SECURITY, SRE, incident_world, runner_of, states
 from test_sweep import start as sweep_start
 
+from ecs_secret_bot.bot.errors import describe as slack_words
 from ecs_secret_bot.commands.approval.votes import ApprovalStep, approve_request
 from ecs_secret_bot.commands.operations.create import create_secret
 from ecs_secret_bot.commands.operations.delete import delete_secret, settle_unknown_deletions
@@ -50,6 +51,7 @@ from ecs_secret_bot.errors import Conflict, StorageError, Subcommand, known_erro
 from ecs_secret_bot.sandbox import Sandbox
 from ecs_secret_bot.storage import pending, rotations
 from ecs_secret_bot.storage.audit import list_audit
+from ecs_secret_bot.terminal.exit_codes import ExitCode, exit_code_of
 from ecs_secret_bot.terminal.report import describe_error, error_json
 
 ACCESS = (
@@ -126,9 +128,15 @@ def told(answer: object, *, done: str) -> ChangeNotRecorded:
     assert "nothing was changed" not in str(answer)
     assert answer.next_step.command == Subcommand("show", ("web-3-root",))
     assert "again" in answer.next_step.text
+    # The words come from one place; each front end spells the subcommand its own way.
     terminal = describe_error(answer)
+    assert terminal.startswith(answer.user_message)
     assert "`ecs-secret show web-3-root` shows what KMS has now" in terminal
     assert error_json(answer)["next_command"] == {"subcommand": "show", "args": ["web-3-root"]}
+    assert exit_code_of(answer) is ExitCode.SETUP
+    slack = slack_words(answer)
+    assert slack.startswith(answer.user_message)
+    assert "`/ecs-secret show web-3-root` shows what KMS has now" in slack
     return answer
 
 

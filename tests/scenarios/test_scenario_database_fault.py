@@ -52,13 +52,13 @@ from ecs_secret_bot.commands.duties import DutyRunner
 from ecs_secret_bot.commands.operations.rotate import rotate_secret
 from ecs_secret_bot.commands.outcomes import RotateResult
 from ecs_secret_bot.commands.requests import RotateRequest
-from ecs_secret_bot.commands.tracker import RotationOutcome, RotationTracker
+from ecs_secret_bot.commands.tracker import RotationOutcome, RotationTracker, follow_rotation
 from ecs_secret_bot.commands.unrecorded import ChangeNotRecorded
 from ecs_secret_bot.config import load_settings
 from ecs_secret_bot.errors import Subcommand
 from ecs_secret_bot.runtime import open_storage
 from ecs_secret_bot.sandbox import Sandbox
-from ecs_secret_bot.storage import audit
+from ecs_secret_bot.storage import audit, rotations
 
 OUTAGE = float(os.environ.get("DB_OUTAGE_SECONDS", "10"))
 """How long PostgreSQL stays stopped: the issue's 10 s unless the environment says less."""
@@ -413,6 +413,13 @@ async def test_a_rotation_kms_carried_out_as_the_database_went_away_is_not_said_
                 "it because its database is unreachable."
             )
             assert answer.next_step.command == Subcommand("show", ("web-3-root",))
+            # Back: the rotation it left starting is followed to its end, and audited.
+            await asyncio.to_thread(outage_server.start)
+            [row] = await rotations.active_rotations(h.core.db)
+            assert (row.status, row.id) == ("starting", answer.did.record_id)
+            assert (await follow_rotation(row.id, core=h.core)).state == "completed"
+            ends = [e.outcome for e in await audit.list_audit(h.core.db)]
+            assert "rotation completed" in ends
         finally:
             if not outage_server.running:
                 await asyncio.to_thread(outage_server.start)
