@@ -17,6 +17,7 @@ Never calls the cloud, never decides who may do what.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -38,6 +39,8 @@ __all__ = [
     "holding",
     "one_at_a_time",
 ]
+
+logger = logging.getLogger(__name__)
 
 CLAIM_TTL = timedelta(minutes=2)
 _PREFIX = "secret|"
@@ -122,8 +125,12 @@ async def holding(core: Core, request: ActionRequest, *, requested_by: str) -> A
     try:
         yield
     finally:
-        # Shielded: a stop that cancels the request still gives the claim back.
-        await asyncio.shield(leases.release_lease(core.db, name, owner=owner))
+        # Shielded: a stop that cancels the request still gives the claim back. A claim the
+        # database cannot take back now lapses by itself: its failure never hides the answer.
+        try:
+            await asyncio.shield(leases.release_lease(core.db, name, owner=owner))
+        except Exception:
+            logger.warning("could not give back the claim %s; it lapses", name, exc_info=True)
 
 
 class _Cleared(Protocol):

@@ -32,8 +32,9 @@ from ecs_secret_bot.commands.outcomes import (
     encode,
 )
 from ecs_secret_bot.commands.preflight import preflight_lines
+from ecs_secret_bot.commands.unrecorded import ChangeNotRecorded
 from ecs_secret_bot.commands.values import SecretValue, to_payload
-from ecs_secret_bot.errors import BotError, CloudError, Conflict
+from ecs_secret_bot.errors import Conflict
 from ecs_secret_bot.storage import idempotency
 from ecs_secret_bot.storage.approvals import ApprovalRow
 
@@ -47,7 +48,6 @@ __all__ = [
     "executor",
     "held_for_approval",
     "new_correlation_id",
-    "run_cloud_step",
     "run_mutation",
 ]
 
@@ -275,13 +275,28 @@ async def run_mutation(
             )
     try:
         outcome = await _route_and_run(core, actor, plan, execute)
+    except ChangeNotRecorded:
+        raise  # the cloud changed: the claim stays, so a repeat does not change it again
     except BaseException:
         if key:
-            await idempotency.release_key(core.db, key)
+            await _forget(core, key)
         raise
     if key:
-        await idempotency.store_result(core.db, key, encode(outcome))
+        try:
+            await idempotency.store_result(core.db, key, encode(outcome))
+        except Exception:
+            # What was done is recorded in its own rows: the answer is true without its copy
+            # for repeats (a repeat is told "already being carried out" until the claim ends).
+            logger.warning("could not store the answer of request %s", key, exc_info=True)
     return outcome
+
+
+async def _forget(core: Core, key: str) -> None:
+    """Release a request id whose request failed; a failure here hides not the first one."""
+    try:
+        await idempotency.release_key(core.db, key)
+    except Exception:
+        logger.warning("could not release request %s", key, exc_info=True)
 
 
 async def _route_and_run(
@@ -329,48 +344,3 @@ async def _route_and_run(
             correlation_id=correlation_id,
         ),
     )
-
-
-async def run_cloud_step(
-    core: Core,
-    execution: Execution,
-    call: Callable[[], Awaitable[R]],
-) -> R:
-    """Audit the intent (fail closed), run ``call``, and audit its outcome."""
-    approvers = ", ".join(execution.approved_by)
-    who = execution.requested_by + (f" (approved by {approvers})" if approvers else "")
-
-    async def note(outcome: str, *, required: bool, request_id: str = "") -> None:
-        await audit(
-            core,
-            actor=execution.requested_by,
-            request=execution.request,
-            channel_id=execution.channel_id,
-            decision="allow",
-            reason=execution.reason,
-            outcome=outcome,
-            request_id=request_id,
-            approval_id=execution.approval_id,
-            detail={
-                "by": who,
-                "params": dict(execution.request.params),
-                **({"approved_by": list(execution.approved_by)} if execution.approved_by else {}),
-            },
-            required=required,
-            correlation_id=execution.correlation_id,
-        )
-
-    await note("started", required=True)
-    try:
-        result = await call()
-    except BotError as exc:
-        cloud = exc if isinstance(exc, CloudError) else None
-        code = cloud.code if cloud else type(exc).__name__
-        await note(
-            f"failed: {code}: {exc.user_message}",
-            required=False,
-            request_id=cloud.request_id if cloud else "",
-        )
-        raise
-    await note("executed", required=False, request_id=result.request_id)
-    return result

@@ -52,11 +52,13 @@ from ecs_secret_bot.commands.duties import DutyRunner
 from ecs_secret_bot.commands.operations.rotate import rotate_secret
 from ecs_secret_bot.commands.outcomes import RotateResult
 from ecs_secret_bot.commands.requests import RotateRequest
-from ecs_secret_bot.commands.tracker import RotationOutcome, RotationTracker
+from ecs_secret_bot.commands.tracker import RotationOutcome, RotationTracker, follow_rotation
+from ecs_secret_bot.commands.unrecorded import ChangeNotRecorded
 from ecs_secret_bot.config import load_settings
+from ecs_secret_bot.errors import Subcommand
 from ecs_secret_bot.runtime import open_storage
 from ecs_secret_bot.sandbox import Sandbox
-from ecs_secret_bot.storage import audit
+from ecs_secret_bot.storage import audit, rotations
 
 OUTAGE = float(os.environ.get("DB_OUTAGE_SECONDS", "10"))
 """How long PostgreSQL stays stopped: the issue's 10 s unless the environment says less."""
@@ -371,15 +373,6 @@ async def test_the_duties_survive_a_tick_that_failed_on_the_database(
             await h.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "commands/: the records an executor writes after the cloud call (the rotation's "
-        "in_progress, the deletion's pending, the idempotency answer) raise the storage "
-        "fault 'nothing was changed' although the cloud did change; the rows left behind "
-        "are settled by the duties, but the person is told the opposite of what happened"
-    ),
-)
 async def test_a_rotation_kms_carried_out_as_the_database_went_away_is_not_said_undone(
     tmp_path: Path, outage_server: PostgresServer, outage_url: str
 ) -> None:
@@ -405,6 +398,19 @@ async def test_a_rotation_kms_carried_out_as_the_database_went_away_is_not_said_
                 answer = exc
             assert sandbox.calls.total("RotateSecret") == 1  # KMS rotated it
             assert "nothing was changed" not in str(answer), answer
+            assert isinstance(answer, ChangeNotRecorded), answer
+            assert answer.user_message == (
+                "Rotation of web-3-root was triggered in KMS, but the bot could not record "
+                "it because its database is unreachable."
+            )
+            assert answer.next_step.command == Subcommand("show", ("web-3-root",))
+            # Back: the rotation it left starting is followed to its end, and audited.
+            await asyncio.to_thread(outage_server.start)
+            [row] = await rotations.active_rotations(h.core.db)
+            assert (row.status, row.id) == ("starting", answer.did.record_id)
+            assert (await follow_rotation(row.id, core=h.core)).state == "completed"
+            ends = [e.outcome for e in await audit.list_audit(h.core.db)]
+            assert "rotation completed" in ends
         finally:
             if not outage_server.running:
                 await asyncio.to_thread(outage_server.start)

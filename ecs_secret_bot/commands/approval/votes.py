@@ -23,6 +23,7 @@ from ecs_secret_bot.commands.approval.requests import (
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.outcomes import OperationResult
 from ecs_secret_bot.commands.pipeline import Execution, Executor, audit
+from ecs_secret_bot.commands.unrecorded import ChangeNotRecorded
 from ecs_secret_bot.commands.values import from_payload
 from ecs_secret_bot.errors import BotError, CloudError
 from ecs_secret_bot.storage import approvals as approval_store
@@ -157,6 +158,14 @@ async def _execute(core: Core, approval_id: str, step: ApprovalStep) -> Approval
     )
     try:
         result = await execute.run(core, execution)
+    except ChangeNotRecorded as exc:  # the cloud changed: the approval ran, whatever is recorded
+        await _finish(core, approval_id, ok=True, outcome=f"done, not recorded: {exc.user_message}")
+        return ApprovalStep(
+            vote=step.vote,
+            approval=await _latest(core, approval_id, row),
+            progress=step.progress,
+            error=exc,
+        )
     except BotError as exc:
         await core.workflow.finish(approval_id, ok=False, outcome=f"failed: {exc.user_message}")
         return ApprovalStep(
@@ -168,13 +177,33 @@ async def _execute(core: Core, approval_id: str, step: ApprovalStep) -> Approval
     except Exception:
         await core.workflow.finish(approval_id, ok=False, outcome="failed: an internal error")
         raise
-    await core.workflow.finish(approval_id, ok=True, outcome="done")
+    await _finish(core, approval_id, ok=True, outcome="done")
     return ApprovalStep(
         vote=step.vote,
-        approval=await core.workflow.get(approval_id),
+        approval=await _latest(core, approval_id, row),
         progress=step.progress,
         result=result,
     )
+
+
+async def _finish(core: Core, approval_id: str, *, ok: bool, outcome: str) -> None:
+    """Record how a request that reached the cloud ended, if the database takes it now.
+
+    If it does not, the request stays claimed with the outcome "no result was recorded
+    (...): check the secret", which is true; the answer to the person is not lost for it.
+    """
+    try:
+        await core.workflow.finish(approval_id, ok=ok, outcome=outcome)
+    except Exception:
+        logger.warning("could not record the outcome of approval %s", approval_id, exc_info=True)
+
+
+async def _latest(core: Core, approval_id: str, claimed: ApprovalRow) -> ApprovalRow:
+    """Return the request as recorded now, or as claimed when the database cannot say."""
+    try:
+        return await core.workflow.get(approval_id)
+    except Exception:
+        return claimed
 
 
 async def deny_request(approval_id: str, *, actor: Actor, core: Core) -> ApprovalStep:

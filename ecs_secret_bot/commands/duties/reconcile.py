@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from ecs_secret_bot.commands.duties.tick import Tick
 from ecs_secret_bot.commands.operations.delete import SETTLE_AFTER
+from ecs_secret_bot.commands.unrecorded import audit_settled_deletion
 from ecs_secret_bot.errors import CloudError
 from ecs_secret_bot.storage import pending
 from ecs_secret_bot.storage.pending import PendingDeletion
@@ -86,6 +87,8 @@ async def _reconcile_row(tick: Tick, row: PendingDeletion) -> None:
             note=note,
             fence=fence,
         ):
+            if row.status == "unknown":  # its outcome was never audited: now it is
+                await audit_settled_deletion(core, row, "deleted")
             await _closed(tick, row.id)
         return
     planned = detail.planned_delete_time
@@ -108,7 +111,7 @@ async def _reconcile_row(tick: Tick, row: PendingDeletion) -> None:
             await _closed(tick, row.id)
         return
     if row.status == "unknown" or abs(planned - row.planned_delete_time) > timedelta(seconds=1):
-        await pending.set_pending_status(
+        settled = await pending.set_pending_status(
             core.db,
             row.id,
             expected=(row.status,),
@@ -117,6 +120,8 @@ async def _reconcile_row(tick: Tick, row: PendingDeletion) -> None:
             planned_delete_time=planned,
             fence=fence,
         )
+        if settled and row.status == "unknown":
+            await audit_settled_deletion(core, row, f"scheduled to {planned:%Y-%m-%d %H:%M} UTC")
 
 
 async def _discover(tick: Tick) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest
+from ecs_secret_bot.commands.cloud_step import run_cloud_step
 from ecs_secret_bot.commands.core import Core, SecretRef
 from ecs_secret_bot.commands.durations import format_duration
 from ecs_secret_bot.commands.gateway import CreateSecretCall
@@ -32,7 +33,6 @@ from ecs_secret_bot.commands.pipeline import (
     Plan,
     executor,
     refuse_early,
-    run_cloud_step,
     run_mutation,
 )
 from ecs_secret_bot.commands.preflight import run_preflight

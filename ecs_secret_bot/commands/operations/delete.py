@@ -28,6 +28,7 @@ from datetime import timedelta
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest, when
+from ecs_secret_bot.commands.cloud_step import run_cloud_step
 from ecs_secret_bot.commands.core import Core, SecretRef
 from ecs_secret_bot.commands.gateway import SecretDetail
 from ecs_secret_bot.commands.operations.rotate import describe_ecs_secret
@@ -39,10 +40,10 @@ from ecs_secret_bot.commands.pipeline import (
     earlier_answer,
     executor,
     refuse_early,
-    run_cloud_step,
     run_mutation,
 )
 from ecs_secret_bot.commands.requests import DeleteRequest
+from ecs_secret_bot.commands.unrecorded import CloudDid, audit_settled_deletion, recording
 from ecs_secret_bot.errors import (
     BotError,
     CloudError,
@@ -292,18 +293,32 @@ async def execute_deletion(core: Core, ex: Execution) -> DeleteResult:
         raise
     if not immediately and result.planned_delete_time is None:  # unreadable: keep the estimate
         result = replace(result, planned_delete_time=row.planned_delete_time)
-    settled = await pending.set_pending_status(
-        core.db,
-        row.id,
-        expected=("unknown",),
-        new="deleted" if immediately else "pending",
-        now=core.clock(),
-        planned_delete_time=result.planned_delete_time,
-    )
-    if not settled and await pending.get_pending(core.db, row.id) is None:
-        # Reconciliation dropped the intent while the call ran: record what KMS answered.
-        result = replace(result, pending_id=await _record_again(core, ex, result, row))
+    async with recording(core, _deleted(ref, result)):
+        settled = await pending.set_pending_status(
+            core.db,
+            row.id,
+            expected=("unknown",),
+            new="deleted" if immediately else "pending",
+            now=core.clock(),
+            planned_delete_time=result.planned_delete_time,
+        )
+        if not settled and await pending.get_pending(core.db, row.id) is None:
+            # Reconciliation dropped the intent while the call ran: record what KMS answered.
+            result = replace(result, pending_id=await _record_again(core, ex, result, row))
     return result
+
+
+def _deleted(ref: SecretRef, result: DeleteResult) -> CloudDid:
+    """Say what KMS did with a deletion, for when the bot cannot record it."""
+    when = result.planned_delete_time
+    return CloudDid(
+        done=f"{ref.short_name} was deleted in KMS, immediately and for good"
+        if result.immediately or when is None
+        else f"{ref.short_name} was scheduled for deletion in KMS on {when:%Y-%m-%d %H:%M} UTC",
+        again="do not delete it again",
+        then="the bot records the deletion from KMS once its database is back",
+        secret=ref.short_name,
+    )
 
 
 async def _record_again(
@@ -363,6 +378,7 @@ async def settle_unknown_deletions(core: Core) -> Settled:
                 core.db, row.id, expected=("unknown",), new="deleted", now=now, note=note
             ):
                 counts["deleted"] += 1
+                await audit_settled_deletion(core, row, "deleted")
             continue
         if detail.planned_delete_time is None:
             if await pending.discard_intent(core.db, row.id):
@@ -376,4 +392,7 @@ async def settle_unknown_deletions(core: Core) -> Settled:
             planned_delete_time=detail.planned_delete_time,
         ):
             counts["scheduled"] += 1
+            await audit_settled_deletion(
+                core, row, f"scheduled to {when(detail.planned_delete_time)}"
+            )
     return Settled(**counts)

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest
+from ecs_secret_bot.commands.cloud_step import run_cloud_step
 from ecs_secret_bot.commands.core import Core, SecretRef
 from ecs_secret_bot.commands.gateway import SecretDetail
 from ecs_secret_bot.commands.operations.rotate import describe_ecs_secret
@@ -27,10 +28,10 @@ from ecs_secret_bot.commands.pipeline import (
     earlier_answer,
     executor,
     refuse_early,
-    run_cloud_step,
     run_mutation,
 )
 from ecs_secret_bot.commands.requests import RestoreRequest
+from ecs_secret_bot.commands.unrecorded import CloudDid, recording
 from ecs_secret_bot.errors import Conflict, NextStep, Subcommand
 from ecs_secret_bot.storage import pending
 
@@ -106,18 +107,25 @@ async def execute_restore(core: Core, ex: Execution) -> RestoreResult:
         )
 
     result = await run_cloud_step(core, ex, call)
-    row = await pending.get_active_pending(core.db, ref.region, ref.name)
-    if row is None:
-        return result
-    approvers = f" (approved by {', '.join(ex.approved_by)})" if ex.approved_by else ""
-    closed = await pending.set_pending_status(
-        core.db,
-        row.id,
-        expected=("pending", "unknown"),
-        new="restored",
-        now=core.clock(),
-        note=f"restored by {ex.requested_by}{approvers}",
+    did = CloudDid(
+        done=f"{ref.short_name} was restored in KMS (its deletion is cancelled)",
+        again="do not restore it again",
+        then="the bot closes its pending deletion once its database is back",
+        secret=ref.short_name,
     )
+    async with recording(core, did):
+        row = await pending.get_active_pending(core.db, ref.region, ref.name)
+        if row is None:
+            return result
+        approvers = f" (approved by {', '.join(ex.approved_by)})" if ex.approved_by else ""
+        closed = await pending.set_pending_status(
+            core.db,
+            row.id,
+            expected=("pending", "unknown"),
+            new="restored",
+            now=core.clock(),
+            note=f"restored by {ex.requested_by}{approvers}",
+        )
     if not closed:
         logger.info("pending deletion %s was closed by someone else meanwhile", row.id)
     return replace(result, pending_id=row.id)

@@ -18,6 +18,7 @@ import uuid
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest
+from ecs_secret_bot.commands.cloud_step import run_cloud_step
 from ecs_secret_bot.commands.core import Core, SecretRef
 from ecs_secret_bot.commands.gateway import CloudIdentity, SecretDetail
 from ecs_secret_bot.commands.outcomes import DryRunReport, HeldForApproval, RotateResult
@@ -26,11 +27,11 @@ from ecs_secret_bot.commands.pipeline import (
     Plan,
     executor,
     refuse_early,
-    run_cloud_step,
     run_mutation,
 )
 from ecs_secret_bot.commands.preflight import run_preflight
 from ecs_secret_bot.commands.requests import RotateRequest
+from ecs_secret_bot.commands.unrecorded import CloudDid, recording
 from ecs_secret_bot.commands.values import (
     PasswordValue,
     SecretValue,
@@ -315,14 +316,22 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
             reason=exc.user_message,
         )
         raise
-    await rotations.set_rotation_status(
-        core.db,
-        row.id,
-        expected=("starting",),
-        new="in_progress",
-        now=core.clock(),
-        request_id=result.request_id,
+    did = CloudDid(
+        done=f"Rotation of {ref.short_name} was triggered in KMS",
+        again="do not rotate it again",
+        then="the bot follows the rotation once its database is back and reports its end",
+        secret=ref.short_name,
+        record_id=row.id,
     )
+    async with recording(core, did):
+        await rotations.set_rotation_status(
+            core.db,
+            row.id,
+            expected=("starting",),
+            new="in_progress",
+            now=core.clock(),
+            request_id=result.request_id,
+        )
     return result
 
 

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from ecs_secret_bot.commands.actor import Actor
 from ecs_secret_bot.commands.approval.requests import ActionRequest, when
+from ecs_secret_bot.commands.cloud_step import run_cloud_step
 from ecs_secret_bot.commands.core import Core, SecretRef
 from ecs_secret_bot.commands.durations import format_duration, parse_duration
 from ecs_secret_bot.commands.gateway import SecretDetail
@@ -26,7 +27,6 @@ from ecs_secret_bot.commands.pipeline import (
     Plan,
     executor,
     refuse_early,
-    run_cloud_step,
     run_mutation,
 )
 from ecs_secret_bot.commands.requests import RotationPolicyRequest

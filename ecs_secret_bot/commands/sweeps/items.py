@@ -26,6 +26,7 @@ from ecs_secret_bot.commands.sweeps.model import ItemState, SweepItem
 from ecs_secret_bot.commands.sweeps.plan import ROTATE, SUB_TYPE, route_member
 from ecs_secret_bot.commands.sweeps.records import audit_item, item_of
 from ecs_secret_bot.commands.tracker import RotationTracker
+from ecs_secret_bot.commands.unrecorded import ChangeNotRecorded
 from ecs_secret_bot.errors import (
     BotError,
     CloudError,
@@ -176,6 +177,9 @@ async def run_item(
         # Nothing reached KMS: the secret is as it was.
         await finish_item(core, row, position, state=ItemState.SKIPPED, reason=exc.user_message)
         return await changed()
+    except ChangeNotRecorded as exc:  # KMS took it: its rotation row (starting) is followed
+        assert exc.did.record_id is not None
+        return await follow_item(core, tracker, row, position, exc.did.record_id, changed=changed)
     except BotError as exc:
         code = f"{exc.code}: " if isinstance(exc, CloudError) and exc.code else ""
         await finish_item(
