@@ -150,6 +150,9 @@ async def test_one_approval_then_one_message_edited_to_the_summary(gated: BotHar
     sweeps = [m for m in channel if m.text.startswith("Incident sweep")]
     assert len(sweeps) == 1, [m.text for m in sweeps]  # one message, edited in place
     assert sweeps[0].ts == final.payload["ts"] and sweeps[0].edits
+    # the card, the approval's reply and the sweep's message: no secret's end is said in a
+    # message of its own
+    assert len(channel) == 3, " ||| ".join(m.text[:90] for m in channel)
     cards = [c for c in bot.slack.calls_to("chat.postMessage") if "Approval request" in str(c)]
     assert len(cards) == 1
     for name, region in (("web-a-root", HZ), ("web-a-deploy", HZ), ("web-b-root", SH)):

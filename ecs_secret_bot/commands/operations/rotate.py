@@ -251,7 +251,8 @@ async def execute_rotation(core: Core, ex: Execution) -> RotateResult:
             custom=custom,
             requested_by=ex.requested_by,
             approved_by=ex.approved_by,
-            channel_id=ex.channel_id,
+            # A sweep's secret ends in the sweep's own message, never in one of its own.
+            channel_id="" if "sweep_id" in ex.request.params else ex.channel_id,
             team_id=ex.team_id,
             was_invalid=detail.automatic_rotation == "Invalid",
             now=now,
