@@ -37,7 +37,7 @@ from ecs_secret_bot.bot.services import BotServices
 from ecs_secret_bot.bot.submissions import outcome_notice
 from ecs_secret_bot.bot.sweeps import sweep_approved
 from ecs_secret_bot.bot.views.blocks import context as note
-from ecs_secret_bot.bot.views.blocks import esc, mention, plain, short_name
+from ecs_secret_bot.bot.views.blocks import esc, mention, plain, short_name, with_mentions
 from ecs_secret_bot.bot.views.modals import create_modal, notice_modal, toggle_custom
 from ecs_secret_bot.commands import queries as views
 from ecs_secret_bot.commands.approval.requests import VoteResult, sweep_of
@@ -71,11 +71,11 @@ async def _after_vote(services: BotServices, step: ApprovalStep, clicker: Where)
     """Update the card, tell the clicker and the requester, post what ran."""
     client, row = services.client, step.approval
     if not step.vote.changed:
-        await tell(client, clicker, step.vote.message)
+        await tell(client, clicker, with_mentions(step.vote.message))
         return
     outcome = f"Could not run: {step.error.user_message}" if step.error else ""
     await update_card(services, row, outcome)
-    await tell(client, clicker, step.vote.message)
+    await tell(client, clicker, with_mentions(step.vote.message))
     requester = (
         row.requester.removeprefix(SLACK_USER) if row.requester.startswith(SLACK_USER) else ""
     )

@@ -11,7 +11,7 @@ import pytest
 from ecs_secret_bot.bot.ids import Action, Block
 from ecs_secret_bot.bot.metadata import ModalMeta, seal, sealed
 from ecs_secret_bot.bot.views import approvals, home, listings, messages, modals
-from ecs_secret_bot.bot.views.blocks import esc
+from ecs_secret_bot.bot.views.blocks import esc, mention, with_mentions
 from ecs_secret_bot.bot.views.limits import problems
 
 LONG = s.LONG
@@ -272,3 +272,11 @@ def test_a_custom_key_field_says_a_4096_bit_key_needs_the_terminal() -> None:
 def test_show_gives_the_public_ips_the_elastic_ip_included() -> None:
     _, blocks = listings.show_message(s.secret_view())
     assert "*Public IP*\n47.96.10.20, 120.55.1.2" in shown_text(blocks)
+
+
+def test_principals_in_the_cores_sentences_are_said_as_mentions() -> None:
+    said = with_mentions("Approved by slack:user:USEC1, slack:usergroup:S01SRE; it runs now.")
+    assert said == "Approved by <@USEC1>, <!subteam^S01SRE>; it runs now."
+    assert with_mentions("Approved by slack:user:T0123ABCD/U0456.") == "Approved by <@U0456>."
+    assert with_mentions("slack:user:* may ask") == "slack:user:* may ask"  # no one to mention
+    assert mention("slack:user:T0123ABCD/U0456") == "<@U0456>"

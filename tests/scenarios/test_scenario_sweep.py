@@ -153,6 +153,7 @@ async def test_one_approval_then_one_message_edited_to_the_summary(gated: BotHar
     # the card, the approval's reply and the sweep's message: no secret's end is said in a
     # message of its own
     assert len(channel) == 3, " ||| ".join(m.text[:90] for m in channel)
+    assert any(m.text == "Approved by <@U01ADMIN>; it runs now." for m in channel)
     cards = [c for c in bot.slack.calls_to("chat.postMessage") if "Approval request" in str(c)]
     assert len(cards) == 1
     for name, region in (("web-a-root", HZ), ("web-a-deploy", HZ), ("web-b-root", SH)):

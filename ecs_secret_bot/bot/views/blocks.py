@@ -7,6 +7,7 @@ link; long text is cut to Slack's limits here rather than refused by Slack.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "short_name",
     "slack_date",
     "user_label",
+    "with_mentions",
 ]
 
 Block = dict[str, Any]
@@ -64,6 +66,7 @@ def user_label(user_name: str) -> str:
 def mention(principal: str) -> str:
     """Return the Slack mention of a ``slack:user:``/``slack:usergroup:`` principal."""
     kind, _, ident = principal.rpartition(":")
+    ident = ident.rpartition("/")[2]  # slack:user:T0123/U0456: the user of that workspace
     if "*" in ident or "?" in ident:
         return f"`{esc(principal)}`"
     if kind.endswith("usergroup"):
@@ -71,6 +74,14 @@ def mention(principal: str) -> str:
     if kind.endswith("user"):
         return f"<@{ident}>"
     return f"`{esc(principal)}`"
+
+
+_PRINCIPAL = re.compile(r"slack:(?:user|usergroup):(?:T[A-Z0-9]+/)?[A-Z0-9]+\b")
+
+
+def with_mentions(text: str) -> str:
+    """Return ``text`` (a sentence of the core's) with each Slack principal as a mention."""
+    return _PRINCIPAL.sub(lambda found: mention(found[0]), text)
 
 
 def slack_date(moment: datetime | None, fmt: str = "{date_short_pretty} at {time}") -> str:
