@@ -39,6 +39,7 @@ __all__ = [
     "key_matches",
     "parse_data_key",
     "read_or_create_key_file",
+    "require_private_file",
 ]
 
 KEY_BYTES = 32
@@ -102,28 +103,33 @@ def read_or_create_key_file(path: Path, *, may_create: bool) -> tuple[bytes, boo
     return _read_key_file(path), False
 
 
-def _read_key_file(path: Path) -> bytes:
+def require_private_file(path: Path, *, what: str) -> None:
+    """Refuse ``path`` unless it is a regular file only its owner can read (``what`` names it)."""
     try:
         info = path.stat()
     except OSError as exc:
         raise StorageFault(
-            f"The data key file {path} cannot be read: {exc.strerror}.",
+            f"The {what} {path} cannot be read: {exc.strerror}.",
             problem=StorageProblem.KEY_FILE_UNREADABLE,
             path=str(path),
         ) from None
     if not stat.S_ISREG(info.st_mode):
         raise StorageFault(
-            f"The data key file {path} is not a regular file.",
+            f"The {what} {path} is not a regular file.",
             problem=StorageProblem.KEY_FILE_NOT_A_FILE,
             path=str(path),
         )
     if info.st_mode & 0o077:
         raise StorageFault(
-            f"The data key file {path} can be read by other users "
+            f"The {what} {path} can be read by other users "
             f"(mode {stat.S_IMODE(info.st_mode):04o}).",
             problem=StorageProblem.KEY_FILE_EXPOSED,
             path=str(path),
         )
+
+
+def _read_key_file(path: Path) -> bytes:
+    require_private_file(path, what="data key file")
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:

@@ -10,7 +10,6 @@ the key file's rules: a regular file only its owner can read. Never reads the en
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 from ecs_secret_bot.errors import StorageFault, StorageProblem
@@ -37,21 +36,8 @@ def read_password_file(path: Path | None) -> str | None:
     """Return the password in ``path`` (its first line), or None when no file is given."""
     if path is None:
         return None
+    keys.require_private_file(path, what="password file")
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise StorageFault(
-                f"The password file {path} is not a regular file.",
-                problem=StorageProblem.KEY_FILE_NOT_A_FILE,
-                path=str(path),
-            )
-        if info.st_mode & 0o077:
-            raise StorageFault(
-                f"The password file {path} can be read by other users "
-                f"(mode {stat.S_IMODE(info.st_mode):04o}).",
-                problem=StorageProblem.KEY_FILE_EXPOSED,
-                path=str(path),
-            )
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         problem = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
