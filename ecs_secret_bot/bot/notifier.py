@@ -10,15 +10,13 @@ finally is or when the duties give up; a stale one gets one reply in its card's 
 audit log's daily anchor is posted in ``[approval] channel``; a rotation that ended edits
 its "rotation triggered" message, whichever process or start followed it. Each goes through
 the token of the workspace the record belongs to (its ``team_id``); a workspace the app was
-uninstalled from is skipped (``for_workspace``): its reminders are not sent, said once in
+uninstalled from is skipped (``workspaces.for_workspace``): its reminders are not sent, said once in
 the log, and its records stay. Never decides anything.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -37,28 +35,17 @@ from ecs_secret_bot.bot.views.duties import (
     stale_reply,
 )
 from ecs_secret_bot.bot.views.messages import rotation_finished_message
-from ecs_secret_bot.bot.workspaces import WorkspaceNotInstalled, in_workspace
+from ecs_secret_bot.bot.workspaces import for_workspace
 from ecs_secret_bot.commands.anchor import AuditAnchor
 from ecs_secret_bot.commands.operations.delete import attach_deletion_message
 from ecs_secret_bot.commands.records import ApprovalRow, PendingDeletion
 from ecs_secret_bot.commands.tracker import RotationOutcome
 
-__all__ = ["CardNotPosted", "SlackNotifier", "SlackRotationNotifier", "for_workspace"]
+__all__ = ["CardNotPosted", "SlackNotifier", "SlackRotationNotifier"]
 
 logger = logging.getLogger(__name__)
 
 USER = "slack:user:"
-
-
-@contextmanager
-def for_workspace(team_id: str) -> Iterator[None]:
-    """Report on a record of ``team_id``'s workspace, through its token; skip it if the app
-    is no longer installed there (the client says so once)."""
-    with in_workspace(team_id):
-        try:
-            yield
-        except WorkspaceNotInstalled:
-            pass
 
 
 class CardNotPosted(RuntimeError):

@@ -27,7 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from ecs_secret_bot.bot.replies import Posted, try_post, update
 from ecs_secret_bot.bot.views.sweep import sweep_message
-from ecs_secret_bot.bot.workspaces import WorkspaceNotInstalled, in_workspace
+from ecs_secret_bot.bot.workspaces import for_workspace
 from ecs_secret_bot.commands.core import Core
 from ecs_secret_bot.commands.sweeps import SweepRunner, SweepSnapshot, SweepStatus
 from ecs_secret_bot.commands.tracker import RotationTracker
@@ -113,10 +113,8 @@ class SlackSweepNotifier:
             snapshot = sweep.latest
             sent = False
             try:
-                with in_workspace(snapshot.team_id):  # a resumed sweep has no request's
+                with for_workspace(snapshot.team_id):  # a resumed sweep has no request's
                     sent = await self._send(sweep, snapshot)
-            except WorkspaceNotInstalled:
-                pass  # uninstalled: the client said so once; the sweep runs on regardless
             except Exception:  # Slack down: the next change tries again
                 logger.exception("could not show sweep %s in Slack", sweep_id)
                 return

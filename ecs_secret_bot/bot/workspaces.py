@@ -46,6 +46,7 @@ __all__ = [
     "WorkspaceMiddleware",
     "WorkspaceNotInstalled",
     "current_team",
+    "for_workspace",
     "in_workspace",
     "set_workspace",
 ]
@@ -82,6 +83,17 @@ class WorkspaceNotInstalled(SlackClientError):
         where = f"workspace {team_id}" if team_id else "a request that names no workspace"
         super().__init__(f"the app is not installed in {where}")
         self.team_id = team_id
+
+
+@contextmanager
+def for_workspace(team_id: str) -> Iterator[None]:
+    """Report on a record of ``team_id``'s workspace, through its token; skip it if the app
+    is no longer installed there (the client says so once)."""
+    with in_workspace(team_id):
+        try:
+            yield
+        except WorkspaceNotInstalled:
+            pass
 
 
 class TokenSource(Protocol):
