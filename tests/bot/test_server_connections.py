@@ -95,6 +95,16 @@ async def closed_within(reader: asyncio.StreamReader, seconds: float) -> bytes:
     return await asyncio.wait_for(reader.read(), seconds)
 
 
+async def closed_or_reset_within(reader: asyncio.StreamReader, seconds: float) -> bytes:
+    """As ``closed_within``, but a reset reads as closed (b""): a server that closes a socket
+    before reading what the client sent makes the kernel answer with RST, not FIN, and under
+    load the refusal's 503 may be lost to it. Still open after ``seconds`` still fails."""
+    try:
+        return await closed_within(reader, seconds)
+    except ConnectionResetError:
+        return b""
+
+
 async def test_a_request_head_that_never_ends_is_closed(
     tmp_path: Path, slack_api: FakeSlackAPI
 ) -> None:
@@ -161,7 +171,9 @@ async def test_three_hundred_slow_connections_are_all_timed_out(
             for _, writer in slow:
                 writer.write(b"GET /healthz HTTP/1.1\r\nHo")  # and never the rest
             # Each one is closed: timed out, or refused past the bound.
-            answers = await asyncio.gather(*(closed_within(reader, 20) for reader, _ in slow))
+            answers = await asyncio.gather(
+                *(closed_or_reset_within(reader, 20) for reader, _ in slow)
+            )
             assert all(a == b"" or a.startswith(b"HTTP/1.1 503 ") for a in answers)
         finally:
             for _, writer in slow:
